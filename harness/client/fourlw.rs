@@ -1,0 +1,156 @@
+//! The four-letter words: one short TCP exchange with a server's client port, parsed.
+//! ZooKeeper >= 3.5.3 answers only `srvr` unless `4lw.commands.whitelist` allows more; the
+//! fixture image allows `ruok, srvr, stat, mntr, conf, envi, cons`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends `word` and reads the reply until the server closes the connection.
+pub async fn ask(addr: SocketAddr, word: &str, timeout: Duration) -> anyhow::Result<String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
+        stream.write_all(word.as_bytes()).await?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await?;
+        anyhow::Ok(reply)
+    };
+    let reply = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| anyhow::anyhow!("'{word}' to {addr}: no reply within {}", humantime::format_duration(timeout)))??;
+    if reply.contains("is not executed because it is not in the whitelist") {
+        bail!("'{word}' to {addr}: not in the server's 4lw.commands.whitelist");
+    }
+    Ok(reply)
+}
+
+/// The role a server reports (`Mode:` in `srvr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Leader,
+    Follower,
+    Observer,
+    Standalone,
+}
+
+/// What `srvr` (and, for a leader, `mntr`) says about one server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerState {
+    pub mode: Mode,
+    /// The last zxid the server has processed.
+    pub zxid: i64,
+    /// Leaders only: followers in sync (`zk_synced_followers`).
+    pub synced_followers: Option<u32>,
+    pub version: String,
+}
+
+/// Parses a `srvr` reply. A server not in quorum answers "This ZooKeeper instance is not
+/// currently serving requests": that is `Ok(None)`, not an error.
+pub fn parse_srvr(reply: &str) -> anyhow::Result<Option<ServerState>> {
+    if reply.contains("not currently serving requests") {
+        return Ok(None);
+    }
+    let field = |name: &str| reply.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()));
+    let mode = match field("Mode:").as_deref() {
+        Some("leader") => Mode::Leader,
+        Some("follower") => Mode::Follower,
+        Some("observer") => Mode::Observer,
+        Some("standalone") => Mode::Standalone,
+        other => bail!("srvr reply has no known Mode (got {other:?}): {reply:?}"),
+    };
+    let zxid = field("Zxid:").ok_or_else(|| anyhow::anyhow!("srvr reply has no Zxid: {reply:?}"))?;
+    let zxid = i64::from_str_radix(zxid.trim_start_matches("0x"), 16).with_context(|| format!("srvr Zxid {zxid:?}"))?;
+    let version = field("Zookeeper version:").unwrap_or_default();
+    Ok(Some(ServerState { mode, zxid, synced_followers: None, version }))
+}
+
+/// Parses a `mntr` reply (tab-separated `key value` lines).
+pub fn parse_mntr(reply: &str) -> BTreeMap<String, String> {
+    reply
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Parses `conf` or zoo.cfg (`key=value` lines; comments skipped).
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// `srvr`, plus `mntr`'s synced-follower count when the server leads. `Ok(None)` when the
+/// server answers but is not serving (no quorum).
+pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result<Option<ServerState>> {
+    let Some(mut state) = parse_srvr(&ask(addr, "srvr", timeout).await?)? else {
+        return Ok(None);
+    };
+    if state.mode == Mode::Leader {
+        let mntr = parse_mntr(&ask(addr, "mntr", timeout).await?);
+        state.synced_followers = mntr.get("zk_synced_followers").and_then(|v| v.parse().ok());
+    }
+    Ok(Some(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRVR_LEADER: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
+        Latency min/avg/max: 0/0.0/0\nReceived: 2\nSent: 1\nConnections: 1\nOutstanding: 0\n\
+        Zxid: 0x100000002\nMode: leader\nNode count: 6\nProposal sizes last/min/max: 48/48/48\n";
+
+    #[test]
+    fn srvr_of_a_leader() {
+        let s = parse_srvr(SRVR_LEADER).unwrap().unwrap();
+        assert_eq!(s.mode, Mode::Leader);
+        assert_eq!(s.zxid, 0x100000002);
+        assert!(s.version.starts_with("3.8.0"));
+    }
+
+    #[test]
+    fn srvr_of_a_server_without_quorum_is_none() {
+        assert_eq!(parse_srvr("This ZooKeeper instance is not currently serving requests\n").unwrap(), None);
+    }
+
+    #[test]
+    fn srvr_garbage_is_an_error() {
+        assert!(parse_srvr("hello").is_err());
+    }
+
+    #[test]
+    fn mntr_and_properties() {
+        let m = parse_mntr("zk_version\t3.8.0\nzk_server_state\tleader\nzk_synced_followers\t2\n");
+        assert_eq!(m["zk_synced_followers"], "2");
+        let p = parse_properties("# c\nclientPort=2181\nserver.1=zk-0.zk-hs.default.svc.cluster.local:2888:3888\n");
+        assert_eq!(p["server.1"], "zk-0.zk-hs.default.svc.cluster.local:2888:3888");
+        assert_eq!(p.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn ask_reads_until_close_and_recognises_the_whitelist_refusal() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for reply in ["imok", "mntr is not executed because it is not in the whitelist.\n"] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut word = [0u8; 4];
+                s.read_exact(&mut word).await.unwrap();
+                s.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        assert_eq!(ask(addr, "ruok", Duration::from_secs(5)).await.unwrap(), "imok");
+        let err = ask(addr, "mntr", Duration::from_secs(5)).await.unwrap_err().to_string();
+        assert!(err.contains("whitelist"), "{err}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The run configuration: a YAML file whose every value has a default.
+//!
+//! ```yaml
+//! image: zk-chaos/zookeeper:3.8      # replaces the manifest's container image
+//! label_prefix: zk-chaos             # prefix of container, network and volume names
+//! timeouts:
+//!   member_ready: 180s               # one member Running and Ready
+//!   ensemble_whole: 120s             # one leader, every follower synced
+//!   operation: 15s                   # one ZooKeeper operation or exec
+//!   cleanup: 60s
+//! workload:
+//!   rate_per_second: 20
+//!   max_duration: 5m
+//!   max_operations: 20000
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Container image to run instead of the manifest's (the manifest's when unset).
+    pub image: Option<String>,
+    /// Prefix of everything the platform creates (containers, networks, volumes, namespaces).
+    pub label_prefix: String,
+    pub timeouts: Timeouts,
+    pub workload: WorkloadConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    #[serde(with = "humantime_serde")]
+    pub member_ready: Duration,
+    #[serde(with = "humantime_serde")]
+    pub ensemble_whole: Duration,
+    #[serde(with = "humantime_serde")]
+    pub operation: Duration,
+    #[serde(with = "humantime_serde")]
+    pub cleanup: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Operations per second the workload aims for (an upper bound, not a promise).
+    pub rate_per_second: u32,
+    /// The workload never runs longer than this, whatever the fault does.
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+    /// Nor issues more operations than this.
+    pub max_operations: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            image: None,
+            label_prefix: "zk-chaos".into(),
+            timeouts: Timeouts::default(),
+            workload: WorkloadConfig::default(),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            member_ready: Duration::from_secs(180),
+            ensemble_whole: Duration::from_secs(120),
+            operation: Duration::from_secs(15),
+            cleanup: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        WorkloadConfig { rate_per_second: 20, max_duration: Duration::from_secs(300), max_operations: 20_000 }
+    }
+}
+
+impl Config {
+    /// Parses a config from YAML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_saphyr::from_str(text)
+            .map_err(|e| Error::bad_input(format!("{origin}: invalid config: {e}")))?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Reads the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::bad_input(format!("{}: cannot read config: {e}", path.display())))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |what: &str| Err(Error::bad_input(format!("{origin}: {what}")));
+        if self.label_prefix.is_empty()
+            || !self.label_prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return bad("label_prefix must be lowercase letters, digits and '-' (it names containers and namespaces)");
+        }
+        let t = &self.timeouts;
+        for (name, d) in [
+            ("timeouts.member_ready", t.member_ready),
+            ("timeouts.ensemble_whole", t.ensemble_whole),
+            ("timeouts.operation", t.operation),
+            ("timeouts.cleanup", t.cleanup),
+            ("workload.max_duration", self.workload.max_duration),
+        ] {
+            if d.is_zero() {
+                return bad(&format!("{name} must be longer than 0s"));
+            }
+        }
+        if self.workload.rate_per_second == 0 || self.workload.rate_per_second > 1000 {
+            return bad("workload.rate_per_second must be between 1 and 1000");
+        }
+        if self.workload.max_duration > Duration::from_secs(3600) {
+            return bad("workload.max_duration must be at most 1h (load loops are bounded)");
+        }
+        Ok(())
+    }
+}
+
+/// Parses a humantime duration given on the command line ("90s", "2m"), naming the flag on error.
+pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
+    humantime::parse_duration(value).map_err(|e| {
+        Error::bad_input(format!("{flag}: '{value}' is not a duration ({e}); write it like 90s, 2m or 1h30m"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        assert_eq!(Config::parse("", "c.yaml").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        let c = Config::parse("timeouts:\n  member_ready: 90s\n  operation: 1m 30s\n", "c.yaml").unwrap();
+        assert_eq!(c.timeouts.member_ready, Duration::from_secs(90));
+        assert_eq!(c.timeouts.operation, Duration::from_secs(90));
+        assert_eq!(c.timeouts.cleanup, Timeouts::default().cleanup);
+    }
+
+    #[rstest]
+    #[case::bad_duration("timeouts:\n  member_ready: soon\n", "member_ready")]
+    #[case::unknown_key("timeout:\n  member_ready: 9s\n", "timeout")]
+    #[case::zero("timeouts:\n  operation: 0s\n", "timeouts.operation")]
+    #[case::prefix("label_prefix: Big_Name\n", "label_prefix")]
+    #[case::unbounded_load("workload:\n  max_duration: 10h\n", "max_duration")]
+    #[case::not_yaml("image: [unclosed\n", "c.yaml")]
+    fn bad_configs_are_bad_input_naming_the_key(#[case] text: &str, #[case] named: &str) {
+        let err = Config::parse(text, "c.yaml").unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("c.yaml") && msg.contains(named), "{msg}");
+    }
+
+    #[test]
+    fn cli_duration_errors_name_the_flag() {
+        assert_eq!(parse_duration("--timeout", "90s").unwrap(), Duration::from_secs(90));
+        let msg = parse_duration("--timeout", "ninety").unwrap_err().to_string();
+        assert!(msg.contains("--timeout") && msg.contains("ninety"), "{msg}");
+    }
+}

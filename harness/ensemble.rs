@@ -1,0 +1,205 @@
+//! The ensemble as a whole: every member's platform status and what its server says of itself,
+//! and the conditions suites wait for ("whole": one leader, every other member a synced follower,
+//! all Ready; "quorum": a leader that serves).
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::client::fourlw::{self, Mode, ServerState};
+use crate::platform::{MemberStatus, Platform};
+use crate::wait::{self, Seen};
+
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub status: MemberStatus,
+    /// `Ok(None)`: the server answers but does not serve (no quorum). `Err`: no answer.
+    pub server: Result<Option<ServerState>, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnsembleView {
+    pub members: Vec<MemberView>,
+}
+
+impl EnsembleView {
+    /// Looks at every member once, concurrently.
+    pub async fn observe(p: &dyn Platform, timeout: Duration) -> anyhow::Result<EnsembleView> {
+        let names = p.members();
+        let looks = names.iter().map(|m| async move {
+            let status = p.status(m).await?;
+            let server = if status.running {
+                match p.client_addr(m).await {
+                    Ok(addr) => fourlw::server_state(addr, timeout).await.map_err(|e| format!("{e:#}")),
+                    Err(e) => Err(format!("{e:#}")),
+                }
+            } else {
+                Err(format!("{} is not running ({})", m, status.phase))
+            };
+            anyhow::Ok(MemberView { status, server })
+        });
+        let members = futures::future::try_join_all(looks).await?;
+        Ok(EnsembleView { members })
+    }
+
+    pub fn leaders(&self) -> Vec<&str> {
+        self.with_mode(Mode::Leader)
+    }
+
+    pub fn followers(&self) -> Vec<&str> {
+        self.with_mode(Mode::Follower)
+    }
+
+    fn with_mode(&self, mode: Mode) -> Vec<&str> {
+        self.members
+            .iter()
+            .filter(|m| matches!(&m.server, Ok(Some(s)) if s.mode == mode))
+            .map(|m| m.status.name.as_str())
+            .collect()
+    }
+
+    /// The highest zxid any member reports.
+    pub fn max_zxid(&self) -> Option<i64> {
+        self.members.iter().filter_map(|m| m.server.as_ref().ok().and_then(|s| s.as_ref()).map(|s| s.zxid)).max()
+    }
+
+    /// Whole: exactly one leader that counts every other member as a synced follower, every
+    /// other member a follower, and every member Ready. `Err` says what is missing.
+    pub fn whole(&self) -> Result<String, String> {
+        let n = self.members.len();
+        let leaders = self.leaders();
+        let followers = self.followers();
+        if n == 1 {
+            return match &self.members[0].server {
+                Ok(Some(s)) if s.mode == Mode::Standalone && self.members[0].status.ready => Ok(self.describe()),
+                _ => Err(self.describe()),
+            };
+        }
+        if leaders.len() != 1 {
+            return Err(format!("{} leaders: {}", leaders.len(), self.describe()));
+        }
+        if followers.len() != n - 1 {
+            return Err(format!("{} of {} followers: {}", followers.len(), n - 1, self.describe()));
+        }
+        let leader = self.members.iter().find(|m| m.status.name == leaders[0]).expect("a leader");
+        let synced = leader.server.as_ref().ok().and_then(|s| s.as_ref()).and_then(|s| s.synced_followers);
+        if synced != Some((n - 1) as u32) {
+            return Err(format!("leader {} has {} synced followers of {}: {}", leaders[0], synced.map_or("?".into(), |s| s.to_string()), n - 1, self.describe()));
+        }
+        if let Some(m) = self.members.iter().find(|m| !m.status.ready) {
+            return Err(format!("{} is not Ready: {}", m.status.name, self.describe()));
+        }
+        Ok(self.describe())
+    }
+
+    /// A leader serves and a majority of members serve with it.
+    pub fn has_quorum(&self) -> bool {
+        let serving = self.leaders().len() + self.followers().len();
+        self.leaders().len() == 1 && serving > self.members.len() / 2
+    }
+
+    /// `zk-0 follower 0x100000002 ready; zk-1 leader 0x100000002 (2 synced) ready; zk-2 down (...)`
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (i, m) in self.members.iter().enumerate() {
+            if i > 0 {
+                s.push_str("; ");
+            }
+            let _ = write!(s, "{} ", m.status.name);
+            match &m.server {
+                Ok(Some(st)) => {
+                    let _ = write!(s, "{:?} {:#x}", st.mode, st.zxid);
+                    if let Some(n) = st.synced_followers {
+                        let _ = write!(s, " ({n} synced)");
+                    }
+                }
+                Ok(None) => s.push_str("not serving"),
+                Err(e) => {
+                    let _ = write!(s, "down ({e})");
+                }
+            }
+            s.push_str(if m.status.ready { " ready" } else { " not-ready" });
+        }
+        s.to_lowercase()
+    }
+}
+
+/// Waits until the ensemble is whole; returns the whole view.
+pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
+    wait::until("ensemble whole (one leader, every follower synced, all Ready)", deadline, Some(p.subscribe()), || async {
+        let view = EnsembleView::observe(p, op_timeout).await?;
+        Ok(match view.whole() {
+            Ok(_) => Seen::Done(view),
+            Err(missing) => Seen::NotYet(missing),
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str, mode: Option<Mode>, synced: Option<u32>, ready: bool) -> MemberView {
+        MemberView {
+            status: MemberStatus {
+                name: name.into(),
+                ordinal: 0,
+                exists: true,
+                running: mode.is_some(),
+                ready,
+                restart_count: 0,
+                container_id: None,
+                started_at: None,
+                revision: None,
+                node: None,
+                phase: "Running".into(),
+                reason: None,
+            },
+            server: match mode {
+                Some(mode) => Ok(Some(ServerState { mode, zxid: 0x100000002, synced_followers: synced, version: "3.8.0".into() })),
+                None => Err("connection refused".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn whole_needs_one_leader_synced_followers_and_readiness() {
+        let v = EnsembleView {
+            members: vec![
+                member("zk-0", Some(Mode::Follower), None, true),
+                member("zk-1", Some(Mode::Leader), Some(2), true),
+                member("zk-2", Some(Mode::Follower), None, true),
+            ],
+        };
+        assert!(v.whole().is_ok(), "{:?}", v.whole());
+        assert!(v.has_quorum());
+        assert_eq!(v.leaders(), ["zk-1"]);
+
+        let mut lagging = v.clone();
+        lagging.members[1] = member("zk-1", Some(Mode::Leader), Some(1), true);
+        assert!(lagging.whole().unwrap_err().contains("1 synced followers of 2"));
+
+        let mut down = v.clone();
+        down.members[2] = member("zk-2", None, None, false);
+        let why = down.whole().unwrap_err();
+        assert!(why.contains("1 of 2 followers") && why.contains("zk-2 down (connection refused)"), "{why}");
+        assert!(down.has_quorum(), "two of three serve");
+
+        let mut two_down = down.clone();
+        two_down.members[0] = member("zk-0", None, None, false);
+        assert!(!two_down.has_quorum());
+
+        let mut unready = v.clone();
+        unready.members[0].status.ready = false;
+        assert!(unready.whole().unwrap_err().starts_with("zk-0 is not Ready"));
+    }
+
+    #[test]
+    fn three_standalones_are_not_an_ensemble() {
+        let v = EnsembleView {
+            members: (0..3).map(|i| member(&format!("zk-{i}"), Some(Mode::Standalone), None, true)).collect(),
+        };
+        assert!(v.whole().unwrap_err().starts_with("0 leaders"));
+        assert!(!v.has_quorum());
+    }
+}

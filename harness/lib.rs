@@ -1,0 +1,16 @@
+//! zk-chaos: a chaos and conformance harness for Apache ZooKeeper ensembles run as a Kubernetes
+//! StatefulSet. It stands the ensemble up from the StatefulSet manifest (on Docker or on
+//! Kubernetes), certifies the facts of TUTORIAL.md, injects the walkthrough's faults, and writes
+//! a report a CI system and a person can read.
+
+pub mod client;
+pub mod config;
+pub mod ensemble;
+pub mod error;
+pub mod manifest;
+pub mod platform;
+pub mod report;
+pub mod wait;
+
+#[path = "../suites/mod.rs"]
+pub mod suites;

@@ -1,0 +1,296 @@
+//! The manifest: the walkthrough's four objects (two Services, a PodDisruptionBudget and the
+//! StatefulSet), read from one multi-document YAML file that both platforms use unchanged.
+
+pub mod pod;
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub use pod::{PodTemplate, Probe};
+
+/// A parsed, validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Where it was read from (for messages and the report).
+    pub origin: String,
+    /// sha256 of the file's bytes, so a certificate names exactly what was certified.
+    pub digest: String,
+    /// Every object as written, in file order (what a Kubernetes platform applies).
+    pub documents: Vec<Value>,
+    pub statefulset: StatefulSet,
+    pub services: Vec<Service>,
+    pub pdb: Option<PodDisruptionBudget>,
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_input(format!("{}: cannot read the manifest: {e}", path.display()))
+        })?;
+        Manifest::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses multi-document YAML. Errors name the origin, the object and the field.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
+        let bad = |msg: String| Error::bad_input(format!("{origin}: {msg}"));
+        let documents: Vec<Value> =
+            serde_saphyr::from_multiple(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
+        if documents.is_empty() {
+            return Err(bad("holds no objects; it needs at least a StatefulSet".into()));
+        }
+        let mut statefulsets = Vec::new();
+        let mut services = Vec::new();
+        let mut pdb = None;
+        for (i, doc) in documents.iter().enumerate() {
+            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+            let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let what = format!("document {} ({kind} {name:?})", i + 1);
+            if name.is_empty() {
+                return Err(bad(format!("{what} has no metadata.name")));
+            }
+            match (api, kind) {
+                ("apps/v1", "StatefulSet") => statefulsets.push(typed::<StatefulSet>(doc, &what).map_err(bad)?),
+                ("v1", "Service") => services.push(typed::<Service>(doc, &what).map_err(bad)?),
+                ("policy/v1", "PodDisruptionBudget") => {
+                    if pdb.is_some() {
+                        return Err(bad("has more than one PodDisruptionBudget".into()));
+                    }
+                    pdb = Some(typed::<PodDisruptionBudget>(doc, &what).map_err(bad)?)
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "{what}: unsupported object {api}/{kind}; expected apps/v1 StatefulSet, \
+                         v1 Service or policy/v1 PodDisruptionBudget"
+                    )))
+                }
+            }
+        }
+        let statefulset = match statefulsets.len() {
+            1 => statefulsets.remove(0),
+            0 => return Err(bad("has no StatefulSet (apps/v1); the ensemble is a StatefulSet".into())),
+            n => return Err(bad(format!("has {n} StatefulSets; zk-chaos certifies one ensemble at a time"))),
+        };
+        let manifest = Manifest {
+            origin: origin.to_string(),
+            digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),
+            documents,
+            statefulset,
+            services,
+            pdb,
+        };
+        manifest.check_statefulset().map_err(bad)?;
+        Ok(manifest)
+    }
+
+    fn check_statefulset(&self) -> std::result::Result<(), String> {
+        let name = self.name();
+        let spec = self.statefulset.spec.as_ref().ok_or(format!("StatefulSet {name} has no spec"))?;
+        if spec.service_name.as_deref().unwrap_or("").is_empty() {
+            return Err(format!("StatefulSet {name}: spec.serviceName is empty; members' FQDNs need it"));
+        }
+        if !self.services.iter().any(|s| s.metadata.name.as_deref() == spec.service_name.as_deref()) {
+            return Err(format!(
+                "StatefulSet {name}: spec.serviceName {:?} names no Service in the manifest",
+                spec.service_name.as_deref().unwrap_or("")
+            ));
+        }
+        match spec.replicas {
+            Some(n) if n < 1 => return Err(format!("StatefulSet {name}: spec.replicas must be at least 1")),
+            _ => {}
+        }
+        pod::PodTemplate::from_statefulset(&self.statefulset)?;
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        self.statefulset.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// The namespace the manifest names, or `default`.
+    pub fn namespace(&self) -> &str {
+        self.statefulset.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    pub fn replicas(&self) -> usize {
+        self.statefulset.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as usize
+    }
+
+    pub fn service_name(&self) -> &str {
+        self.statefulset.spec.as_ref().and_then(|s| s.service_name.as_deref()).unwrap_or("")
+    }
+
+    /// Member (pod) names in ordinal order: `zk-0`, `zk-1`, ...
+    pub fn member_names(&self) -> Vec<String> {
+        (0..self.replicas()).map(|i| format!("{}-{i}", self.name())).collect()
+    }
+
+    /// `zk-N.<serviceName>.<namespace>.svc.cluster.local`, with the namespace actually used.
+    pub fn fqdn(&self, member: &str, namespace: &str) -> String {
+        format!("{member}.{}.{namespace}.svc.cluster.local", self.service_name())
+    }
+
+    /// The pod template translated for a kubelet; validated at parse time, so this cannot fail.
+    pub fn pod_template(&self) -> PodTemplate {
+        PodTemplate::from_statefulset(&self.statefulset).expect("validated when the manifest was parsed")
+    }
+
+    /// `podManagementPolicy`, defaulting like Kubernetes.
+    pub fn ordered_ready(&self) -> bool {
+        self.statefulset.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()).unwrap_or("OrderedReady")
+            == "OrderedReady"
+    }
+
+    /// The same manifest with every container image replaced (the config's `image`).
+    pub fn with_image(mut self, image: &str) -> Manifest {
+        for c in self.template_spec_mut().containers.iter_mut() {
+            c.image = Some(image.to_string());
+        }
+        for doc in self.documents.iter_mut() {
+            if doc.get("kind").and_then(Value::as_str) == Some("StatefulSet") {
+                if let Some(cs) = doc.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut) {
+                    for c in cs {
+                        c["image"] = Value::String(image.to_string());
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    fn template_spec_mut(&mut self) -> &mut k8s_openapi::api::core::v1::PodSpec {
+        self.statefulset
+            .spec
+            .as_mut()
+            .expect("validated")
+            .template
+            .spec
+            .as_mut()
+            .expect("validated")
+    }
+
+    /// The images the pod template runs.
+    pub fn images(&self) -> Vec<String> {
+        self.pod_template().image.into_iter().collect()
+    }
+}
+
+/// Deserializes one object strictly: a field the Kubernetes type does not know is an error,
+/// as `kubectl apply --validate=strict` would make it.
+fn typed<T>(doc: &Value, what: &str) -> std::result::Result<T, String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let obj: T = serde_json::from_value(doc.clone()).map_err(|e| format!("{what}: {e}"))?;
+    let back = serde_json::to_value(&obj).map_err(|e| format!("{what}: {e}"))?;
+    if let Some(path) = unknown_field(doc, &back, String::new()) {
+        return Err(format!("{what}: unknown field {path}"));
+    }
+    Ok(obj)
+}
+
+/// The first key present in `input` but dropped by the typed round trip (`back`).
+fn unknown_field(input: &Value, back: &Value, at: String) -> Option<String> {
+    match (input, back) {
+        (Value::Object(a), Value::Object(b)) => a.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            match b.get(k) {
+                None if !v.is_null() => Some(here),
+                None => None,
+                Some(bv) => unknown_field(v, bv, here),
+            }
+        }),
+        (Value::Array(a), Value::Array(b)) => {
+            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| unknown_field(x, y, format!("{at}[{i}]")))
+        }
+        _ => None,
+    }
+}
+
+/// The default manifest shipped with the harness.
+pub fn default_path() -> PathBuf {
+    PathBuf::from("fixtures/zookeeper.yaml")
+}
+
+#[cfg(test)]
+pub(crate) fn walkthrough() -> Manifest {
+    Manifest::parse(include_str!("../../fixtures/zookeeper.yaml"), "fixtures/zookeeper.yaml").unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn the_fixture_has_the_walkthroughs_four_objects() {
+        let m = walkthrough();
+        assert_eq!(m.name(), "zk");
+        assert_eq!(m.replicas(), 3);
+        assert_eq!(m.service_name(), "zk-hs");
+        assert_eq!(m.member_names(), ["zk-0", "zk-1", "zk-2"]);
+        assert_eq!(m.fqdn("zk-1", "default"), "zk-1.zk-hs.default.svc.cluster.local");
+        let names: Vec<_> = m.services.iter().map(|s| s.metadata.name.clone().unwrap()).collect();
+        assert_eq!(names, ["zk-hs", "zk-cs"]);
+        let pdb = m.pdb.as_ref().unwrap().spec.as_ref().unwrap();
+        assert_eq!(pdb.max_unavailable, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1)));
+        assert!(m.ordered_ready());
+        assert!(m.digest.starts_with("sha256:") && m.digest.len() == 7 + 64);
+        assert_eq!(m.documents.len(), 4);
+    }
+
+    #[test]
+    fn the_start_command_is_one_line_with_every_flag() {
+        let t = walkthrough().pod_template();
+        assert_eq!(t.command[..2], ["sh", "-c"]);
+        assert!(t.command[2].starts_with("start-zookeeper --servers=3 --data_dir=/var/lib/zookeeper/data "));
+        assert!(t.command[2].ends_with("--log_level=INFO"), "{}", t.command[2]);
+    }
+
+    #[test]
+    fn with_image_replaces_typed_and_raw() {
+        let m = walkthrough().with_image("other:1");
+        assert_eq!(m.pod_template().image.as_deref(), Some("other:1"));
+        assert_eq!(m.documents[3].pointer("/spec/template/spec/containers/0/image").unwrap(), "other:1");
+    }
+
+    fn broken(from: &str, to: &str) -> String {
+        let text = include_str!("../../fixtures/zookeeper.yaml");
+        assert!(text.contains(from), "fixture lacks {from:?}");
+        text.replacen(from, to, 1)
+    }
+
+    #[rstest]
+    #[case::not_yaml("  replicas: 3\n", "  replicas: [3\n", "not valid YAML")]
+    #[case::unknown_field("  replicas: 3\n", "  replicas: 3\n  replica: 3\n", "unknown field spec.replica")]
+    #[case::wrong_type("  replicas: 3\n", "  replicas: three\n", "StatefulSet")]
+    #[case::unknown_kind("kind: PodDisruptionBudget", "kind: PodDisruptionBudgett", "unsupported object")]
+    #[case::no_service("  serviceName: zk-hs\n", "  serviceName: zk-other\n", "names no Service")]
+    #[case::no_restart("    spec:\n      affinity:", "    spec:\n      restartPolicy: Never\n      affinity:", "restartPolicy")]
+    fn malformed_manifests_are_bad_input_naming_the_problem(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] says: &str,
+    ) {
+        let err = Manifest::parse(&broken(from, to), "m.yaml").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.starts_with("m.yaml: ") && msg.contains(says), "{msg}");
+    }
+
+    #[test]
+    fn a_manifest_without_statefulset_is_rejected() {
+        let only_service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: zk-hs\n";
+        let msg = Manifest::parse(only_service, "m.yaml").unwrap_err().to_string();
+        assert!(msg.contains("no StatefulSet"), "{msg}");
+        assert!(Manifest::parse("", "m.yaml").unwrap_err().to_string().contains("no objects"));
+    }
+}

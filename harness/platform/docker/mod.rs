@@ -1,0 +1,1 @@
+//! The Docker platform (placeholder while it is written).

@@ -1,0 +1,273 @@
+//! The one trait every platform implements. Suites speak only to [`Platform`]: members, a client
+//! endpoint per member, exec, logs, lifecycle events, and the StatefulSet operations the
+//! walkthrough performs (delete and re-create, patch the template, roll back). Docker is the first
+//! implementation; Kubernetes (an existing cluster or a kind cluster) the second. What only a
+//! cluster of nodes can do (cordon, evict) is behind [`Platform::cluster`].
+
+pub mod docker;
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::manifest::Manifest;
+
+/// The label every object a run creates carries, with the run id as its value.
+pub const RUN_LABEL: &str = "zk-chaos.run";
+
+/// The platforms a suite can need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    Docker,
+    Kube,
+    Kind,
+}
+
+impl PlatformKind {
+    pub const ALL: [PlatformKind; 3] = [PlatformKind::Docker, PlatformKind::Kube, PlatformKind::Kind];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformKind::Docker => "docker",
+            PlatformKind::Kube => "kube",
+            PlatformKind::Kind => "kind",
+        }
+    }
+
+    /// Whether the platform is a Kubernetes cluster (several nodes, an API server).
+    pub fn is_cluster(self) -> bool {
+        !matches!(self, PlatformKind::Docker)
+    }
+}
+
+impl fmt::Display for PlatformKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an exec in a member printed and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.exit_code == 0
+    }
+
+    /// stdout when the command exited 0, else an error with its exit code and stderr.
+    pub fn into_stdout(self, what: &str) -> anyhow::Result<String> {
+        if self.success() {
+            Ok(self.stdout)
+        } else {
+            anyhow::bail!("{what} exited {}: {}", self.exit_code, self.stderr.trim())
+        }
+    }
+}
+
+/// A member (pod) as the platform sees it now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberStatus {
+    pub name: String,
+    pub ordinal: usize,
+    /// The pod exists (Docker: the platform runs a worker for it).
+    pub exists: bool,
+    /// Its container is running.
+    pub running: bool,
+    /// Its readiness probe passes (Kubernetes' Ready condition).
+    pub ready: bool,
+    /// Container restarts since the pod was created (Kubernetes' restartCount).
+    pub restart_count: u32,
+    /// Identity of the current container instance (Docker container id, or containerID).
+    pub container_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    /// The template revision the pod runs (controller-revision-hash).
+    pub revision: Option<String>,
+    /// The node it runs on (clusters only).
+    pub node: Option<String>,
+    /// Pending, Running, Failed, ... as Kubernetes would say.
+    pub phase: String,
+    /// Why it is in that phase, when the platform knows (for example Unschedulable).
+    pub reason: Option<String>,
+}
+
+/// One member's persistent volume: the claim's name and an identity that changes if the volume
+/// is re-created (Docker: the volume's name and creation time; Kubernetes: the PV's UID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeIdentity {
+    /// Named like the PVC: `datadir-zk-0`.
+    pub claim: String,
+    pub id: String,
+}
+
+/// A revision of the StatefulSet's pod template (a ControllerRevision on Kubernetes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Revision {
+    pub number: i64,
+    pub hash: String,
+    /// The pod template of that revision.
+    pub template: serde_json::Value,
+}
+
+/// What happened to a member, when: the raw material of timelines and recovery times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    pub at: DateTime<Utc>,
+    pub member: String,
+    pub kind: LifecycleKind,
+    /// Free text: an exit code, a probe's output, a reason.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LifecycleKind {
+    /// The pod was created (a worker was started for it).
+    Created,
+    /// A container of the pod started (the first or a restart).
+    Started,
+    /// Its readiness probe passed.
+    Ready,
+    /// Its readiness probe failed, or the container stopped.
+    NotReady,
+    /// A liveness probe failed once.
+    LivenessFailed,
+    /// The container was killed because the liveness probe failed `failureThreshold` times.
+    LivenessKilled,
+    /// The container exited by itself.
+    Exited,
+    /// The container was restarted (restart count went up).
+    Restarted,
+    /// The pod was deleted (StatefulSet deletion, rolling update, eviction).
+    Deleted,
+}
+
+/// A cordonable, drainable cluster of nodes: only Kubernetes platforms have one.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Every node with whether it is schedulable and whether it is a control-plane node.
+    async fn nodes(&self) -> anyhow::Result<Vec<NodeInfo>>;
+    async fn cordon(&self, node: &str) -> anyhow::Result<()>;
+    async fn uncordon(&self, node: &str) -> anyhow::Result<()>;
+    /// Asks the Eviction API (policy/v1) to evict a member's pod.
+    async fn evict(&self, member: &str) -> anyhow::Result<EvictionOutcome>;
+    /// The disruption budget's status (currentHealthy, desiredHealthy, disruptionsAllowed, observedGeneration).
+    async fn budget(&self) -> anyhow::Result<BudgetStatus>;
+    /// The node a member's volume is pinned to, when its PV has node affinity (local storage).
+    async fn volume_pinned_node(&self, member: &str) -> anyhow::Result<Option<String>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub schedulable: bool,
+    pub control_plane: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EvictionOutcome {
+    /// 201: the eviction was accepted.
+    Accepted,
+    /// 429 with status cause `DisruptionBudget`: the budget refused it.
+    RefusedByBudget { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetStatus {
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+    pub disruptions_allowed: i32,
+    pub expected_pods: i32,
+    pub observed_generation: Option<i64>,
+    pub generation: Option<i64>,
+}
+
+/// Everything a run needs from a platform. Implementations own what they create: `teardown`
+/// removes all of it (found by [`RUN_LABEL`]) and is safe to call more than once.
+///
+/// # Caveats
+/// No method waits for a condition unless it says so; waits with deadlines live in
+/// [`crate::wait`] and use [`Platform::subscribe`] to wake on lifecycle changes.
+#[async_trait]
+pub trait Platform: Send + Sync {
+    fn kind(&self) -> PlatformKind;
+    /// The id of this run; every object the platform creates carries it as [`RUN_LABEL`].
+    fn run_id(&self) -> &str;
+    /// The namespace the members' FQDNs use (`default` on Docker unless the manifest names one).
+    fn namespace(&self) -> &str;
+    fn manifest(&self) -> &Manifest;
+    /// Lines for the report: manifest fields that do not apply here, adaptations made.
+    fn notes(&self) -> Vec<String>;
+
+    /// Creates every object of the manifest and waits (with the config's deadline) until every
+    /// member is Running and Ready, started in order when the policy is OrderedReady.
+    async fn deploy(&self) -> anyhow::Result<()>;
+
+    /// Member names in ordinal order (`zk-0`, `zk-1`, `zk-2`).
+    fn members(&self) -> Vec<String> {
+        self.manifest().member_names()
+    }
+    async fn status(&self, member: &str) -> anyhow::Result<MemberStatus>;
+    /// Where the harness reaches the member's client port (on loopback).
+    async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr>;
+    /// Runs `argv` in the member's container as its user, with the operation timeout.
+    async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput>;
+    /// The member's current container log (stdout and stderr), the last `tail` lines if given.
+    async fn logs(&self, member: &str, tail: Option<usize>) -> anyhow::Result<String>;
+    /// The persistent volumes the member mounts now.
+    async fn volumes(&self, member: &str) -> anyhow::Result<Vec<VolumeIdentity>>;
+
+    /// Every lifecycle event since the run started, oldest first.
+    fn lifecycle(&self) -> Vec<LifecycleEvent>;
+    /// A receiver that changes whenever a lifecycle event is recorded.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+
+    /// Deletes the StatefulSet: its pods terminate, its volumes (PVCs) stay. Returns once the
+    /// deletion was accepted; use a wait to see the members gone.
+    async fn delete_statefulset(&self) -> anyhow::Result<()>;
+    /// Creates the StatefulSet again from the manifest (the other objects are left as they are).
+    async fn apply_statefulset(&self) -> anyhow::Result<()>;
+    /// Applies a JSON patch to the StatefulSet (as `kubectl patch --type=json`); a change to the
+    /// pod template starts a rolling update, which the platform carries out by itself.
+    async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()>;
+    /// The template revisions, oldest first (`kubectl rollout history`).
+    async fn revisions(&self) -> anyhow::Result<Vec<Revision>>;
+    /// Rolls back to the previous revision (`kubectl rollout undo`).
+    async fn rollback(&self) -> anyhow::Result<()>;
+
+    /// Nodes, cordons and evictions, where the platform has them.
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        None
+    }
+
+    /// Removes everything this run created. Errors are returned, never swallowed.
+    async fn teardown(&self) -> anyhow::Result<()>;
+    /// How to reach the ensemble and how to remove it, printed for `--keep`.
+    fn keep_instructions(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_output_errors_carry_code_and_stderr() {
+        let out = ExecOutput { exit_code: 1, stdout: String::new(), stderr: "no such file\n".into() };
+        let msg = out.into_stdout("cat myid").unwrap_err().to_string();
+        assert_eq!(msg, "cat myid exited 1: no such file");
+    }
+
+    #[test]
+    fn lifecycle_kinds_serialize_kebab_case() {
+        assert_eq!(serde_json::to_string(&LifecycleKind::LivenessKilled).unwrap(), "\"liveness-killed\"");
+    }
+}

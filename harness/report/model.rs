@@ -1,0 +1,200 @@
+//! The report model, serialized as report.json. Renderers read it; nothing else writes results.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::platform::LifecycleEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// One check: a fact of TUTORIAL.md observed (or not) on the ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub name: String,
+    pub verdict: Verdict,
+    /// What was seen: on a pass the evidence, on a failure what was wrong.
+    pub message: String,
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteReport {
+    pub name: String,
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+    /// Why a suite was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub checks: Vec<CheckReport>,
+    /// Recovery times and other numbers (milliseconds unless the name says otherwise).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+    /// The members' lifecycle while the suite ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<LifecycleEvent>,
+    /// Files the suite wrote, relative to the run folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
+}
+
+impl SuiteReport {
+    pub fn skipped(name: &str, reason: &str) -> SuiteReport {
+        SuiteReport {
+            name: name.to_string(),
+            verdict: Verdict::Skipped,
+            duration_ms: 0,
+            reason: Some(reason.to_string()),
+            checks: Vec::new(),
+            metrics: BTreeMap::new(),
+            timeline: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// Fail if any check failed; pass if at least one passed; a suite with no checks fails
+    /// (a suite that checked nothing proved nothing).
+    pub fn judge(checks: &[CheckReport]) -> Verdict {
+        if checks.iter().any(|c| c.verdict == Verdict::Fail) || !checks.iter().any(|c| c.verdict == Verdict::Pass) {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+/// What was certified: the manifest (with its digest), the image, the ZooKeeper version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Subject {
+    pub manifest: String,
+    pub manifest_digest: String,
+    pub images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zookeeper_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub verdict: Verdict,
+    pub platform: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub subject: Subject,
+    /// Manifest fields that do not apply on this platform, adaptations, warnings.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub suites: Vec<SuiteReport>,
+    /// Errors from removing what the run created: any makes the run fail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleanup_errors: Vec<String>,
+    /// Set when the run was interrupted (Ctrl-C, SIGTERM).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// Pass only if every suite that ran passed, none failed, cleanup succeeded and the run was
+    /// not interrupted. Skipped suites do not fail a run (the report says why they were skipped).
+    pub fn judge(&self) -> Verdict {
+        let any_ran = self.suites.iter().any(|s| s.verdict != Verdict::Skipped);
+        if self.interrupted
+            || !self.cleanup_errors.is_empty()
+            || !any_ran
+            || self.suites.iter().any(|s| s.verdict == Verdict::Fail)
+        {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn check(name: &str, verdict: Verdict, message: &str) -> CheckReport {
+        CheckReport { name: name.into(), verdict, message: message.into(), duration_ms: 3 }
+    }
+
+    pub(crate) fn sample() -> RunReport {
+        let checks = vec![
+            check("create /hello through zk-0", Verdict::Pass, "created with cZxid 0x100000002"),
+            check("read /hello through zk-1", Verdict::Fail, "zk-1 has no /hello: the value written through zk-0 is not visible through zk-1"),
+        ];
+        let t = "2026-11-28T00:00:00Z".parse().unwrap();
+        let mut r = RunReport {
+            run_id: "zk-chaos-20261128-000000-abcd".into(),
+            verdict: Verdict::Fail,
+            platform: "docker".into(),
+            started_at: t,
+            finished_at: t,
+            duration_ms: 1234,
+            subject: Subject { manifest: "fixtures/zookeeper.yaml".into(), manifest_digest: "sha256:00".into(), ..Default::default() },
+            notes: vec!["spec.template.spec.affinity: not applicable on one Docker host".into()],
+            suites: vec![
+                SuiteReport {
+                    name: "integrity".into(),
+                    verdict: SuiteReport::judge(&checks),
+                    duration_ms: 1000,
+                    reason: None,
+                    checks,
+                    metrics: BTreeMap::from([("unavailable_ms".into(), 0.0)]),
+                    timeline: vec![],
+                    artifacts: vec![],
+                },
+                SuiteReport::skipped("maintenance", "needs a Kubernetes cluster (--platform kube or kind)"),
+            ],
+            cleanup_errors: vec![],
+            interrupted: false,
+        };
+        r.verdict = r.judge();
+        r
+    }
+
+    #[test]
+    fn a_suite_with_a_failed_or_no_passing_check_fails() {
+        assert_eq!(SuiteReport::judge(&[check("a", Verdict::Pass, "")]), Verdict::Pass);
+        assert_eq!(SuiteReport::judge(&[check("a", Verdict::Pass, ""), check("b", Verdict::Fail, "")]), Verdict::Fail);
+        assert_eq!(SuiteReport::judge(&[]), Verdict::Fail);
+        assert_eq!(SuiteReport::judge(&[check("a", Verdict::Skipped, "")]), Verdict::Fail);
+    }
+
+    #[test]
+    fn cleanup_errors_and_interrupts_fail_the_run() {
+        let mut r = sample();
+        r.suites.remove(0);
+        assert_eq!(r.judge(), Verdict::Fail, "only skipped suites: nothing was certified");
+        let mut r = sample();
+        r.suites[0].checks[1].verdict = Verdict::Pass;
+        r.suites[0].verdict = Verdict::Pass;
+        assert_eq!(r.judge(), Verdict::Pass);
+        r.cleanup_errors.push("volume in use".into());
+        assert_eq!(r.judge(), Verdict::Fail);
+        r.cleanup_errors.clear();
+        r.interrupted = true;
+        assert_eq!(r.judge(), Verdict::Fail);
+    }
+}

@@ -1,0 +1,174 @@
+//! The suites: each certifies sections of TUTORIAL.md and reads like them. A suite never names
+//! a platform; it speaks to the ensemble through [`Platform`] and records checks in its
+//! [`SuiteCtx`].
+
+pub mod conformance;
+pub mod integrity;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::platform::{Platform, PlatformKind};
+use crate::report::{CheckReport, SuiteReport, Verdict};
+
+/// A named group of checks.
+#[async_trait]
+pub trait Suite: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The TUTORIAL.md sections it certifies ("5", "2-4, 7-9").
+    fn sections(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    /// Platforms it runs on; on any other it is reported as skipped, with the reason.
+    fn platforms(&self) -> &'static [PlatformKind];
+    /// Injects faults or disrupts nodes: refused on clusters the run did not create unless the
+    /// user allows it explicitly.
+    fn disruptive(&self) -> bool {
+        false
+    }
+    /// Runs the suite. An `Err` aborts it and is recorded as a failed check.
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;
+}
+
+/// Every suite, in the order a full run takes them: the non-disruptive ones first, so a
+/// deployment that is wrong from the start fails fast and plainly.
+pub fn all() -> Vec<Box<dyn Suite>> {
+    vec![Box::new(conformance::Conformance), Box::new(integrity::Integrity)]
+}
+
+/// The suites named on the command line, in run order; an unknown name is bad input.
+pub fn select(names: &[String]) -> Result<Vec<Box<dyn Suite>>> {
+    let known: Vec<&str> = all().iter().map(|s| s.name()).collect();
+    if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(Error::bad_input(format!(
+            "unknown suite '{unknown}'; the suites are: {} (`zk-chaos suites` describes them)",
+            known.join(", ")
+        )));
+    }
+    Ok(all().into_iter().filter(|s| names.is_empty() || names.iter().any(|n| n == s.name())).collect())
+}
+
+/// What a suite works with, and where it records what it saw.
+pub struct SuiteCtx {
+    pub platform: Arc<dyn Platform>,
+    pub config: Config,
+    /// The run's results folder.
+    pub run_dir: PathBuf,
+    /// A znode path unique to this run, under which suites put their data (`/zk-chaos/<run-id>`),
+    /// so reruns against a kept ensemble are independent.
+    pub prefix: String,
+    name: String,
+    checks: Vec<CheckReport>,
+    metrics: BTreeMap<String, f64>,
+    artifacts: Vec<String>,
+}
+
+impl SuiteCtx {
+    pub fn new(name: &str, platform: Arc<dyn Platform>, config: Config, run_dir: PathBuf) -> SuiteCtx {
+        let prefix = format!("/zk-chaos/{}", platform.run_id());
+        SuiteCtx {
+            platform,
+            config,
+            run_dir,
+            prefix,
+            name: name.to_string(),
+            checks: Vec::new(),
+            metrics: BTreeMap::new(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// Runs one check: `Ok(evidence)` passes, `Err(what was wrong)` fails. Returns whether it
+    /// passed, so a suite can stop when later checks would only repeat the failure.
+    pub async fn check<F>(&mut self, name: &str, f: F) -> bool
+    where
+        F: Future<Output = anyhow::Result<String>>,
+    {
+        let start = Instant::now();
+        let result = f.await;
+        self.record(name, start, result)
+    }
+
+    /// Records a check whose work was done already (started at `start`).
+    pub fn record(&mut self, name: &str, start: Instant, result: anyhow::Result<String>) -> bool {
+        let duration_ms = start.elapsed().as_millis() as u64;
+        let (verdict, message) = match result {
+            Ok(evidence) => (Verdict::Pass, evidence),
+            Err(e) => (Verdict::Fail, format!("{e:#}")),
+        };
+        match verdict {
+            Verdict::Pass => tracing::info!(suite = %self.name, "ok   {name}: {message}"),
+            _ => tracing::warn!(suite = %self.name, "FAIL {name}: {message}"),
+        }
+        self.checks.push(CheckReport { name: name.to_string(), verdict, message, duration_ms });
+        verdict == Verdict::Pass
+    }
+
+    /// Records a number for the report (milliseconds unless the name says otherwise).
+    pub fn metric(&mut self, name: &str, value: f64) {
+        tracing::info!(suite = %self.name, "{name} = {value}");
+        self.metrics.insert(name.to_string(), value);
+    }
+
+    /// A folder for this suite's files, created on demand; files in it are listed in the report.
+    pub fn artifact_path(&mut self, file: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.run_dir.join(&self.name);
+        std::fs::create_dir_all(&dir)?;
+        self.artifacts.push(format!("{}/{file}", self.name));
+        Ok(dir.join(file))
+    }
+
+    pub fn checks(&self) -> &[CheckReport] {
+        &self.checks
+    }
+
+    /// The suite's report; an aborted suite gets a failed check saying why.
+    pub fn finish(mut self, outcome: anyhow::Result<()>, started: Instant) -> SuiteReport {
+        if let Err(e) = outcome {
+            self.record("suite completed", started, Err(e.context("suite aborted")));
+        }
+        SuiteReport {
+            verdict: SuiteReport::judge(&self.checks),
+            name: self.name,
+            duration_ms: started.elapsed().as_millis() as u64,
+            reason: None,
+            checks: self.checks,
+            metrics: self.metrics,
+            timeline: Vec::new(),
+            artifacts: self.artifacts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_suites_are_bad_input_listing_the_known_ones() {
+        let err = select(&["nope".into()]).err().unwrap();
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.contains("unknown suite 'nope'") && msg.contains("integrity"), "{msg}");
+    }
+
+    #[test]
+    fn selection_keeps_run_order_and_defaults_to_all() {
+        let picked: Vec<_> = select(&["integrity".into(), "conformance".into()]).unwrap().iter().map(|s| s.name()).collect();
+        assert_eq!(picked, ["conformance", "integrity"]);
+        assert_eq!(select(&[]).unwrap().len(), all().len());
+    }
+
+    #[test]
+    fn every_suite_names_its_sections_and_platforms() {
+        for s in all() {
+            assert!(!s.sections().is_empty() && !s.summary().is_empty() && !s.platforms().is_empty(), "{}", s.name());
+        }
+    }
+}
