@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::platform::{Platform, PlatformKind};
+use crate::report::model::{Marker, WorkloadSummary};
 use crate::report::{CheckReport, SuiteReport, Verdict};
 
 /// A named group of checks.
@@ -67,6 +68,9 @@ pub struct SuiteCtx {
     checks: Vec<CheckReport>,
     metrics: BTreeMap<String, f64>,
     artifacts: Vec<String>,
+    markers: Vec<Marker>,
+    workload: Option<WorkloadSummary>,
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl SuiteCtx {
@@ -81,7 +85,24 @@ impl SuiteCtx {
             checks: Vec::new(),
             metrics: BTreeMap::new(),
             artifacts: Vec::new(),
+            markers: Vec::new(),
+            workload: None,
+            started_at: chrono::Utc::now(),
         }
+    }
+
+    /// Marks a moment on the suite's timeline ("fault injected: pkill java in zk-1").
+    pub fn mark(&mut self, label: impl Into<String>) -> chrono::DateTime<chrono::Utc> {
+        let at = chrono::Utc::now();
+        let label = label.into();
+        tracing::info!(suite = %self.name, "{label}");
+        self.markers.push(Marker { at, label });
+        at
+    }
+
+    /// Attaches the judged workload to the suite's report.
+    pub fn set_workload(&mut self, summary: WorkloadSummary) {
+        self.workload = Some(summary);
     }
 
     /// Runs one check: `Ok(evidence)` passes, `Err(what was wrong)` fails. Returns whether it
@@ -142,6 +163,9 @@ impl SuiteCtx {
             metrics: self.metrics,
             timeline: Vec::new(),
             artifacts: self.artifacts,
+            started_at: Some(self.started_at),
+            markers: self.markers,
+            workload: self.workload,
         }
     }
 }

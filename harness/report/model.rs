@@ -54,6 +54,50 @@ pub struct SuiteReport {
     /// Files the suite wrote, relative to the run folder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<String>,
+    /// When the suite started (timeline offsets count from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Named moments: "fault injected: pkill java in zk-1", "ensemble whole".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<Marker>,
+    /// The client workload that ran through the fault, judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSummary>,
+}
+
+/// A named moment of a suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    pub at: DateTime<Utc>,
+    pub label: String,
+}
+
+/// The workload's outcome through a fault, as the checker judged its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WorkloadSummary {
+    /// Operations the ensemble acknowledged, that failed definitely, and whose outcome is unknown.
+    pub acknowledged: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    /// Acknowledged writes missing (or wrong) after recovery: must be empty.
+    pub lost: Vec<String>,
+    /// Reads older than one the same session had already seen: must be empty.
+    pub stale_reads: Vec<String>,
+    /// First failed operation to the first success after it, in ms (None: never unavailable).
+    pub unavailable_ms: Option<u64>,
+    pub ops_per_second: f64,
+    /// Outcomes per time bucket from the suite's start, for the timeline.
+    pub series: Vec<WorkloadBucket>,
+    /// The recorded history, relative to the run folder.
+    pub history_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadBucket {
+    pub offset_ms: u64,
+    pub ok: u32,
+    pub failed: u32,
+    pub unknown: u32,
 }
 
 impl SuiteReport {
@@ -67,6 +111,9 @@ impl SuiteReport {
             metrics: BTreeMap::new(),
             timeline: Vec::new(),
             artifacts: Vec::new(),
+            started_at: None,
+            markers: Vec::new(),
+            workload: None,
         }
     }
 
@@ -164,6 +211,9 @@ pub(crate) mod tests {
                     metrics: BTreeMap::from([("unavailable_ms".into(), 0.0)]),
                     timeline: vec![],
                     artifacts: vec![],
+                    started_at: Some(t),
+                    markers: vec![],
+                    workload: None,
                 },
                 SuiteReport::skipped("maintenance", "needs a Kubernetes cluster (--platform kube or kind)"),
             ],
