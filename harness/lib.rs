@@ -3,6 +3,7 @@
 //! Kubernetes), certifies the facts of TUTORIAL.md, injects the walkthrough's faults, and writes
 //! a report a CI system and a person can read.
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod ensemble;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod manifest;
 pub mod platform;
 pub mod report;
+pub mod run;
 pub mod wait;
 
 #[path = "../suites/mod.rs"]

@@ -1,1 +1,132 @@
-fn main(){}
+//! The `zk-chaos` command line: `run`, `certify`, `suites`, `clean`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use zk_chaos::config::Config;
+use zk_chaos::error::{exit, Error, Result};
+use zk_chaos::platform::PlatformKind;
+use zk_chaos::run::{self, RunOptions};
+use zk_chaos::{cli, suites};
+
+#[derive(Parser)]
+#[command(name = "zk-chaos", version, about = "Chaos and conformance harness for ZooKeeper ensembles run as a Kubernetes StatefulSet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stand the ensemble up, run suites against it, write a report, remove everything.
+    Run(RunArgs),
+    /// Run every suite the platform supports; exit non-zero unless all pass.
+    Certify(RunArgs),
+    /// List the suites, the TUTORIAL.md sections they certify and the platforms they need.
+    Suites,
+    /// Remove what earlier runs left behind (containers, networks, volumes with the run label).
+    Clean {
+        /// Only this run's leftovers.
+        #[arg(long)]
+        run: Option<String>,
+    },
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Where the ensemble runs.
+    #[arg(long, value_enum, default_value = "docker")]
+    platform: PlatformArg,
+    /// A suite to run (repeatable); default: every suite the platform supports.
+    #[arg(long = "suite", value_name = "NAME")]
+    suites: Vec<String>,
+    /// The StatefulSet manifest (the walkthrough's four objects).
+    #[arg(long, default_value = "fixtures/zookeeper.yaml")]
+    manifest: PathBuf,
+    /// Where results/<run-id>/ goes.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// A YAML config file (timeouts, image, names, workload).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Leave the ensemble up at the end and print how to reach and remove it.
+    #[arg(long)]
+    keep: bool,
+    /// Stop at the first failed suite.
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum PlatformArg {
+    Docker,
+    Kube,
+    Kind,
+}
+
+impl From<PlatformArg> for PlatformKind {
+    fn from(p: PlatformArg) -> Self {
+        match p {
+            PlatformArg::Docker => PlatformKind::Docker,
+            PlatformArg::Kube => PlatformKind::Kube,
+            PlatformArg::Kind => PlatformKind::Kind,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    cli::init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zk-chaos: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED as u8);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Suites => {
+                print!("{}", cli::describe_suites(&suites::all()));
+                Ok(exit::PASSED)
+            }
+            Command::Clean { run } => cli::clean(run.as_deref()).await,
+            Command::Run(args) => run_command(args, false).await,
+            Command::Certify(args) => run_command(args, true).await,
+        }
+    });
+    let code = code.unwrap_or_else(|e: Error| {
+        eprintln!("zk-chaos: {e}");
+        e.exit_code()
+    });
+    ExitCode::from(code as u8)
+}
+
+async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let opts = RunOptions {
+        platform: args.platform.into(),
+        suites: if certify { Vec::new() } else { args.suites.clone() },
+        manifest: args.manifest.clone(),
+        results: args.results.clone(),
+        config,
+        keep: args.keep,
+        fail_fast: args.fail_fast,
+    };
+    if certify && !args.suites.is_empty() {
+        return Err(Error::bad_input("certify runs every suite the platform supports; drop --suite or use `zk-chaos run`"));
+    }
+    let prepared = run::prepare(opts)?;
+    cli::ensure_image(&prepared).await?;
+    let run_id = run::new_run_id(&prepared.opts.config.label_prefix);
+    let platform = run::connect(&prepared, &run_id).await?;
+    let finished = run::execute(&prepared, platform, cli::interrupted()).await;
+    let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
+    print!("{}", zk_chaos::report::summary::render(&finished.report));
+    println!("report: {}", dir.join("report.json").display());
+    Ok(cli::exit_code(&finished.report))
+}

@@ -1,1 +1,526 @@
-//! The Docker platform (placeholder while it is written).
+//! The Docker platform: runs the StatefulSet's pod template as containers on one Docker host,
+//! acting as the StatefulSet controller (ordered creation, rolling updates with revisions) and
+//! as the kubelet (see [`pod`]). The headless Service is a network on which each member answers
+//! to its FQDN; each member's client port is published on loopback.
+
+pub mod engine;
+pub mod pod;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use async_trait::async_trait;
+use bollard::Docker;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{watch, Mutex};
+
+use self::pod::{Lifecycle, Pod, PodSpec};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::manifest::{Manifest, PodTemplate};
+use crate::platform::{
+    ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL,
+};
+use crate::wait::{self, Seen};
+
+pub struct DockerPlatform {
+    docker: Docker,
+    run_id: String,
+    namespace: String,
+    manifest: Manifest,
+    config: Config,
+    network: String,
+    image: String,
+    host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
+    life: Arc<Lifecycle>,
+    state: Arc<Mutex<State>>,
+    controller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The StatefulSet as the controller knows it, and its pods.
+struct State {
+    pods: BTreeMap<String, Pod>,
+    /// The StatefulSet object (JSON), as applied and patched.
+    statefulset: Value,
+    revisions: Vec<Revision>,
+}
+
+impl DockerPlatform {
+    /// Connects to the engine and checks the image is there. Creates nothing yet.
+    pub async fn connect(manifest: Manifest, config: Config, run_id: String) -> Result<DockerPlatform> {
+        let docker = engine::connect().await?;
+        let image = manifest.pod_template().image.ok_or_else(|| {
+            Error::bad_input(format!("{}: the container has no image", manifest.origin))
+        })?;
+        if docker.inspect_image(&image).await.is_err() {
+            return Err(Error::unavailable(format!(
+                "the image {image} is not in the local Docker engine, and no registry can be reached to pull it. \
+                 Build it with `bash ci/build-image.sh` (it makes the base with debootstrap from Debian's packages), \
+                 or set `image:` in the config to an image the engine has."
+            )));
+        }
+        let mut host_ports = BTreeMap::new();
+        {
+            // Stable loopback ports per member, like a Service in front of each pod: reserve
+            // them all, then release them for the containers to bind.
+            let mut held = Vec::new();
+            for m in manifest.member_names() {
+                let mut ports = BTreeMap::new();
+                for p in manifest.pod_template().ports {
+                    let l = std::net::TcpListener::bind("127.0.0.1:0").context("reserving a loopback port")?;
+                    ports.insert(p.container_port, l.local_addr().context("loopback port")?.port());
+                    held.push(l);
+                }
+                host_ports.insert(m, ports);
+            }
+        }
+        let statefulset = manifest
+            .documents
+            .iter()
+            .find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet"))
+            .cloned()
+            .expect("a parsed manifest has a StatefulSet");
+        Ok(DockerPlatform {
+            namespace: manifest.namespace().to_string(),
+            network: run_id.clone(),
+            image,
+            host_ports,
+            life: Arc::new(Lifecycle::new()),
+            state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),
+            controller: std::sync::Mutex::new(None),
+            docker,
+            run_id,
+            manifest,
+            config,
+        })
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The shared pieces the controller's background tasks need.
+    fn controller_ctx(&self) -> Controller {
+        Controller {
+            docker: self.docker.clone(),
+            run_id: self.run_id.clone(),
+            network: self.network.clone(),
+            image: self.image.clone(),
+            domain: format!("{}.{}.svc.cluster.local", self.manifest.service_name(), self.namespace),
+            members: self.manifest.member_names(),
+            host_ports: self.host_ports.clone(),
+            ordered: self.manifest.ordered_ready(),
+            ready_deadline: self.config.timeouts.member_ready,
+            op_timeout: self.config.timeouts.operation,
+            life: self.life.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Runs `task` as the StatefulSet controller's current work, replacing any earlier one.
+    fn control(&self, task: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static) {
+        let handle = tokio::spawn(async move {
+            if let Err(e) = task.await {
+                tracing::warn!("StatefulSet controller: {e:#}");
+            }
+        });
+        if let Some(old) = self.controller.lock().expect("controller lock").replace(handle) {
+            old.abort();
+        }
+    }
+
+    async fn running_container(&self, member: &str) -> anyhow::Result<String> {
+        let s = self.status(member).await?;
+        match (s.running, s.container_id) {
+            (true, Some(id)) => Ok(id),
+            _ => bail!("{member} has no running container ({}{})", s.phase, s.reason.map(|r| format!(": {r}")).unwrap_or_default()),
+        }
+    }
+}
+
+/// What the StatefulSet controller's tasks work with.
+#[derive(Clone)]
+struct Controller {
+    docker: Docker,
+    run_id: String,
+    network: String,
+    image: String,
+    domain: String,
+    members: Vec<String>,
+    host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
+    ordered: bool,
+    ready_deadline: Duration,
+    op_timeout: Duration,
+    life: Arc<Lifecycle>,
+    state: Arc<Mutex<State>>,
+}
+
+impl Controller {
+    fn pod_spec(&self, ordinal: usize, template: PodTemplate, revision: &str) -> PodSpec {
+        let member = self.members[ordinal].clone();
+        PodSpec {
+            run_id: self.run_id.clone(),
+            host_ports: self.host_ports[&member].clone(),
+            member,
+            ordinal,
+            domain: self.domain.clone(),
+            network: self.network.clone(),
+            image: template.image.clone().unwrap_or_else(|| self.image.clone()),
+            template,
+            revision: revision.to_string(),
+            op_timeout: self.op_timeout,
+        }
+    }
+
+    async fn current(&self) -> anyhow::Result<(PodTemplate, String)> {
+        let st = self.state.lock().await;
+        let rev = st.revisions.last().context("the StatefulSet has no revision")?;
+        Ok((template_of(&st.statefulset)?, rev.hash.clone()))
+    }
+
+    async fn wait_ready(&self, member: &str) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        wait::until(&format!("{member} Running and Ready"), self.ready_deadline, Some(self.life.subscribe()), || {
+            let state = state.clone();
+            async move {
+                let st = state.lock().await;
+                Ok(match st.pods.get(member).map(Pod::status) {
+                    Some(s) if s.ready => Seen::Done(()),
+                    Some(s) => Seen::NotYet(format!("{} {}", s.phase, s.reason.unwrap_or_default())),
+                    None => Seen::NotYet("no pod".into()),
+                })
+            }
+        })
+        .await
+    }
+
+    /// Creates the missing pods, in ordinal order; with OrderedReady each waits for the one
+    /// before it to be Running and Ready.
+    async fn create_pods(&self) -> anyhow::Result<()> {
+        let (template, revision) = self.current().await?;
+        for ordinal in 0..self.members.len() {
+            let member = &self.members[ordinal];
+            {
+                let mut st = self.state.lock().await;
+                if !st.pods.contains_key(member) {
+                    let pod = Pod::spawn(self.docker.clone(), self.pod_spec(ordinal, template.clone(), &revision), self.life.clone());
+                    st.pods.insert(member.clone(), pod);
+                }
+            }
+            if self.ordered {
+                self.wait_ready(member).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_pod(&self, member: &str) {
+        let pod = self.state.lock().await.pods.remove(member);
+        if let Some(pod) = pod {
+            pod.delete().await;
+        }
+    }
+
+    /// RollingUpdate: from the highest ordinal down, replace each pod not at the update
+    /// revision, waiting for every pod to be Ready before taking the next one down.
+    async fn rolling_update(&self) -> anyhow::Result<()> {
+        let (template, revision) = self.current().await?;
+        for ordinal in (0..self.members.len()).rev() {
+            for m in &self.members {
+                self.wait_ready(m).await?;
+            }
+            let member = &self.members[ordinal];
+            let at = self.state.lock().await.pods.get(member).and_then(|p| p.status().revision);
+            if at.as_deref() == Some(revision.as_str()) {
+                continue;
+            }
+            self.delete_pod(member).await;
+            let pod = Pod::spawn(self.docker.clone(), self.pod_spec(ordinal, template.clone(), &revision), self.life.clone());
+            self.state.lock().await.pods.insert(member.clone(), pod);
+            self.wait_ready(member).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The pod template of a StatefulSet object, translated.
+fn template_of(statefulset: &Value) -> anyhow::Result<PodTemplate> {
+    let sts = serde_json::from_value(statefulset.clone()).context("the StatefulSet no longer parses")?;
+    PodTemplate::from_statefulset(&sts).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The revision hash of a pod template (like controller-revision-hash: a digest of the template).
+fn revision_hash(template: &Value) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(template).unwrap_or_default());
+    format!("{digest:x}")[..10].to_string()
+}
+
+fn absent(member: &str, ordinal: usize) -> MemberStatus {
+    MemberStatus {
+        name: member.to_string(),
+        ordinal,
+        exists: false,
+        running: false,
+        ready: false,
+        restart_count: 0,
+        container_id: None,
+        started_at: None,
+        revision: None,
+        node: None,
+        phase: "Absent".into(),
+        reason: Some("no pod".into()),
+    }
+}
+
+#[async_trait]
+impl Platform for DockerPlatform {
+    fn kind(&self) -> PlatformKind {
+        PlatformKind::Docker
+    }
+
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self
+            .manifest
+            .pod_template()
+            .not_applicable
+            .iter()
+            .map(|f| format!("{f}: not applicable on one Docker host (every member runs on the same host)"))
+            .collect();
+        if self.manifest.pdb.is_some() {
+            notes.push("PodDisruptionBudget: not applicable on Docker (there are no nodes to drain); the maintenance suite needs Kubernetes".into());
+        }
+        notes.push(format!(
+            "Services: the headless Service {} is a Docker network on which members answer to their FQDNs; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
+            self.manifest.service_name()
+        ));
+        notes.push("resources: cpu requests become CPU shares; memory requests have no Docker equivalent".into());
+        notes
+    }
+
+    async fn deploy(&self) -> anyhow::Result<()> {
+        pod::create_network(&self.docker, &self.network, &self.run_id).await?;
+        {
+            let mut st = self.state.lock().await;
+            let template = st.statefulset.pointer("/spec/template").cloned().unwrap_or_default();
+            st.revisions = vec![Revision { number: 1, hash: revision_hash(&template), template }];
+        }
+        let ctl = self.controller_ctx();
+        ctl.create_pods().await?;
+        for m in self.members() {
+            ctl.wait_ready(&m).await?;
+        }
+        Ok(())
+    }
+
+    async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
+        let ordinal = self.members().iter().position(|m| m == member).with_context(|| format!("no member {member}"))?;
+        Ok(self.state.lock().await.pods.get(member).map(Pod::status).unwrap_or_else(|| absent(member, ordinal)))
+    }
+
+    async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr> {
+        let port = self.manifest.pod_template().client_port();
+        let host = self.host_ports.get(member).and_then(|p| p.get(&port)).with_context(|| format!("no client port for {member}"))?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], *host)))
+    }
+
+    async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {
+        let id = self.running_container(member).await?;
+        engine::exec(&self.docker, &id, argv, self.config.timeouts.operation).await
+    }
+
+    async fn logs(&self, member: &str, tail: Option<usize>) -> anyhow::Result<String> {
+        let (id, previous) = {
+            let st = self.state.lock().await;
+            match st.pods.get(member) {
+                Some(p) => (p.status().container_id, p.previous_logs.lock().expect("logs lock").clone()),
+                None => (None, None),
+            }
+        };
+        let current = match id {
+            Some(id) => engine::logs(&self.docker, &id, tail).await.unwrap_or_else(|e| format!("(no log: {e:#})")),
+            None => String::new(),
+        };
+        Ok(match (tail, previous) {
+            (None, Some(prev)) => format!("=== previous container (last 500 lines) ===\n{prev}\n=== current container ===\n{current}"),
+            _ => current,
+        })
+    }
+
+    async fn volumes(&self, member: &str) -> anyhow::Result<Vec<VolumeIdentity>> {
+        let id = self.running_container(member).await?;
+        let c = self.docker.inspect_container(&id, None).await.with_context(|| format!("inspecting {member}"))?;
+        let mut out = Vec::new();
+        for m in c.mounts.unwrap_or_default() {
+            let Some(name) = m.name.filter(|_| m.typ == Some(bollard::models::MountPointTypeEnum::VOLUME)) else { continue };
+            let v = self.docker.inspect_volume(&name).await.with_context(|| format!("inspecting volume {name}"))?;
+            let claim = v.labels.get("zk-chaos.claim").cloned().unwrap_or_else(|| name.clone());
+            if v.labels.get(RUN_LABEL).map(String::as_str) != Some(self.run_id.as_str()) {
+                continue; // an anonymous volume of the image, not a claim
+            }
+            let created = v.created_at.map(|t| format!("{t:?}")).unwrap_or_default();
+            out.push(VolumeIdentity { claim, id: format!("{name}@{created}") });
+        }
+        Ok(out)
+    }
+
+    fn lifecycle(&self) -> Vec<LifecycleEvent> {
+        self.life.events()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.life.subscribe()
+    }
+
+    async fn delete_statefulset(&self) -> anyhow::Result<()> {
+        let ctl = self.controller_ctx();
+        self.control(async move {
+            let pods: Vec<Pod> = std::mem::take(&mut ctl.state.lock().await.pods).into_values().collect();
+            // Kubernetes terminates a deleted StatefulSet's pods together.
+            futures::future::join_all(pods.into_iter().map(Pod::delete)).await;
+            Ok(())
+        });
+        Ok(())
+    }
+
+    async fn apply_statefulset(&self) -> anyhow::Result<()> {
+        {
+            let st = self.state.lock().await;
+            if !st.pods.is_empty() {
+                bail!("the StatefulSet still has pods ({}); wait until the deletion finished", st.pods.keys().cloned().collect::<Vec<_>>().join(", "));
+            }
+        }
+        let ctl = self.controller_ctx();
+        self.control(async move { ctl.create_pods().await });
+        Ok(())
+    }
+
+    async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
+        let changed = {
+            let mut st = self.state.lock().await;
+            let mut sts = st.statefulset.clone();
+            json_patch::patch(&mut sts, &patch.0).context("applying the JSON patch to the StatefulSet")?;
+            if sts.pointer("/spec/replicas") != st.statefulset.pointer("/spec/replicas") {
+                bail!("changing spec.replicas is not supported by the Docker platform");
+            }
+            template_of(&sts)?;
+            let template = sts.pointer("/spec/template").cloned().unwrap_or_default();
+            let hash = revision_hash(&template);
+            st.statefulset = sts;
+            let current = st.revisions.last().map(|r| r.hash.clone());
+            if current.as_deref() != Some(hash.as_str()) {
+                let number = st.revisions.iter().map(|r| r.number).max().unwrap_or(0) + 1;
+                st.revisions.retain(|r| r.hash != hash);
+                st.revisions.push(Revision { number, hash, template });
+                true
+            } else {
+                false
+            }
+        };
+        if changed {
+            let ctl = self.controller_ctx();
+            self.control(async move { ctl.rolling_update().await });
+        }
+        Ok(())
+    }
+
+    async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
+        Ok(self.state.lock().await.revisions.clone())
+    }
+
+    async fn rollback(&self) -> anyhow::Result<()> {
+        let previous = {
+            let st = self.state.lock().await;
+            match st.revisions.len() {
+                n if n >= 2 => st.revisions[n - 2].template.clone(),
+                _ => bail!("no previous revision to roll back to"),
+            }
+        };
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+            { "op": "replace", "path": "/spec/template", "value": previous }
+        ]))?;
+        self.patch_statefulset(&patch).await
+    }
+
+    async fn teardown(&self) -> anyhow::Result<()> {
+        if let Some(c) = self.controller.lock().expect("controller lock").take() {
+            c.abort();
+        }
+        for pod in self.state.lock().await.pods.values() {
+            pod.abort();
+        }
+        let errors = engine::remove(&self.docker, Some(&self.run_id)).await;
+        if !errors.is_empty() {
+            bail!("cleanup of run {} failed: {}", self.run_id, errors.join("; "));
+        }
+        let left = engine::find(&self.docker, Some(&self.run_id)).await?;
+        if !left.is_empty() {
+            bail!("cleanup of run {} left {}", self.run_id, left.describe());
+        }
+        self.life.record("-", LifecycleKind::Deleted, "run torn down");
+        Ok(())
+    }
+
+    fn keep_instructions(&self) -> String {
+        let mut s = format!("The ensemble of run {} is still up (--keep).\n", self.run_id);
+        for m in self.members() {
+            let port = self.manifest.pod_template().client_port();
+            if let Some(h) = self.host_ports.get(&m).and_then(|p| p.get(&port)) {
+                s.push_str(&format!("  {m}: 127.0.0.1:{h}   (docker exec -it {}-{m} bash)\n", self.run_id));
+            }
+        }
+        s.push_str(&format!(
+            "  connect string: {}\n",
+            self.members()
+                .iter()
+                .filter_map(|m| self.host_ports.get(m).and_then(|p| p.get(&self.manifest.pod_template().client_port())).map(|h| format!("127.0.0.1:{h}")))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+        s.push_str(&format!("Remove it with: zk-chaos clean --run {}\n", self.run_id));
+        s.push_str("(The members are no longer supervised: a member that dies now stays down.)\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_hashes_follow_the_template() {
+        let a = serde_json::json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "0.5"}}}]}});
+        let b = serde_json::json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "0.3"}}}]}});
+        assert_eq!(revision_hash(&a), revision_hash(&a.clone()));
+        assert_ne!(revision_hash(&a), revision_hash(&b));
+        assert_eq!(revision_hash(&a).len(), 10);
+    }
+
+    #[test]
+    fn the_walkthroughs_patch_changes_the_template() {
+        let m = crate::manifest::walkthrough();
+        let mut sts = m.documents[3].clone();
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+            {"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/cpu", "value": "0.3"}
+        ]))
+        .unwrap();
+        json_patch::patch(&mut sts, &patch.0).unwrap();
+        assert_eq!(template_of(&sts).unwrap().cpu_request, Some(0.3));
+        assert_ne!(revision_hash(&sts["spec"]["template"]), revision_hash(&m.documents[3]["spec"]["template"]));
+    }
+}

@@ -1,0 +1,231 @@
+//! A run: validate the input, stand the ensemble up, run the suites, collect logs on failure,
+//! remove everything (also on failure and interrupt), and write the report.
+//!
+//! Input is validated before anything is created, so bad input never leaves a half-started run.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::ensemble;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::platform::docker::DockerPlatform;
+use crate::platform::{Platform, PlatformKind};
+use crate::report::model::Subject;
+use crate::report::{self, CheckReport, RunReport, SuiteReport, Verdict};
+use crate::suites::{self, Suite, SuiteCtx};
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub platform: PlatformKind,
+    pub suites: Vec<String>,
+    pub manifest: PathBuf,
+    pub results: PathBuf,
+    pub config: Config,
+    pub keep: bool,
+    pub fail_fast: bool,
+}
+
+/// A run whose input was checked: nothing has been created yet.
+pub struct Prepared {
+    pub opts: RunOptions,
+    pub manifest: Manifest,
+    pub suites: Vec<Box<dyn Suite>>,
+}
+
+/// Checks the manifest and the suite names. Bad input is an error here, before any platform work.
+pub fn prepare(opts: RunOptions) -> Result<Prepared> {
+    let mut manifest = Manifest::load(&opts.manifest)?;
+    if let Some(image) = &opts.config.image {
+        manifest = manifest.with_image(image);
+    }
+    let suites = suites::select(&opts.suites)?;
+    if let Some(s) = suites.iter().find(|s| !opts.suites.is_empty() && !s.platforms().contains(&opts.platform)) {
+        // Asked for by name on a platform it cannot run on: say so now rather than skip it.
+        return Err(Error::bad_input(format!(
+            "suite '{}' needs the platform {}; this run is on {} (see `zk-chaos suites`)",
+            s.name(),
+            s.platforms().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" or "),
+            opts.platform
+        )));
+    }
+    Ok(Prepared { opts, manifest, suites })
+}
+
+/// `<prefix>-YYYYmmdd-HHMMSS-xxxx`: sortable, unique enough, valid as a Docker and DNS name.
+pub fn new_run_id(prefix: &str) -> String {
+    let now = Utc::now();
+    let salt = std::process::id() ^ now.timestamp_subsec_nanos();
+    format!("{prefix}-{}-{:04x}", now.format("%Y%m%d-%H%M%S"), salt & 0xffff)
+}
+
+/// Creates the platform for a prepared run.
+pub async fn connect(p: &Prepared, run_id: &str) -> Result<Arc<dyn Platform>> {
+    match p.opts.platform {
+        PlatformKind::Docker => {
+            let d = DockerPlatform::connect(p.manifest.clone(), p.opts.config.clone(), run_id.to_string()).await?;
+            let left = crate::platform::docker::engine::find(d.docker(), None).await.map_err(Error::Other)?;
+            if !left.is_empty() {
+                tracing::warn!("earlier runs left {}; remove them with `zk-chaos clean`", left.describe());
+            }
+            Ok(Arc::new(d))
+        }
+        other => Err(Error::unavailable(format!("the {other} platform is not built into this zk-chaos"))),
+    }
+}
+
+/// Runs a prepared run to its report. `interrupt` resolves when the user asks to stop (Ctrl-C):
+/// the run then stops where it is, cleans up and reports itself interrupted.
+pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl Future<Output = ()>) -> Finished {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let run_dir = report::run_dir(&p.opts.results, platform.run_id());
+    let mut suite_reports = Vec::new();
+    let mut version = None;
+    let body = run_body(p, platform.clone(), &run_dir, &mut suite_reports, &mut version);
+    let interrupted = tokio::select! {
+        _ = body => false,
+        _ = interrupt => {
+            tracing::warn!("interrupted: stopping the run and removing what it created");
+            true
+        }
+    };
+
+    let failed = interrupted || suite_reports.iter().any(|s: &SuiteReport| s.verdict == Verdict::Fail);
+    let mut member_logs = BTreeMap::new();
+    if failed {
+        member_logs = save_member_logs(platform.as_ref(), &run_dir).await;
+    }
+    let mut cleanup_errors = Vec::new();
+    if p.opts.keep {
+        eprintln!("{}", platform.keep_instructions());
+    } else {
+        tracing::info!("removing everything run {} created", platform.run_id());
+        let teardown = tokio::time::timeout(p.opts.config.timeouts.cleanup, platform.teardown()).await;
+        match teardown {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => cleanup_errors.push(format!("{e:#}")),
+            Err(_) => cleanup_errors.push(format!("cleanup did not finish within {}", humantime::format_duration(p.opts.config.timeouts.cleanup))),
+        }
+    }
+    let mut report = RunReport {
+        run_id: platform.run_id().to_string(),
+        verdict: Verdict::Fail,
+        platform: platform.kind().to_string(),
+        started_at,
+        finished_at: Utc::now(),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        subject: Subject {
+            manifest: p.manifest.origin.clone(),
+            manifest_digest: p.manifest.digest.clone(),
+            images: p.manifest.images(),
+            image_id: None,
+            zookeeper_version: version,
+        },
+        notes: platform.notes(),
+        suites: suite_reports,
+        cleanup_errors,
+        interrupted,
+    };
+    report.verdict = report.judge();
+    Finished { report, member_logs }
+}
+
+/// A finished run: its report and, when it failed, every member's log.
+pub struct Finished {
+    pub report: RunReport,
+    pub member_logs: BTreeMap<String, String>,
+}
+
+/// Deploys, then runs each suite (or reports it skipped), pushing reports as they finish so an
+/// interrupt keeps what was done.
+async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out: &mut Vec<SuiteReport>, version: &mut Option<String>) {
+    let kind = platform.kind();
+    let t = &p.opts.config.timeouts;
+    let deploy_start = Instant::now();
+    tracing::info!("deploying {} ({} members) on {kind}, run {}", p.manifest.origin, p.manifest.replicas(), platform.run_id());
+    if let Err(e) = platform.deploy().await {
+        let mut r = SuiteReport::skipped("deploy", "");
+        r.reason = None;
+        r.verdict = Verdict::Fail;
+        r.duration_ms = deploy_start.elapsed().as_millis() as u64;
+        r.checks.push(CheckReport {
+            name: "every member Running and Ready".into(),
+            verdict: Verdict::Fail,
+            message: format!("{e:#}"),
+            duration_ms: r.duration_ms,
+        });
+        r.timeline = platform.lifecycle();
+        out.push(r);
+        return;
+    }
+    tracing::info!("ensemble up in {:.1}s", deploy_start.elapsed().as_secs_f64());
+    if let Some(first) = platform.members().first() {
+        if let Ok(addr) = platform.client_addr(first).await {
+            if let Ok(Some(state)) = crate::client::fourlw::server_state(addr, t.operation).await {
+                *version = Some(state.version.split(',').next().unwrap_or_default().trim().to_string());
+            }
+        }
+    }
+
+    for (i, suite) in p.suites.iter().enumerate() {
+        if !suite.platforms().contains(&kind) {
+            let needs = suite.platforms().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
+            out.push(SuiteReport::skipped(suite.name(), &format!("needs --platform {needs}; TUTORIAL.md section {} is about a cluster of nodes", suite.sections())));
+            continue;
+        }
+        if p.opts.fail_fast && out.iter().any(|s| s.verdict == Verdict::Fail) {
+            out.push(SuiteReport::skipped(suite.name(), "--fail-fast: an earlier suite failed"));
+            continue;
+        }
+        let started = Instant::now();
+        let since = Utc::now();
+        tracing::info!("suite {} (TUTORIAL.md {}): {}", suite.name(), suite.sections(), suite.summary());
+        let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
+        let outcome = if i > 0 {
+            // An earlier suite must not leave its damage to this one.
+            let whole = ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await;
+            let ok = ctx.record("ensemble whole before the suite", started, whole.map(|v| v.describe()));
+            if ok {
+                suite.run(&mut ctx).await
+            } else {
+                Ok(())
+            }
+        } else {
+            suite.run(&mut ctx).await
+        };
+        let mut report = ctx.finish(outcome, started);
+        report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
+        tracing::info!("suite {}: {} in {:.1}s", report.name, report.verdict.as_str(), started.elapsed().as_secs_f64());
+        out.push(report);
+    }
+}
+
+/// Writes every member's log into `logs/<member>.log` and returns them.
+async fn save_member_logs(platform: &dyn Platform, run_dir: &Path) -> BTreeMap<String, String> {
+    let mut logs = BTreeMap::new();
+    let dir = run_dir.join("logs");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return logs;
+    }
+    for m in platform.members() {
+        let text = platform.logs(&m, None).await.unwrap_or_else(|e| format!("(no log: {e:#})"));
+        let _ = std::fs::write(dir.join(format!("{m}.log")), &text);
+        logs.insert(m, text);
+    }
+    logs
+}
+
+/// Writes the report files; returns the run folder.
+pub fn write(report: &RunReport, results: &Path, _member_logs: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
+    let dir = report::run_dir(results, &report.run_id);
+    report::write_all(report, &dir)?;
+    Ok(dir)
+}
