@@ -230,6 +230,23 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    /// The negative controls in fixtures/broken/ must differ from the reference manifest in
+    /// exactly the one way their header says, or a suite failing on them proves nothing.
+    #[rstest]
+    #[case::no_replication("no-replication", &["/3/spec/template/spec/containers/0/command/2"])]
+    #[case::root_user("root-user", &["/3/spec/template/spec/securityContext/runAsUser"])]
+    #[case::no_exit("no-exit", &["/3/spec/template/spec/containers/0/command/2"])]
+    #[case::probe_never_fails("probe-never-fails", &["/3/spec/template/spec/containers/0/livenessProbe/exec/command/2"])]
+    #[case::no_volume("no-volume", &["/3/spec/template/spec/containers/0/volumeMounts", "/3/spec/volumeClaimTemplates"])]
+    fn negative_controls_differ_from_the_reference_in_one_way(#[case] name: &str, #[case] paths: &[&str]) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let reference = Manifest::load(&dir.join("zookeeper.yaml")).unwrap();
+        let broken = Manifest::load(&dir.join("broken").join(format!("{name}.yaml"))).unwrap();
+        let (a, b) = (Value::Array(reference.documents), Value::Array(broken.documents));
+        let changed: Vec<String> = json_patch::diff(&a, &b).0.iter().map(|op| op.path().to_string()).collect();
+        assert_eq!(changed, paths, "{name}");
+    }
+
     #[test]
     fn the_fixture_has_the_walkthroughs_four_objects() {
         let m = walkthrough();
