@@ -3,7 +3,13 @@
 //! [`SuiteCtx`].
 
 pub mod conformance;
+pub mod durability;
+pub mod faults;
 pub mod integrity;
+pub mod liveness;
+pub mod process_failure;
+pub mod rolling_update;
+pub mod traffic;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -40,7 +46,14 @@ pub trait Suite: Send + Sync {
 /// Every suite, in the order a full run takes them: the non-disruptive ones first, so a
 /// deployment that is wrong from the start fails fast and plainly.
 pub fn all() -> Vec<Box<dyn Suite>> {
-    vec![Box::new(conformance::Conformance), Box::new(integrity::Integrity)]
+    vec![
+        Box::new(conformance::Conformance),
+        Box::new(integrity::Integrity),
+        Box::new(durability::Durability),
+        Box::new(process_failure::ProcessFailure),
+        Box::new(liveness::Liveness),
+        Box::new(rolling_update::RollingUpdate),
+    ]
 }
 
 /// The suites named on the command line, in run order; an unknown name is bad input.
@@ -143,6 +156,16 @@ impl SuiteCtx {
         std::fs::create_dir_all(&dir)?;
         self.artifacts.push(format!("{}/{file}", self.name));
         Ok(dir.join(file))
+    }
+
+    /// The suite's name (its artifacts folder).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When the suite started: timeline offsets count from here.
+    pub fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started_at
     }
 
     pub fn checks(&self) -> &[CheckReport] {

@@ -1,0 +1,175 @@
+//! `durability` (TUTORIAL.md section 6): deleting the StatefulSet removes every member but keeps
+//! their volumes; re-creating it brings back every member on the same volume, and `/hello` reads
+//! through zk-2 with its original cZxid.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{bail, ensure};
+use async_trait::async_trait;
+
+use super::faults::{self, Fault};
+use super::{Suite, SuiteCtx};
+use crate::client::hex_zxid;
+use crate::ensemble::EnsembleView;
+use crate::platform::{LifecycleKind, PlatformKind, VolumeIdentity};
+use crate::wait::{self, Seen};
+
+pub struct Durability;
+
+#[async_trait]
+impl Suite for Durability {
+    fn name(&self) -> &'static str {
+        "durability"
+    }
+    fn sections(&self) -> &'static str {
+        "6"
+    }
+    fn summary(&self) -> &'static str {
+        "delete the StatefulSet (volumes stay), re-create it: same volumes, /hello with its original cZxid, no zxid going back"
+    }
+    fn platforms(&self) -> &'static [PlatformKind] {
+        &PlatformKind::ALL
+    }
+    fn disruptive(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let p = ctx.platform.clone();
+        let t = ctx.config.timeouts.clone();
+        let members = p.members();
+        let last = members.last().cloned().unwrap_or_default();
+        let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
+
+        let mut volumes_before = BTreeMap::new();
+        for m in &members {
+            volumes_before.insert(m.clone(), p.volumes(m).await?);
+        }
+        let before = EnsembleView::observe(p.as_ref(), t.operation).await?;
+        let zxid_before: BTreeMap<String, i64> = before
+            .members
+            .iter()
+            .filter_map(|m| m.server.as_ref().ok().cloned().flatten().map(|s| (m.status.name.clone(), s.zxid)))
+            .collect();
+        let traffic = super::traffic::Traffic::start(ctx).await?;
+
+        let fault = Fault::inject(ctx, "delete the StatefulSet");
+        let start = Instant::now();
+        p.delete_statefulset().await?;
+        let gone = wait::until("every member gone", t.member_ready, Some(p.subscribe()), || async {
+            let mut left = Vec::new();
+            for m in &members {
+                let s = p.status(m).await?;
+                if s.exists || s.running {
+                    left.push(format!("{m} {}", s.phase));
+                }
+            }
+            Ok(if left.is_empty() { Seen::Done(()) } else { Seen::NotYet(format!("still there: {}", left.join(", "))) })
+        })
+        .await;
+        let gone_ok = ctx.record(
+            "every member is gone after the StatefulSet was deleted",
+            start,
+            gone.map(|()| format!("{} members gone {} ms after the deletion", members.len(), start.elapsed().as_millis())),
+        );
+        if !gone_ok {
+            return traffic.finish(ctx).await;
+        }
+        let start = Instant::now();
+        let kept = async {
+            let mut kept = Vec::new();
+            for (m, vols) in &volumes_before {
+                for v in vols {
+                    kept.push(format!("{} ({m})", v.claim));
+                }
+            }
+            ensure!(!kept.is_empty(), "the members have no persistent volume: nothing can survive the deletion (the manifest has no volumeClaimTemplates)");
+            Ok(format!("volumes kept: {}", kept.join(", ")))
+        }
+        .await;
+        ctx.record("the members had persistent volumes", start, kept);
+
+        let start = Instant::now();
+        ctx.mark("re-create the StatefulSet from the manifest");
+        p.apply_statefulset().await?;
+        let ready = fault.wait_event(p.as_ref(), &last, &[LifecycleKind::Ready], t.member_ready * members.len() as u32).await;
+        let ready_ok = match ready {
+            Ok(e) => {
+                ctx.metric("fault_to_ready_ms", fault.ms_to(e.at));
+                ctx.record(&format!("{last} Ready after re-creation"), start, Ok(format!("{last} Ready {} ms after the deletion", fault.ms_to(e.at))))
+            }
+            Err(e) => ctx.record(&format!("{last} Ready after re-creation"), start, Err(e)),
+        };
+        if !ready_ok {
+            return traffic.finish(ctx).await;
+        }
+
+        let start = Instant::now();
+        let intact = faults::hello_intact(p.as_ref(), &last, hello.czxid, t.operation).await;
+        ctx.record(&format!("/hello through {last} with its original cZxid"), start, intact);
+
+        for m in &members {
+            let start = Instant::now();
+            let same = async {
+                let now = p.volumes(m).await?;
+                let was = &volumes_before[m];
+                same_volumes(m, was, &now)
+            }
+            .await;
+            ctx.record(&format!("{m} mounts the same volume as before"), start, same);
+        }
+
+        let start = Instant::now();
+        let whole = fault.wait_whole(ctx, "").await;
+        let zxids = whole.and_then(|view| {
+            let mut seen = Vec::new();
+            for m in &view.members {
+                let name = &m.status.name;
+                let Some(was) = zxid_before.get(name) else { continue };
+                let now = m.server.as_ref().ok().cloned().flatten().map(|s| s.zxid);
+                match now {
+                    Some(now) if now >= *was => seen.push(format!("{name} {} -> {}", hex_zxid(*was), hex_zxid(now))),
+                    Some(now) => bail!("{name}'s last zxid went back from {} to {}: it lost transactions", hex_zxid(*was), hex_zxid(now)),
+                    None => bail!("{name} does not report a zxid: {}", view.describe()),
+                }
+            }
+            Ok(format!("ensemble whole; last zxid never went back: {}", seen.join(", ")))
+        });
+        ctx.record("ensemble whole again, no member's last zxid went back", start, zxids);
+        traffic.finish(ctx).await
+    }
+}
+
+/// The member mounts exactly the volumes it had, by identity, not just by name.
+fn same_volumes(member: &str, was: &[VolumeIdentity], now: &[VolumeIdentity]) -> anyhow::Result<String> {
+    ensure!(!was.is_empty(), "{member} had no persistent volume before the deletion");
+    for v in was {
+        match now.iter().find(|n| n.claim == v.claim) {
+            Some(n) if n.id == v.id => {}
+            Some(n) => bail!("{member}'s volume {} was re-created: it was {} and is now {}", v.claim, v.id, n.id),
+            None => bail!("{member} no longer mounts {}", v.claim),
+        }
+    }
+    Ok(was.iter().map(|v| format!("{} ({})", v.claim, v.id)).collect::<Vec<_>>().join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(claim: &str, id: &str) -> VolumeIdentity {
+        VolumeIdentity { claim: claim.into(), id: id.into() }
+    }
+
+    #[test]
+    fn volumes_are_compared_by_identity() {
+        assert!(same_volumes("zk-0", &[vol("datadir-zk-0", "a")], &[vol("datadir-zk-0", "a")]).is_ok());
+        let err = same_volumes("zk-0", &[vol("datadir-zk-0", "a")], &[vol("datadir-zk-0", "b")]).unwrap_err().to_string();
+        assert!(err.contains("was re-created"), "{err}");
+        let err = same_volumes("zk-0", &[vol("datadir-zk-0", "a")], &[]).unwrap_err().to_string();
+        assert!(err.contains("no longer mounts"), "{err}");
+        let err = same_volumes("zk-0", &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("had no persistent volume"), "{err}");
+    }
+}

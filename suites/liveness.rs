@@ -1,0 +1,174 @@
+//! `liveness` and readiness (TUTORIAL.md sections 12-13): removing `zookeeper-ready` in zk-0 makes
+//! its liveness probe fail `failureThreshold` times; the member is restarted from a fresh container
+//! (the script is back) and becomes Ready; while it was broken it was reported unready. Every
+//! deadline is derived from the manifest's probe fields.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, ensure};
+use async_trait::async_trait;
+
+use super::faults::{self, Fault};
+use super::{Suite, SuiteCtx};
+use crate::platform::{LifecycleKind, PlatformKind};
+
+pub struct Liveness;
+
+/// The script the probes run, as the walkthrough removes it.
+pub const READY_SCRIPT: &str = "/usr/bin/zookeeper-ready";
+
+#[async_trait]
+impl Suite for Liveness {
+    fn name(&self) -> &'static str {
+        "liveness"
+    }
+    fn sections(&self) -> &'static str {
+        "12-13"
+    }
+    fn summary(&self) -> &'static str {
+        "rm zookeeper-ready in zk-0: liveness fails failureThreshold times, a fresh container restarts it, unready meanwhile"
+    }
+    fn platforms(&self) -> &'static [PlatformKind] {
+        &PlatformKind::ALL
+    }
+    fn disruptive(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let p = ctx.platform.clone();
+        let t = ctx.config.timeouts.clone();
+        let template = p.manifest().pod_template();
+        let member = p.members()[0].clone();
+
+        let start = Instant::now();
+        let check = "the manifest has liveness and readiness probes";
+        let liveness = match (&template.liveness, &template.readiness) {
+            (Some(l), Some(_)) => {
+                let msg = format!(
+                    "liveness `{}`: period {}s, timeout {}s, failureThreshold {}",
+                    l.command.join(" "),
+                    l.period.as_secs(),
+                    l.timeout.as_secs(),
+                    l.failure_threshold
+                );
+                ctx.record(check, start, Ok(msg));
+                l.clone()
+            }
+            (l, r) => {
+                let why = anyhow!(
+                    "the walkthrough needs both probes; the manifest has {} liveness probe and {} readiness probe",
+                    if l.is_some() { "a" } else { "no" },
+                    if r.is_some() { "a" } else { "no" }
+                );
+                ctx.record(check, start, Err(why));
+                return Ok(());
+            }
+        };
+
+        let hello = faults::write_hello(p.as_ref(), &member, t.operation).await?;
+        let before = p.status(&member).await?;
+        let traffic = super::traffic::Traffic::start(ctx).await?;
+
+        let deadline = detection_deadline(&liveness, t.operation);
+        ctx.metric("liveness_deadline_ms", deadline.as_millis() as f64);
+
+        let fault = Fault::inject(ctx, &format!("rm {READY_SCRIPT} in {member}"));
+        let start = Instant::now();
+        let removed = p.exec(&member, &["rm", READY_SCRIPT]).await.and_then(|o| o.into_stdout(&format!("rm {READY_SCRIPT}")));
+        if !ctx.record(&format!("rm {READY_SCRIPT} in {member}"), start, removed.map(|_| "removed".to_string())) {
+            return traffic.finish(ctx).await;
+        }
+
+        let start = Instant::now();
+        let killed = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::LivenessKilled, LifecycleKind::Exited], deadline).await;
+        let killed = match killed {
+            Ok(e) if e.kind == LifecycleKind::LivenessKilled => {
+                let failures = p
+                    .lifecycle()
+                    .iter()
+                    .filter(|x| x.member == member && x.kind == LifecycleKind::LivenessFailed && x.at >= fault.at && x.at <= e.at)
+                    .count() as u32;
+                if failures == liveness.failure_threshold {
+                    Ok(format!("{failures} liveness failures, then the container was killed {} ms after the fault ({})", fault.ms_to(e.at), e.detail))
+                } else {
+                    Err(anyhow!("the container was killed after {failures} liveness failures, not the manifest's failureThreshold {}", liveness.failure_threshold))
+                }
+            }
+            Ok(e) => Err(anyhow!("the container exited by itself ({}) instead of being restarted by its liveness probe", e.detail)),
+            Err(_) => Err(anyhow!(
+                "the liveness probe never failed: {READY_SCRIPT} was removed {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
+                fault.clock.elapsed().as_secs(),
+                p.status(&member).await.map(|s| s.restart_count).unwrap_or(before.restart_count),
+                faults::last_events(p.as_ref(), &member, 3)
+            )),
+        };
+        if !ctx.record(&format!("the liveness probe failed failureThreshold ({}) times and killed the container", liveness.failure_threshold), start, killed) {
+            return traffic.finish(ctx).await;
+        }
+
+        let start = Instant::now();
+        let unready = match fault.first_event(p.as_ref(), &member, &[LifecycleKind::NotReady]) {
+            Some(e) => Ok(format!("{member} reported NotReady {} ms after the fault ({})", fault.ms_to(e.at), e.detail)),
+            None => Err(anyhow!("{member} was never reported unready while its probe script was missing")),
+        };
+        ctx.record(&format!("{member} was reported unready while broken (readiness)"), start, unready);
+
+        let start = Instant::now();
+        let back = async {
+            let restarted = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Restarted], t.member_ready).await?;
+            let ready = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Ready], t.member_ready).await?;
+            let now = p.status(&member).await?;
+            ensure!(now.restart_count == before.restart_count + 1, "restart count went from {} to {}, not up by one", before.restart_count, now.restart_count);
+            ensure!(now.container_id != before.container_id, "the container is the same one ({:?}): it was not replaced", now.container_id);
+            let present = p.exec(&member, &["test", "-x", READY_SCRIPT]).await?;
+            ensure!(present.success(), "{READY_SCRIPT} is still missing after the restart: the container was not fresh from the image");
+            Ok((restarted, ready, now))
+        }
+        .await;
+        let back = back.map(|(restarted, ready, now)| {
+            ctx.metric("fault_to_restart_ms", fault.ms_to(restarted.at));
+            ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
+            format!(
+                "restart count {} -> {}, fresh container with {READY_SCRIPT}, Ready {} ms after the fault",
+                before.restart_count,
+                now.restart_count,
+                fault.ms_to(ready.at)
+            )
+        });
+        if !ctx.record(&format!("{member} restarted from a fresh container and Ready"), start, back) {
+            return traffic.finish(ctx).await;
+        }
+
+        let start = Instant::now();
+        let whole = fault.wait_whole(ctx, "").await.map(|v| v.describe());
+        ctx.record("ensemble whole again", start, whole);
+        let start = Instant::now();
+        let intact = faults::hello_intact(p.as_ref(), &member, hello.czxid, t.operation).await;
+        ctx.record("/hello intact", start, intact);
+        traffic.finish(ctx).await
+    }
+}
+
+/// How long the suite waits for the liveness probe to act, from the manifest's fields:
+/// failureThreshold failures one period apart, each up to its timeout, plus one period of phase
+/// between the fault and the probe's next run, plus `slack`.
+pub fn detection_deadline(l: &crate::manifest::Probe, slack: Duration) -> Duration {
+    l.period * (l.failure_threshold + 1) + l.timeout * l.failure_threshold + slack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_follows_the_probe_fields() {
+        let manifest = crate::manifest::walkthrough();
+        let l = manifest.pod_template().liveness.unwrap();
+        // The walkthrough's probe: period 10s (default), timeout 5s, failureThreshold 3 (default).
+        assert_eq!((l.period.as_secs(), l.timeout.as_secs(), l.failure_threshold), (10, 5, 3));
+        assert_eq!(detection_deadline(&l, Duration::from_secs(15)), Duration::from_secs(40 + 15 + 15));
+        let fast = crate::manifest::Probe { period: Duration::from_secs(2), failure_threshold: 1, ..l };
+        assert_eq!(detection_deadline(&fast, Duration::ZERO), Duration::from_secs(4 + 5));
+    }
+}

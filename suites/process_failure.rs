@@ -1,0 +1,148 @@
+//! `process-failure` (TUTORIAL.md section 11): `pkill java` in a member makes its container exit
+//! (the entry point shell exits with its child), restartPolicy Always restarts it, and it rejoins
+//! the ensemble with the data intact. Done once on a follower and once on the leader.
+
+use std::time::Instant;
+
+use anyhow::{bail, ensure};
+use async_trait::async_trait;
+
+use super::faults::{self, Fault};
+use super::{Suite, SuiteCtx};
+use crate::ensemble::EnsembleView;
+use crate::platform::{LifecycleKind, PlatformKind};
+
+pub struct ProcessFailure;
+
+#[async_trait]
+impl Suite for ProcessFailure {
+    fn name(&self) -> &'static str {
+        "process-failure"
+    }
+    fn sections(&self) -> &'static str {
+        "11"
+    }
+    fn summary(&self) -> &'static str {
+        "pkill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost"
+    }
+    fn platforms(&self) -> &'static [PlatformKind] {
+        &PlatformKind::ALL
+    }
+    fn disruptive(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let p = ctx.platform.clone();
+        let t = ctx.config.timeouts.clone();
+        let members = p.members();
+        let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
+        let traffic = super::traffic::Traffic::start(ctx).await?;
+
+        for role in ["follower", "leader"] {
+            let view = EnsembleView::observe(p.as_ref(), t.operation).await?;
+            let pick = match role {
+                "leader" => view.leaders().first().map(|s| s.to_string()),
+                _ => view.followers().last().map(|s| s.to_string()),
+            };
+            let Some(member) = pick else { bail!("no {role} to kill: {}", view.describe()) };
+            if !self.kill_and_recover(ctx, role, &member, hello.czxid).await {
+                break;
+            }
+        }
+        traffic.finish(ctx).await
+    }
+}
+
+impl ProcessFailure {
+    /// One round; false when the member did not come back (later rounds would only repeat it).
+    async fn kill_and_recover(&self, ctx: &mut SuiteCtx, role: &str, member: &str, czxid: i64) -> bool {
+        let p = ctx.platform.clone();
+        let t = ctx.config.timeouts.clone();
+        let template = p.manifest().pod_template();
+        let before = match p.status(member).await {
+            Ok(s) => s,
+            Err(e) => return ctx.record(&format!("{role} {member}: status before the fault"), Instant::now(), Err(e)),
+        };
+
+        let fault = Fault::inject(ctx, &format!("pkill java in {member} ({role})"));
+        let start = Instant::now();
+        let killed = p.exec(member, &["pkill", "java"]).await;
+        let pkill_ok = match killed {
+            Ok(out) if out.success() => true,
+            Ok(out) => return ctx.record(&format!("{role} {member}: pkill java"), start, Err(anyhow::anyhow!("pkill java exited {}: {}", out.exit_code, out.stderr.trim()))),
+            // The exec can be cut off by the container exiting under it: the events below tell.
+            Err(e) => {
+                tracing::debug!("pkill java in {member}: {e:#}");
+                true
+            }
+        };
+
+        // The container must exit by itself: before a liveness probe could have noticed.
+        let exit_deadline = template.liveness.as_ref().map(|l| l.max_detection()).unwrap_or(t.member_ready) + t.operation;
+        let start = Instant::now();
+        let exited = fault.wait_event(p.as_ref(), member, &[LifecycleKind::Exited, LifecycleKind::LivenessKilled], exit_deadline).await;
+        let exited = match exited {
+            Ok(e) if e.kind == LifecycleKind::Exited => Ok(format!("exited {} ms after pkill ({})", fault.ms_to(e.at), e.detail)),
+            Ok(e) => Err(anyhow::anyhow!(
+                "the container did not exit when java died: the liveness probe killed it {} ms later ({}); the entry point must exit with its server",
+                fault.ms_to(e.at),
+                e.detail
+            )),
+            Err(_) => Err(anyhow::anyhow!(
+                "pkill java returned {} but the container did not exit and the restart count did not change within {}",
+                if pkill_ok { "0" } else { "an error" },
+                humantime::format_duration(exit_deadline)
+            )),
+        };
+        if !ctx.record(&format!("{role} {member}: the container exited when java was killed"), start, exited) {
+            return false;
+        }
+
+        let start = Instant::now();
+        let restarted = fault.wait_event(p.as_ref(), member, &[LifecycleKind::Restarted], t.member_ready).await;
+        let ready = match restarted {
+            Ok(e) => {
+                ctx.metric(&format!("{role}.fault_to_restart_ms"), fault.ms_to(e.at));
+                fault.wait_event(p.as_ref(), member, &[LifecycleKind::Ready], t.member_ready).await
+            }
+            Err(e) => Err(e),
+        };
+        let ready_ok = match ready {
+            Ok(e) => {
+                ctx.metric(&format!("{role}.fault_to_ready_ms"), fault.ms_to(e.at));
+                match p.status(member).await {
+                    Ok(after) if after.restart_count == before.restart_count + 1 => ctx.record(
+                        &format!("{role} {member}: restarted exactly once and Ready"),
+                        start,
+                        Ok(format!("restart count {} -> {}, Ready {} ms after the fault", before.restart_count, after.restart_count, fault.ms_to(e.at))),
+                    ),
+                    Ok(after) => ctx.record(
+                        &format!("{role} {member}: restarted exactly once and Ready"),
+                        start,
+                        Err(anyhow::anyhow!("restart count went from {} to {}, not up by one", before.restart_count, after.restart_count)),
+                    ),
+                    Err(e) => ctx.record(&format!("{role} {member}: restarted exactly once and Ready"), start, Err(e)),
+                }
+            }
+            Err(e) => ctx.record(&format!("{role} {member}: restarted exactly once and Ready"), start, Err(e)),
+        };
+        if !ready_ok {
+            return false;
+        }
+
+        let start = Instant::now();
+        let whole = fault.wait_whole(ctx, &format!("{role}.")).await;
+        let rejoined = whole.and_then(|view| {
+            let m = view.members.iter().find(|m| m.status.name == member);
+            let role_now = m.and_then(|m| m.server.as_ref().ok().cloned().flatten()).map(|s| format!("{:?}", s.mode).to_lowercase());
+            ensure!(role_now.as_deref() == Some("leader") || role_now.as_deref() == Some("follower"), "{member} is not serving: {}", view.describe());
+            Ok(format!("{member} is a {} again; {}", role_now.unwrap_or_default(), view.describe()))
+        });
+        let ok = ctx.record(&format!("{role} {member}: rejoined, ensemble whole with one leader"), start, rejoined);
+
+        let start = Instant::now();
+        let intact = faults::hello_intact(p.as_ref(), member, czxid, t.operation).await;
+        ctx.record(&format!("{role} {member}: /hello intact"), start, intact) && ok
+    }
+}

@@ -1,0 +1,261 @@
+//! `rolling-update` (TUTORIAL.md section 10): patching the pod template's cpu request to 0.3
+//! replaces the members one at a time in reverse ordinal order, each Ready before the next goes,
+//! so a majority is up at every moment; the revision history has both templates; undo rolls back
+//! the same way.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::faults::{self, Fault};
+use super::{Suite, SuiteCtx};
+use crate::ensemble::EnsembleView;
+use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
+use crate::wait::{self, Seen};
+
+pub struct RollingUpdate;
+
+/// Where the walkthrough's patch goes, and its value.
+pub const CPU_PATH: &str = "/spec/template/spec/containers/0/resources/requests/cpu";
+pub const NEW_CPU: &str = "0.3";
+
+#[async_trait]
+impl Suite for RollingUpdate {
+    fn name(&self) -> &'static str {
+        "rolling-update"
+    }
+    fn sections(&self) -> &'static str {
+        "10"
+    }
+    fn summary(&self) -> &'static str {
+        "patch cpu to 0.3: members replaced one at a time in reverse order, a majority up throughout; history; undo"
+    }
+    fn platforms(&self) -> &'static [PlatformKind] {
+        &PlatformKind::ALL
+    }
+    fn disruptive(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let p = ctx.platform.clone();
+        let t = ctx.config.timeouts.clone();
+        let members = p.members();
+        let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
+        let original = p.revisions().await?;
+        let Some(first) = original.last().cloned() else { bail!("the StatefulSet has no revision") };
+        let old_cpu = first.template.pointer("/spec/containers/0/resources/requests/cpu").cloned();
+        let traffic = super::traffic::Traffic::start(ctx).await?;
+
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+            { "op": "replace", "path": CPU_PATH, "value": NEW_CPU }
+        ]))?;
+        let fault = Fault::inject(ctx, &format!("patch the StatefulSet: cpu request {NEW_CPU}"));
+        p.patch_statefulset(&patch).await?;
+        let updated = rollout(ctx, &fault, "update").await;
+
+        if updated {
+            let start = Instant::now();
+            let history = async {
+                let revs = p.revisions().await?;
+                ensure!(revs.len() >= 2, "{} revision(s) after the update; expected the old and the new template", revs.len());
+                let (old, new) = (&revs[revs.len() - 2], &revs[revs.len() - 1]);
+                ensure!(old.hash == first.hash, "the previous revision is {} (number {}), not the original {}", old.hash, old.number, first.hash);
+                let cpu = new.template.pointer("/spec/containers/0/resources/requests/cpu").and_then(|v| v.as_str().map(String::from));
+                ensure!(cpu.as_deref() == Some(NEW_CPU), "the newest revision's cpu request is {cpu:?}, not {NEW_CPU}");
+                ensure!(new.number > old.number, "revision numbers do not increase: {} then {}", old.number, new.number);
+                Ok(format!("revisions {} ({}) and {} ({}, cpu {NEW_CPU})", old.number, old.hash, new.number, new.hash))
+            }
+            .await;
+            ctx.record("the revision history has the old and the new template", start, history);
+
+            let undo = Fault::inject(ctx, "roll back (rollout undo)");
+            p.rollback().await?;
+            if rollout(ctx, &undo, "undo").await {
+                let start = Instant::now();
+                let back = async {
+                    let revs = p.revisions().await?;
+                    let now = revs.last().ok_or_else(|| anyhow!("no revision after the undo"))?;
+                    ensure!(now.hash == first.hash, "the current template is {}, not the original {}", now.hash, first.hash);
+                    let cpu = now.template.pointer("/spec/containers/0/resources/requests/cpu").cloned();
+                    ensure!(cpu == old_cpu, "the cpu request is {cpu:?} after the undo, not {old_cpu:?}");
+                    for m in &members {
+                        let s = p.status(m).await?;
+                        ensure!(s.revision.as_deref() == Some(first.hash.as_str()), "{m} runs revision {:?}, not {}", s.revision, first.hash);
+                    }
+                    Ok(format!("every member back on revision {} (cpu {})", first.hash, old_cpu.map(|c| c.to_string()).unwrap_or_default()))
+                }
+                .await;
+                ctx.record("undo restored the original template", start, back);
+            }
+        }
+
+        let start = Instant::now();
+        let intact = faults::hello_intact(p.as_ref(), &members[0], hello.czxid, t.operation).await;
+        ctx.record("/hello intact after the updates", start, intact);
+        traffic.finish(ctx).await
+    }
+}
+
+/// One sample of the ensemble during a rollout.
+#[derive(Debug, Clone)]
+struct Sample {
+    at: DateTime<Utc>,
+    /// Members running and Ready.
+    up: usize,
+    leader: bool,
+    seen: String,
+}
+
+/// Follows a rollout started at `fault` to its end, sampling the ensemble all along; records its
+/// checks under `label`. Returns whether every member ended on the new revision, Ready.
+async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
+    let p = ctx.platform.clone();
+    let t = ctx.config.timeouts.clone();
+    let members = p.members();
+    let n = members.len();
+    let start = Instant::now();
+
+    let target = match p.revisions().await {
+        Ok(revs) => revs.last().map(|r| r.hash.clone()).unwrap_or_default(),
+        Err(e) => return ctx.record(&format!("{label}: rollout finished"), start, Err(e)),
+    };
+    let what = format!("every member on revision {target} and Ready");
+    let done = wait::until(&what, t.member_ready * n as u32, Some(p.subscribe()), || async {
+        let mut behind = Vec::new();
+        for m in &members {
+            let s = p.status(m).await?;
+            if s.revision.as_deref() != Some(target.as_str()) || !s.ready {
+                behind.push(format!("{m} {:?}{}", s.revision, if s.ready { "" } else { " not ready" }));
+            }
+        }
+        Ok(if behind.is_empty() { Seen::Done(()) } else { Seen::NotYet(behind.join(", ")) })
+    });
+    let (done, samples) = sampled(p.as_ref(), t.operation, done).await;
+    let finished = ctx.record(
+        &format!("{label}: rollout finished, every member on the new revision and Ready"),
+        start,
+        done.map(|()| format!("revision {target} on all {n} members {} ms after the change", fault.clock.elapsed().as_millis())),
+    );
+    if finished {
+        let at = ctx.mark(format!("{label}: rollout finished"));
+        ctx.metric(&format!("{label}.rollout_ms"), fault.ms_to(at));
+    }
+
+    let events: Vec<LifecycleEvent> = p.lifecycle().into_iter().filter(|e| e.at >= fault.at).collect();
+    ctx.record(&format!("{label}: members replaced one at a time in reverse ordinal order"), start, one_at_a_time(&events, &members));
+
+    let majority = n / 2 + 1;
+    let worst = samples.iter().min_by_key(|s| s.up);
+    let held = match worst {
+        None => Err(anyhow!("the ensemble was never sampled during the rollout")),
+        Some(w) if w.up >= majority => Ok(format!(
+            "{} samples; at least {} of {n} members up (running and Ready) in every one (fewest: {} at {})",
+            samples.len(),
+            majority,
+            w.up,
+            w.at.format("%H:%M:%S%.3f")
+        )),
+        Some(w) => Err(anyhow!("quorum lost at {}: only {} of {n} members up: {}", w.at.format("%H:%M:%S%.3f"), w.up, w.seen)),
+    };
+    ctx.record(&format!("{label}: a majority was up at every sampled moment"), start, held);
+    ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
+    finished
+}
+
+/// Runs `done` while sampling the ensemble every [`wait::POLL`].
+async fn sampled<T>(p: &dyn Platform, op_timeout: Duration, done: impl std::future::Future<Output = T>) -> (T, Vec<Sample>) {
+    let mut samples = Vec::new();
+    tokio::pin!(done);
+    loop {
+        tokio::select! {
+            out = &mut done => return (out, samples),
+            view = EnsembleView::observe(p, op_timeout) => {
+                if let Ok(v) = view {
+                    // Up: running and Ready. A leader election after the leader is replaced leaves
+                    // no one serving for a moment while a majority is up: that is measured as
+                    // no_leader_ms (and by the workload), not counted as quorum lost.
+                    let up = v.members.iter().filter(|m| m.status.running && m.status.ready).count();
+                    samples.push(Sample { at: Utc::now(), up, leader: v.leaders().len() == 1, seen: v.describe() });
+                }
+                tokio::time::sleep(wait::POLL).await;
+            }
+        }
+    }
+}
+
+/// The longest stretch of consecutive samples with no leader, in ms (a leader election).
+fn longest_without_leader(samples: &[Sample]) -> i64 {
+    let mut longest = 0;
+    let mut since: Option<DateTime<Utc>> = None;
+    for s in samples {
+        match (s.leader, since) {
+            (false, None) => since = Some(s.at),
+            (true, Some(from)) => {
+                longest = longest.max((s.at - from).num_milliseconds());
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    if let (Some(from), Some(last)) = (since, samples.last()) {
+        longest = longest.max((last.at - from).num_milliseconds());
+    }
+    longest
+}
+
+/// Members were deleted in reverse ordinal order, and each was Ready again before the next went.
+fn one_at_a_time(events: &[LifecycleEvent], members: &[String]) -> anyhow::Result<String> {
+    let deleted: Vec<&LifecycleEvent> = events.iter().filter(|e| e.kind == LifecycleKind::Deleted && members.contains(&e.member)).collect();
+    let order: Vec<&str> = deleted.iter().map(|e| e.member.as_str()).collect();
+    let expected: Vec<&str> = members.iter().rev().map(String::as_str).collect();
+    ensure!(order == expected, "members were replaced in the order {order:?}, not {expected:?}");
+    for pair in deleted.windows(2) {
+        let (this, next) = (pair[0], pair[1]);
+        let ready = events.iter().find(|e| e.member == this.member && e.kind == LifecycleKind::Ready && e.at >= this.at);
+        match ready {
+            Some(r) if r.at <= next.at => {}
+            Some(r) => bail!("{} went at {} before {} was Ready again at {}", next.member, next.at.format("%H:%M:%S%.3f"), this.member, r.at.format("%H:%M:%S%.3f")),
+            None => bail!("{} went before {} was Ready again", next.member, this.member),
+        }
+    }
+    Ok(format!("replaced {}, each Ready before the next went", order.join(", then ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(s: i64, member: &str, kind: LifecycleKind) -> LifecycleEvent {
+        LifecycleEvent { at: DateTime::<Utc>::from_timestamp(1_000_000 + s, 0).unwrap(), member: member.into(), kind, detail: String::new() }
+    }
+
+    fn members() -> Vec<String> {
+        vec!["zk-0".into(), "zk-1".into(), "zk-2".into()]
+    }
+
+    #[test]
+    fn a_rollout_in_reverse_order_each_ready_first_passes() {
+        use LifecycleKind::*;
+        let events = vec![ev(0, "zk-2", Deleted), ev(1, "zk-2", Created), ev(12, "zk-2", Ready), ev(13, "zk-1", Deleted), ev(25, "zk-1", Ready), ev(26, "zk-0", Deleted), ev(38, "zk-0", Ready)];
+        assert!(one_at_a_time(&events, &members()).unwrap().contains("zk-2, then zk-1, then zk-0"));
+    }
+
+    #[test]
+    fn wrong_order_or_overlap_fails() {
+        use LifecycleKind::*;
+        let forward = vec![ev(0, "zk-0", Deleted), ev(5, "zk-0", Ready), ev(6, "zk-1", Deleted), ev(9, "zk-1", Ready), ev(10, "zk-2", Deleted)];
+        assert!(one_at_a_time(&forward, &members()).unwrap_err().to_string().contains("not [\"zk-2\", \"zk-1\", \"zk-0\"]"));
+        let overlap = vec![ev(0, "zk-2", Deleted), ev(3, "zk-1", Deleted), ev(5, "zk-2", Ready), ev(9, "zk-1", Ready), ev(10, "zk-0", Deleted), ev(12, "zk-0", Ready)];
+        assert!(one_at_a_time(&overlap, &members()).unwrap_err().to_string().contains("zk-1 went at"));
+    }
+
+    #[test]
+    fn leader_gaps_are_measured_between_samples() {
+        let s = |ms: i64, leader: bool| Sample { at: DateTime::<Utc>::from_timestamp_millis(ms).unwrap(), up: 2, leader, seen: String::new() };
+        assert_eq!(longest_without_leader(&[s(0, true), s(100, false), s(300, false), s(450, true), s(500, false), s(550, true)]), 350);
+        assert_eq!(longest_without_leader(&[s(0, true), s(100, true)]), 0);
+    }
+}
