@@ -369,12 +369,13 @@ impl Platform for DockerPlatform {
         for m in c.mounts.unwrap_or_default() {
             let Some(name) = m.name.filter(|_| m.typ == Some(bollard::models::MountPointTypeEnum::VOLUME)) else { continue };
             let v = self.docker.inspect_volume(&name).await.with_context(|| format!("inspecting volume {name}"))?;
-            let claim = v.labels.get("zk-chaos.claim").cloned().unwrap_or_else(|| name.clone());
             if v.labels.get(RUN_LABEL).map(String::as_str) != Some(self.run_id.as_str()) {
                 continue; // an anonymous volume of the image, not a claim
             }
-            let created = v.created_at.map(|t| format!("{t:?}")).unwrap_or_default();
-            out.push(VolumeIdentity { claim, id: format!("{name}@{created}") });
+            let (Some(claim), Some(uid)) = (v.labels.get(pod::CLAIM_LABEL), v.labels.get(pod::UID_LABEL)) else {
+                continue; // an emptyDir: it has no claim and goes with the pod
+            };
+            out.push(VolumeIdentity { claim: claim.clone(), id: format!("{name} uid {uid}") });
         }
         Ok(out)
     }
