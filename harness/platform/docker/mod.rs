@@ -389,11 +389,24 @@ impl Platform for DockerPlatform {
     }
 
     async fn delete_statefulset(&self) -> anyhow::Result<()> {
+        // Kubernetes terminates a deleted StatefulSet's pods together; each stays (Terminating)
+        // until its container is gone, so "every member gone" is never seen too early.
+        for pod in self.state.lock().await.pods.values() {
+            pod.terminate();
+        }
         let ctl = self.controller_ctx();
         self.control(async move {
-            let pods: Vec<Pod> = std::mem::take(&mut ctl.state.lock().await.pods).into_values().collect();
-            // Kubernetes terminates a deleted StatefulSet's pods together.
-            futures::future::join_all(pods.into_iter().map(Pod::delete)).await;
+            loop {
+                {
+                    let mut st = ctl.state.lock().await;
+                    st.pods.retain(|_, pod| !pod.is_gone());
+                    if st.pods.is_empty() {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            ctl.life.poke();
             Ok(())
         });
         Ok(())
@@ -465,13 +478,24 @@ impl Platform for DockerPlatform {
         for pod in self.state.lock().await.pods.values() {
             pod.abort();
         }
-        let errors = engine::remove(&self.docker, Some(&self.run_id)).await;
-        if !errors.is_empty() {
-            bail!("cleanup of run {} failed: {}", self.run_id, errors.join("; "));
-        }
-        let left = engine::find(&self.docker, Some(&self.run_id)).await?;
-        if !left.is_empty() {
-            bail!("cleanup of run {} left {}", self.run_id, left.describe());
+        // A request the aborted workers had in flight (a volume or container being created) can
+        // still complete in the engine after the first pass: remove until a pass finds nothing.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let errors = engine::remove(&self.docker, Some(&self.run_id)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let left = engine::find(&self.docker, Some(&self.run_id)).await?;
+            if errors.is_empty() && left.is_empty() {
+                break;
+            }
+            if attempt == 4 {
+                if !errors.is_empty() {
+                    bail!("cleanup of run {} failed: {}", self.run_id, errors.join("; "));
+                }
+                bail!("cleanup of run {} left {}", self.run_id, left.describe());
+            }
+            tracing::info!("cleanup pass {attempt} of run {} left {}; again", self.run_id, left.describe());
         }
         self.life.record("-", LifecycleKind::Deleted, "run torn down");
         Ok(())

@@ -132,6 +132,22 @@ impl Pod {
         let _ = self.task.await;
     }
 
+    /// Starts deleting the pod (as `delete`) without waiting: it shows as Terminating until its
+    /// container is gone, then [`Pod::is_gone`] turns true.
+    pub fn terminate(&self) {
+        {
+            let mut s = self.status.lock().expect("status lock");
+            s.phase = "Terminating".into();
+            s.reason = None;
+        }
+        self.cancel.cancel();
+    }
+
+    /// The worker ended: the container and the pod are gone.
+    pub fn is_gone(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Stops the worker at once without touching the containers (teardown removes them by label).
     pub fn abort(&self) {
         self.task.abort();
@@ -182,7 +198,7 @@ impl Worker {
             }
             match &ended {
                 Ended::Exited(code) => self.life.record(&member, LifecycleKind::Exited, format!("exit code {code}")),
-                Ended::LivenessKilled(why) => self.life.record(&member, LifecycleKind::LivenessKilled, why.clone()),
+                Ended::LivenessKilled(_) => {} // recorded when the kill was decided (supervise)
                 Ended::Broken(e) => {
                     tracing::warn!(member, "container could not run: {e:#}");
                     self.set(|s| s.reason = Some(format!("{e:#}")));
@@ -276,6 +292,10 @@ impl Worker {
         };
         if let Some(r) = readiness {
             r.abort();
+        }
+        if let Ended::LivenessKilled(why) = &ended {
+            // The kubelet reports the kill when it decides it, before the grace period runs.
+            self.life.record(&spec.member, LifecycleKind::LivenessKilled, why.clone());
         }
         if matches!(ended, Ended::Deleted | Ended::LivenessKilled(_)) {
             // As the kubelet: SIGTERM, then SIGKILL after the grace period.
