@@ -13,6 +13,7 @@ pub mod platform;
 pub mod report;
 pub mod run;
 pub mod wait;
+pub mod workload;
 
 #[path = "../suites/mod.rs"]
 pub mod suites;

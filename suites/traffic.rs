@@ -1,15 +1,74 @@
-//! The client workload that runs through every fault. Placeholder until `harness/workload` lands:
-//! it records nothing and judges nothing, so no suite may claim a workload check while it is here.
-use super::SuiteCtx;
+//! The client workload that runs through every fault: started before the fault, stopped after
+//! the ensemble is whole again, its history saved as the suite's `workload-history.jsonl` and
+//! judged against the final state (see [`crate::workload::checker`]).
+//!
+//! The members' client addresses are resolved once, at start: on Docker each member's loopback
+//! port is reserved when the platform connects and kept across container restarts (like a
+//! Service in front of each pod), so sessions find a restarted member at the same address.
 
-pub struct Traffic;
+use std::time::{Duration, Instant};
+
+use super::SuiteCtx;
+use crate::workload::{self, CheckOptions, Workload};
+
+/// Width of the buckets of the workload's series on the timeline.
+const BUCKET: Duration = Duration::from_secs(1);
+
+pub const HISTORY_FILE: &str = "workload-history.jsonl";
+pub const CHECK: &str = "workload: no acknowledged write lost, reads monotonic";
+
+pub struct Traffic {
+    workload: Workload,
+    addrs: Vec<std::net::SocketAddr>,
+    prefix: String,
+}
 
 impl Traffic {
-    pub async fn start(_ctx: &mut SuiteCtx) -> anyhow::Result<Traffic> {
-        Ok(Traffic)
+    /// Starts the workload through every member, under the run's prefix and the suite's name.
+    pub async fn start(ctx: &mut SuiteCtx) -> anyhow::Result<Traffic> {
+        let mut addrs = Vec::new();
+        for m in ctx.platform.members() {
+            addrs.push(ctx.platform.client_addr(&m).await?);
+        }
+        let prefix = format!("{}/{}", ctx.prefix, ctx.name());
+        let t = &ctx.config.timeouts;
+        let workload = Workload::start(addrs.clone(), prefix.clone(), &ctx.config.workload, t.operation).await?;
+        ctx.mark("workload started");
+        Ok(Traffic { workload, addrs, prefix })
     }
 
-    pub async fn finish(self, _ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+    /// Stops the workload, saves its history, reads the final state, judges it, and records the
+    /// check, the `unavailable_ms` metric and the workload summary.
+    pub async fn finish(self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let ran_out = self.workload.finished();
+        let history = self.workload.stop().await;
+        ctx.mark(if ran_out { "workload stopped (its duration or operation budget ran out first)" } else { "workload stopped" });
+        let file = ctx.artifact_path(HISTORY_FILE)?;
+        history.save(&file)?;
+        let relative = format!("{}/{HISTORY_FILE}", ctx.name());
+
+        let t = ctx.config.timeouts.clone();
+        let final_state = match workload::read_final_state(&self.addrs, &self.prefix, t.ensemble_whole).await {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.record(CHECK, start, Err(e.context("reading the final state to judge the workload")));
+                return Ok(());
+            }
+        };
+        let judgement = workload::check(&history, &final_state, &CheckOptions { bucket: BUCKET, origin: ctx.started_at() });
+        if let Some(ms) = judgement.unavailable_ms {
+            ctx.metric("unavailable_ms", ms as f64);
+        }
+        ctx.set_workload(judgement.summary(&relative));
+        let verdict = if judgement.acknowledged_writes == 0 {
+            Err(anyhow::anyhow!("no write was acknowledged, so nothing was shown: {}", judgement.describe()))
+        } else if judgement.passed() {
+            Ok(judgement.describe())
+        } else {
+            Err(anyhow::anyhow!("{}", judgement.describe()))
+        };
+        ctx.record(CHECK, start, verdict);
         Ok(())
     }
 }
