@@ -413,11 +413,19 @@ impl Platform for DockerPlatform {
     }
 
     async fn apply_statefulset(&self) -> anyhow::Result<()> {
-        {
-            let st = self.state.lock().await;
-            if !st.pods.is_empty() {
+        // A pod reported gone may still be leaving the controller's books for a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut st = self.state.lock().await;
+            st.pods.retain(|_, pod| !pod.is_gone());
+            if st.pods.is_empty() {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
                 bail!("the StatefulSet still has pods ({}); wait until the deletion finished", st.pods.keys().cloned().collect::<Vec<_>>().join(", "));
             }
+            drop(st);
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let ctl = self.controller_ctx();
         self.control(async move { ctl.create_pods().await });
