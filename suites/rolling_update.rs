@@ -101,6 +101,7 @@ impl Suite for RollingUpdate {
 
 /// One sample of the ensemble during a rollout.
 #[derive(Debug, Clone)]
+#[derive(serde::Serialize)]
 struct Sample {
     at: DateTime<Utc>,
     /// Members running and Ready.
@@ -165,6 +166,13 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
     };
     ctx.record(&format!("{label}: a majority was up at every sampled moment"), start, held);
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
+    // Every sample, so a reader can see the ensemble through the rollout.
+    if let Ok(path) = ctx.artifact_path(&format!("{label}-samples.jsonl")) {
+        let lines: String = samples.iter().filter_map(|s| serde_json::to_string(s).ok()).map(|l| l + "\n").collect();
+        if let Err(e) = std::fs::write(&path, lines) {
+            tracing::warn!("could not save the rollout samples to {}: {e}", path.display());
+        }
+    }
     finished
 }
 
