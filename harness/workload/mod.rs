@@ -64,8 +64,8 @@ impl Workload {
         Workload::start_with(addrs, prefix, cfg, op_timeout, WorkloadOptions::default()).await
     }
 
-    /// Creates the workers' folders (which must succeed: the ensemble must serve when the
-    /// workload starts), then starts the workers and returns at once.
+    /// Creates the workers' folders and opens their sessions (which must succeed: the ensemble
+    /// must serve when the workload starts), then starts the workers and returns at once.
     ///
     /// # Errors
     /// No session within `op_timeout`, or the folders could not be created.
@@ -80,6 +80,11 @@ impl Workload {
                 .map_err(|_| anyhow::anyhow!("mkdir {folder}: no answer within {}", humantime::format_duration(op_timeout)))??;
         }
         drop(setup);
+        // Every worker's session before the clock starts, so the first operations do not wait
+        // for the others' handshakes.
+        let sessions = futures::future::try_join_all((0..opts.workers).map(|_| client::connect_any(&addrs, opts.session_timeout, op_timeout)))
+            .await
+            .context("opening the workers' sessions")?;
 
         let shared = Arc::new(Shared {
             addrs,
@@ -100,10 +105,12 @@ impl Workload {
             cfg.max_operations,
             humantime::format_duration(cfg.max_duration)
         );
-        let workers = (0..opts.workers)
-            .map(|n| {
+        let workers = sessions
+            .into_iter()
+            .zip(0..opts.workers)
+            .map(|(session, n)| {
                 let w = Worker { n, folder: format!("{prefix}/workload/w{n}"), shared: shared.clone() };
-                tokio::spawn(w.run())
+                tokio::spawn(w.run(session))
             })
             .collect();
         Ok(Workload { cancel: shared.cancel.clone(), workers, ops: shared.ops.clone(), op_timeout })
@@ -205,9 +212,9 @@ fn outcome_of(e: &zk::Error) -> Outcome {
 }
 
 impl Worker {
-    async fn run(self) {
+    async fn run(self, session: zk::Client) {
         let s = self.shared.clone();
-        let mut session: Option<zk::Client> = None;
+        let mut session = Some(session);
         let mut k: u64 = 0;
         let mut write_next = true;
         while s.permit().await {

@@ -1,0 +1,383 @@
+//! The harness's own cost, on Docker: `cargo bench --features e2e --bench harness`.
+//! It prints numbers; it asserts nothing but that the run cleaned up after itself.
+//!
+//! (b) Throughput: against a fresh 3-member ensemble with no fault, the workload (writes only)
+//!     and the reference client kazoo (ci/bench/kazoo_writes.py) do the same writes: the same
+//!     number, the same concurrency (sessions, one write at a time each), the same znode size
+//!     and layout; rounds alternate so neither always runs on the warmer ensemble.
+//! (a) Overhead and detection latency: one run of the fault suites (durability, process-failure,
+//!     liveness; rolling-update too with ZK_CHAOS_BENCH_ROLLING=1, about 4 more minutes) through
+//!     `zk_chaos::run`. Per suite: wall time, the recovery inside it (its `*fault_to_whole_ms`
+//!     metrics), and the harness overhead (the rest, as % of wall time). Detection latency: from
+//!     the moment the ensemble actually became whole to the suite's "ensemble whole again"
+//!     marker. "Actually whole" is bounded from the platform's lifecycle events (the last Ready
+//!     of a member after the fault: whole needs every member Ready) and from an independent
+//!     observer in this process that looks at the ensemble every 50 ms (srvr/mntr and member
+//!     status, the same condition the harness waits for).
+//! (c) Peak memory: VmHWM of this process, which runs the harness as a library.
+//!
+//! Environment: ZK_CHAOS_BENCH_WRITES (default 4000), ZK_CHAOS_BENCH_WORKERS (8),
+//! ZK_CHAOS_BENCH_VALUE_SIZE (32), ZK_CHAOS_BENCH_ROUNDS (2), ZK_CHAOS_BENCH_ROLLING (unset),
+//! ZK_CHAOS_BENCH_SKIP_FAULTS / ZK_CHAOS_BENCH_SKIP_THROUGHPUT (unset).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use zk_chaos::config::{Config, WorkloadConfig};
+use zk_chaos::ensemble::EnsembleView;
+use zk_chaos::manifest::Manifest;
+use zk_chaos::platform::docker::{engine, DockerPlatform};
+use zk_chaos::platform::{LifecycleKind, Platform, PlatformKind};
+use zk_chaos::report::SuiteReport;
+use zk_chaos::run::{self, RunOptions};
+use zk_chaos::workload::{OpKind, Outcome, Workload, WorkloadOptions};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn flag(name: &str) -> bool {
+    std::env::var(name).map(|v| !v.is_empty() && v != "0").unwrap_or(false)
+}
+
+/// VmHWM (peak resident set) of a process, in KiB.
+fn vm_hwm_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // `cargo bench` passes --bench; nothing else is accepted.
+    let clock = Instant::now();
+    println!("zk-chaos harness benchmark ({} build, {} CPUs)", if cfg!(debug_assertions) { "debug" } else { "release" }, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let mut run_ids = Vec::new();
+    if !flag("ZK_CHAOS_BENCH_SKIP_THROUGHPUT") {
+        run_ids.push(throughput().await);
+    }
+    if !flag("ZK_CHAOS_BENCH_SKIP_FAULTS") {
+        run_ids.push(faults().await);
+    }
+    println!();
+    println!("(c) peak memory");
+    println!("  harness (this process, library in-process): VmHWM {} KiB", vm_hwm_kib("self").map_or("?".into(), |k| k.to_string()));
+
+    let docker = engine::connect().await.expect("docker");
+    let mut clean = true;
+    for id in &run_ids {
+        let left = engine::find(&docker, Some(id)).await.expect("listing leftovers");
+        if !left.is_empty() {
+            clean = false;
+            println!("LEFTOVERS of {id}: {}", left.describe());
+        }
+    }
+    println!();
+    println!("cleanup: {} ({} runs: {})", if clean { "nothing left behind" } else { "LEFTOVERS" }, run_ids.len(), run_ids.join(", "));
+    println!("benchmark took {:.0}s", clock.elapsed().as_secs_f64());
+    assert!(clean, "the benchmark left containers, volumes or networks behind");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) throughput
+
+struct Params {
+    writes: u64,
+    workers: u32,
+    value_size: usize,
+    rounds: u32,
+}
+
+async fn throughput() -> String {
+    let params = Params {
+        writes: env_or("ZK_CHAOS_BENCH_WRITES", 4000),
+        workers: env_or("ZK_CHAOS_BENCH_WORKERS", 8),
+        value_size: env_or("ZK_CHAOS_BENCH_VALUE_SIZE", 32),
+        rounds: env_or("ZK_CHAOS_BENCH_ROUNDS", 2),
+    };
+    let venv_python = root().join("ci/bench/.venv/bin/python");
+    let setup = Command::new("bash").arg(root().join("ci/bench/setup.sh")).status().expect("running ci/bench/setup.sh");
+    assert!(setup.success() && venv_python.exists(), "ci/bench/setup.sh could not make the kazoo venv");
+
+    let manifest = Manifest::load(&root().join("fixtures/zookeeper.yaml")).unwrap();
+    let config = Config::default();
+    let run_id = run::new_run_id("zk-chaos-bench");
+    let platform = Arc::new(DockerPlatform::connect(manifest, config.clone(), run_id.clone()).await.expect("docker platform"));
+    let body = tokio::spawn(throughput_rounds(platform.clone(), config, params, venv_python));
+    let outcome = body.await;
+    let teardown = platform.teardown().await;
+    if let Err(e) = outcome {
+        let _ = teardown;
+        std::panic::resume_unwind(e.into_panic());
+    }
+    teardown.expect("teardown of the throughput ensemble");
+    run_id
+}
+
+async fn throughput_rounds(p: Arc<DockerPlatform>, config: Config, params: Params, python: PathBuf) {
+    let t = Instant::now();
+    p.deploy().await.expect("deploy");
+    let mut addrs = Vec::new();
+    for m in p.members() {
+        addrs.push(p.client_addr(&m).await.unwrap());
+    }
+    let hosts = addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+    println!();
+    println!("(b) write throughput, no fault (ensemble up in {:.1}s)", t.elapsed().as_secs_f64());
+    println!(
+        "  parameters: {} persistent sequential creates per client per round, {} concurrent sessions (one write in flight each), {}-byte values, \
+         connect string of all 3 members (each client shuffles it), sessions and folders set up before the clock starts; \
+         rate limit off; {} alternating rounds",
+        params.writes, params.workers, params.value_size, params.rounds
+    );
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..params.rounds {
+        let order = if round % 2 == 0 { ["zk-chaos", "kazoo"] } else { ["kazoo", "zk-chaos"] };
+        for who in order {
+            let prefix = format!("/zk-chaos/{}/bench-r{round}-{who}", p.run_id());
+            if who == "kazoo" {
+                let out = Command::new(&python)
+                    .arg(root().join("ci/bench/kazoo_writes.py"))
+                    .args(["--hosts", &hosts, "--prefix", &prefix])
+                    .args(["--workers", &params.workers.to_string(), "--writes", &params.writes.to_string()])
+                    .args(["--value-size", &params.value_size.to_string()])
+                    .output()
+                    .expect("running kazoo_writes.py");
+                assert!(out.status.success(), "kazoo_writes.py: {}", String::from_utf8_lossy(&out.stderr));
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kazoo_writes.py prints JSON");
+                let rate = v["writes_per_second"].as_f64().unwrap();
+                println!(
+                    "  round {round} {:<10} {:>6} acknowledged, {} failed, in {:.3}s: {:>8.1} writes/s",
+                    v["client"].as_str().unwrap_or("kazoo"),
+                    v["acknowledged"],
+                    v["failed"],
+                    v["seconds"].as_f64().unwrap_or(0.0),
+                    rate
+                );
+                assert_eq!(v["acknowledged"].as_u64(), Some(params.writes), "kazoo did not complete every write");
+                theirs.push(rate);
+            } else {
+                let cfg = WorkloadConfig { rate_per_second: 1_000_000, max_duration: Duration::from_secs(300), max_operations: params.writes };
+                let opts = WorkloadOptions { workers: params.workers, value_size: params.value_size, reads: false, ..Default::default() };
+                let load = Workload::start_with(addrs.clone(), prefix, &cfg, config.timeouts.operation, opts).await.expect("workload");
+                let deadline = Instant::now() + Duration::from_secs(300);
+                while !load.finished() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                let history = load.stop().await;
+                let acked = history.ops.iter().filter(|o| o.kind == OpKind::Write && o.outcome == Outcome::Acknowledged).count();
+                let first = history.ops.iter().map(|o| o.invoked).min().unwrap();
+                let last = history.ops.iter().map(|o| o.completed).max().unwrap();
+                let secs = (last - first).num_microseconds().unwrap() as f64 / 1e6;
+                let rate = acked as f64 / secs;
+                println!(
+                    "  round {round} {:<10} {:>6} acknowledged, {} failed, {} unknown, in {:.3}s: {:>8.1} writes/s",
+                    "zk-chaos",
+                    acked,
+                    history.count(Outcome::Failed),
+                    history.count(Outcome::Unknown),
+                    secs,
+                    rate
+                );
+                assert_eq!(acked as u64, params.writes, "the workload did not complete every write");
+                ours.push(rate);
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "  mean: zk-chaos workload {:.1} writes/s, kazoo {:.1} writes/s; ratio zk-chaos/kazoo = {:.2} (goal >= 1.0)",
+        mean(&ours),
+        mean(&theirs),
+        mean(&ours) / mean(&theirs)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) overhead and detection latency
+
+/// One look of the independent observer: when it started and ended, and whether it saw the
+/// ensemble whole.
+#[derive(Debug, Clone, Copy)]
+struct Look {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    whole: bool,
+}
+
+async fn faults() -> String {
+    let mut suites = vec!["durability".to_string(), "process-failure".to_string(), "liveness".to_string()];
+    if flag("ZK_CHAOS_BENCH_ROLLING") {
+        suites.push("rolling-update".to_string());
+    }
+    let results = root().join("target/bench-results");
+    std::fs::create_dir_all(&results).unwrap();
+    let opts = RunOptions {
+        platform: PlatformKind::Docker,
+        suites: suites.clone(),
+        manifest: root().join("fixtures/zookeeper.yaml"),
+        results: results.clone(),
+        config: Config::default(),
+        keep: false,
+        fail_fast: false,
+    };
+    let prepared = run::prepare(opts).expect("prepare");
+    let run_id = run::new_run_id("zk-chaos-bench");
+    let platform = run::connect(&prepared, &run_id).await.expect("connect");
+
+    let looks = Arc::new(Mutex::new(Vec::<Look>::new()));
+    let observer = {
+        let (p, looks) = (platform.clone(), looks.clone());
+        tokio::spawn(async move {
+            loop {
+                let start = Utc::now();
+                let whole = match EnsembleView::observe(p.as_ref(), Duration::from_secs(2)).await {
+                    Ok(v) => v.whole().is_ok(),
+                    Err(_) => false,
+                };
+                looks.lock().unwrap().push(Look { start, end: Utc::now(), whole });
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let finished = run::execute(&prepared, platform.clone(), interrupt).await;
+    observer.abort();
+    let report = finished.report;
+    let dir = run::write(&report, &results, &finished.member_logs).expect("writing the report");
+    let looks = looks.lock().unwrap().clone();
+
+    println!();
+    println!("(a) fault suites: harness overhead and detection latency (run {}, verdict {}, report {})", report.run_id, report.verdict.as_str(), dir.display());
+    println!("  observer: {} looks, median look {} ms", looks.len(), median_look_ms(&looks));
+    println!(
+        "  {:<16} {:>8} {:>10} {:>6} {:>10} {:>9} | {:>10} {:>8} | detection latency per recovery",
+        "suite", "wall ms", "recovery", "ratio", "overhead", "overhead%", "recovery*", "overh.%*"
+    );
+    let (mut wall_sum, mut rec_sum, mut actual_sum) = (0u64, 0f64, 0f64);
+    let mut worst_detection = 0i64;
+    for s in &report.suites {
+        if s.verdict == zk_chaos::report::Verdict::Skipped {
+            println!("  {:<16} skipped: {}", s.name, s.reason.as_deref().unwrap_or(""));
+            continue;
+        }
+        let recovery: f64 = s.metrics.iter().filter(|(k, _)| k.ends_with("fault_to_whole_ms")).map(|(_, v)| v).sum();
+        let recoveries = detections(s, &looks);
+        let actual: f64 = recoveries.iter().map(|r| r.actual_ms as f64).sum();
+        let wall = s.duration_ms as f64;
+        let mut det = Vec::new();
+        for r in &recoveries {
+            worst_detection = worst_detection.max(r.latency_hi_ms);
+            det.push(format!("{}: <= {} ms (>= {} ms; bound by {})", r.label, r.latency_hi_ms, r.latency_lo_ms, r.bound));
+        }
+        println!(
+            "  {:<16} {:>8} {:>10.0} {:>6.2} {:>10.0} {:>8.1}% | {:>10.0} {:>7.1}% | {}",
+            s.name,
+            s.duration_ms,
+            recovery,
+            recovery / wall,
+            wall - recovery,
+            100.0 * (wall - recovery) / wall,
+            actual,
+            100.0 * (wall - actual) / wall,
+            if det.is_empty() { "no recovery recorded".to_string() } else { det.join("; ") }
+        );
+        if let Some(w) = &s.workload {
+            println!(
+                "  {:<16} workload: {} acknowledged, {} failed, {} unknown, unavailable {} ms, {:.1} ops/s, lost {}, stale {}; verdict {}",
+                "",
+                w.acknowledged,
+                w.failed,
+                w.unknown,
+                w.unavailable_ms.map_or("-".into(), |v| v.to_string()),
+                w.ops_per_second,
+                w.lost.len(),
+                w.stale_reads.len(),
+                s.verdict.as_str()
+            );
+        }
+        for c in s.checks.iter().filter(|c| c.verdict == zk_chaos::report::Verdict::Fail) {
+            println!("  {:<16} FAILED CHECK {}: {}", "", c.name, c.message);
+        }
+        wall_sum += s.duration_ms;
+        rec_sum += recovery;
+        actual_sum += actual;
+    }
+    let wall = wall_sum as f64;
+    println!(
+        "  {:<16} {:>8} {:>10.0} {:>6.2} {:>10.0} {:>8.1}% | {:>10.0} {:>7.1}% | worst detection latency <= {} ms (goal <= 250 ms; overhead goal <= 15%)",
+        "all",
+        wall_sum,
+        rec_sum,
+        rec_sum / wall,
+        wall - rec_sum,
+        100.0 * (wall - rec_sum) / wall,
+        actual_sum,
+        100.0 * (wall - actual_sum) / wall,
+        worst_detection
+    );
+    println!("  recovery = sum of the suite's *fault_to_whole_ms (fault to the harness's \"whole again\" marker: includes detection);");
+    println!("  recovery* = fault to the earliest moment the ensemble can have become whole (last Ready event or last not-whole look of the observer), so overhead* counts detection as overhead;");
+    println!("  the run's whole duration was {} ms (deploy and teardown included).", report.duration_ms);
+    run_id
+}
+
+fn median_look_ms(looks: &[Look]) -> i64 {
+    let mut d: Vec<i64> = looks.iter().map(|l| (l.end - l.start).num_milliseconds()).collect();
+    d.sort();
+    d.get(d.len() / 2).copied().unwrap_or(0)
+}
+
+struct Recovery {
+    label: String,
+    /// Fault to the earliest moment the ensemble can have become whole (so the overhead derived
+    /// from it is an upper bound).
+    actual_ms: i64,
+    latency_lo_ms: i64,
+    latency_hi_ms: i64,
+    bound: &'static str,
+}
+
+/// For each "... ensemble whole again" marker of a suite: when the ensemble actually became
+/// whole, bounded below by the last Ready event after the fault and by the last look of the
+/// observer that saw it not whole (started before the marker), and above by the first look
+/// after that which saw it whole.
+fn detections(s: &SuiteReport, looks: &[Look]) -> Vec<Recovery> {
+    let mut out = Vec::new();
+    for (i, m) in s.markers.iter().enumerate() {
+        if !m.label.ends_with("ensemble whole again") {
+            continue;
+        }
+        let Some(fault) = s.markers[..i].iter().rev().find(|f| f.label.starts_with("fault:")) else { continue };
+        let ready = s.timeline.iter().filter(|e| e.kind == LifecycleKind::Ready && e.at > fault.at && e.at <= m.at).map(|e| e.at).max();
+        let not_whole = looks.iter().filter(|l| !l.whole && l.start >= fault.at && l.start <= m.at).map(|l| l.start).max();
+        let (lo, bound) = match (ready, not_whole) {
+            (Some(r), Some(n)) if r >= n => (r, "Ready event"),
+            (_, Some(n)) => (n, "observer"),
+            (Some(r), None) => (r, "Ready event"),
+            (None, None) => (fault.at, "fault"),
+        };
+        let first_whole = looks.iter().filter(|l| l.whole && l.start >= lo).map(|l| l.end).min().unwrap_or(m.at).min(m.at);
+        let hi = first_whole.max(lo);
+        out.push(Recovery {
+            label: match m.label.trim_end_matches("ensemble whole again").trim_end_matches(['.', ' ']) {
+                "" => "recovery".to_string(),
+                role => role.to_string(),
+            },
+            actual_ms: (lo - fault.at).num_milliseconds(),
+            latency_lo_ms: (m.at - hi).num_milliseconds(),
+            latency_hi_ms: (m.at - lo).num_milliseconds(),
+            bound,
+        });
+    }
+    out
+}
