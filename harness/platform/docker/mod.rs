@@ -218,11 +218,27 @@ impl Controller {
         Ok(())
     }
 
+    /// Deletes one pod and returns when it is gone. It stays visible (Terminating, its container
+    /// still running through the grace period) until then, as on Kubernetes.
     async fn delete_pod(&self, member: &str) {
-        let pod = self.state.lock().await.pods.remove(member);
-        if let Some(pod) = pod {
-            pod.delete().await;
+        {
+            let st = self.state.lock().await;
+            match st.pods.get(member) {
+                Some(pod) => pod.terminate(),
+                None => return,
+            }
         }
+        loop {
+            {
+                let mut st = self.state.lock().await;
+                if st.pods.get(member).is_none_or(|pod| pod.is_gone()) {
+                    st.pods.remove(member);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.life.poke();
     }
 
     /// RollingUpdate: from the highest ordinal down, replace each pod not at the update

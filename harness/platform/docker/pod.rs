@@ -125,15 +125,8 @@ impl Pod {
         self.status.lock().expect("status lock").clone()
     }
 
-    /// Deletes the pod: SIGTERM, the grace period, SIGKILL, then the container is removed.
-    /// Returns when it is gone.
-    pub async fn delete(self) {
-        self.cancel.cancel();
-        let _ = self.task.await;
-    }
-
-    /// Starts deleting the pod (as `delete`) without waiting: it shows as Terminating until its
-    /// container is gone, then [`Pod::is_gone`] turns true.
+    /// Starts deleting the pod: SIGTERM, the grace period, SIGKILL, then the container is removed.
+    /// It shows as Terminating until its container is gone, then [`Pod::is_gone`] turns true.
     pub fn terminate(&self) {
         {
             let mut s = self.status.lock().expect("status lock");
