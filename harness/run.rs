@@ -224,8 +224,8 @@ async fn save_member_logs(platform: &dyn Platform, run_dir: &Path) -> BTreeMap<S
 }
 
 /// Writes the report files; returns the run folder.
-pub fn write(report: &RunReport, results: &Path, _member_logs: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
+pub fn write(report: &RunReport, results: &Path, member_logs: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
     let dir = report::run_dir(results, &report.run_id);
-    report::write_all(report, &dir)?;
+    report::write_all(report, &dir, member_logs)?;
     Ok(dir)
 }

@@ -5,28 +5,33 @@
 //! results/<run-id>/report.json
 //! results/<run-id>/junit.xml
 //! results/<run-id>/summary.txt
+//! results/<run-id>/report.html           (self-contained: a person's view)
 //! results/<run-id>/logs/<member>.log      (on failure)
 //! results/<run-id>/<suite>/...             (suite artifacts: workload histories)
 //! results/latest -> <run-id>
 //! ```
 
+pub mod html;
 pub mod junit;
 pub mod model;
 pub mod summary;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 pub use model::{CheckReport, RunReport, SuiteReport, Verdict};
 
-/// Writes report.json, junit.xml and summary.txt into `dir`, and points `results/latest` at it.
-pub fn write_all(report: &RunReport, dir: &Path) -> anyhow::Result<()> {
+/// Writes report.json, junit.xml, summary.txt and report.html (with the members' logs) into
+/// `dir`, and points `results/latest` at it.
+pub fn write_all(report: &RunReport, dir: &Path, member_logs: &BTreeMap<String, String>) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = serde_json::to_string_pretty(report)?;
     std::fs::write(dir.join("report.json"), json + "\n").context("writing report.json")?;
     std::fs::write(dir.join("junit.xml"), junit::render(report)?).context("writing junit.xml")?;
     std::fs::write(dir.join("summary.txt"), summary::render(report)).context("writing summary.txt")?;
+    std::fs::write(dir.join("report.html"), html::render(report, member_logs)).context("writing report.html")?;
     point_latest(dir)?;
     Ok(())
 }
@@ -56,17 +61,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = run_dir(tmp.path(), "zk-chaos-20261128-000000-abcd");
         let report = model::tests::sample();
-        write_all(&report, &dir).unwrap();
+        write_all(&report, &dir, &BTreeMap::new()).unwrap();
         let back: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
         assert_eq!(back["verdict"], "fail");
         assert_eq!(back["platform"], "docker");
         assert_eq!(back["suites"][0]["checks"][1]["verdict"], "fail");
-        assert!(dir.join("junit.xml").exists() && dir.join("summary.txt").exists());
+        assert!(dir.join("junit.xml").exists() && dir.join("summary.txt").exists() && dir.join("report.html").exists());
         let latest = std::fs::read_link(tmp.path().join("latest")).unwrap();
         assert_eq!(latest, Path::new("zk-chaos-20261128-000000-abcd"));
         // A second run moves latest.
-        write_all(&report, &run_dir(tmp.path(), "second")).unwrap();
+        write_all(&report, &run_dir(tmp.path(), "second"), &BTreeMap::new()).unwrap();
         assert_eq!(std::fs::read_link(tmp.path().join("latest")).unwrap(), Path::new("second"));
     }
 }

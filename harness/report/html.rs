@@ -1,0 +1,471 @@
+//! `report.html`: the run for a person, in one self-contained file (inline CSS and SVG, no script,
+//! nothing fetched). Verdicts first, then per suite its checks, recovery times as a table and a
+//! bar chart, and for fault suites a timeline: faults, each member's lifecycle on its own lane,
+//! the moment the ensemble was whole again, and the workload's outcomes over time. Failure
+//! messages are in the check table; member logs are one click away.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+
+use super::model::{RunReport, SuiteReport, Verdict, WorkloadSummary};
+use crate::platform::{LifecycleEvent, LifecycleKind};
+
+/// How many lines of each member's log the page carries.
+pub const LOG_TAIL_LINES: usize = 300;
+
+const PASS: &str = "#1a7f37";
+const FAIL: &str = "#cf222e";
+const SKIP: &str = "#6e7781";
+const STARTING: &str = "#d4a72c";
+const UNKNOWN: &str = "#e16f24";
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn colour(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => PASS,
+        Verdict::Fail => FAIL,
+        Verdict::Skipped => SKIP,
+    }
+}
+
+fn badge(v: Verdict) -> String {
+    format!(r#"<span class="badge" style="background:{}">{}</span>"#, colour(v), v.as_str().to_uppercase())
+}
+
+/// The whole page. `member_logs` maps a member to its log (kept when the run failed).
+pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> String {
+    let mut h = String::new();
+    let title = format!("zk-chaos {}: {}", report.run_id, report.verdict.as_str().to_uppercase());
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>{CSS}</style></head><body>"#,
+        escape(&title)
+    );
+    let _ = write!(h, r#"<header style="border-color:{}"><h1>{} {}</h1>"#, colour(report.verdict), badge(report.verdict), escape(&report.run_id));
+    let s = &report.subject;
+    let _ = write!(
+        h,
+        "<table class=\"kv\"><tr><th>platform</th><td>{}</td></tr><tr><th>manifest</th><td>{} <code>{}</code></td></tr><tr><th>images</th><td>{}</td></tr><tr><th>ZooKeeper</th><td>{}</td></tr><tr><th>started</th><td>{} ({:.1} s)</td></tr></table>",
+        escape(&report.platform),
+        escape(&s.manifest),
+        escape(&s.manifest_digest),
+        escape(&s.images.join(", ")),
+        escape(s.zookeeper_version.as_deref().unwrap_or("unknown")),
+        report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        report.duration_ms as f64 / 1000.0
+    );
+    if report.interrupted {
+        h.push_str(r#"<p class="bad">The run was interrupted (Ctrl-C); what it created was removed.</p>"#);
+    }
+    for e in &report.cleanup_errors {
+        let _ = write!(h, r#"<p class="bad">Cleanup failed: {}</p>"#, escape(e));
+    }
+    h.push_str("</header>");
+
+    // The verdict of every suite at a glance, each linking to its section.
+    h.push_str("<nav><table class=\"grid\"><tr><th>suite</th><th>verdict</th><th>checks</th><th>time</th></tr>");
+    for suite in &report.suites {
+        let failed = suite.checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+        let checks = match suite.verdict {
+            Verdict::Skipped => escape(suite.reason.as_deref().unwrap_or("skipped")),
+            _ => format!("{} of {} passed", suite.checks.len() - failed, suite.checks.len()),
+        };
+        let _ = write!(
+            h,
+            "<tr><td><a href=\"#suite-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3:.1} s</td></tr>",
+            escape(&suite.name),
+            badge(suite.verdict),
+            checks,
+            suite.duration_ms as f64 / 1000.0
+        );
+    }
+    h.push_str("</table></nav>");
+
+    for suite in &report.suites {
+        suite_section(&mut h, suite);
+    }
+
+    if !report.notes.is_empty() {
+        h.push_str("<section><h2>Notes from the platform</h2><ul>");
+        for n in &report.notes {
+            let _ = write!(h, "<li>{}</li>", escape(n));
+        }
+        h.push_str("</ul></section>");
+    }
+    if !member_logs.is_empty() {
+        h.push_str("<section><h2>Member logs</h2>");
+        for (member, log) in member_logs {
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+            let _ = write!(
+                h,
+                "<details><summary>{} (last {} of {} lines)</summary><pre>{}</pre></details>",
+                escape(member),
+                lines.len().min(LOG_TAIL_LINES),
+                lines.len(),
+                escape(&tail)
+            );
+        }
+        h.push_str("</section>");
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn suite_section(h: &mut String, suite: &SuiteReport) {
+    let _ = write!(h, r#"<section id="suite-{0}"><h2>{1} {0}</h2>"#, escape(&suite.name), badge(suite.verdict));
+    if let Some(reason) = &suite.reason {
+        let _ = write!(h, "<p class=\"muted\">{}</p>", escape(reason));
+    }
+    if !suite.checks.is_empty() {
+        h.push_str("<table class=\"grid checks\"><tr><th></th><th>check</th><th>evidence or failure</th><th>ms</th></tr>");
+        for c in &suite.checks {
+            let class = if c.verdict == Verdict::Fail { " class=\"failrow\"" } else { "" };
+            let _ = write!(
+                h,
+                "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                badge(c.verdict),
+                escape(&c.name),
+                escape(&c.message),
+                c.duration_ms
+            );
+        }
+        h.push_str("</table>");
+    }
+    if let Some(svg) = timeline_svg(suite) {
+        h.push_str("<h3>Timeline</h3>");
+        h.push_str(&svg);
+        h.push_str(LEGEND);
+    }
+    let times: Vec<(&String, f64)> = suite.metrics.iter().filter(|(k, _)| k.ends_with("_ms")).map(|(k, v)| (k, *v)).collect();
+    if !times.is_empty() {
+        h.push_str("<h3>Recovery times</h3><div class=\"row\"><table class=\"grid\"><tr><th>metric</th><th>ms</th></tr>");
+        for (k, v) in &times {
+            let _ = write!(h, "<tr><td>{}</td><td class=\"num\">{v:.0}</td></tr>", escape(k));
+        }
+        h.push_str("</table>");
+        h.push_str(&bar_chart(&times));
+        h.push_str("</div>");
+    }
+    if let Some(w) = &suite.workload {
+        workload_block(h, w);
+    }
+    h.push_str("</section>");
+}
+
+fn workload_block(h: &mut String, w: &WorkloadSummary) {
+    let _ = write!(
+        h,
+        "<h3>Workload</h3><p>{} acknowledged, {} failed, {} unknown; {:.1} ops/s; longest unavailability {}; history <code>{}</code></p>",
+        w.acknowledged,
+        w.failed,
+        w.unknown,
+        w.ops_per_second,
+        w.unavailable_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "none".into()),
+        escape(&w.history_file)
+    );
+    for (what, list) in [("lost acknowledged writes", &w.lost), ("stale reads", &w.stale_reads)] {
+        if !list.is_empty() {
+            let _ = write!(h, "<p class=\"bad\">{} {what}:</p><ul>", list.len());
+            for item in list.iter().take(50) {
+                let _ = write!(h, "<li>{}</li>", escape(item));
+            }
+            h.push_str("</ul>");
+        }
+    }
+}
+
+/// What a lifecycle event says about a member's state after it: down, starting, or ready.
+fn state_after(kind: LifecycleKind) -> Option<&'static str> {
+    match kind {
+        LifecycleKind::Ready => Some(PASS),
+        LifecycleKind::Created | LifecycleKind::Started | LifecycleKind::Restarted | LifecycleKind::NotReady => Some(STARTING),
+        LifecycleKind::Exited | LifecycleKind::LivenessKilled | LifecycleKind::Deleted => Some(FAIL),
+        LifecycleKind::LivenessFailed => None,
+    }
+}
+
+/// Geometry of a timeline: maps instants to x.
+struct Scale {
+    t0: DateTime<Utc>,
+    span_ms: f64,
+    left: f64,
+    width: f64,
+}
+
+impl Scale {
+    fn x(&self, t: DateTime<Utc>) -> f64 {
+        let ms = (t - self.t0).num_milliseconds() as f64;
+        self.left + (ms / self.span_ms).clamp(0.0, 1.0) * self.width
+    }
+}
+
+const SVG_WIDTH: f64 = 1100.0;
+const LANE: f64 = 26.0;
+
+/// The suite's timeline, or None when it has nothing to draw (a suite without faults).
+pub fn timeline_svg(suite: &SuiteReport) -> Option<String> {
+    let faults: Vec<_> = suite.markers.iter().filter(|m| m.label.starts_with("fault")).collect();
+    if faults.is_empty() {
+        return None;
+    }
+    let t0 = suite.started_at.or_else(|| suite.markers.first().map(|m| m.at))?;
+    let mut t1 = t0;
+    for at in suite.markers.iter().map(|m| m.at).chain(suite.timeline.iter().map(|e| e.at)) {
+        t1 = t1.max(at);
+    }
+    if let Some(w) = &suite.workload {
+        if let Some(last) = w.series.last() {
+            t1 = t1.max(t0 + chrono::Duration::milliseconds(last.offset_ms as i64 + 1000));
+        }
+    }
+    t1 = t1.max(t0 + chrono::Duration::milliseconds(suite.duration_ms as i64));
+    let span_ms = ((t1 - t0).num_milliseconds() as f64).max(1.0);
+    let sc = Scale { t0, span_ms, left: 90.0, width: SVG_WIDTH - 110.0 };
+
+    let mut members: Vec<&str> = suite.timeline.iter().map(|e| e.member.as_str()).filter(|m| *m != "-").collect();
+    members.sort();
+    members.dedup();
+    let workload_h = if suite.workload.as_ref().is_some_and(|w| !w.series.is_empty()) { 60.0 } else { 0.0 };
+    let top = 34.0;
+    let height = top + LANE * members.len() as f64 + workload_h + 40.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{SVG_WIDTH}" height="{height}" viewBox="0 0 {SVG_WIDTH} {height}" role="img" aria-label="timeline of {}">"#,
+        escape(&suite.name)
+    );
+    // Time axis: a tick every sensible number of seconds.
+    let step = tick_step(span_ms / 1000.0);
+    let mut sec = 0.0;
+    while sec * 1000.0 <= span_ms {
+        let x = sc.x(t0 + chrono::Duration::milliseconds((sec * 1000.0) as i64));
+        let _ = write!(s, r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#eaeef2"/><text x="{x:.1}" y="{:.1}" class="tick">{sec:.0}s</text>"##, height - 24.0, height - 10.0);
+        sec += step;
+    }
+    // Member lanes: the state after each event, as a band until the next event.
+    for (i, m) in members.iter().enumerate() {
+        let y = top + LANE * i as f64;
+        let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">{}</text>"#, y + 17.0, escape(m));
+        let events: Vec<&LifecycleEvent> = suite.timeline.iter().filter(|e| e.member == *m).collect();
+        let mut state: Option<(&str, DateTime<Utc>)> = None;
+        for e in &events {
+            if let Some(c) = state_after(e.kind) {
+                if let Some((prev, from)) = state {
+                    band(&mut s, &sc, from, e.at, y, prev);
+                }
+                state = Some((c, e.at));
+            }
+        }
+        if let Some((prev, from)) = state {
+            band(&mut s, &sc, from, t1, y, prev);
+        }
+        for e in &events {
+            let x = sc.x(e.at);
+            let _ = write!(
+                s,
+                r##"<circle cx="{x:.1}" cy="{:.1}" r="3.5" fill="#24292f"><title>{} {} {:?}: {}</title></circle>"##,
+                y + 12.0,
+                e.at.format("%H:%M:%S%.3f"),
+                escape(m),
+                e.kind,
+                escape(&e.detail)
+            );
+        }
+    }
+    // Faults and other markers across all lanes, labelled along the top.
+    for (n, mk) in suite.markers.iter().enumerate() {
+        let x = sc.x(mk.at);
+        let (stroke, dash) = if mk.label.starts_with("fault") {
+            (FAIL, "")
+        } else if mk.label.contains("whole") {
+            (PASS, "")
+        } else {
+            (SKIP, r#" stroke-dasharray="3,3""#)
+        };
+        let _ = write!(
+            s,
+            r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{stroke}" stroke-width="2"{dash}><title>{}</title></line>"#,
+            top - 4.0,
+            height - 24.0,
+            escape(&mk.label)
+        );
+        if mk.label.starts_with("fault") || mk.label.contains("whole") {
+            let y = 12.0 + 10.0 * (n % 2) as f64;
+            let _ = write!(s, r#"<text x="{:.1}" y="{y:.1}" class="mark" fill="{stroke}">{}</text>"#, x + 3.0, escape(&short(&mk.label, 48)));
+        }
+    }
+    // The workload's outcomes per bucket, as stacked bars.
+    if let Some(w) = suite.workload.as_ref().filter(|w| !w.series.is_empty()) {
+        let y0 = top + LANE * members.len() as f64 + 8.0;
+        let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">workload</text>"#, y0 + 30.0);
+        let max = w.series.iter().map(|b| b.ok + b.failed + b.unknown).max().unwrap_or(1).max(1) as f64;
+        let bucket_ms = if w.series.len() > 1 { (w.series[1].offset_ms - w.series[0].offset_ms).max(1) } else { 1000 } as i64;
+        for b in &w.series {
+            let from = t0 + chrono::Duration::milliseconds(b.offset_ms as i64);
+            let x = sc.x(from);
+            let bw = (sc.x(from + chrono::Duration::milliseconds(bucket_ms)) - x - 0.5).max(0.8);
+            let mut y = y0 + 50.0;
+            for (count, c) in [(b.ok, PASS), (b.unknown, UNKNOWN), (b.failed, FAIL)] {
+                if count == 0 {
+                    continue;
+                }
+                let bh = 50.0 * count as f64 / max;
+                y -= bh;
+                let _ = write!(s, r#"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}" fill="{c}"><title>+{} ms: {} ok, {} failed, {} unknown</title></rect>"#, b.offset_ms, b.ok, b.failed, b.unknown);
+            }
+        }
+    }
+    s.push_str("</svg>");
+    Some(s)
+}
+
+fn band(s: &mut String, sc: &Scale, from: DateTime<Utc>, to: DateTime<Utc>, y: f64, fill: &str) {
+    let (x0, x1) = (sc.x(from), sc.x(to));
+    let _ = write!(s, r#"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="14" fill="{fill}" opacity="0.85"/>"#, y + 5.0, (x1 - x0).max(0.5));
+}
+
+fn tick_step(span_s: f64) -> f64 {
+    [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0].into_iter().find(|s| span_s / s <= 14.0).unwrap_or(600.0)
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+/// Horizontal bars, one per time metric, on a common scale.
+fn bar_chart(times: &[(&String, f64)]) -> String {
+    let max = times.iter().map(|(_, v)| *v).fold(1.0, f64::max);
+    let (label_w, bar_w, row) = (260.0, 380.0, 20.0);
+    let height = row * times.len() as f64 + 8.0;
+    let mut s = format!(r#"<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" role="img" aria-label="recovery times">"#, label_w + bar_w + 90.0);
+    for (i, (k, v)) in times.iter().enumerate() {
+        let y = 4.0 + row * i as f64;
+        let w = (bar_w * v / max).max(1.0);
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" class="bl" text-anchor="end">{}</text><rect x="{label_w}" y="{y:.1}" width="{w:.1}" height="14" fill="#0969da"/><text x="{:.1}" y="{:.1}" class="bl">{v:.0} ms</text>"##,
+            label_w - 6.0,
+            y + 11.0,
+            escape(k),
+            label_w + w + 5.0,
+            y + 11.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+const LEGEND: &str = concat!(
+    r#"<p class="legend"><span style="background:#1a7f37"></span>Ready <span style="background:#d4a72c"></span>running, not Ready "#,
+    r#"<span style="background:#cf222e"></span>down (exited, killed, deleted) &nbsp; red line: fault &nbsp; green line: ensemble whole again &nbsp; "#,
+    r#"workload bars: <span style="background:#1a7f37"></span>ok <span style="background:#e16f24"></span>unknown <span style="background:#cf222e"></span>failed</p>"#
+);
+
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1160px;padding:16px;color:#24292f}\
+header{border-left:8px solid;padding:4px 14px;margin-bottom:14px}h1{font-size:22px;margin:6px 0}h2{font-size:18px;margin:4px 0 8px}\
+h3{font-size:15px;margin:14px 0 6px}section{border-top:1px solid #d0d7de;padding:10px 0}\
+.badge{color:#fff;border-radius:4px;padding:1px 7px;font-size:12px;font-weight:600}\
+table.grid{border-collapse:collapse;margin:4px 0}table.grid td,table.grid th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}\
+table.kv th{text-align:right;padding-right:10px;color:#57606a;font-weight:500}.num{text-align:right}\
+tr.failrow td{background:#ffebe9;font-weight:500}.bad{color:#cf222e;font-weight:600}.muted{color:#57606a}\
+code{font-size:12px}pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:480px;font-size:12px}\
+.row{display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap}\
+.tick{font-size:10px;fill:#57606a;text-anchor:middle}.lane{font-size:12px;font-weight:600}.mark{font-size:11px}.bl{font-size:11px}\
+.legend{font-size:12px;color:#57606a}.legend span{display:inline-block;width:12px;height:10px;margin:0 3px 0 8px}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::{Marker, WorkloadBucket};
+
+    fn fault_suite() -> SuiteReport {
+        let t0 = DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+        let ev = |ms, member: &str, kind| LifecycleEvent { at: at(ms), member: member.into(), kind, detail: "d".into() };
+        let mut s = SuiteReport::skipped("process-failure", "");
+        s.verdict = Verdict::Pass;
+        s.reason = None;
+        s.started_at = Some(t0);
+        s.duration_ms = 20_000;
+        s.markers = vec![Marker { at: at(1000), label: "fault: pkill java in zk-2".into() }, Marker { at: at(14_000), label: "ensemble whole again".into() }];
+        s.timeline = vec![ev(1_200, "zk-2", LifecycleKind::Exited), ev(2_000, "zk-2", LifecycleKind::Restarted), ev(13_000, "zk-2", LifecycleKind::Ready)];
+        s.metrics.insert("follower.fault_to_whole_ms".into(), 13_000.0);
+        s.workload = Some(WorkloadSummary {
+            acknowledged: 10,
+            failed: 1,
+            unknown: 1,
+            lost: vec![],
+            stale_reads: vec![],
+            unavailable_ms: Some(900),
+            ops_per_second: 1.0,
+            series: vec![WorkloadBucket { offset_ms: 0, ok: 3, failed: 0, unknown: 0 }, WorkloadBucket { offset_ms: 1000, ok: 1, failed: 1, unknown: 1 }],
+            history_file: "process-failure/workload-history.jsonl".into(),
+        });
+        s
+    }
+
+    #[test]
+    fn everything_a_run_says_is_escaped() {
+        let mut r = crate::report::model::tests::sample();
+        r.suites[0].checks[0].message = "<script>alert(1)</script>".into();
+        let logs = BTreeMap::from([("zk-0".to_string(), "line\n<script>x</script>".to_string())]);
+        let html = render(&r, &logs);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("<details><summary>zk-0"));
+    }
+
+    #[test]
+    fn failed_checks_show_their_message_and_stand_out() {
+        let r = crate::report::model::tests::sample();
+        let html = render(&r, &BTreeMap::new());
+        let failed = r.suites[0].checks.iter().find(|c| c.verdict == Verdict::Fail).unwrap();
+        assert!(html.contains(&escape(&failed.message)));
+        assert!(html.contains("class=\"failrow\""));
+        assert!(html.contains(&format!("background:{FAIL}")));
+    }
+
+    #[test]
+    fn the_timeline_places_events_left_to_right_in_time() {
+        let svg = timeline_svg(&fault_suite()).unwrap();
+        let xs: Vec<f64> = svg
+            .match_indices("<circle cx=\"")
+            .map(|(i, m)| svg[i + m.len()..].split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(xs.len(), 3);
+        assert!(xs[0] < xs[1] && xs[1] < xs[2], "{xs:?}");
+        // The fault line comes before the first event, the whole-again line after the last.
+        let fault_x: f64 = svg.split("stroke=\"#cf222e\" stroke-width").next().unwrap().rsplit("x1=\"").next().unwrap().split('"').next().unwrap().parse().unwrap();
+        assert!(fault_x < xs[0]);
+        assert!(svg.contains("+1000 ms: 1 ok, 1 failed, 1 unknown"));
+    }
+
+    #[test]
+    fn suites_without_faults_have_no_timeline() {
+        let mut s = fault_suite();
+        s.markers.clear();
+        assert!(timeline_svg(&s).is_none());
+    }
+}
