@@ -108,9 +108,12 @@ impl Suite for Liveness {
         }
 
         let start = Instant::now();
-        let unready = match fault.first_event(p.as_ref(), &member, &[LifecycleKind::NotReady]) {
-            Some(e) => Ok(format!("{member} reported NotReady {} ms after the fault ({})", fault.ms_to(e.at), e.detail)),
-            None => Err(anyhow!("{member} was never reported unready while its probe script was missing")),
+        // Unready comes from the readiness probe (the same script) or from the container being
+        // stopped by the liveness kill, whichever is first; both before the member is back.
+        let grace = p.manifest().pod_template().termination_grace;
+        let unready = match fault.wait_event(p.as_ref(), &member, &[LifecycleKind::NotReady], grace + t.operation).await {
+            Ok(e) => Ok(format!("{member} reported NotReady {} ms after the fault ({})", fault.ms_to(e.at), e.detail)),
+            Err(e) => Err(anyhow!("{member} was never reported unready while its probe script was missing: {e:#}")),
         };
         ctx.record(&format!("{member} was reported unready while broken (readiness)"), start, unready);
 

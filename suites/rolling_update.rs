@@ -101,6 +101,7 @@ impl Suite for RollingUpdate {
 
 /// One sample of the ensemble during a rollout.
 #[derive(Debug, Clone)]
+#[derive(serde::Serialize)]
 struct Sample {
     at: DateTime<Utc>,
     /// Members running and Ready.
@@ -133,7 +134,9 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
         }
         Ok(if behind.is_empty() { Seen::Done(()) } else { Seen::NotYet(behind.join(", ")) })
     });
-    let (done, samples) = sampled(p.as_ref(), t.operation, done).await;
+    // Samples must come often for "at every moment" to mean something: a member that hangs while
+    // shutting down must not stall them, so the four-letter words get a short deadline here.
+    let (done, samples) = sampled(p.as_ref(), SAMPLE_TIMEOUT.min(t.operation), done).await;
     let finished = ctx.record(
         &format!("{label}: rollout finished, every member on the new revision and Ready"),
         start,
@@ -152,8 +155,9 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
     let held = match worst {
         None => Err(anyhow!("the ensemble was never sampled during the rollout")),
         Some(w) if w.up >= majority => Ok(format!(
-            "{} samples; at least {} of {n} members up (running and Ready) in every one (fewest: {} at {})",
+            "{} samples, at most {} ms apart; at least {} of {n} members up (running and Ready) in every one (fewest: {} at {})",
             samples.len(),
+            largest_gap(&samples),
             majority,
             w.up,
             w.at.format("%H:%M:%S%.3f")
@@ -162,6 +166,13 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
     };
     ctx.record(&format!("{label}: a majority was up at every sampled moment"), start, held);
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
+    // Every sample, so a reader can see the ensemble through the rollout.
+    if let Ok(path) = ctx.artifact_path(&format!("{label}-samples.jsonl")) {
+        let lines: String = samples.iter().filter_map(|s| serde_json::to_string(s).ok()).map(|l| l + "\n").collect();
+        if let Err(e) = std::fs::write(&path, lines) {
+            tracing::warn!("could not save the rollout samples to {}: {e}", path.display());
+        }
+    }
     finished
 }
 
@@ -184,6 +195,14 @@ async fn sampled<T>(p: &dyn Platform, op_timeout: Duration, done: impl std::futu
             }
         }
     }
+}
+
+/// How long a four-letter word may take while sampling a rollout.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest time between two consecutive samples, in ms.
+fn largest_gap(samples: &[Sample]) -> i64 {
+    samples.windows(2).map(|w| (w[1].at - w[0].at).num_milliseconds()).max().unwrap_or(0)
 }
 
 /// The longest stretch of consecutive samples with no leader, in ms (a leader election).
@@ -257,5 +276,7 @@ mod tests {
         let s = |ms: i64, leader: bool| Sample { at: DateTime::<Utc>::from_timestamp_millis(ms).unwrap(), up: 2, leader, seen: String::new() };
         assert_eq!(longest_without_leader(&[s(0, true), s(100, false), s(300, false), s(450, true), s(500, false), s(550, true)]), 350);
         assert_eq!(longest_without_leader(&[s(0, true), s(100, true)]), 0);
+        assert_eq!(largest_gap(&[s(0, true), s(100, false), s(300, false), s(450, true)]), 200);
+        assert_eq!(largest_gap(&[s(0, true)]), 0);
     }
 }

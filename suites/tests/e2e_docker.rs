@@ -192,3 +192,220 @@ fn no_docker_engine_exits_3() {
     assert_eq!(run.code, 3, "{}", run.output());
     assert!(run.stderr.to_lowercase().contains("docker"), "{}", run.output());
 }
+
+// ---- Negative controls of the fault suites: each broken deployment fails its suite, by name.
+
+#[test]
+fn durability_fails_without_a_persistent_volume() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let run = zk_chaos(&["run", "--suite", "durability", "--manifest", &fixture("broken/no-volume.yaml")]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("durability").join("\n");
+    assert!(failures.contains("the members have no persistent volume"), "{failures}");
+    // And the data really is gone: /hello did not survive the re-creation.
+    assert!(failures.contains("/hello through zk-2"), "{failures}");
+    assert_clean(&run);
+}
+
+#[test]
+fn process_failure_fails_when_the_container_outlives_java() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let run = zk_chaos(&["run", "--suite", "process-failure", "--manifest", &fixture("broken/no-exit.yaml")]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("process-failure").join("\n");
+    assert!(failures.contains("the container did not exit when java died"), "{failures}");
+    assert_clean(&run);
+}
+
+#[test]
+fn liveness_fails_when_the_probe_never_fails() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let run = zk_chaos(&["run", "--suite", "liveness", "--manifest", &fixture("broken/probe-never-fails.yaml")]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("liveness").join("\n");
+    assert!(failures.contains("the liveness probe never failed"), "{failures}");
+    assert_clean(&run);
+}
+
+// ---- Never leave a mess: interrupts, kills, and failures inside cleanup.
+
+/// A zk-chaos run in the background whose log lines can be waited for.
+struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    results: tempfile::TempDir,
+}
+
+impl Background {
+    fn start(args: &[&str]) -> Background {
+        use std::io::BufRead;
+        let results = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+            .args(args)
+            .arg("--results")
+            .arg(results.path())
+            .current_dir(root())
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting zk-chaos");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background { child, lines, seen: Vec::new(), results }
+    }
+
+    /// Waits (up to `secs`) for a log line containing `needle`; returns it.
+    fn wait_for(&mut self, needle: &str, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {needle:?} within {secs}s; last lines:\n{}", tail(&self.seen.join("\n"), 30)),
+            }
+        }
+    }
+
+    /// The run id, from the "deploying ... run <id>" line.
+    fn run_id(&mut self) -> String {
+        let line = self.wait_for("deploying ", 120);
+        line.rsplit("run ").next().unwrap().trim().to_string()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits for the process to end (up to `secs`), draining its log; returns the exit code.
+    fn finish(&mut self, secs: u64) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "zk-chaos did not end within {secs}s:\n{}", tail(&self.seen.join("\n"), 30));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn report(&self) -> Value {
+        let path = self.results.path().join("latest").join("report.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    }
+
+    fn log(&self) -> String {
+        tail(&self.seen.join("\n"), 40)
+    }
+}
+
+/// Ctrl-C in the middle of a fault: the run stops, says it was interrupted (exit 130), and
+/// removes every container, network and volume it made. Twice, at two different faults.
+#[test]
+fn sigint_during_a_fault_leaves_nothing_behind() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    for (suite, fault) in [("process-failure", "fault: pkill java"), ("durability", "fault: delete the StatefulSet")] {
+        let mut run = Background::start(&["run", "--suite", suite]);
+        let run_id = run.run_id();
+        run.wait_for(fault, 240);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        run.signal("INT");
+        let code = run.finish(180);
+        assert_eq!(code, Some(130), "{suite}: interrupted run must exit 130\n{}", run.log());
+        let report = run.report();
+        assert_eq!(report["interrupted"], true, "{report}");
+        assert_eq!(report["verdict"], "fail");
+        let left = leftovers(&run_id);
+        assert!(left.is_empty(), "{suite}: interrupted run {run_id} left {left:?}\n{}", run.log());
+    }
+}
+
+/// A run killed outright (SIGKILL) cannot clean up: the next run warns about its leftovers, and
+/// `zk-chaos clean` finds them by their label and removes them.
+#[test]
+fn clean_removes_what_a_killed_run_left() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut killed = Background::start(&["run", "--suite", "integrity"]);
+    let run_id = killed.run_id();
+    killed.wait_for("Ready", 180);
+    killed.signal("KILL");
+    assert_eq!(killed.finish(30), None, "killed by a signal, no exit code");
+    let left = leftovers(&run_id);
+    assert!(left.iter().any(|l| l.starts_with("ps")) && left.iter().any(|l| l.starts_with("volume")), "a killed run leaves containers and volumes: {left:?}");
+
+    // The next run warns at start (then is interrupted, and removes only what it made itself).
+    let mut next = Background::start(&["run", "--suite", "integrity"]);
+    let warning = next.wait_for("earlier runs left", 60);
+    assert!(warning.contains("zk-chaos clean"), "{warning}");
+    let next_id = next.run_id();
+    next.signal("INT");
+    assert_eq!(next.finish(180), Some(130), "{}", next.log());
+    assert!(leftovers(&next_id).is_empty());
+    assert!(!leftovers(&run_id).is_empty(), "a run never removes another run's objects");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_zk-chaos")).args(["clean", "--run", &run_id]).output().unwrap();
+    assert!(out.status.success(), "clean --run {run_id}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removing"), "{}", String::from_utf8_lossy(&out.stdout));
+    let left = leftovers(&run_id);
+    assert!(left.is_empty(), "after clean, run {run_id} left {left:?}");
+}
+
+/// A failure inside cleanup fails the run (exit 1) with the cleanup error in the report: here a
+/// container the run did not create is attached to its network, so the network cannot be removed.
+#[test]
+fn a_cleanup_failure_fails_the_run() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut run = Background::start(&["run", "--suite", "integrity"]);
+    let run_id = run.run_id();
+    // The run's network exists once deployment starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let network = loop {
+        let out = Command::new("docker").args(["network", "ls", "-q", "--filter", &format!("label=zk-chaos.run={run_id}")]).output().unwrap();
+        if let Some(id) = String::from_utf8_lossy(&out.stdout).lines().next() {
+            break id.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "run {run_id} made no network within 60s\n{}", run.log());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let intruder = format!("zk-chaos-test-intruder-{}", std::process::id());
+    let image = "zk-chaos/zookeeper:3.8";
+    let started = Command::new("docker")
+        .args(["run", "-d", "--rm", "--name", &intruder, "--network", &network, "--entrypoint", "sleep", image, "600"])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+
+    let code = run.finish(240);
+    let _ = Command::new("docker").args(["rm", "-f", &intruder]).output();
+    let report = run.report();
+    let cleaned = Command::new(env!("CARGO_BIN_EXE_zk-chaos")).args(["clean", "--run", &run_id]).output().unwrap();
+
+    assert_eq!(code, Some(1), "a cleanup failure must fail the run\n{}", run.log());
+    assert_eq!(report["verdict"], "fail");
+    let suites_passed = report["suites"].as_array().unwrap().iter().all(|s| s["verdict"] == "pass");
+    assert!(suites_passed, "only cleanup failed here: {report}");
+    let errors = report["cleanup_errors"].as_array().map(|a| a.iter().map(|e| e.as_str().unwrap().to_string()).collect::<Vec<_>>()).unwrap_or_default();
+    assert!(errors.iter().any(|e| e.contains("network")), "the cleanup error names the network: {errors:?}");
+    assert!(cleaned.status.success(), "{}", String::from_utf8_lossy(&cleaned.stderr));
+    assert!(leftovers(&run_id).is_empty());
+}

@@ -218,11 +218,27 @@ impl Controller {
         Ok(())
     }
 
+    /// Deletes one pod and returns when it is gone. It stays visible (Terminating, its container
+    /// still running through the grace period) until then, as on Kubernetes.
     async fn delete_pod(&self, member: &str) {
-        let pod = self.state.lock().await.pods.remove(member);
-        if let Some(pod) = pod {
-            pod.delete().await;
+        {
+            let st = self.state.lock().await;
+            match st.pods.get(member) {
+                Some(pod) => pod.terminate(),
+                None => return,
+            }
         }
+        loop {
+            {
+                let mut st = self.state.lock().await;
+                if st.pods.get(member).is_none_or(|pod| pod.is_gone()) {
+                    st.pods.remove(member);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.life.poke();
     }
 
     /// RollingUpdate: from the highest ordinal down, replace each pod not at the update
@@ -369,12 +385,13 @@ impl Platform for DockerPlatform {
         for m in c.mounts.unwrap_or_default() {
             let Some(name) = m.name.filter(|_| m.typ == Some(bollard::models::MountPointTypeEnum::VOLUME)) else { continue };
             let v = self.docker.inspect_volume(&name).await.with_context(|| format!("inspecting volume {name}"))?;
-            let claim = v.labels.get("zk-chaos.claim").cloned().unwrap_or_else(|| name.clone());
             if v.labels.get(RUN_LABEL).map(String::as_str) != Some(self.run_id.as_str()) {
                 continue; // an anonymous volume of the image, not a claim
             }
-            let created = v.created_at.map(|t| format!("{t:?}")).unwrap_or_default();
-            out.push(VolumeIdentity { claim, id: format!("{name}@{created}") });
+            let (Some(claim), Some(uid)) = (v.labels.get(pod::CLAIM_LABEL), v.labels.get(pod::UID_LABEL)) else {
+                continue; // an emptyDir: it has no claim and goes with the pod
+            };
+            out.push(VolumeIdentity { claim: claim.clone(), id: format!("{name} uid {uid}") });
         }
         Ok(out)
     }
@@ -388,22 +405,43 @@ impl Platform for DockerPlatform {
     }
 
     async fn delete_statefulset(&self) -> anyhow::Result<()> {
+        // Kubernetes terminates a deleted StatefulSet's pods together; each stays (Terminating)
+        // until its container is gone, so "every member gone" is never seen too early.
+        for pod in self.state.lock().await.pods.values() {
+            pod.terminate();
+        }
         let ctl = self.controller_ctx();
         self.control(async move {
-            let pods: Vec<Pod> = std::mem::take(&mut ctl.state.lock().await.pods).into_values().collect();
-            // Kubernetes terminates a deleted StatefulSet's pods together.
-            futures::future::join_all(pods.into_iter().map(Pod::delete)).await;
+            loop {
+                {
+                    let mut st = ctl.state.lock().await;
+                    st.pods.retain(|_, pod| !pod.is_gone());
+                    if st.pods.is_empty() {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            ctl.life.poke();
             Ok(())
         });
         Ok(())
     }
 
     async fn apply_statefulset(&self) -> anyhow::Result<()> {
-        {
-            let st = self.state.lock().await;
-            if !st.pods.is_empty() {
+        // A pod reported gone may still be leaving the controller's books for a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut st = self.state.lock().await;
+            st.pods.retain(|_, pod| !pod.is_gone());
+            if st.pods.is_empty() {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
                 bail!("the StatefulSet still has pods ({}); wait until the deletion finished", st.pods.keys().cloned().collect::<Vec<_>>().join(", "));
             }
+            drop(st);
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let ctl = self.controller_ctx();
         self.control(async move { ctl.create_pods().await });
@@ -464,13 +502,24 @@ impl Platform for DockerPlatform {
         for pod in self.state.lock().await.pods.values() {
             pod.abort();
         }
-        let errors = engine::remove(&self.docker, Some(&self.run_id)).await;
-        if !errors.is_empty() {
-            bail!("cleanup of run {} failed: {}", self.run_id, errors.join("; "));
-        }
-        let left = engine::find(&self.docker, Some(&self.run_id)).await?;
-        if !left.is_empty() {
-            bail!("cleanup of run {} left {}", self.run_id, left.describe());
+        // A request the aborted workers had in flight (a volume or container being created) can
+        // still complete in the engine after the first pass: remove until a pass finds nothing.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let errors = engine::remove(&self.docker, Some(&self.run_id)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let left = engine::find(&self.docker, Some(&self.run_id)).await?;
+            if errors.is_empty() && left.is_empty() {
+                break;
+            }
+            if attempt == 4 {
+                if !errors.is_empty() {
+                    bail!("cleanup of run {} failed: {}", self.run_id, errors.join("; "));
+                }
+                bail!("cleanup of run {} left {}", self.run_id, left.describe());
+            }
+            tracing::info!("cleanup pass {attempt} of run {} left {}; again", self.run_id, left.describe());
         }
         self.life.record("-", LifecycleKind::Deleted, "run torn down");
         Ok(())

@@ -125,11 +125,20 @@ impl Pod {
         self.status.lock().expect("status lock").clone()
     }
 
-    /// Deletes the pod: SIGTERM, the grace period, SIGKILL, then the container is removed.
-    /// Returns when it is gone.
-    pub async fn delete(self) {
+    /// Starts deleting the pod: SIGTERM, the grace period, SIGKILL, then the container is removed.
+    /// It shows as Terminating until its container is gone, then [`Pod::is_gone`] turns true.
+    pub fn terminate(&self) {
+        {
+            let mut s = self.status.lock().expect("status lock");
+            s.phase = "Terminating".into();
+            s.reason = None;
+        }
         self.cancel.cancel();
-        let _ = self.task.await;
+    }
+
+    /// The worker ended: the container and the pod are gone.
+    pub fn is_gone(&self) -> bool {
+        self.task.is_finished()
     }
 
     /// Stops the worker at once without touching the containers (teardown removes them by label).
@@ -182,7 +191,7 @@ impl Worker {
             }
             match &ended {
                 Ended::Exited(code) => self.life.record(&member, LifecycleKind::Exited, format!("exit code {code}")),
-                Ended::LivenessKilled(why) => self.life.record(&member, LifecycleKind::LivenessKilled, why.clone()),
+                Ended::LivenessKilled(_) => {} // recorded when the kill was decided (supervise)
                 Ended::Broken(e) => {
                     tracing::warn!(member, "container could not run: {e:#}");
                     self.set(|s| s.reason = Some(format!("{e:#}")));
@@ -277,6 +286,10 @@ impl Worker {
         if let Some(r) = readiness {
             r.abort();
         }
+        if let Ended::LivenessKilled(why) = &ended {
+            // The kubelet reports the kill when it decides it, before the grace period runs.
+            self.life.record(&spec.member, LifecycleKind::LivenessKilled, why.clone());
+        }
         if matches!(ended, Ended::Deleted | Ended::LivenessKilled(_)) {
             // As the kubelet: SIGTERM, then SIGKILL after the grace period.
             let t = spec.template.termination_grace.as_secs() as i64;
@@ -304,8 +317,18 @@ impl Worker {
         }
         for m in &spec.template.mounts {
             let name = spec.volume_name(&m.volume, m.kind);
+            // A claim's volume outlives its pods: reuse it when it exists. A new one gets a UID
+            // label, as a PV has a UID, so a re-created volume is told apart from the old one.
+            match self.docker.inspect_volume(&name).await {
+                Ok(_) => continue,
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(e) => return Err(e).with_context(|| format!("inspecting volume {name}")),
+            }
             let mut labels = HashMap::from([(RUN_LABEL.to_string(), spec.run_id.clone())]);
-            labels.insert("zk-chaos.claim".into(), format!("{}-{}", m.volume, spec.member));
+            if m.kind == VolumeKind::Claim {
+                labels.insert(CLAIM_LABEL.into(), format!("{}-{}", m.volume, spec.member));
+                labels.insert(UID_LABEL.into(), new_uid(&name));
+            }
             self.docker
                 .create_volume(CreateVolumeOptions { name: name.clone(), labels, ..Default::default() })
                 .await
@@ -505,8 +528,29 @@ async fn liveness_loop(docker: &Docker, id: &str, probe: &Probe, life: &Lifecycl
     }
 }
 
+/// The label naming the claim a volume stands for (`datadir-zk-0`).
+pub const CLAIM_LABEL: &str = "zk-chaos.claim";
+/// The label holding a volume's identity, set once when it is created (a PV's UID).
+pub const UID_LABEL: &str = "zk-chaos.uid";
+
+/// A fresh identity for a volume being created now: unique per name, time and process.
+fn new_uid(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let digest = Sha256::digest(format!("{name}/{nanos}/{}", std::process::id()).as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn volume_uids_differ_between_creations_of_the_same_name() {
+        let a = new_uid("r1-datadir-zk-0");
+        let b = new_uid("r1-datadir-zk-0");
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, b, "a re-created volume must not look like the old one");
+    }
     use super::*;
     use crate::manifest::walkthrough;
 
