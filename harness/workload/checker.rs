@@ -195,7 +195,8 @@ pub fn phantom_writes(ops: &[Op], final_state: &FinalState) -> Vec<String> {
 /// Reads older than something the same session had already seen.
 pub fn stale_reads(ops: &[Op]) -> Vec<String> {
     // Per session: the highest zxid and counter seen, and the operation that showed each.
-    let mut seen: HashMap<&str, (Option<(i64, &Op)>, Option<(i64, &Op)>)> = HashMap::new();
+    type Highest<'a> = Option<(i64, &'a Op)>;
+    let mut seen: HashMap<&str, (Highest, Highest)> = HashMap::new();
     let mut stale = Vec::new();
     let mut order: Vec<&Op> = ops.iter().filter(|o| o.outcome == Outcome::Acknowledged && !o.session.is_empty()).collect();
     // One worker runs one operation at a time: within a session, completion order is program order.
