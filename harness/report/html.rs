@@ -265,7 +265,8 @@ pub fn timeline_svg(suite: &SuiteReport) -> Option<String> {
         let y = top + LANE * i as f64;
         let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">{}</text>"#, y + 17.0, escape(m));
         let events: Vec<&LifecycleEvent> = suite.timeline.iter().filter(|e| e.member == *m).collect();
-        let mut state: Option<(&str, DateTime<Utc>)> = None;
+        // Every suite starts on a whole ensemble (the run checks it first): Ready until told otherwise.
+        let mut state: Option<(&str, DateTime<Utc>)> = Some((PASS, t0));
         for e in &events {
             if let Some(c) = state_after(e.kind) {
                 if let Some((prev, from)) = state {
@@ -309,7 +310,9 @@ pub fn timeline_svg(suite: &SuiteReport) -> Option<String> {
         );
         if mk.label.starts_with("fault") || mk.label.contains("whole") {
             let y = 12.0 + 10.0 * (n % 2) as f64;
-            let _ = write!(s, r#"<text x="{:.1}" y="{y:.1}" class="mark" fill="{stroke}">{}</text>"#, x + 3.0, escape(&short(&mk.label, 48)));
+            // Labels near the right edge end at their line instead of running off the picture.
+            let (tx, anchor) = if x > SVG_WIDTH * 0.7 { (x - 3.0, "end") } else { (x + 3.0, "start") };
+            let _ = write!(s, r#"<text x="{tx:.1}" y="{y:.1}" class="mark" fill="{stroke}" text-anchor="{anchor}">{}</text>"#, escape(&short(&mk.label, 48)));
         }
     }
     // The workload's outcomes per bucket, as stacked bars.

@@ -1,0 +1,85 @@
+//! report.html in a real browser: a recorded Docker run (`fixtures/reports/docker-certify.json`,
+//! six suites, liveness failed) rendered with member logs, opened in headless Chromium. The
+//! screenshot must be the page (not blank, both verdict colours on it) and the DOM Chromium
+//! parsed must hold the timelines and the failure message.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use zk_chaos::report::html;
+use zk_chaos::report::RunReport;
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|c| {
+        let out = Command::new("sh").args(["-c", &format!("command -v {c}")]).output().ok()?;
+        out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    })
+}
+
+fn recorded() -> (RunReport, BTreeMap<String, String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("fixtures/reports/docker-certify.json")).unwrap();
+    let report: RunReport = serde_json::from_str(&text).unwrap();
+    let logs = BTreeMap::from([
+        ("zk-0".to_string(), "2026-11-28 INFO  Started ZooKeeper\n<b>not markup</b>\n".to_string()),
+        ("zk-1".to_string(), "2026-11-28 INFO  LEADING - LEADER ELECTION TOOK - 25 MS\n".to_string()),
+    ]);
+    (report, logs)
+}
+
+fn browser(args: &[&str], page: &Path) -> std::process::Output {
+    let exe = chromium().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    Command::new(exe)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("running chromium")
+}
+
+#[test]
+fn report_html_renders_in_headless_chromium() {
+    if chromium().is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must have Chromium (apt-get install chromium) to check report.html");
+        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+        return;
+    }
+    let (report, logs) = recorded();
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, html::render(&report, &logs)).unwrap();
+
+    // The DOM as the browser parsed it: timelines are SVG elements, the failure is there, and
+    // the log's markup stayed text.
+    let dom = browser(&["--dump-dom"], &page);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let timelines = dom.matches("<svg class=\"timeline\"").count();
+    assert_eq!(timelines, 4, "one timeline per fault suite (durability, process-failure, liveness, rolling-update)");
+    assert!(dom.contains("was never reported unready while its probe script was missing"), "the liveness failure is on the page");
+    assert!(dom.contains("&lt;b&gt;not markup&lt;/b&gt;"), "logs are escaped");
+    assert!(dom.contains("<circle"), "lifecycle events are drawn");
+
+    let shot = dir.path().join("report.png");
+    let out = browser(&[&format!("--screenshot={}", shot.display()), "--window-size=1280,2400"], &page);
+    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    if let Ok(keep) = std::env::var("ZK_CHAOS_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1280, 2400));
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let near = |p: &[u8], rgb: (u8, u8, u8)| p[0].abs_diff(rgb.0) < 12 && p[1].abs_diff(rgb.1) < 12 && p[2].abs_diff(rgb.2) < 12;
+    let inked = pixels.iter().filter(|p| !near(p, (255, 255, 255))).count();
+    let pass = pixels.iter().filter(|p| near(p, (0x1a, 0x7f, 0x37))).count();
+    let fail = pixels.iter().filter(|p| near(p, (0xcf, 0x22, 0x2e))).count();
+    assert!(inked > pixels.len() / 50, "the page is blank: {inked} of {} pixels inked", pixels.len());
+    assert!(pass > 500, "no pass colour on the page ({pass} pixels)");
+    assert!(fail > 200, "no fail colour on the page ({fail} pixels)");
+}
