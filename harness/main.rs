@@ -25,6 +25,16 @@ enum Command {
     Certify(RunArgs),
     /// List the suites, the TUTORIAL.md sections they certify and the platforms they need.
     Suites,
+    /// Recovery times and verdicts of two runs side by side; exit 1 when B regressed against A.
+    Compare {
+        /// The earlier run: a results/<run-id> folder or its report.json.
+        run_a: PathBuf,
+        /// The later run.
+        run_b: PathBuf,
+        /// A recovery time regressed when B is more than this many times A (and 250 ms slower).
+        #[arg(long, default_value = "1.5")]
+        max_factor: String,
+    },
     /// Remove what earlier runs left behind (containers, networks, volumes with the run label).
     Clean {
         /// Only this run's leftovers.
@@ -53,9 +63,12 @@ struct RunArgs {
     /// Leave the ensemble up at the end and print how to reach and remove it.
     #[arg(long)]
     keep: bool,
-    /// Stop at the first failed suite.
+    /// Stop at the first failed suite (and, with --repeat, at the first failed run).
     #[arg(long)]
     fail_fast: bool,
+    /// Run the suites N times, each a full run, and report each check's pass rate.
+    #[arg(long, value_name = "N", default_value = "1")]
+    repeat: String,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -92,6 +105,7 @@ fn main() -> ExitCode {
                 Ok(exit::PASSED)
             }
             Command::Clean { run } => cli::clean(run.as_deref()).await,
+            Command::Compare { run_a, run_b, max_factor } => compare_command(&run_a, &run_b, &max_factor),
             Command::Run(args) => run_command(args, false).await,
             Command::Certify(args) => run_command(args, true).await,
         }
@@ -120,13 +134,49 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
     if certify && !args.suites.is_empty() {
         return Err(Error::bad_input("certify runs every suite the platform supports; drop --suite or use `zk-chaos run`"));
     }
+    let repeat: u32 = match args.repeat.trim().parse() {
+        Ok(n) if n >= 1 => n,
+        _ => return Err(Error::bad_input(format!("--repeat must be a whole number of runs, at least 1; got {:?}", args.repeat))),
+    };
     let prepared = run::prepare(opts)?;
     cli::ensure_image(&prepared).await?;
-    let run_id = run::new_run_id(&prepared.opts.config.label_prefix);
-    let platform = run::connect(&prepared, &run_id).await?;
-    let finished = run::execute(&prepared, platform, cli::interrupted()).await;
-    let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
-    print!("{}", zk_chaos::report::summary::render(&finished.report));
-    println!("report: {}", dir.join("report.json").display());
-    Ok(cli::exit_code(&finished.report))
+    let mut reports = Vec::new();
+    for i in 1..=repeat {
+        if repeat > 1 {
+            eprintln!("zk-chaos: run {i} of {repeat}");
+        }
+        let run_id = run::new_run_id(&prepared.opts.config.label_prefix);
+        let platform = run::connect(&prepared, &run_id).await?;
+        let finished = run::execute(&prepared, platform, cli::interrupted()).await;
+        let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
+        print!("{}", zk_chaos::report::summary::render(&finished.report));
+        println!("report: {}", dir.join("report.html").display());
+        let stop = finished.report.interrupted || (prepared.opts.fail_fast && finished.report.verdict != zk_chaos::report::Verdict::Pass);
+        reports.push(finished.report);
+        if stop {
+            break;
+        }
+    }
+    if repeat > 1 {
+        let summary = zk_chaos::report::repeat::RepeatReport::new(&reports);
+        let path = prepared.opts.results.join(format!("repeat-{}.json", reports[0].run_id));
+        let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.into()))?;
+        std::fs::write(&path, json + "\n").map_err(|e| Error::Other(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+        print!("{}", summary.render_text());
+        println!("pass rates: {}", path.display());
+    }
+    Ok(reports.iter().map(cli::exit_code).max_by_key(|c| match *c {
+        exit::INTERRUPTED => 2,
+        exit::PASSED => 0,
+        _ => 1,
+    }).unwrap_or(exit::PASSED))
+}
+
+fn compare_command(a: &std::path::Path, b: &std::path::Path, max_factor: &str) -> Result<i32> {
+    use zk_chaos::report::compare;
+    let factor = compare::parse_factor(max_factor)?;
+    let (ra, rb) = (compare::load_run(a)?, compare::load_run(b)?);
+    let c = compare::compare(&ra, &rb, factor);
+    print!("{}", c.render_text());
+    Ok(if c.regressed().is_empty() { exit::PASSED } else { exit::FAILED })
 }

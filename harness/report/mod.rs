@@ -11,9 +11,11 @@
 //! results/latest -> <run-id>
 //! ```
 
+pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod model;
+pub mod repeat;
 pub mod summary;
 
 use std::collections::BTreeMap;

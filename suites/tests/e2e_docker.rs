@@ -409,3 +409,43 @@ fn a_cleanup_failure_fails_the_run() {
     assert!(cleaned.status.success(), "{}", String::from_utf8_lossy(&cleaned.stderr));
     assert!(leftovers(&run_id).is_empty());
 }
+
+// ---- --repeat and --fail-fast
+
+fn repeat_report(run: &Run) -> Value {
+    let file = std::fs::read_dir(run.results.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("repeat-"))
+        .unwrap_or_else(|| panic!("no repeat-*.json\n{}", run.output()));
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+#[test]
+fn repeat_reports_each_checks_pass_rate() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let run = zk_chaos(&["run", "--suite", "integrity", "--repeat", "2"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let rep = repeat_report(&run);
+    assert_eq!(rep["runs"].as_array().unwrap().len(), 2, "{rep}");
+    let rates = rep["pass_rates"].as_array().unwrap();
+    assert!(!rates.is_empty());
+    for r in rates {
+        assert_eq!((r["passed"].as_u64(), r["ran"].as_u64()), (Some(2), Some(2)), "{r}");
+    }
+    assert!(run.stdout.contains("read /hello through zk-1: 2/2"), "{}", run.output());
+    for (id, _) in rep["runs"].as_array().unwrap().iter().map(|r| (r[0].as_str().unwrap(), ())) {
+        assert!(leftovers(id).is_empty(), "run {id} left something");
+    }
+}
+
+#[test]
+fn fail_fast_stops_repeating_at_the_first_failed_run() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let run = zk_chaos(&["run", "--suite", "integrity", "--manifest", &fixture("broken/no-replication.yaml"), "--repeat", "3", "--fail-fast"]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let rep = repeat_report(&run);
+    assert_eq!(rep["runs"].as_array().unwrap().len(), 1, "stopped after the first failed run: {rep}");
+    assert!(run.stdout.contains("FAILS"), "{}", run.output());
+    assert_clean(&run);
+}
