@@ -65,6 +65,12 @@ impl Fault {
         let view = ensemble::wait_whole(ctx.platform.as_ref(), t.ensemble_whole, t.operation).await?;
         let at = ctx.mark(format!("{prefix}ensemble whole again"));
         ctx.metric(&format!("{prefix}fault_to_whole_ms"), self.ms_to(at));
+        // How long after the last member turned Ready the harness saw the ensemble whole: the
+        // harness's own detection delay (a bound: syncing can finish after Ready).
+        let last_ready = ctx.platform.lifecycle().into_iter().filter(|e| e.at >= self.at && e.kind == LifecycleKind::Ready).map(|e| e.at).max();
+        if let Some(ready) = last_ready {
+            ctx.metric(&format!("{prefix}ready_to_whole_ms"), (at - ready).num_milliseconds().max(0) as f64);
+        }
         Ok(view)
     }
 }

@@ -119,7 +119,7 @@ fn certify_passes_every_docker_suite_on_the_reference_manifest() {
     let dir = run.results.path().join("latest");
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains("<testcase") && !junit.contains("<failure"), "{junit}");
-    assert!(dir.join("summary.txt").exists());
+    assert!(dir.join("summary.txt").exists() && dir.join("report.html").exists());
     assert_clean(&run);
 }
 
