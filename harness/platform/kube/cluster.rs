@@ -4,7 +4,7 @@ use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, EvictParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::KubePlatform;
@@ -77,7 +77,13 @@ impl Cluster for KubePlatform {
 
     async fn evict(&self, member: &str) -> anyhow::Result<EvictionOutcome> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        eviction_outcome(pods.evict(member, &EvictParams::default()).await)
+        // The Eviction object as kubectl drain sends it (kube's `Api::evict` omits apiVersion/kind).
+        let eviction = json!({
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": member, "namespace": self.namespace},
+        });
+        eviction_outcome(pods.create_subresource::<_, kube::core::Status>("eviction", member, &PostParams::default(), &eviction).await)
     }
 
     async fn budget(&self) -> anyhow::Result<BudgetStatus> {
