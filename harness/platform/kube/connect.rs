@@ -18,10 +18,18 @@ pub struct KubeOptions {
     pub namespace: Option<String>,
     /// `--allow-disruption=CONTEXT`: disruptive suites may run on that context.
     pub allow_disruption: Option<String>,
+    /// `--kind-config`: the kind cluster config (default fixtures/kind/cluster.yaml).
+    pub kind_config: Option<PathBuf>,
 }
 
 /// A client for the context, and the context's name; checks the API server answers.
 pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<(Client, String)> {
+    let (kc, name) = resolve(kubeconfig, context)?;
+    Ok((client_for(kc, &name).await?, name))
+}
+
+/// The kubeconfig and the name of the context to use, without contacting any server.
+pub fn resolve(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<(Kubeconfig, String)> {
     let kc = match kubeconfig {
         Some(p) => Kubeconfig::read_from(p),
         None => Kubeconfig::read(),
@@ -41,6 +49,12 @@ pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<
         let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
         return Err(Error::bad_input(format!("the kubeconfig has no context '{name}'; it has: {}", known.join(", "))));
     }
+    Ok((kc, name))
+}
+
+/// A client for context `name` of `kc`, once its API server has answered.
+pub async fn client_for(kc: Kubeconfig, name: &str) -> Result<Client> {
+    let name = name.to_string();
     let opts = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
     let config = kube::Config::from_custom_kubeconfig(kc, &opts)
         .await
@@ -52,7 +66,7 @@ pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<
         Ok(Err(e)) => return Err(unreachable(&name, &cluster_url, &e.to_string())),
         Err(_) => return Err(unreachable(&name, &cluster_url, "no answer within 15s")),
     }
-    Ok((client, name))
+    Ok(client)
 }
 
 fn unreachable(name: &str, url: &str, why: &str) -> Error {

@@ -108,7 +108,7 @@ impl KubePlatform {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    fn note(&self, line: String) {
+    pub fn note(&self, line: String) {
         let mut n = self.notes.lock().expect("notes lock");
         if !n.contains(&line) {
             n.push(line);
@@ -377,6 +377,9 @@ impl Platform for KubePlatform {
 
     async fn deploy(&self) -> anyhow::Result<()> {
         self.ensure_namespace().await?;
+        if !self.own_namespace {
+            self.note(format!("namespace {} given with --namespace: the run removes only its own objects from it", self.namespace));
+        }
         self.start_poller();
         let docs: Vec<&Value> = self.manifest.documents.iter().collect();
         // Services and the budget first, the StatefulSet last (as `kubectl apply -f` does in file order).
