@@ -69,6 +69,28 @@ struct RunArgs {
     /// Run the suites N times, each a full run, and report each check's pass rate.
     #[arg(long, value_name = "N", default_value = "1")]
     repeat: String,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+/// Kubernetes: `--platform kube` (an existing cluster) and `--platform kind`.
+#[derive(Args, Clone)]
+struct KubeArgs {
+    /// The kubeconfig (default: KUBECONFIG, then ~/.kube/config, as kubectl).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// An existing namespace to use instead of one the run creates and deletes.
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Let disruptive suites run on this context (exactly its name) though zk-chaos did not create it.
+    #[arg(long, value_name = "CONTEXT")]
+    allow_disruption: Option<String>,
+    /// The kind cluster config for --platform kind.
+    #[arg(long, value_name = "PATH")]
+    kind_config: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -130,6 +152,13 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
         config,
         keep: args.keep,
         fail_fast: args.fail_fast,
+        kube: zk_chaos::platform::kube::connect::KubeOptions {
+            kubeconfig: args.kube.kubeconfig.clone(),
+            context: args.kube.context.clone(),
+            namespace: args.kube.namespace.clone(),
+            allow_disruption: args.kube.allow_disruption.clone(),
+            kind_config: args.kube.kind_config.clone(),
+        },
     };
     if certify && !args.suites.is_empty() {
         return Err(Error::bad_input("certify runs every suite the platform supports; drop --suite or use `zk-chaos run`"));

@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub config: Config,
     pub keep: bool,
     pub fail_fast: bool,
+    /// `--kubeconfig`, `--context`, `--namespace`, `--allow-disruption` (kube and kind).
+    pub kube: crate::platform::kube::connect::KubeOptions,
 }
 
 /// A run whose input was checked: nothing has been created yet.
@@ -77,7 +79,32 @@ pub async fn connect(p: &Prepared, run_id: &str) -> Result<Arc<dyn Platform>> {
             }
             Ok(Arc::new(d))
         }
-        other => Err(Error::unavailable(format!("the {other} platform is not built into this zk-chaos"))),
+        PlatformKind::Kube => {
+            use crate::platform::kube::{connect, safety, KubePlatform};
+            let k = &p.opts.kube;
+            let (kubeconfig, context) = connect::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
+            // Refused before the cluster is even contacted.
+            let disruptive: Vec<&str> = p.suites.iter().filter(|s| s.disruptive() && s.platforms().contains(&PlatformKind::Kube)).map(|s| s.name()).collect();
+            safety::check(&disruptive, &context, false, k.allow_disruption.as_deref())?;
+            let client = connect::client_for(kubeconfig, &context).await?;
+            Ok(Arc::new(KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), k.namespace.clone())))
+        }
+        PlatformKind::Kind => {
+            use crate::platform::kube::{connect, kind::KindCluster, KubePlatform};
+            let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
+            let config = p.opts.kube.kind_config.clone().unwrap_or_else(|| PathBuf::from("fixtures/kind/cluster.yaml"));
+            // A cluster this run creates: disruptive suites need no --allow-disruption.
+            let cluster = KindCluster::create(run_id, &config, &image).await?;
+            let (client, context) = match connect::client(Some(&cluster.kubeconfig), Some(&cluster.context())).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = cluster.delete().await;
+                    return Err(e);
+                }
+            };
+            let kp = KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), p.opts.kube.namespace.clone());
+            Ok(Arc::new(kp.on_kind(cluster)))
+        }
     }
 }
 

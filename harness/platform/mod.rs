@@ -5,6 +5,7 @@
 //! cluster of nodes can do (cordon, evict) is behind [`Platform::cluster`].
 
 pub mod docker;
+pub mod kube;
 
 use std::fmt;
 use std::net::SocketAddr;

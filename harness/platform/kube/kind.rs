@@ -1,0 +1,130 @@
+//! `--platform kind`: a throwaway cluster made with the `kind` CLI from fixtures/kind/cluster.yaml
+//! (one control plane, four workers), the image loaded into its nodes, deleted at the end.
+//! Its kubeconfig goes to a file of its own, so the user's ~/.kube/config is not touched.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use tokio::process::Command;
+
+use crate::error::{Error, Result};
+
+/// The kind binary: `ZK_CHAOS_KIND` if set (tests), else `kind` on PATH.
+fn binary() -> String {
+    std::env::var("ZK_CHAOS_KIND").unwrap_or_else(|_| "kind".to_string())
+}
+
+/// `zk-chaos-<time>-<salt>` from a run id `<prefix>-YYYYmmdd-HHMMSS-xxxx`.
+pub fn cluster_name(run_id: &str) -> String {
+    let parts: Vec<&str> = run_id.rsplitn(3, '-').collect();
+    match parts.as_slice() {
+        [salt, time, _] => format!("zk-chaos-{time}-{salt}"),
+        _ => format!("zk-chaos-{}", run_id.chars().rev().take(11).collect::<String>().chars().rev().collect::<String>()),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KindCluster {
+    pub name: String,
+    pub kubeconfig: PathBuf,
+}
+
+impl KindCluster {
+    /// The kubectl context kind writes for the cluster.
+    pub fn context(&self) -> String {
+        format!("kind-{}", self.name)
+    }
+
+    /// Creates the cluster and loads `image` into it. On failure after creation, deletes it.
+    pub async fn create(run_id: &str, config: &Path, image: &str) -> Result<KindCluster> {
+        let bin = binary();
+        match Command::new(&bin).arg("version").output().await {
+            Ok(o) if o.status.success() => {}
+            _ => {
+                return Err(Error::unavailable(format!(
+                    "--platform kind needs the `kind` CLI ({bin} could not be run). Install it: \
+                     `go install sigs.k8s.io/kind@v0.29.0` or a release binary from https://kind.sigs.k8s.io/docs/user/quick-start/#installation, \
+                     and a Docker engine for its nodes; or use --platform kube with an existing cluster."
+                )))
+            }
+        }
+        if !config.exists() {
+            return Err(Error::bad_input(format!("the kind cluster config {} does not exist", config.display())));
+        }
+        let name = cluster_name(run_id);
+        let kubeconfig = std::env::temp_dir().join(format!("{name}.kubeconfig"));
+        let cluster = KindCluster { name, kubeconfig };
+        tracing::info!("creating kind cluster {} from {}", cluster.name, config.display());
+        let created = run(&[
+            "create", "cluster", "--name", &cluster.name, "--config", &config.to_string_lossy(),
+            "--kubeconfig", &cluster.kubeconfig.to_string_lossy(), "--wait", "180s",
+        ])
+        .await;
+        if let Err(e) = created {
+            let _ = cluster.delete().await;
+            return Err(Error::unavailable(format!("kind could not create cluster {}: {e:#}", cluster.name)));
+        }
+        if let Err(e) = run(&["load", "docker-image", image, "--name", &cluster.name]).await {
+            let _ = cluster.delete().await;
+            return Err(Error::unavailable(format!(
+                "kind could not load the image {image} into cluster {} (is it in the local Docker engine? build it with `bash ci/build-image.sh`): {e:#}",
+                cluster.name
+            )));
+        }
+        Ok(cluster)
+    }
+
+    pub async fn delete(&self) -> anyhow::Result<()> {
+        run(&["delete", "cluster", "--name", &self.name, "--kubeconfig", &self.kubeconfig.to_string_lossy()]).await?;
+        let _ = std::fs::remove_file(&self.kubeconfig);
+        Ok(())
+    }
+}
+
+async fn run(args: &[&str]) -> anyhow::Result<String> {
+    let bin = binary();
+    let out = Command::new(&bin).args(args).output().await?;
+    if !out.status.success() {
+        bail!("`{bin} {}` exited {}: {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_are_short_and_from_the_run_id() {
+        assert_eq!(cluster_name("zk-chaos-20261128-162600-ab12"), "zk-chaos-162600-ab12");
+    }
+
+    // One test drives both cases: the env variable is process-wide.
+    #[tokio::test]
+    async fn missing_binary_is_unavailable_and_the_cli_is_driven_with_these_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var("ZK_CHAOS_KIND", dir.path().join("no-kind-here"));
+        let err = KindCluster::create("zk-chaos-20261128-162600-ab12", Path::new("fixtures/kind/cluster.yaml"), "img").await.unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.to_string().contains("go install sigs.k8s.io/kind"), "{err}");
+
+        let log = dir.path().join("log");
+        let fake = dir.path().join("kind");
+        std::fs::write(&fake, format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::env::set_var("ZK_CHAOS_KIND", &fake);
+        let cfg = dir.path().join("cluster.yaml");
+        std::fs::write(&cfg, "kind: Cluster\n").unwrap();
+        let c = KindCluster::create("zk-chaos-20261128-162600-ab12", &cfg, "zk-chaos/zookeeper:3.8").await.unwrap();
+        assert_eq!(c.context(), "kind-zk-chaos-162600-ab12");
+        c.delete().await.unwrap();
+        std::env::remove_var("ZK_CHAOS_KIND");
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = calls.lines().collect();
+        assert_eq!(lines[0], "version");
+        assert!(lines[1].starts_with(&format!("create cluster --name zk-chaos-162600-ab12 --config {} --kubeconfig ", cfg.display())), "{}", lines[1]);
+        assert_eq!(lines[2], "load docker-image zk-chaos/zookeeper:3.8 --name zk-chaos-162600-ab12");
+        assert!(lines[3].starts_with("delete cluster --name zk-chaos-162600-ab12 --kubeconfig "), "{}", lines[3]);
+    }
+}

@@ -1,0 +1,600 @@
+//! The Kubernetes platform: the manifest's objects applied (server-side apply, field manager
+//! `zk-chaos`) into a namespace of their own on a cluster reached through a kubeconfig, as kubectl
+//! would. Members' client ports are reached by port-forward; exec, logs, restarts and readiness
+//! come from the API server. `kind` (see [`kind`]) is this platform on a cluster zk-chaos creates.
+
+pub mod cluster;
+pub mod connect;
+pub mod kind;
+pub mod lifecycle;
+pub mod safety;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+
+use self::lifecycle::{Record, Snap};
+use crate::config::Config;
+use crate::manifest::Manifest;
+use crate::platform::{
+    Cluster, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL,
+};
+use crate::wait::{self, Seen};
+
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "zk-chaos";
+
+pub struct KubePlatform {
+    client: Client,
+    kind: PlatformKind,
+    context: String,
+    run_id: String,
+    namespace: String,
+    /// The run created the namespace (and deletes it at the end).
+    own_namespace: bool,
+    manifest: Manifest,
+    config: Config,
+    life: Arc<Record>,
+    forwards: tokio::sync::Mutex<BTreeMap<String, (SocketAddr, tokio::task::JoinHandle<()>)>>,
+    poller: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Nodes this run cordoned and has not uncordoned yet: teardown uncordons them.
+    cordoned: Mutex<BTreeSet<String>>,
+    kind_cluster: Option<kind::KindCluster>,
+    notes: Mutex<Vec<String>>,
+}
+
+impl KubePlatform {
+    /// A platform on `client`; creates nothing yet. `namespace`: `None` for one of the run's own.
+    pub fn new(
+        client: Client,
+        context: String,
+        manifest: Manifest,
+        config: Config,
+        run_id: String,
+        namespace: Option<String>,
+    ) -> KubePlatform {
+        let own_namespace = namespace.is_none();
+        KubePlatform {
+            client,
+            kind: PlatformKind::Kube,
+            context,
+            namespace: namespace.unwrap_or_else(|| run_id.clone()),
+            own_namespace,
+            run_id,
+            manifest,
+            config,
+            life: Arc::new(Record::default()),
+            forwards: tokio::sync::Mutex::new(BTreeMap::new()),
+            poller: Mutex::new(None),
+            cordoned: Mutex::new(BTreeSet::new()),
+            kind_cluster: None,
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The same platform on a kind cluster this run created (deleted at teardown).
+    pub fn on_kind(mut self, cluster: kind::KindCluster) -> KubePlatform {
+        self.kind = PlatformKind::Kind;
+        self.kind_cluster = Some(cluster);
+        self
+    }
+
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+    fn statefulsets(&self) -> Api<StatefulSet> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    pub fn note(&self, line: String) {
+        let mut n = self.notes.lock().expect("notes lock");
+        if !n.contains(&line) {
+            n.push(line);
+        }
+    }
+
+    /// `app=zk`: the StatefulSet's selector as a label selector.
+    fn selector(&self) -> String {
+        self.manifest
+            .statefulset
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    }
+
+    fn client_port(&self) -> u16 {
+        let ports = self.manifest.pod_template().ports;
+        ports.iter().find(|p| p.name.as_deref() == Some("client")).or(ports.first()).map(|p| p.container_port).unwrap_or(2181)
+    }
+
+    /// A manifest document made ready to apply here: our namespace and the run label.
+    fn prepared(&self, doc: &Value) -> Value {
+        let mut d = doc.clone();
+        d["metadata"]["namespace"] = json!(self.namespace);
+        d["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
+        if d.get("kind").and_then(Value::as_str) == Some("StatefulSet") {
+            if let Some(vcts) = d.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
+                for v in vcts {
+                    v["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
+                }
+            }
+        }
+        d
+    }
+
+    /// Server-side apply of one document (force: we own these objects).
+    async fn apply(&self, doc: &Value) -> anyhow::Result<()> {
+        let d = self.prepared(doc);
+        let kind = d.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let pp = PatchParams::apply(FIELD_MANAGER).force();
+        let c = self.client.clone();
+        let ns = self.namespace.as_str();
+        match kind.as_str() {
+            "Service" => drop(Api::<Service>::namespaced(c, ns).patch(&name, &pp, &Patch::Apply(&d)).await?),
+            "PodDisruptionBudget" => drop(Api::<PodDisruptionBudget>::namespaced(c, ns).patch(&name, &pp, &Patch::Apply(&d)).await?),
+            "StatefulSet" => drop(Api::<StatefulSet>::namespaced(c, ns).patch(&name, &pp, &Patch::Apply(&d)).await?),
+            other => bail!("{}: cannot apply a {other} ({name}); the manifest may hold Services, a PodDisruptionBudget and a StatefulSet", self.manifest.origin),
+        }
+        tracing::info!("applied {kind} {name} in {}", self.namespace);
+        Ok(())
+    }
+
+    async fn ensure_namespace(&self) -> anyhow::Result<()> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        if self.own_namespace {
+            let ns: Namespace = serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": self.namespace, "labels": {RUN_LABEL: self.run_id}}
+            }))?;
+            api.create(&PostParams::default(), &ns).await.with_context(|| format!("creating namespace {}", self.namespace))?;
+        } else if api.get_opt(&self.namespace).await?.is_none() {
+            bail!("namespace {} does not exist on context {} (drop --namespace to let zk-chaos create one)", self.namespace, self.context);
+        }
+        Ok(())
+    }
+
+    /// Polls the pods and their events, turning changes into lifecycle events, until stopped.
+    fn start_poller(&self) {
+        let pods = self.pods();
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let life = self.life.clone();
+        let members = self.manifest.member_names();
+        let lp = ListParams::default().labels(&self.selector());
+        let task = tokio::spawn(async move {
+            let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
+            let mut seen_events: BTreeMap<String, i32> = BTreeMap::new();
+            loop {
+                match pods.list(&lp).await {
+                    Ok(list) => {
+                        let now: BTreeMap<String, Snap> = list
+                            .items
+                            .iter()
+                            .filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p))))
+                            .collect();
+                        for m in &members {
+                            for (kind, detail) in lifecycle::diff(seen.get(m), now.get(m)) {
+                                life.push(m, kind, detail);
+                            }
+                        }
+                        seen = now;
+                    }
+                    Err(e) => tracing::debug!("polling pods: {e}"),
+                }
+                if let Ok(list) = events.list(&ListParams::default()).await {
+                    for ev in list.items {
+                        let Some(kind) = lifecycle::event_kind(&ev) else { continue };
+                        let member = ev.involved_object.name.clone().unwrap_or_default();
+                        if !members.contains(&member) {
+                            continue;
+                        }
+                        let key = ev.metadata.uid.clone().or(ev.metadata.name.clone()).unwrap_or_default();
+                        let count = ev.count.unwrap_or(1);
+                        let before = seen_events.insert(key, count).unwrap_or(0);
+                        for _ in before..count {
+                            let at = ev.last_timestamp.as_ref().and_then(|t| lifecycle::to_chrono(&t.0)).unwrap_or_else(chrono::Utc::now);
+                            life.push_at(at, &member, kind, ev.message.clone().unwrap_or_default());
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        if let Some(old) = self.poller.lock().expect("poller lock").replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Waits until `member` is Running and Ready, saying why not (Pending: Unschedulable, ...).
+    async fn wait_ready(&self, member: &str, deadline: Duration) -> anyhow::Result<()> {
+        wait::until(&format!("{member} Running and Ready"), deadline, Some(self.life.subscribe()), || async {
+            let s = self.status(member).await?;
+            if s.running && s.ready {
+                Ok(Seen::Done(()))
+            } else {
+                Ok(Seen::NotYet(format!("{} {}{}", s.name, s.phase, s.reason.map(|r| format!(" ({r})")).unwrap_or_default())))
+            }
+        })
+        .await
+    }
+
+    async fn statefulset_uid(&self) -> anyhow::Result<String> {
+        let sts = self.statefulsets().get(self.manifest.name()).await?;
+        sts.metadata.uid.ok_or_else(|| anyhow!("StatefulSet {} has no uid", self.manifest.name()))
+    }
+
+    async fn controller_revisions(&self) -> anyhow::Result<Vec<ControllerRevision>> {
+        let uid = self.statefulset_uid().await?;
+        let api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut revs: Vec<ControllerRevision> = api
+            .list(&ListParams::default().labels(&self.selector()))
+            .await?
+            .items
+            .into_iter()
+            .filter(|r| r.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
+            .collect();
+        revs.sort_by_key(|r| r.revision);
+        Ok(revs)
+    }
+
+    async fn stop_background(&self) {
+        if let Some(p) = self.poller.lock().expect("poller lock").take() {
+            p.abort();
+        }
+        for (_, (_, task)) in std::mem::take(&mut *self.forwards.lock().await) {
+            task.abort();
+        }
+    }
+}
+
+/// A member's status from its pod (`None`: no pod).
+pub fn member_status(member: &str, ordinal: usize, pod: Option<&Pod>) -> MemberStatus {
+    let Some(pod) = pod else {
+        return MemberStatus {
+            name: member.to_string(),
+            ordinal,
+            exists: false,
+            running: false,
+            ready: false,
+            restart_count: 0,
+            container_id: None,
+            started_at: None,
+            revision: None,
+            node: None,
+            phase: "Absent".into(),
+            reason: None,
+        };
+    };
+    let snap = Snap::of(pod);
+    let status = pod.status.as_ref();
+    let cs = status.and_then(|s| s.container_statuses.as_ref()).and_then(|c| c.first());
+    // Why it is not running: Unschedulable (with the scheduler's message), CrashLoopBackOff, ...
+    let reason = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
+        .map(|c| format!("{}: {}", c.reason.as_deref().unwrap_or("Unscheduled"), c.message.as_deref().unwrap_or("")))
+        .or_else(|| cs.and_then(|c| c.state.as_ref()).and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.clone()))
+        .or_else(|| status.and_then(|s| s.reason.clone()));
+    MemberStatus {
+        name: member.to_string(),
+        ordinal,
+        exists: true,
+        running: snap.running,
+        ready: snap.ready,
+        restart_count: snap.restart_count,
+        container_id: cs.and_then(|c| c.container_id.clone()),
+        started_at: snap.started_at,
+        revision: pod.metadata.labels.as_ref().and_then(|l| l.get("controller-revision-hash")).cloned(),
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        phase: if snap.deleting { "Terminating".into() } else { status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into()) },
+        reason,
+    }
+}
+
+/// The exit code an exec's final Status reports (kubelet: `NonZeroExitCode` with an `ExitCode` cause).
+pub fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>) -> anyhow::Result<i64> {
+    let Some(s) = status else { bail!("the exec stream ended without a status") };
+    if s.status.as_deref() == Some("Success") {
+        return Ok(0);
+    }
+    if s.reason.as_deref() == Some("NonZeroExitCode") {
+        let causes = s.details.as_ref().and_then(|d| d.causes.as_ref());
+        if let Some(c) = causes.and_then(|cs| cs.iter().find(|c| c.reason.as_deref() == Some("ExitCode"))) {
+            let m = c.message.as_deref().unwrap_or("");
+            return m.trim().parse().with_context(|| format!("exit code {m:?}"));
+        }
+    }
+    bail!("exec failed: {} ({})", s.message.as_deref().unwrap_or(""), s.reason.as_deref().unwrap_or(""))
+}
+
+/// Accepts connections on `listener` and forwards each through a port-forward to `pod:port`.
+async fn forward_loop(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: String, port: u16) {
+    loop {
+        let Ok((mut conn, _)) = listener.accept().await else { return };
+        let pods = pods.clone();
+        let pod = pod.clone();
+        tokio::spawn(async move {
+            let mut pf = match pods.portforward(&pod, &[port]).await {
+                Ok(pf) => pf,
+                Err(e) => {
+                    tracing::debug!("port-forward to {pod}:{port}: {e}");
+                    return;
+                }
+            };
+            let Some(mut upstream) = pf.take_stream(port) else { return };
+            if let Err(e) = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await {
+                tracing::debug!("port-forward to {pod}:{port} ended: {e}");
+            }
+            drop(upstream);
+            let _ = pf.join().await;
+        });
+    }
+}
+
+#[async_trait]
+impl Platform for KubePlatform {
+    fn kind(&self) -> PlatformKind {
+        self.kind
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+    fn notes(&self) -> Vec<String> {
+        let mut n = vec![format!("context {}, namespace {}", self.context, self.namespace)];
+        n.extend(self.notes.lock().expect("notes lock").iter().cloned());
+        n
+    }
+
+    async fn deploy(&self) -> anyhow::Result<()> {
+        self.ensure_namespace().await?;
+        if !self.own_namespace {
+            self.note(format!("namespace {} given with --namespace: the run removes only its own objects from it", self.namespace));
+        }
+        self.start_poller();
+        let docs: Vec<&Value> = self.manifest.documents.iter().collect();
+        // Services and the budget first, the StatefulSet last (as `kubectl apply -f` does in file order).
+        for d in docs.iter().filter(|d| d.get("kind").and_then(Value::as_str) != Some("StatefulSet")) {
+            self.apply(d).await?;
+        }
+        for d in docs.iter().filter(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet")) {
+            self.apply(d).await?;
+        }
+        for m in self.members() {
+            self.wait_ready(&m, self.config.timeouts.member_ready).await?;
+        }
+        Ok(())
+    }
+
+    async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
+        let ordinal = self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))?;
+        let pod = self.pods().get_opt(member).await?;
+        Ok(member_status(member, ordinal, pod.as_ref()))
+    }
+
+    async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr> {
+        let mut fw = self.forwards.lock().await;
+        if let Some((addr, _)) = fw.get(member) {
+            return Ok(*addr);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port for port-forward")?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(forward_loop(listener, self.pods(), member.to_string(), self.client_port()));
+        fw.insert(member.to_string(), (addr, task));
+        Ok(addr)
+    }
+
+    async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {
+        let ap = AttachParams::default().stdin(false).stdout(true).stderr(true);
+        let work = async {
+            let mut proc = self.pods().exec(member, argv.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &ap).await?;
+            let status = proc.take_status().ok_or_else(|| anyhow!("exec: no status channel"))?;
+            let mut out = proc.stdout().ok_or_else(|| anyhow!("exec: no stdout"))?;
+            let mut err = proc.stderr().ok_or_else(|| anyhow!("exec: no stderr"))?;
+            let (mut so, mut se) = (Vec::new(), Vec::new());
+            let (a, b) = tokio::join!(out.read_to_end(&mut so), err.read_to_end(&mut se));
+            a?;
+            b?;
+            let status = status.await;
+            let code = exit_code(status.as_ref())?;
+            let _ = proc.join().await;
+            anyhow::Ok(ExecOutput { exit_code: code, stdout: String::from_utf8_lossy(&so).into(), stderr: String::from_utf8_lossy(&se).into() })
+        };
+        tokio::time::timeout(self.config.timeouts.operation, work)
+            .await
+            .map_err(|_| anyhow!("exec {argv:?} in {member}: no answer within {:?}", self.config.timeouts.operation))?
+            .with_context(|| format!("exec {argv:?} in {member}"))
+    }
+
+    async fn logs(&self, member: &str, tail: Option<usize>) -> anyhow::Result<String> {
+        let lp = LogParams { tail_lines: tail.map(|t| t as i64), ..LogParams::default() };
+        Ok(self.pods().logs(member, &lp).await?)
+    }
+
+    async fn volumes(&self, member: &str) -> anyhow::Result<Vec<VolumeIdentity>> {
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
+        let mut out = Vec::new();
+        for t in self.manifest.pod_template().claim_templates {
+            let claim = format!("{t}-{member}");
+            let Some(pvc) = pvcs.get_opt(&claim).await? else { continue };
+            let id = match pvc.spec.as_ref().and_then(|s| s.volume_name.clone()) {
+                Some(pv) => pvs.get(&pv).await?.metadata.uid.unwrap_or(pv),
+                None => bail!("{claim} is not bound to a volume yet"),
+            };
+            out.push(VolumeIdentity { claim, id });
+        }
+        Ok(out)
+    }
+
+    fn lifecycle(&self) -> Vec<LifecycleEvent> {
+        self.life.all()
+    }
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.life.subscribe()
+    }
+
+    async fn delete_statefulset(&self) -> anyhow::Result<()> {
+        self.statefulsets().delete(self.manifest.name(), &DeleteParams::background()).await?;
+        Ok(())
+    }
+
+    async fn apply_statefulset(&self) -> anyhow::Result<()> {
+        let doc = self
+            .manifest
+            .documents
+            .iter()
+            .find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet"))
+            .ok_or_else(|| anyhow!("the manifest has no StatefulSet"))?;
+        self.apply(doc).await
+    }
+
+    async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
+        self.statefulsets()
+            .patch(self.manifest.name(), &PatchParams::default(), &Patch::<()>::Json(patch.clone()))
+            .await?;
+        Ok(())
+    }
+
+    async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
+        Ok(self
+            .controller_revisions()
+            .await?
+            .into_iter()
+            .map(|r| Revision {
+                number: r.revision,
+                hash: r
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("controller-revision-hash").cloned())
+                    .or_else(|| r.metadata.name.as_ref().and_then(|n| n.rsplit('-').next().map(str::to_string)))
+                    .unwrap_or_default(),
+                template: r.data.as_ref().and_then(|d| d.0.pointer("/spec/template").cloned()).unwrap_or(Value::Null),
+            })
+            .collect())
+    }
+
+    /// As `kubectl rollout undo`: the previous revision's data applied as a strategic merge patch.
+    async fn rollback(&self) -> anyhow::Result<()> {
+        let revs = self.controller_revisions().await?;
+        if revs.len() < 2 {
+            bail!("StatefulSet {} has {} revision(s); nothing to roll back to", self.manifest.name(), revs.len());
+        }
+        let prev = &revs[revs.len() - 2];
+        let data = prev.data.as_ref().map(|d| d.0.clone()).ok_or_else(|| anyhow!("revision {} has no data", prev.revision))?;
+        self.statefulsets().patch(self.manifest.name(), &PatchParams::default(), &Patch::Strategic(data)).await?;
+        Ok(())
+    }
+
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        Some(self)
+    }
+
+    async fn teardown(&self) -> anyhow::Result<()> {
+        self.stop_background().await;
+        let mut errors = Vec::new();
+        // Nodes this run cordoned and did not uncordon (an interrupted maintenance suite).
+        let left: Vec<String> = self.cordoned.lock().expect("cordon lock").iter().cloned().collect();
+        for n in left {
+            if let Err(e) = Cluster::uncordon(self, &n).await {
+                errors.push(format!("uncordon {n}: {e:#}"));
+            }
+        }
+        if let Some(k) = &self.kind_cluster {
+            if let Err(e) = k.delete().await {
+                errors.push(format!("{e:#}"));
+            }
+        } else if self.own_namespace {
+            let api: Api<Namespace> = Api::all(self.client.clone());
+            match api.delete(&self.namespace, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => errors.push(format!("deleting namespace {}: {e}", self.namespace)),
+            }
+            if errors.is_empty() {
+                // Namespace deletion removes the PVCs with it; wait until it is really gone.
+                while api.get_opt(&self.namespace).await.map(|n| n.is_some()).unwrap_or(true) {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        } else {
+            let c = self.client.clone();
+            let ns = self.namespace.as_str();
+            let dp = DeleteParams::background();
+            let name = self.manifest.name();
+            let mut gone = |r: Result<(), kube::Error>, what: String| match r {
+                Ok(()) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => errors.push(format!("deleting {what}: {e}")),
+            };
+            gone(Api::<StatefulSet>::namespaced(c.clone(), ns).delete(name, &dp).await.map(drop), format!("StatefulSet {name}"));
+            for s in &self.manifest.services {
+                let n = s.metadata.name.clone().unwrap_or_default();
+                gone(Api::<Service>::namespaced(c.clone(), ns).delete(&n, &dp).await.map(drop), format!("Service {n}"));
+            }
+            if let Some(pdb) = &self.manifest.pdb {
+                let n = pdb.metadata.name.clone().unwrap_or_default();
+                gone(Api::<PodDisruptionBudget>::namespaced(c.clone(), ns).delete(&n, &dp).await.map(drop), format!("PodDisruptionBudget {n}"));
+            }
+            let lp = ListParams::default().labels(&format!("{RUN_LABEL}={}", self.run_id));
+            gone(
+                Api::<PersistentVolumeClaim>::namespaced(c.clone(), ns).delete_collection(&dp, &lp).await.map(drop),
+                "the run's PersistentVolumeClaims".into(),
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            bail!("cleanup of run {}: {}", self.run_id, errors.join("; "))
+        }
+    }
+
+    fn keep_instructions(&self) -> String {
+        let ns = &self.namespace;
+        let ctx = &self.context;
+        let mut s = format!(
+            "kept: the ensemble runs in namespace {ns} on context {ctx}.\n  reach a member: kubectl --context {ctx} -n {ns} port-forward pod/{}-0 2181\n",
+            self.manifest.name()
+        );
+        match &self.kind_cluster {
+            Some(k) => s.push_str(&format!("  remove it: kind delete cluster --name {}\n", k.name)),
+            None if self.own_namespace => s.push_str(&format!("  remove it: kubectl --context {ctx} delete namespace {ns}\n")),
+            None => s.push_str(&format!(
+                "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,pvc -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",
+                self.run_id,
+                self.manifest.name()
+            )),
+        }
+        s
+    }
+}

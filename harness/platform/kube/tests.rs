@@ -1,0 +1,347 @@
+//! KubePlatform against a mock API server (tower-test): each test answers the requests the
+//! platform sends, asserting method, path, query and body, with bodies shaped as the Kubernetes
+//! API reference documents them. No cluster is involved.
+
+use std::path::Path;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{json, Value};
+use tower_test::mock::{self, Handle};
+
+use super::KubePlatform;
+use crate::config::Config;
+use crate::manifest::Manifest;
+use crate::platform::{Cluster, EvictionOutcome, Platform};
+
+pub(crate) type MockHandle = Handle<Request<Body>, Response<Body>>;
+
+/// A platform in namespace `ns` on a mock API server.
+pub(crate) fn platform() -> (KubePlatform, MockHandle) {
+    let (svc, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(svc, "default");
+    let manifest = Manifest::load(Path::new("fixtures/zookeeper.yaml")).expect("the reference manifest");
+    let p = KubePlatform::new(client, "kind-test".into(), manifest, Config::default(), "zk-chaos-20261128-162600-ab12".into(), Some("ns".into()));
+    (p, handle)
+}
+
+/// Waits for the next request, asserts its method and path?query, answers `status` with `body`;
+/// returns the request's JSON body (Null when empty).
+pub(crate) async fn expect(handle: &mut MockHandle, method: Method, uri: &str, status: u16, body: Value) -> Value {
+    let (req, send) = handle.next_request().await.unwrap_or_else(|| panic!("no request; expected {method} {uri}"));
+    assert_eq!((req.method(), req.uri().to_string().as_str()), (&method, uri));
+    let bytes = req.into_body().collect_bytes().await.unwrap();
+    let sent = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    send.send_response(Response::builder().status(StatusCode::from_u16(status).unwrap()).body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap());
+    sent
+}
+
+/// Like [`expect`], also returning the Content-Type (the patch type of a PATCH).
+pub(crate) async fn expect_typed(handle: &mut MockHandle, method: Method, uri: &str, status: u16, body: Value) -> (Value, String) {
+    let (req, send) = handle.next_request().await.unwrap_or_else(|| panic!("no request; expected {method} {uri}"));
+    assert_eq!((req.method(), req.uri().to_string().as_str()), (&method, uri));
+    let ct = req.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let bytes = req.into_body().collect_bytes().await.unwrap();
+    let sent = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    send.send_response(Response::builder().status(StatusCode::from_u16(status).unwrap()).body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap());
+    (sent, ct)
+}
+
+pub(crate) fn node(name: &str, unschedulable: bool) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"unschedulable": unschedulable}})
+}
+
+pub(crate) fn budget_refusal() -> Value {
+    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+        "message":"Cannot evict pod as it would violate the pod's disruption budget.","reason":"TooManyRequests",
+        "details":{"causes":[{"reason":"DisruptionBudget","message":"The disruption budget zk-pdb needs 2 healthy pods and has 2 currently"}]},
+        "code":429})
+}
+
+pub(crate) fn eviction_accepted() -> Value {
+    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201})
+}
+
+#[tokio::test]
+async fn eviction_refused_by_the_budget_then_accepted() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        for (status, body) in [(429, budget_refusal()), (201, eviction_accepted())] {
+            let sent = expect(&mut h, Method::POST, "/api/v1/namespaces/ns/pods/zk-2/eviction?", status, body).await;
+            assert_eq!(sent["apiVersion"], "policy/v1");
+            assert_eq!(sent["kind"], "Eviction");
+            assert_eq!(sent["metadata"]["name"], "zk-2");
+            assert_eq!(sent["metadata"]["namespace"], "ns");
+        }
+    });
+    match p.evict("zk-2").await.unwrap() {
+        EvictionOutcome::RefusedByBudget { message } => {
+            assert!(message.contains("needs 2 healthy pods and has 2 currently"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(p.evict("zk-2").await.unwrap(), EvictionOutcome::Accepted);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_429_without_a_budget_cause_is_an_error_not_a_refusal() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let throttled = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+            "message":"Too many requests, please try again later.","reason":"TooManyRequests",
+            "details":{"retryAfterSeconds":1},"code":429});
+        expect(&mut h, Method::POST, "/api/v1/namespaces/ns/pods/zk-2/eviction?", 429, throttled).await;
+    });
+    let err = p.evict("zk-2").await.unwrap_err();
+    assert!(err.to_string().contains("not by a disruption budget"), "{err:#}");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn cordon_and_uncordon_are_merge_patches_of_spec_unschedulable_and_teardown_undoes_leftovers() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let (body, ct) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", true)).await;
+        assert_eq!(body, json!({"spec": {"unschedulable": true}}));
+        assert_eq!(ct, "application/merge-patch+json");
+        // Teardown: the node left cordoned is uncordoned, then the run's objects deleted.
+        let (body, _) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", false)).await;
+        assert_eq!(body, json!({"spec": {"unschedulable": false}}));
+        h
+    });
+    p.cordon("worker2").await.unwrap();
+    // Teardown runs until it meets a request the server does not answer: only check the uncordon.
+    let t = tokio::spawn(async move { p.teardown().await });
+    let mut h = server.await.unwrap();
+    let (req, send) = h.next_request().await.unwrap();
+    assert_eq!(req.method(), Method::DELETE);
+    assert_eq!(req.uri().path(), "/apis/apps/v1/namespaces/ns/statefulsets/zk");
+    drop(send);
+    drop(h);
+    let _ = t.await;
+}
+
+#[tokio::test]
+async fn nodes_budget_and_pinned_volume() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let mut cp = node("zk-chaos-control-plane", false);
+        cp["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] = json!("");
+        expect(&mut h, Method::GET, "/api/v1/nodes?", 200,
+            json!({"apiVersion":"v1","kind":"NodeList","metadata":{"resourceVersion":"1"},"items":[node("w2", true), cp, node("w1", false)]})).await;
+        expect(&mut h, Method::GET, "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/zk-pdb", 200, json!({
+            "apiVersion":"policy/v1","kind":"PodDisruptionBudget",
+            "metadata":{"name":"zk-pdb","namespace":"ns","generation":1},
+            "spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"zk"}}},
+            "status":{"observedGeneration":1,"currentHealthy":3,"desiredHealthy":2,"disruptionsAllowed":1,"expectedPods":3}})).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-1", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-1","namespace":"ns"},
+            "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}},"volumeName":"pvc-3f1c","storageClassName":"standard"},
+            "status":{"phase":"Bound"}})).await;
+        expect(&mut h, Method::GET, "/api/v1/persistentvolumes/pvc-3f1c", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pvc-3f1c","uid":"8d3e"},
+            "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],"hostPath":{"path":"/var/local-path-provisioner/pvc-3f1c","type":"DirectoryOrCreate"},
+              "nodeAffinity":{"required":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"In","values":["zk-chaos-worker3"]}]}]}},
+              "storageClassName":"standard","persistentVolumeReclaimPolicy":"Delete"}})).await;
+    });
+    let nodes = p.nodes().await.unwrap();
+    let names: Vec<(&str, bool, bool)> = nodes.iter().map(|n| (n.name.as_str(), n.schedulable, n.control_plane)).collect();
+    assert_eq!(names, vec![("w1", true, false), ("w2", false, false), ("zk-chaos-control-plane", true, true)]);
+    let b = p.budget().await.unwrap();
+    assert_eq!((b.current_healthy, b.desired_healthy, b.disruptions_allowed, b.observed_generation, b.generation), (3, 2, 1, Some(1), Some(1)));
+    assert_eq!(p.volume_pinned_node("zk-1").await.unwrap().as_deref(), Some("zk-chaos-worker3"));
+    server.await.unwrap();
+}
+
+fn revision(n: i64, hash: &str, image: &str, owner: &str) -> Value {
+    json!({"apiVersion":"apps/v1","kind":"ControllerRevision",
+        "metadata":{"name":format!("zk-{hash}"),"namespace":"ns","labels":{"app":"zk","controller-revision-hash":hash},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"StatefulSet","name":"zk","uid":owner,"controller":true,"blockOwnerDeletion":true}]},
+        "data":{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app":"zk"}},
+            "spec":{"containers":[{"name":"kubernetes-zookeeper","image":image}]}}}},
+        "revision":n})
+}
+
+fn statefulset(uid: &str) -> Value {
+    json!({"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"zk","namespace":"ns","uid":uid,"generation":2},
+        "spec":{"selector":{"matchLabels":{"app":"zk"}},"serviceName":"zk-hs","replicas":3,
+            "template":{"metadata":{"labels":{"app":"zk"}},"spec":{"containers":[{"name":"kubernetes-zookeeper","image":"zk:b"}]}}}})
+}
+
+#[tokio::test]
+async fn a_rollout_followed_through_controller_revisions_and_undone_like_kubectl() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let list = json!({"apiVersion":"apps/v1","kind":"ControllerRevisionList","metadata":{"resourceVersion":"9"},
+            // Out of order, and one revision of another (deleted) StatefulSet with the same labels.
+            "items":[revision(2, "7b9c", "zk:b", "sts-1"), revision(1, "5d4f", "zk:a", "sts-1"), revision(1, "0000", "zk:old", "sts-0")]});
+        for _ in 0..2 {
+            expect(&mut h, Method::GET, "/apis/apps/v1/namespaces/ns/statefulsets/zk", 200, statefulset("sts-1")).await;
+            expect(&mut h, Method::GET, "/apis/apps/v1/namespaces/ns/controllerrevisions?&labelSelector=app%3Dzk", 200, list.clone()).await;
+        }
+        let (body, ct) = expect_typed(&mut h, Method::PATCH, "/apis/apps/v1/namespaces/ns/statefulsets/zk?", 200, statefulset("sts-1")).await;
+        assert_eq!(ct, "application/strategic-merge-patch+json");
+        assert_eq!(body["spec"]["template"]["spec"]["containers"][0]["image"], "zk:a");
+        assert_eq!(body["spec"]["template"]["$patch"], "replace");
+    });
+    let revs = p.revisions().await.unwrap();
+    let seen: Vec<(i64, &str)> = revs.iter().map(|r| (r.number, r.hash.as_str())).collect();
+    assert_eq!(seen, vec![(1, "5d4f"), (2, "7b9c")]);
+    assert_eq!(revs[1].template["spec"]["containers"][0]["image"], "zk:b");
+    p.rollback().await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_template_patch_is_a_json_patch() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let (body, ct) = expect_typed(&mut h, Method::PATCH, "/apis/apps/v1/namespaces/ns/statefulsets/zk?", 200, statefulset("sts-1")).await;
+        assert_eq!(ct, "application/json-patch+json");
+        assert_eq!(body, json!([{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"0.3"}]));
+    });
+    let patch: json_patch::Patch =
+        serde_json::from_value(json!([{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"0.3"}])).unwrap();
+    p.patch_statefulset(&patch).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn deploy_applies_the_four_objects_server_side_into_the_namespace() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns", 200, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns"}})).await;
+        let mut applied = Vec::new();
+        // The poller lists pods and events concurrently; answer those with empty lists.
+        while applied.len() < 4 {
+            let (req, send) = h.next_request().await.unwrap();
+            let uri = req.uri().to_string();
+            let method = req.method().clone();
+            let ct = req.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            let bytes = req.into_body().collect_bytes().await.unwrap();
+            if method == Method::GET {
+                let kind = if uri.contains("/pods") { "PodList" } else { "EventList" };
+                send.send_response(Response::builder().body(Body::from(serde_json::to_vec(&json!({"apiVersion":"v1","kind":kind,"metadata":{},"items":[]})).unwrap())).unwrap());
+                continue;
+            }
+            assert_eq!(method, Method::PATCH, "{uri}");
+            assert_eq!(ct, "application/apply-patch+yaml");
+            assert!(uri.contains("fieldManager=zk-chaos") && uri.contains("force=true"), "{uri}");
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["metadata"]["namespace"], "ns");
+            assert_eq!(body["metadata"]["labels"]["zk-chaos.run"], "zk-chaos-20261128-162600-ab12");
+            send.send_response(Response::builder().body(Body::from(bytes)).unwrap());
+            applied.push((uri.split('?').next().unwrap().to_string(), body));
+        }
+        let paths: Vec<&str> = applied.iter().map(|(u, _)| u.as_str()).collect();
+        assert_eq!(paths, vec![
+            "/api/v1/namespaces/ns/services/zk-hs",
+            "/api/v1/namespaces/ns/services/zk-cs",
+            "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/zk-pdb",
+            "/apis/apps/v1/namespaces/ns/statefulsets/zk",
+        ]);
+        // The PVCs the StatefulSet makes carry the run label, so cleanup finds them.
+        assert_eq!(applied[3].1["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["zk-chaos.run"], "zk-chaos-20261128-162600-ab12");
+        // The pod template is applied as written (no label added: it would change the revision).
+        assert!(applied[3].1["spec"]["template"]["metadata"]["labels"].get("zk-chaos.run").is_none());
+    });
+    // deploy then waits for the pods, which this server never creates: the apply part is what is checked.
+    let d = tokio::spawn(async move { p.deploy().await });
+    server.await.unwrap();
+    d.abort();
+}
+
+#[tokio::test]
+async fn exec_request_shape_and_a_refused_upgrade() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.unwrap();
+        assert_eq!(req.method(), Method::GET);
+        assert_eq!(req.uri().to_string(), "/api/v1/namespaces/ns/pods/zk-1/exec?&stdout=true&stderr=true&command=pkill&command=java");
+        assert_eq!(req.headers().get("upgrade").map(|v| v.to_str().unwrap()), Some("websocket"));
+        let forbidden = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+            "message":"pods \"zk-1\" is forbidden: User \"dev\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"ns\"",
+            "reason":"Forbidden","details":{"name":"zk-1","kind":"pods"},"code":403});
+        send.send_response(Response::builder().status(403).body(Body::from(serde_json::to_vec(&forbidden).unwrap())).unwrap());
+    });
+    let err = p.exec("zk-1", &["pkill", "java"]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("exec [\"pkill\", \"java\"] in zk-1"), "{err:#}");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn port_forward_request_per_accepted_connection() {
+    let (p, mut h) = platform();
+    let addr = p.client_addr("zk-0").await.unwrap();
+    assert!(addr.ip().is_loopback());
+    assert_eq!(p.client_addr("zk-0").await.unwrap(), addr, "one listener per member");
+    let _conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (req, send) = h.next_request().await.unwrap();
+    assert_eq!(req.method(), Method::GET);
+    assert_eq!(req.uri().to_string(), "/api/v1/namespaces/ns/pods/zk-0/portforward?&ports=2181");
+    assert_eq!(req.headers().get("upgrade").map(|v| v.to_str().unwrap()), Some("websocket"));
+    drop(send);
+}
+
+#[test]
+fn exec_exit_codes_from_the_final_status() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+    let ok: Status = serde_json::from_value(json!({"metadata":{},"status":"Success"})).unwrap();
+    assert_eq!(super::exit_code(Some(&ok)).unwrap(), 0);
+    let one: Status = serde_json::from_value(json!({"metadata":{},"status":"Failure",
+        "message":"command terminated with non-zero exit code: error executing command [pkill java], exit code 1",
+        "reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"1"}]}})).unwrap();
+    assert_eq!(super::exit_code(Some(&one)).unwrap(), 1);
+    assert!(super::exit_code(None).is_err());
+}
+
+#[test]
+fn member_status_reports_why_a_pod_is_pending() {
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "metadata":{"name":"zk-1","namespace":"ns","uid":"u","labels":{"controller-revision-hash":"zk-5d4f"}},
+        "spec":{"containers":[{"name":"kubernetes-zookeeper"}]},
+        "status":{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable",
+            "message":"0/5 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match pod anti-affinity rules, 2 node(s) were unschedulable."}]}})).unwrap();
+    let s = super::member_status("zk-1", 1, Some(&pod));
+    assert_eq!((s.exists, s.running, s.ready, s.phase.as_str()), (true, false, false, "Pending"));
+    assert!(s.reason.as_deref().unwrap().starts_with("Unschedulable: 0/5 nodes"), "{:?}", s.reason);
+    assert_eq!(s.revision.as_deref(), Some("zk-5d4f"));
+}
+
+#[tokio::test]
+async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before_contacting_it() {
+    use crate::platform::kube::connect::KubeOptions;
+    use crate::platform::PlatformKind;
+    use crate::run::{self, RunOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    // The server would refuse connections: a refusal must come first, and be exit 2, not 3.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\n\
+         contexts:\n- name: prod-eu\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let opts = |suite: &str, allow: Option<&str>| RunOptions {
+        platform: PlatformKind::Kube,
+        suites: vec![suite.to_string()],
+        manifest: "fixtures/zookeeper.yaml".into(),
+        results: dir.path().join("results"),
+        config: Config::default(),
+        keep: false,
+        fail_fast: false,
+        kube: KubeOptions { kubeconfig: Some(kubeconfig.clone()), allow_disruption: allow.map(str::to_string), ..Default::default() },
+    };
+    let p = run::prepare(opts("process-failure", None)).unwrap();
+    let err = run::connect(&p, "zk-chaos-20261128-162600-ab12").await.err().expect("refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("--allow-disruption=prod-eu"), "{err}");
+    // Allowed, or not disruptive: it goes on to the cluster, which is unreachable (exit 3).
+    let p = run::prepare(opts("process-failure", Some("prod-eu"))).unwrap();
+    assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
+    let p = run::prepare(opts("conformance", None)).unwrap();
+    assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
+}
