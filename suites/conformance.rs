@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context};
 use async_trait::async_trait;
 
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::client::fourlw::parse_properties;
 use crate::ensemble;
 use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
@@ -38,17 +38,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
 
 #[async_trait]
 impl Suite for Conformance {
-    fn name(&self) -> &'static str {
-        "conformance"
-    }
-    fn sections(&self) -> &'static str {
-        "2-4, 7-9"
-    }
-    fn summary(&self) -> &'static str {
-        "ordered start, hostnames, myid, zoo.cfg, one leader, stdout logging, non-root server, writable data dir"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &PlatformKind::ALL
+    fn about(&self) -> &'static About {
+        &About {
+            name: "conformance",
+            sections: "2-4, 7-9",
+            summary: "ordered start, hostnames, myid, zoo.cfg, one leader, stdout logging, non-root server, writable data dir",
+            platforms: &PlatformKind::ALL,
+            disruptive: false,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

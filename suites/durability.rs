@@ -9,7 +9,7 @@ use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
 use super::faults::{self, Fault};
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::client::hex_zxid;
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleKind, PlatformKind, VolumeIdentity};
@@ -19,20 +19,14 @@ pub struct Durability;
 
 #[async_trait]
 impl Suite for Durability {
-    fn name(&self) -> &'static str {
-        "durability"
-    }
-    fn sections(&self) -> &'static str {
-        "6"
-    }
-    fn summary(&self) -> &'static str {
-        "delete the StatefulSet (volumes stay), re-create it: same volumes, /hello with its original cZxid, no zxid going back"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &PlatformKind::ALL
-    }
-    fn disruptive(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &About {
+            name: "durability",
+            sections: "6",
+            summary: "delete the StatefulSet (volumes stay), re-create it: same volumes, /hello with its original cZxid, no zxid going back",
+            platforms: &PlatformKind::ALL,
+            disruptive: true,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::client::{self, hex_zxid, ZnodeStat};
 use crate::platform::PlatformKind;
 use crate::wait::{self, Seen};
@@ -19,17 +19,14 @@ pub const WORLD: &[u8] = b"world";
 
 #[async_trait]
 impl Suite for Integrity {
-    fn name(&self) -> &'static str {
-        "integrity"
-    }
-    fn sections(&self) -> &'static str {
-        "5"
-    }
-    fn summary(&self) -> &'static str {
-        "create /hello = world through zk-0; read it, with its stat, through every other member"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &PlatformKind::ALL
+    fn about(&self) -> &'static About {
+        &About {
+            name: "integrity",
+            sections: "5",
+            summary: "create /hello = world through zk-0; read it, with its stat, through every other member",
+            platforms: &PlatformKind::ALL,
+            disruptive: false,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

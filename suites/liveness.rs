@@ -9,7 +9,7 @@ use anyhow::{anyhow, ensure};
 use async_trait::async_trait;
 
 use super::faults::{self, Fault};
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::platform::{LifecycleKind, PlatformKind};
 
 pub struct Liveness;
@@ -19,20 +19,14 @@ pub const READY_SCRIPT: &str = "/usr/bin/zookeeper-ready";
 
 #[async_trait]
 impl Suite for Liveness {
-    fn name(&self) -> &'static str {
-        "liveness"
-    }
-    fn sections(&self) -> &'static str {
-        "12-13"
-    }
-    fn summary(&self) -> &'static str {
-        "rm zookeeper-ready in zk-0: liveness fails failureThreshold times, a fresh container restarts it, unready meanwhile"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &PlatformKind::ALL
-    }
-    fn disruptive(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &About {
+            name: "liveness",
+            sections: "12-13",
+            summary: "rm zookeeper-ready in zk-0: liveness fails failureThreshold times, a fresh container restarts it, unready meanwhile",
+            platforms: &PlatformKind::ALL,
+            disruptive: true,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

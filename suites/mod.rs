@@ -25,19 +25,38 @@ use crate::platform::{Platform, PlatformKind};
 use crate::report::model::{Marker, WorkloadSummary};
 use crate::report::{CheckReport, SuiteReport, Verdict};
 
+/// What a suite is, as `zk-chaos suites` lists it.
+#[derive(Debug)]
+pub struct About {
+    pub name: &'static str,
+    /// The TUTORIAL.md sections it certifies ("5", "2-4, 7-9").
+    pub sections: &'static str,
+    pub summary: &'static str,
+    /// Platforms it runs on; on any other it is reported as skipped, with the reason.
+    pub platforms: &'static [PlatformKind],
+    /// Injects faults or disrupts nodes: refused on clusters the run did not create unless the
+    /// user allows it explicitly.
+    pub disruptive: bool,
+}
+
 /// A named group of checks.
 #[async_trait]
 pub trait Suite: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// The TUTORIAL.md sections it certifies ("5", "2-4, 7-9").
-    fn sections(&self) -> &'static str;
-    fn summary(&self) -> &'static str;
-    /// Platforms it runs on; on any other it is reported as skipped, with the reason.
-    fn platforms(&self) -> &'static [PlatformKind];
-    /// Injects faults or disrupts nodes: refused on clusters the run did not create unless the
-    /// user allows it explicitly.
+    fn about(&self) -> &'static About;
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
+    fn sections(&self) -> &'static str {
+        self.about().sections
+    }
+    fn summary(&self) -> &'static str {
+        self.about().summary
+    }
+    fn platforms(&self) -> &'static [PlatformKind] {
+        self.about().platforms
+    }
     fn disruptive(&self) -> bool {
-        false
+        self.about().disruptive
     }
     /// Runs the suite. An `Err` aborts it and is recorded as a failed check.
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;

@@ -8,7 +8,7 @@ use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
 use super::faults::{self, Fault};
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleKind, PlatformKind};
 
@@ -16,20 +16,14 @@ pub struct ProcessFailure;
 
 #[async_trait]
 impl Suite for ProcessFailure {
-    fn name(&self) -> &'static str {
-        "process-failure"
-    }
-    fn sections(&self) -> &'static str {
-        "11"
-    }
-    fn summary(&self) -> &'static str {
-        "pkill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &PlatformKind::ALL
-    }
-    fn disruptive(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &About {
+            name: "process-failure",
+            sections: "11",
+            summary: "pkill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost",
+            platforms: &PlatformKind::ALL,
+            disruptive: true,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

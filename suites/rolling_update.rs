@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::faults::{self, Fault};
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
 use crate::wait::{self, Seen};
@@ -23,20 +23,14 @@ pub const NEW_CPU: &str = "0.3";
 
 #[async_trait]
 impl Suite for RollingUpdate {
-    fn name(&self) -> &'static str {
-        "rolling-update"
-    }
-    fn sections(&self) -> &'static str {
-        "10"
-    }
-    fn summary(&self) -> &'static str {
-        "patch cpu to 0.3: members replaced one at a time in reverse order, a majority up throughout; history; undo"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &PlatformKind::ALL
-    }
-    fn disruptive(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &About {
+            name: "rolling-update",
+            sections: "10",
+            summary: "patch cpu to 0.3: members replaced one at a time in reverse order, a majority up throughout; history; undo",
+            platforms: &PlatformKind::ALL,
+            disruptive: true,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

@@ -101,6 +101,26 @@ pub struct MemberStatus {
     pub reason: Option<String>,
 }
 
+impl MemberStatus {
+    /// A member with no pod at all (before creation, after deletion).
+    pub fn absent(member: &str, ordinal: usize) -> MemberStatus {
+        MemberStatus {
+            name: member.to_string(),
+            ordinal,
+            exists: false,
+            running: false,
+            ready: false,
+            restart_count: 0,
+            container_id: None,
+            started_at: None,
+            revision: None,
+            node: None,
+            phase: "Absent".into(),
+            reason: Some("no pod".into()),
+        }
+    }
+}
+
 /// One member's persistent volume: the claim's name and an identity that changes if the volume
 /// is re-created (Docker: the volume's name and creation time; Kubernetes: the PV's UID).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -275,22 +275,6 @@ fn revision_hash(template: &Value) -> String {
     format!("{digest:x}")[..10].to_string()
 }
 
-fn absent(member: &str, ordinal: usize) -> MemberStatus {
-    MemberStatus {
-        name: member.to_string(),
-        ordinal,
-        exists: false,
-        running: false,
-        ready: false,
-        restart_count: 0,
-        container_id: None,
-        started_at: None,
-        revision: None,
-        node: None,
-        phase: "Absent".into(),
-        reason: Some("no pod".into()),
-    }
-}
 
 #[async_trait]
 impl Platform for DockerPlatform {
@@ -346,7 +330,7 @@ impl Platform for DockerPlatform {
 
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
         let ordinal = self.members().iter().position(|m| m == member).with_context(|| format!("no member {member}"))?;
-        Ok(self.state.lock().await.pods.get(member).map(Pod::status).unwrap_or_else(|| absent(member, ordinal)))
+        Ok(self.state.lock().await.pods.get(member).map(Pod::status).unwrap_or_else(|| MemberStatus::absent(member, ordinal)))
     }
 
     async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr> {

@@ -273,22 +273,7 @@ impl KubePlatform {
 
 /// A member's status from its pod (`None`: no pod).
 pub fn member_status(member: &str, ordinal: usize, pod: Option<&Pod>) -> MemberStatus {
-    let Some(pod) = pod else {
-        return MemberStatus {
-            name: member.to_string(),
-            ordinal,
-            exists: false,
-            running: false,
-            ready: false,
-            restart_count: 0,
-            container_id: None,
-            started_at: None,
-            revision: None,
-            node: None,
-            phase: "Absent".into(),
-            reason: None,
-        };
-    };
+    let Some(pod) = pod else { return MemberStatus::absent(member, ordinal) };
     let snap = Snap::of(pod);
     let status = pod.status.as_ref();
     let cs = status.and_then(|s| s.container_statuses.as_ref()).and_then(|c| c.first());
