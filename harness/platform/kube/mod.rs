@@ -9,7 +9,7 @@ pub mod kind;
 pub mod lifecycle;
 pub mod safety;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
