@@ -198,7 +198,12 @@ impl KubePlatform {
                             .collect();
                         for m in &members {
                             for (kind, detail) in lifecycle::diff(seen.get(m), now.get(m)) {
-                                life.push(m, kind, detail);
+                                // An exit is dated by the kubelet (finishedAt), not by this poll.
+                                let at = match (kind, now.get(m).and_then(|s| s.last_finished_at)) {
+                                    (crate::platform::LifecycleKind::Exited, Some(t)) => t,
+                                    _ => chrono::Utc::now(),
+                                };
+                                life.push_at(at, m, kind, detail);
                             }
                         }
                         seen = now;
