@@ -497,13 +497,8 @@ impl Platform for KubePlatform {
             .into_iter()
             .map(|r| Revision {
                 number: r.revision,
-                hash: r
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("controller-revision-hash").cloned())
-                    .or_else(|| r.metadata.name.as_ref().and_then(|n| n.rsplit('-').next().map(str::to_string)))
-                    .unwrap_or_default(),
+                // The revision's name: what pods carry as their controller-revision-hash label.
+                hash: r.metadata.name.clone().unwrap_or_default(),
                 template: r.data.as_ref().and_then(|d| d.0.pointer("/spec/template").cloned()).unwrap_or(Value::Null),
             })
             .collect())

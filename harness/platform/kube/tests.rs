@@ -158,7 +158,7 @@ async fn nodes_budget_and_pinned_volume() {
 
 fn revision(n: i64, hash: &str, image: &str, owner: &str) -> Value {
     json!({"apiVersion":"apps/v1","kind":"ControllerRevision",
-        "metadata":{"name":format!("zk-{hash}"),"namespace":"ns","labels":{"app":"zk","controller-revision-hash":hash},
+        "metadata":{"name":format!("zk-{hash}"),"namespace":"ns","labels":{"app":"zk","controller.kubernetes.io/hash":hash},
             "ownerReferences":[{"apiVersion":"apps/v1","kind":"StatefulSet","name":"zk","uid":owner,"controller":true,"blockOwnerDeletion":true}]},
         "data":{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app":"zk"}},
             "spec":{"containers":[{"name":"kubernetes-zookeeper","image":image}]}}}},
@@ -189,7 +189,8 @@ async fn a_rollout_followed_through_controller_revisions_and_undone_like_kubectl
     });
     let revs = p.revisions().await.unwrap();
     let seen: Vec<(i64, &str)> = revs.iter().map(|r| (r.number, r.hash.as_str())).collect();
-    assert_eq!(seen, vec![(1, "5d4f"), (2, "7b9c")]);
+    // The hash is the revision's name, as pods carry it in their controller-revision-hash label.
+    assert_eq!(seen, vec![(1, "zk-5d4f"), (2, "zk-7b9c")]);
     assert_eq!(revs[1].template["spec"]["containers"][0]["image"], "zk:b");
     p.rollback().await.unwrap();
     server.await.unwrap();
@@ -344,4 +345,28 @@ async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before
     assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
     let p = run::prepare(opts("conformance", None)).unwrap();
     assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
+}
+
+#[tokio::test]
+async fn teardown_of_a_run_namespace_deletes_it_and_waits_until_it_is_gone() {
+    let (svc, mut h) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(svc, "default");
+    let manifest = Manifest::load(Path::new("fixtures/zookeeper.yaml")).unwrap();
+    let run = "zk-chaos-20261128-162600-ab12";
+    let p = KubePlatform::new(client, "kind-test".into(), manifest, Config::default(), run.into(), None);
+    assert_eq!(p.namespace(), run);
+    let server = tokio::spawn(async move {
+        let terminating = json!({"apiVersion":"v1","kind":"Namespace",
+            "metadata":{"name":run,"labels":{"zk-chaos.run":run},"deletionTimestamp":"2026-11-28T16:40:00Z"},
+            "spec":{"finalizers":["kubernetes"]},"status":{"phase":"Terminating"}});
+        let sent = expect(&mut h, Method::DELETE, &format!("/api/v1/namespaces/{run}?"), 200, terminating.clone()).await;
+        assert_eq!(sent["propagationPolicy"], "Background");
+        expect(&mut h, Method::GET, &format!("/api/v1/namespaces/{run}"), 200, terminating).await;
+        let not_found = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+            "message":format!("namespaces \"{run}\" not found"),"reason":"NotFound","details":{"name":run,"kind":"namespaces"},"code":404});
+        expect(&mut h, Method::GET, &format!("/api/v1/namespaces/{run}"), 404, not_found).await;
+    });
+    p.teardown().await.unwrap();
+    server.await.unwrap();
+    assert!(p.keep_instructions().contains(&format!("delete namespace {run}")));
 }
