@@ -94,7 +94,7 @@ pub fn diff(prev: Option<&Snap>, now: Option<&Snap>) -> Vec<(LifecycleKind, Stri
                 out.push((NotReady, if n.running { "readiness probe failing".into() } else { "container not running".into() }));
             }
             // The container exited: seen terminated, or only through its restart (polls are 500 ms apart).
-            if (n.terminated_now && !p.terminated_now) || (n.restart_count > p.restart_count && !p.terminated_now && !n.terminated_now) {
+            if !p.terminated_now && (n.terminated_now || n.restart_count > p.restart_count) {
                 out.push((Exited, n.last_terminated.clone().unwrap_or_else(|| "container terminated".into())));
             }
             if n.restart_count > p.restart_count {
