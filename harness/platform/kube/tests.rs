@@ -370,3 +370,82 @@ async fn teardown_of_a_run_namespace_deletes_it_and_waits_until_it_is_gone() {
     server.await.unwrap();
     assert!(p.keep_instructions().contains(&format!("delete namespace {run}")));
 }
+
+fn not_found(kind: &str, name: &str) -> Value {
+    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+        "message":format!("{kind} \"{name}\" not found"),"reason":"NotFound","details":{"name":name,"kind":kind},"code":404})
+}
+
+#[tokio::test]
+async fn status_of_an_absent_pod_and_volumes_by_claim_and_pv_uid() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-2", 404, not_found("pods", "zk-2")).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-2","namespace":"ns","uid":"claim-uid"},
+            "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}},"volumeName":"pvc-77aa"},
+            "status":{"phase":"Bound"}})).await;
+        expect(&mut h, Method::GET, "/api/v1/persistentvolumes/pvc-77aa", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pvc-77aa","uid":"6b1e2c44-pv"},
+            "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],"csi":{"driver":"ebs.csi.aws.com","volumeHandle":"vol-0abc"}}})).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-2","namespace":"ns"},
+            "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}}},
+            "status":{"phase":"Pending"}})).await;
+    });
+    let s = p.status("zk-2").await.unwrap();
+    assert_eq!((s.exists, s.phase.as_str(), s.ordinal), (false, "Absent", 2));
+    let v = p.volumes("zk-2").await.unwrap();
+    assert_eq!(v, vec![crate::platform::VolumeIdentity { claim: "datadir-zk-2".into(), id: "6b1e2c44-pv".into() }]);
+    assert!(p.volumes("zk-2").await.unwrap_err().to_string().contains("not bound"));
+    server.await.unwrap();
+}
+
+fn pod_json(name: &str, uid: &str, ready: bool, restarts: i32, started: &str) -> Value {
+    json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":"ns","uid":uid,"labels":{"app":"zk"}},
+        "spec":{"containers":[{"name":"kubernetes-zookeeper"}],"nodeName":"w1"},
+        "status":{"phase":"Running","conditions":[{"type":"Ready","status":if ready {"True"} else {"False"}}],
+            "containerStatuses":[{"name":"kubernetes-zookeeper","image":"zk","imageID":"","ready":ready,"restartCount":restarts,
+                "state":{"running":{"startedAt":started}},
+                "lastState": if restarts > 0 {json!({"terminated":{"exitCode":143,"reason":"Error","finishedAt":"2026-11-28T16:00:30Z"}})} else {json!({})}}]}})
+}
+
+#[tokio::test]
+async fn the_poller_turns_pod_changes_and_kubelet_events_into_lifecycle_events() {
+    use crate::platform::LifecycleKind::*;
+    let (p, mut h) = platform();
+    let pods = [
+        vec![pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")],
+        vec![pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z")],
+    ];
+    let killing = json!({"apiVersion":"v1","kind":"EventList","metadata":{},"items":[{
+        "metadata":{"name":"zk-0.187a","namespace":"ns","uid":"e1"},
+        "involvedObject":{"kind":"Pod","name":"zk-0","namespace":"ns"},
+        "reason":"Killing","type":"Normal","count":1,"lastTimestamp":"2026-11-28T16:00:29Z",
+        "message":"Container kubernetes-zookeeper failed liveness probe, will be restarted"}]});
+    let server = tokio::spawn(async move {
+        for (i, items) in pods.into_iter().enumerate() {
+            expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods?&labelSelector=app%3Dzk", 200,
+                json!({"apiVersion":"v1","kind":"PodList","metadata":{},"items":items})).await;
+            let events = if i == 1 { killing.clone() } else { json!({"apiVersion":"v1","kind":"EventList","metadata":{},"items":[]}) };
+            expect(&mut h, Method::GET, "/api/v1/namespaces/ns/events?", 200, events).await;
+        }
+        h
+    });
+    p.start_poller();
+    let mut h = tokio::time::timeout(std::time::Duration::from_secs(5), server).await.unwrap().unwrap();
+    // The third poll begins only once the second one's answers were turned into events.
+    let (third, _pending) = h.next_request().await.unwrap();
+    assert_eq!(third.uri().path(), "/api/v1/namespaces/ns/pods");
+    let kinds: Vec<_> = p.lifecycle().into_iter().filter(|e| e.member == "zk-0").map(|e| (e.kind, e.at.to_rfc3339())).collect();
+    let only: Vec<_> = kinds.iter().map(|(k, _)| *k).collect();
+    // Created, Started, Ready from the first poll; then the kill (dated by the kubelet's event),
+    // the exit (dated by finishedAt), NotReady, Restarted, Started from the second.
+    for k in [Created, Started, Ready, LivenessKilled, Exited, NotReady, Restarted] {
+        assert!(only.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    let at = |k| kinds.iter().find(|(x, _)| *x == k).unwrap().1.clone();
+    assert_eq!(at(LivenessKilled), "2026-11-28T16:00:29+00:00");
+    assert_eq!(at(Exited), "2026-11-28T16:00:30+00:00");
+    p.stop_background().await;
+}
