@@ -94,7 +94,17 @@ pub async fn connect(p: &Prepared, run_id: &str) -> Result<Arc<dyn Platform>> {
             let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
             let config = p.opts.kube.kind_config.clone().unwrap_or_else(|| PathBuf::from("fixtures/kind/cluster.yaml"));
             // A cluster this run creates: disruptive suites need no --allow-disruption.
-            let cluster = KindCluster::create(run_id, &config, &image).await?;
+            let cluster = KindCluster::planned(run_id);
+            tokio::select! {
+                created = cluster.create_planned(&config, &image) => created?,
+                _ = crate::cli::interrupted() => {
+                    tracing::warn!("interrupted while creating kind cluster {}: deleting it", cluster.name);
+                    if let Err(e) = cluster.delete().await {
+                        tracing::warn!("{e:#}; remove it with `kind delete cluster --name {}`", cluster.name);
+                    }
+                    return Err(Error::Interrupted);
+                }
+            }
             let (client, context) = match connect::client(Some(&cluster.kubeconfig), Some(&cluster.context())).await {
                 Ok(c) => c,
                 Err(e) => {

@@ -7,6 +7,8 @@ pub mod durability;
 pub mod faults;
 pub mod integrity;
 pub mod liveness;
+pub mod maintenance;
+pub mod node_failure;
 pub mod process_failure;
 pub mod rolling_update;
 pub mod traffic;
@@ -72,6 +74,8 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(process_failure::ProcessFailure),
         Box::new(liveness::Liveness),
         Box::new(rolling_update::RollingUpdate),
+        Box::new(node_failure::NodeFailure),
+        Box::new(maintenance::Maintenance),
     ]
 }
 

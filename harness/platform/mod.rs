@@ -185,6 +185,10 @@ pub trait Cluster: Send + Sync {
     async fn budget(&self) -> anyhow::Result<BudgetStatus>;
     /// The node a member's volume is pinned to, when its PV has node affinity (local storage).
     async fn volume_pinned_node(&self, member: &str) -> anyhow::Result<Option<String>>;
+    /// The StatefulSet as the API server has it now (JSON).
+    async fn live_statefulset(&self) -> anyhow::Result<serde_json::Value> {
+        anyhow::bail!("this platform cannot read the live StatefulSet")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -114,4 +114,9 @@ impl Cluster for KubePlatform {
         let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
         Ok(pinned_node(&pvs.get(&pv).await?))
     }
+
+    async fn live_statefulset(&self) -> anyhow::Result<serde_json::Value> {
+        let api: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        Ok(serde_json::to_value(api.get(self.manifest.name()).await?)?)
+    }
 }

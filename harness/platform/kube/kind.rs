@@ -35,8 +35,22 @@ impl KindCluster {
         format!("kind-{}", self.name)
     }
 
+    /// The cluster a run would create (nothing is created yet).
+    pub fn planned(run_id: &str) -> KindCluster {
+        let name = cluster_name(run_id);
+        let kubeconfig = std::env::temp_dir().join(format!("{name}.kubeconfig"));
+        KindCluster { name, kubeconfig }
+    }
+
     /// Creates the cluster and loads `image` into it. On failure after creation, deletes it.
     pub async fn create(run_id: &str, config: &Path, image: &str) -> Result<KindCluster> {
+        let cluster = KindCluster::planned(run_id);
+        cluster.create_planned(config, image).await?;
+        Ok(cluster)
+    }
+
+    /// Creates this planned cluster; see [`KindCluster::create`].
+    pub async fn create_planned(&self, config: &Path, image: &str) -> Result<()> {
         let bin = binary();
         match Command::new(&bin).arg("version").output().await {
             Ok(o) if o.status.success() => {}
@@ -51,9 +65,7 @@ impl KindCluster {
         if !config.exists() {
             return Err(Error::bad_input(format!("the kind cluster config {} does not exist", config.display())));
         }
-        let name = cluster_name(run_id);
-        let kubeconfig = std::env::temp_dir().join(format!("{name}.kubeconfig"));
-        let cluster = KindCluster { name, kubeconfig };
+        let cluster = self;
         tracing::info!("creating kind cluster {} from {}", cluster.name, config.display());
         let created = run(&[
             "create", "cluster", "--name", &cluster.name, "--config", &config.to_string_lossy(),
@@ -71,7 +83,7 @@ impl KindCluster {
                 cluster.name
             )));
         }
-        Ok(cluster)
+        Ok(())
     }
 
     pub async fn delete(&self) -> anyhow::Result<()> {
@@ -83,7 +95,8 @@ impl KindCluster {
 
 async fn run(args: &[&str]) -> anyhow::Result<String> {
     let bin = binary();
-    let out = Command::new(&bin).args(args).output().await?;
+    // Killed if the run is interrupted while it waits (kind create can take minutes).
+    let out = Command::new(&bin).args(args).kill_on_drop(true).output().await?;
     if !out.status.success() {
         bail!("`{bin} {}` exited {}: {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }

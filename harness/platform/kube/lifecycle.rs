@@ -26,6 +26,10 @@ pub struct Snap {
     pub deleting: bool,
     /// lastState.terminated: reason and exit code of the previous container.
     pub last_terminated: Option<String>,
+    /// When the previous container finished (lastState.terminated.finishedAt).
+    pub last_finished_at: Option<DateTime<Utc>>,
+    /// The current container has terminated (state.terminated), not restarted yet.
+    pub terminated_now: bool,
 }
 
 impl Snap {
@@ -40,7 +44,15 @@ impl Snap {
         let last_terminated = cs.and_then(|c| c.last_state.as_ref()).and_then(|s| s.terminated.as_ref()).map(|t| {
             format!("{} (exit code {})", t.reason.as_deref().unwrap_or("Terminated"), t.exit_code)
         });
+        let last_finished_at = cs
+            .and_then(|c| c.last_state.as_ref())
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.finished_at.as_ref())
+            .and_then(|t| to_chrono(&t.0));
+        let terminated_now = cs.and_then(|c| c.state.as_ref()).is_some_and(|s| s.terminated.is_some());
         Snap {
+            last_finished_at,
+            terminated_now,
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             running: running.is_some(),
             ready,
@@ -80,6 +92,10 @@ pub fn diff(prev: Option<&Snap>, now: Option<&Snap>) -> Vec<(LifecycleKind, Stri
             }
             if p.ready && !n.ready {
                 out.push((NotReady, if n.running { "readiness probe failing".into() } else { "container not running".into() }));
+            }
+            // The container exited: seen terminated, or only through its restart (polls are 500 ms apart).
+            if !p.terminated_now && (n.terminated_now || n.restart_count > p.restart_count) {
+                out.push((Exited, n.last_terminated.clone().unwrap_or_else(|| "container terminated".into())));
             }
             if n.restart_count > p.restart_count {
                 let why = n.last_terminated.clone().unwrap_or_else(|| "previous container terminated".into());
@@ -174,8 +190,13 @@ mod tests {
                     "lastState": {"terminated": {"exitCode": 137, "reason": "Error"}}}]}
         })));
         let ev = diff(Some(&before), Some(&after));
-        assert_eq!(kinds(ev.clone()), vec![NotReady, Restarted, Started]);
-        assert!(ev[1].1.contains("Error (exit code 137)"), "{:?}", ev[1]);
+        assert_eq!(kinds(ev.clone()), vec![NotReady, Exited, Restarted, Started]);
+        assert!(ev[2].1.contains("Error (exit code 137)"), "{:?}", ev[2]);
+        assert_eq!(after.last_finished_at, None);
+        // Seen terminated first: Exited then, and not again with the restart.
+        let stopped = Snap { running: false, ready: false, terminated_now: true, ..before.clone() };
+        assert_eq!(kinds(diff(Some(&before), Some(&stopped))), vec![NotReady, Exited]);
+        assert_eq!(kinds(diff(Some(&stopped), Some(&after))), vec![Restarted, Started]);
     }
 
     #[test]

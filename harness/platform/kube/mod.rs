@@ -9,7 +9,7 @@ pub mod kind;
 pub mod lifecycle;
 pub mod safety;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -198,7 +198,12 @@ impl KubePlatform {
                             .collect();
                         for m in &members {
                             for (kind, detail) in lifecycle::diff(seen.get(m), now.get(m)) {
-                                life.push(m, kind, detail);
+                                // An exit is dated by the kubelet (finishedAt), not by this poll.
+                                let at = match (kind, now.get(m).and_then(|s| s.last_finished_at)) {
+                                    (crate::platform::LifecycleKind::Exited, Some(t)) => t,
+                                    _ => chrono::Utc::now(),
+                                };
+                                life.push_at(at, m, kind, detail);
                             }
                         }
                         seen = now;
@@ -477,13 +482,8 @@ impl Platform for KubePlatform {
             .into_iter()
             .map(|r| Revision {
                 number: r.revision,
-                hash: r
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("controller-revision-hash").cloned())
-                    .or_else(|| r.metadata.name.as_ref().and_then(|n| n.rsplit('-').next().map(str::to_string)))
-                    .unwrap_or_default(),
+                // The revision's name: what pods carry as their controller-revision-hash label.
+                hash: r.metadata.name.clone().unwrap_or_default(),
                 template: r.data.as_ref().and_then(|d| d.0.pointer("/spec/template").cloned()).unwrap_or(Value::Null),
             })
             .collect())

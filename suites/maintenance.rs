@@ -1,0 +1,430 @@
+//! `maintenance` (TUTORIAL.md section 15): drains against the disruption budget. With four
+//! schedulable nodes (the rest cordoned): draining zk-0's node moves zk-0 to the fourth node;
+//! draining zk-1's leaves zk-1 Pending (anti-affinity leaves it no node); draining zk-2's is
+//! refused by the budget (HTTP 429, cause `DisruptionBudget`) for as long as zk-1 is down, while
+//! `/hello` stays readable; uncordoning the first node lets zk-1 back and the third eviction through.
+//!
+//! Every node the suite cordons is uncordoned whatever happens: [`Cordons`] records each cordon
+//! and undoes them on return, on error and on panic; if the suite is dropped (Ctrl-C) its `Drop`
+//! starts the uncordons, and the Kubernetes platform's teardown uncordons whatever is left.
+//!
+//! With node-local volumes (kind's local-path storage) an evicted member cannot move: its PV is
+//! pinned to its node. The suite then says so, expects "volume node affinity conflict" for zk-0,
+//! lets it back by uncordoning its node, and reports the rest of the section as not applicable.
+
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use async_trait::async_trait;
+use futures::FutureExt;
+
+use super::faults;
+use super::{Suite, SuiteCtx};
+use crate::platform::{BudgetStatus, Cluster, EvictionOutcome, MemberStatus, Platform, PlatformKind};
+use crate::wait::{self, Seen};
+
+/// How long the budget must keep refusing the third eviction.
+const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_secs(1);
+
+pub struct Maintenance;
+
+/// The nodes a suite has cordoned; undone on every path.
+pub struct Cordons {
+    platform: Arc<dyn Platform>,
+    nodes: Arc<Mutex<Vec<String>>>,
+}
+
+impl Cordons {
+    pub fn new(platform: Arc<dyn Platform>) -> Cordons {
+        Cordons { platform, nodes: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    fn cluster(&self) -> anyhow::Result<&dyn Cluster> {
+        self.platform.cluster().ok_or_else(|| anyhow!("{} has no nodes to cordon", self.platform.kind()))
+    }
+
+    /// Cordons `node`, recorded first: a PATCH that failed after taking effect is undone too.
+    pub async fn cordon(&self, node: &str) -> anyhow::Result<()> {
+        {
+            let mut n = self.nodes.lock().expect("cordons lock");
+            if !n.iter().any(|x| x == node) {
+                n.push(node.to_string());
+            }
+        }
+        self.cluster()?.cordon(node).await.with_context(|| format!("cordon {node}"))
+    }
+
+    pub async fn uncordon(&self, node: &str) -> anyhow::Result<()> {
+        self.cluster()?.uncordon(node).await.with_context(|| format!("uncordon {node}"))?;
+        self.nodes.lock().expect("cordons lock").retain(|x| x != node);
+        Ok(())
+    }
+
+    /// Uncordons every node still cordoned; names them, or the ones that could not be.
+    pub async fn undo_all(&self) -> anyhow::Result<Vec<String>> {
+        let nodes: Vec<String> = self.nodes.lock().expect("cordons lock").clone();
+        let mut errors = Vec::new();
+        for n in &nodes {
+            if let Err(e) = self.uncordon(n).await {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(nodes)
+        } else {
+            bail!("{}", errors.join("; "))
+        }
+    }
+}
+
+impl Drop for Cordons {
+    /// Dropped with nodes still cordoned (the suite's future dropped on Ctrl-C): start the uncordons.
+    fn drop(&mut self) {
+        let left: Vec<String> = std::mem::take(&mut *self.nodes.lock().expect("cordons lock"));
+        if left.is_empty() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let p = self.platform.clone();
+        rt.spawn(async move {
+            if let Some(c) = p.cluster() {
+                for n in left {
+                    if let Err(e) = c.uncordon(&n).await {
+                        tracing::warn!("uncordon {n} after the suite was stopped: {e:#}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl Suite for Maintenance {
+    fn name(&self) -> &'static str {
+        "maintenance"
+    }
+    fn sections(&self) -> &'static str {
+        "15"
+    }
+    fn summary(&self) -> &'static str {
+        "drain three nodes in turn: zk-0 moves, zk-1 stays Pending, zk-2's eviction is refused by the budget (429 DisruptionBudget) while /hello stays readable; uncordon, and it goes through"
+    }
+    fn platforms(&self) -> &'static [PlatformKind] {
+        &[PlatformKind::Kube, PlatformKind::Kind]
+    }
+    fn disruptive(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let p = ctx.platform.clone();
+        if p.cluster().is_none() {
+            bail!("{} has no nodes to drain", p.kind());
+        }
+        let cordons = Cordons::new(p.clone());
+        let outcome = AssertUnwindSafe(walk(ctx, &cordons)).catch_unwind().await;
+        let start = Instant::now();
+        let undone = cordons.undo_all().await.map(|n| {
+            if n.is_empty() { "nothing left cordoned".to_string() } else { format!("uncordoned {}", n.join(", ")) }
+        });
+        ctx.record("every node cordoned was uncordoned", start, undone);
+        match outcome {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+async fn walk(ctx: &mut SuiteCtx, cordons: &Cordons) -> anyhow::Result<()> {
+    let p = ctx.platform.clone();
+    let cluster = p.cluster().expect("checked by run");
+    let t = ctx.config.timeouts.clone();
+    let members = p.members();
+    anyhow::ensure!(members.len() == 3, "section 15 is written for three members; this StatefulSet has {}", members.len());
+    let (m0, m1, m2) = (members[0].clone(), members[1].clone(), members[2].clone());
+    let hello = faults::write_hello(p.as_ref(), &m0, t.operation).await?;
+    let traffic = super::traffic::Traffic::start(ctx).await?;
+    let result = steps(ctx, cordons, cluster, [&m0, &m1, &m2], hello.czxid).await;
+    let finished = traffic.finish(ctx).await;
+    result.and(finished)
+}
+
+async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0, m1, m2]: [&String; 3], czxid: i64) -> anyhow::Result<()> {
+    let p = ctx.platform.clone();
+    let t = ctx.config.timeouts.clone();
+
+    // Four schedulable nodes: the three the members run on and one more; cordon the rest.
+    let start = Instant::now();
+    let mut homes = Vec::new();
+    for m in [m0, m1, m2] {
+        homes.push(p.status(m).await?.node.ok_or_else(|| anyhow!("{m} is not scheduled on a node"))?);
+    }
+    let nodes = cluster.nodes().await?;
+    let spare = nodes.iter().find(|n| n.schedulable && !n.control_plane && !homes.contains(&n.name)).map(|n| n.name.clone());
+    let Some(spare) = spare else {
+        ctx.record("four schedulable nodes", start, Err(anyhow!("no fourth schedulable worker besides {}: section 15 needs one for zk-0 to move to", homes.join(", "))));
+        return Ok(());
+    };
+    let keep: BTreeSet<&str> = homes.iter().map(String::as_str).chain([spare.as_str()]).collect();
+    for n in nodes.iter().filter(|n| n.schedulable && !keep.contains(n.name.as_str())) {
+        cordons.cordon(&n.name).await?;
+    }
+    ctx.record("four schedulable nodes", start, Ok(format!("{} (members on {}; spare {spare})", keep.iter().copied().collect::<Vec<_>>().join(", "), homes.join(", "))));
+
+    // Storage topology: node-local volumes pin their members.
+    let start = Instant::now();
+    let pinned = cluster.volume_pinned_node(m0).await?;
+    if let Some(node) = &pinned {
+        ctx.record(
+            "storage topology",
+            start,
+            Ok(format!("{m0}'s volume is pinned to node {node} (node-local storage, e.g. kind's local-path): an evicted member cannot move; the walkthrough assumes network-attached volumes")),
+        );
+    }
+
+    let start = Instant::now();
+    let b = settled_budget(cluster, &p, 1, t.member_ready).await;
+    if !ctx.record("the budget allows one disruption", start, b.map(|b| describe(&b))) {
+        return Ok(());
+    }
+
+    // Drain zk-0's node.
+    ctx.mark(format!("drain {} ({m0})", homes[0]));
+    cordons.cordon(&homes[0]).await?;
+    let start = Instant::now();
+    let ev = evict_accepted(cluster, m0, t.operation * 3).await;
+    if !ctx.record(&format!("eviction of {m0} accepted"), start, ev) {
+        return Ok(());
+    }
+    if let Some(node) = pinned {
+        let start = Instant::now();
+        let conflict = member_until(&p, m0, t.member_ready, "Pending: volume node affinity conflict", |s| {
+            s.exists && !s.running && s.reason.as_deref().is_some_and(|r| r.contains("volume node affinity conflict"))
+        })
+        .await;
+        ctx.record(&format!("{m0} Pending: its volume is pinned to {node} (expected with node-local storage)"), start, conflict.map(|s| describe_member(&s)));
+        cordons.uncordon(&homes[0]).await?;
+        let start = Instant::now();
+        let back = member_until(&p, m0, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
+        ctx.record(&format!("{m0} Ready again on its own node once {} was uncordoned", homes[0]), start, back.map(|s| describe_member(&s)));
+        let start = Instant::now();
+        ctx.record("/hello intact", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+        ctx.record(
+            "the rest of section 15 (zk-1 Pending by anti-affinity, zk-2 refused by the budget)",
+            Instant::now(),
+            Ok("not applicable with node-pinned volumes: zk-0 cannot move to the fourth node, so the walkthrough's sequence cannot happen; use a StorageClass with network-attached volumes to certify it".into()),
+        );
+        return Ok(());
+    }
+    let start = Instant::now();
+    let moved = member_until(&p, m0, t.member_ready, &format!("Ready on a node other than {}", homes[0]), |s| {
+        s.running && s.ready && s.node.as_deref().is_some_and(|n| n != homes[0])
+    })
+    .await;
+    ctx.record(&format!("{m0} Ready again on another node"), start, moved.map(|s| describe_member(&s)));
+    let start = Instant::now();
+    ctx.record("/hello intact after the first drain", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+
+    // Drain zk-1's node.
+    ctx.mark(format!("drain {} ({m1})", homes[1]));
+    cordons.cordon(&homes[1]).await?;
+    let start = Instant::now();
+    let ev = evict_accepted(cluster, m1, t.member_ready).await;
+    if !ctx.record(&format!("eviction of {m1} accepted"), start, ev) {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let pending = member_until(&p, m1, t.member_ready, "Pending, unschedulable by anti-affinity", |s| {
+        s.exists && s.phase == "Pending" && s.reason.as_deref().is_some_and(|r| r.contains("anti-affinity"))
+    })
+    .await;
+    if !ctx.record(&format!("{m1} Pending: anti-affinity leaves it no node"), start, pending.map(|s| describe_member(&s))) {
+        return Ok(());
+    }
+
+    // Drain zk-2's node: refused for as long as zk-1 is down.
+    ctx.mark(format!("drain {} ({m2})", homes[2]));
+    cordons.cordon(&homes[2]).await?;
+    let start = Instant::now();
+    let b = settled_budget(cluster, &p, 0, t.member_ready).await;
+    if !ctx.record("the budget sees zk-1 down and allows no disruption", start, b.map(|b| describe(&b))) {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let refused = refused_throughout(&p, cluster, m2, m0, czxid, t.operation).await;
+    if !ctx.record(&format!("every eviction of {m2} for {}s refused by the budget, {m2} running, /hello readable", REFUSAL_WINDOW.as_secs()), start, refused) {
+        return Ok(());
+    }
+
+    // Uncordon the first node: zk-1 comes back, then zk-2 can go.
+    ctx.mark(format!("uncordon {}", homes[0]));
+    cordons.uncordon(&homes[0]).await?;
+    let start = Instant::now();
+    let back = member_until(&p, m1, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
+    if !ctx.record(&format!("{m1} Ready once {} is schedulable again", homes[0]), start, back.map(|s| describe_member(&s))) {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let ev = evict_accepted(cluster, m2, t.member_ready).await;
+    ctx.record(&format!("eviction of {m2} accepted once {m1} is back"), start, ev);
+    let start = Instant::now();
+    ctx.record("/hello intact after the drains", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+    Ok(())
+}
+
+fn describe(b: &BudgetStatus) -> String {
+    format!(
+        "currentHealthy {}, desiredHealthy {}, disruptionsAllowed {}, expectedPods {} (observedGeneration {:?}, generation {:?})",
+        b.current_healthy, b.desired_healthy, b.disruptions_allowed, b.expected_pods, b.observed_generation, b.generation
+    )
+}
+
+fn describe_member(s: &MemberStatus) -> String {
+    format!(
+        "{} {}{} on {}",
+        s.name,
+        s.phase,
+        s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        s.node.as_deref().unwrap_or("no node")
+    )
+}
+
+/// Waits until the budget has observed its current generation and allows `allowed` disruptions.
+async fn settled_budget(cluster: &dyn Cluster, p: &Arc<dyn Platform>, allowed: i32, deadline: Duration) -> anyhow::Result<BudgetStatus> {
+    wait::until(&format!("the budget observed and allowing {allowed} disruption(s)"), deadline, Some(p.subscribe()), || async {
+        let b = cluster.budget().await?;
+        if b.observed_generation.is_some() && b.observed_generation == b.generation && b.disruptions_allowed == allowed {
+            Ok(Seen::Done(b))
+        } else {
+            Ok(Seen::NotYet(describe(&b)))
+        }
+    })
+    .await
+}
+
+async fn member_until(p: &Arc<dyn Platform>, m: &str, deadline: Duration, what: &str, pred: impl Fn(&MemberStatus) -> bool) -> anyhow::Result<MemberStatus> {
+    let pred = &pred;
+    wait::until(&format!("{m} {what}"), deadline, Some(p.subscribe()), || async move {
+        let s = p.status(m).await?;
+        if pred(&s) {
+            Ok(Seen::Done(s))
+        } else {
+            Ok(Seen::NotYet(describe_member(&s)))
+        }
+    })
+    .await
+}
+
+/// Evicts `m`, retrying while the budget refuses (it may lag what the suite already saw).
+pub async fn evict_accepted(cluster: &dyn Cluster, m: &str, deadline: Duration) -> anyhow::Result<String> {
+    let start = Instant::now();
+    let mut refusals = 0;
+    loop {
+        match cluster.evict(m).await? {
+            EvictionOutcome::Accepted => {
+                return Ok(format!("201 after {refusals} refusal(s), {} ms", start.elapsed().as_millis()));
+            }
+            EvictionOutcome::RefusedByBudget { message } => {
+                refusals += 1;
+                if start.elapsed() >= deadline {
+                    bail!("the budget still refused the eviction of {m} after {refusals} attempts: {message}");
+                }
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Every eviction attempt of `m` during the window is a budget refusal, `m` keeps running, and
+/// `/hello` reads through `reader` each time.
+pub async fn refused_throughout(p: &Arc<dyn Platform>, cluster: &dyn Cluster, m: &str, reader: &str, czxid: i64, op: Duration) -> anyhow::Result<String> {
+    let start = Instant::now();
+    let mut attempts = 0;
+    let mut last = String::new();
+    while start.elapsed() < REFUSAL_WINDOW || attempts == 0 {
+        attempts += 1;
+        match cluster.evict(m).await? {
+            EvictionOutcome::Accepted => bail!("attempt {attempts}: the eviction of {m} was accepted while the budget had no disruption to give"),
+            EvictionOutcome::RefusedByBudget { message } => last = message,
+        }
+        let s = p.status(m).await?;
+        anyhow::ensure!(s.running && s.phase == "Running", "attempt {attempts}: {m} is no longer running: {}", describe_member(&s));
+        faults::hello_intact(p.as_ref(), reader, czxid, op).await.with_context(|| format!("attempt {attempts}: /hello"))?;
+        tokio::time::sleep(RETRY).await;
+    }
+    Ok(format!("{attempts} attempts refused (429 DisruptionBudget: {last}); {m} running; /hello = world through {reader} each time"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::kube::tests::{budget_refusal, eviction_accepted, expect, expect_typed, node, platform};
+    use http::Method;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_failure_mid_suite_still_uncordons_every_cordoned_node() {
+        let (kp, mut h) = platform();
+        let p: Arc<dyn Platform> = Arc::new(kp);
+        let server = tokio::spawn(async move {
+            for n in ["w1", "w2"] {
+                let (body, _) = expect_typed(&mut h, Method::PATCH, &format!("/api/v1/nodes/{n}?"), 200, node(n, true)).await;
+                assert_eq!(body, json!({"spec": {"unschedulable": true}}));
+            }
+            // The eviction fails: the API server is unavailable.
+            let unavailable = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                "message":"the server is currently unable to handle the request","reason":"ServiceUnavailable","code":503});
+            expect(&mut h, Method::POST, "/api/v1/namespaces/ns/pods/zk-0/eviction?", 503, unavailable).await;
+            let mut uncordoned = Vec::new();
+            for n in ["w1", "w2"] {
+                let (body, ct) = expect_typed(&mut h, Method::PATCH, &format!("/api/v1/nodes/{n}?"), 200, node(n, false)).await;
+                assert_eq!((body, ct.as_str()), (json!({"spec": {"unschedulable": false}}), "application/merge-patch+json"));
+                uncordoned.push(n);
+            }
+            uncordoned
+        });
+        let cordons = Cordons::new(p.clone());
+        let body = async {
+            cordons.cordon("w1").await?;
+            cordons.cordon("w2").await?;
+            evict_accepted(p.cluster().unwrap(), "zk-0", Duration::from_secs(5)).await
+        };
+        let err = body.await.unwrap_err();
+        assert!(format!("{err:#}").contains("unable to handle the request"), "{err:#}");
+        assert_eq!(cordons.undo_all().await.unwrap(), vec!["w1", "w2"]);
+        assert_eq!(server.await.unwrap(), vec!["w1", "w2"]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_suite_starts_the_uncordons() {
+        let (kp, mut h) = platform();
+        let p: Arc<dyn Platform> = Arc::new(kp);
+        let server = tokio::spawn(async move {
+            expect(&mut h, Method::PATCH, "/api/v1/nodes/w3?", 200, node("w3", true)).await;
+            let (body, _) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/w3?", 200, node("w3", false)).await;
+            assert_eq!(body, json!({"spec": {"unschedulable": false}}));
+        });
+        let cordons = Cordons::new(p.clone());
+        cordons.cordon("w3").await.unwrap();
+        drop(cordons); // as when Ctrl-C drops the suite's future
+        tokio::time::timeout(Duration::from_secs(5), server).await.expect("the uncordon was sent").unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn eviction_retried_through_budget_refusals_until_accepted() {
+        let (kp, mut h) = platform();
+        let p: Arc<dyn Platform> = Arc::new(kp);
+        let server = tokio::spawn(async move {
+            for (code, body) in [(429, budget_refusal()), (429, budget_refusal()), (201, eviction_accepted())] {
+                expect(&mut h, Method::POST, "/api/v1/namespaces/ns/pods/zk-2/eviction?", code, body).await;
+            }
+        });
+        let got = evict_accepted(p.cluster().unwrap(), "zk-2", Duration::from_secs(30)).await.unwrap();
+        assert!(got.starts_with("201 after 2 refusal(s)"), "{got}");
+        server.await.unwrap();
+    }
+}
