@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 
 use super::faults;
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::platform::{BudgetStatus, Cluster, EvictionOutcome, MemberStatus, Platform, PlatformKind};
 use crate::wait::{self, Seen};
 
@@ -104,20 +104,14 @@ impl Drop for Cordons {
 
 #[async_trait]
 impl Suite for Maintenance {
-    fn name(&self) -> &'static str {
-        "maintenance"
-    }
-    fn sections(&self) -> &'static str {
-        "15"
-    }
-    fn summary(&self) -> &'static str {
-        "drain three nodes in turn: zk-0 moves, zk-1 stays Pending, zk-2's eviction is refused by the budget (429 DisruptionBudget) while /hello stays readable; uncordon, and it goes through"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &[PlatformKind::Kube, PlatformKind::Kind]
-    }
-    fn disruptive(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &About {
+            name: "maintenance",
+            sections: "15",
+            summary: "drain three nodes in turn: zk-0 moves, zk-1 stays Pending, zk-2's eviction is refused by the budget (429 DisruptionBudget) while /hello stays readable; uncordon, and it goes through",
+            platforms: &[PlatformKind::Kube, PlatformKind::Kind],
+            disruptive: true,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

@@ -9,24 +9,21 @@ use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Suite, SuiteCtx};
+use super::{About, Suite, SuiteCtx};
 use crate::platform::PlatformKind;
 
 pub struct NodeFailure;
 
 #[async_trait]
 impl Suite for NodeFailure {
-    fn name(&self) -> &'static str {
-        "node-failure"
-    }
-    fn sections(&self) -> &'static str {
-        "14"
-    }
-    fn summary(&self) -> &'static str {
-        "every member on its own node, kept apart by the live StatefulSet's required podAntiAffinity on kubernetes.io/hostname"
-    }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        &[PlatformKind::Kube, PlatformKind::Kind]
+    fn about(&self) -> &'static About {
+        &About {
+            name: "node-failure",
+            sections: "14",
+            summary: "every member on its own node, kept apart by the live StatefulSet's required podAntiAffinity on kubernetes.io/hostname",
+            platforms: &[PlatformKind::Kube, PlatformKind::Kind],
+            disruptive: false,
+        }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
