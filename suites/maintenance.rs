@@ -125,7 +125,14 @@ impl Suite for Maintenance {
         let undone = cordons.undo_all().await.map(|n| {
             if n.is_empty() { "nothing left cordoned".to_string() } else { format!("uncordoned {}", n.join(", ")) }
         });
-        ctx.record("every node cordoned was uncordoned", start, undone);
+        let uncordoned = ctx.record("every node cordoned was uncordoned", start, undone);
+        if uncordoned && matches!(outcome, Ok(Ok(()))) {
+            // The last evicted member has a node again: the ensemble must be whole before the next suite.
+            let t = ctx.config.timeouts.clone();
+            let start = Instant::now();
+            let whole = crate::ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await;
+            ctx.record("the ensemble whole again after the uncordons", start, whole.map(|v| v.describe()));
+        }
         match outcome {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),

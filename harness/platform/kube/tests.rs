@@ -61,7 +61,7 @@ pub(crate) fn budget_refusal() -> Value {
 }
 
 pub(crate) fn eviction_accepted() -> Value {
-    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201})
+    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success"})
 }
 
 #[tokio::test]
