@@ -236,6 +236,7 @@ async fn faults() -> String {
         config: Config::default(),
         keep: false,
         fail_fast: false,
+        kube: Default::default(),
     };
     let prepared = run::prepare(opts).expect("prepare");
     let run_id = run::new_run_id("zk-chaos-bench");
