@@ -57,7 +57,7 @@ impl Comparison {
 
     pub fn render_text(&self) -> String {
         let mut s = format!("compare A = {}  B = {}  (regression: B > {}x A and more than {NOISE_FLOOR_MS:.0} ms slower)\n", self.run_a, self.run_b, self.max_factor);
-        let _ = writeln!(s, "{:<16} {:<36} {:>10} {:>10}  {}", "SUITE", "WHAT", "A", "B", "CHANGE");
+        let _ = writeln!(s, "{:<16} {:<36} {:>10} {:>10}  CHANGE", "SUITE", "WHAT", "A", "B");
         for r in &self.rows {
             let _ = writeln!(
                 s,

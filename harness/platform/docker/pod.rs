@@ -29,6 +29,12 @@ pub struct Lifecycle {
     tx: watch::Sender<u64>,
 }
 
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle::new()
+    }
+}
+
 impl Lifecycle {
     pub fn new() -> Lifecycle {
         Lifecycle { events: Mutex::new(Vec::new()), tx: watch::channel(0).0 }
