@@ -169,14 +169,30 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
     };
     let prepared = run::prepare(opts)?;
     cli::ensure_image(&prepared).await?;
+    // One listener for the whole command: a Ctrl-C between two repeated runs (while one run's
+    // report is written or the next one connects) stops the repeat instead of being lost.
+    let interrupt = tokio_util::sync::CancellationToken::new();
+    let listener = {
+        let interrupt = interrupt.clone();
+        tokio::spawn(async move {
+            cli::interrupted().await;
+            interrupt.cancel();
+        })
+    };
     let mut reports = Vec::new();
+    let mut interrupted_between_runs = false;
     for i in 1..=repeat {
+        if interrupt.is_cancelled() {
+            eprintln!("zk-chaos: interrupted; run {i} of {repeat} not started");
+            interrupted_between_runs = true;
+            break;
+        }
         if repeat > 1 {
             eprintln!("zk-chaos: run {i} of {repeat}");
         }
         let run_id = run::new_run_id(&prepared.opts.config.label_prefix);
         let platform = run::connect(&prepared, &run_id).await?;
-        let finished = run::execute(&prepared, platform, cli::interrupted()).await;
+        let finished = run::execute(&prepared, platform, interrupt.clone().cancelled_owned()).await;
         let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
         print!("{}", zk_chaos::report::summary::render(&finished.report));
         println!("report: {}", dir.join("report.html").display());
@@ -186,6 +202,10 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             break;
         }
     }
+    listener.abort();
+    if interrupted_between_runs && reports.is_empty() {
+        return Ok(exit::INTERRUPTED);
+    }
     if repeat > 1 {
         let summary = zk_chaos::report::repeat::RepeatReport::new(&reports);
         let path = prepared.opts.results.join(format!("repeat-{}.json", reports[0].run_id));
@@ -194,7 +214,8 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
         print!("{}", summary.render_text());
         println!("pass rates: {}", path.display());
     }
-    Ok(reports.iter().map(cli::exit_code).max_by_key(|c| match *c {
+    let codes = reports.iter().map(cli::exit_code).chain(interrupted_between_runs.then_some(exit::INTERRUPTED));
+    Ok(codes.max_by_key(|c| match *c {
         exit::INTERRUPTED => 2,
         exit::PASSED => 0,
         _ => 1,

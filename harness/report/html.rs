@@ -78,6 +78,7 @@ pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> Str
         let _ = write!(h, r#"<p class="bad">Cleanup failed: {}</p>"#, escape(e));
     }
     h.push_str("</header>");
+    failures_box(&mut h, report, !member_logs.is_empty());
 
     // The verdict of every suite at a glance, each linking to its section.
     h.push_str("<nav><table class=\"grid\"><tr><th>suite</th><th>verdict</th><th>checks</th><th>time</th></tr>");
@@ -110,7 +111,7 @@ pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> Str
         h.push_str("</ul></section>");
     }
     if !member_logs.is_empty() {
-        h.push_str("<section><h2>Member logs</h2>");
+        h.push_str("<section id=\"member-logs\"><h2>Member logs</h2>");
         for (member, log) in member_logs {
             let lines: Vec<&str> = log.lines().collect();
             let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
@@ -127,6 +128,34 @@ pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> Str
     }
     h.push_str("</body></html>\n");
     h
+}
+
+/// Every failed check at the top of the page, with its message and a link to its suite, so a
+/// person reading a failed run sees what broke before scrolling.
+fn failures_box(h: &mut String, report: &RunReport, has_logs: bool) {
+    let failed: Vec<_> = report
+        .suites
+        .iter()
+        .flat_map(|s| s.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(move |c| (s, c)))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    let _ = write!(h, r#"<section class="failures" id="failures"><h2>What failed ({})</h2><ul>"#, failed.len());
+    for (suite, check) in failed {
+        let _ = write!(
+            h,
+            r##"<li><a href="#suite-{0}">{0}</a> / <b>{1}</b>: {2}</li>"##,
+            escape(&suite.name),
+            escape(&check.name),
+            escape(&check.message)
+        );
+    }
+    h.push_str("</ul>");
+    if has_logs {
+        h.push_str(r##"<p><a href="#member-logs">Member logs</a></p>"##);
+    }
+    h.push_str("</section>");
 }
 
 fn suite_section(h: &mut String, suite: &SuiteReport) {
@@ -396,6 +425,7 @@ tr.failrow td{background:#ffebe9;font-weight:500}.bad{color:#cf222e;font-weight:
 code{font-size:12px}pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:480px;font-size:12px}\
 .row{display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap}\
 .tick{font-size:10px;fill:#57606a;text-anchor:middle}.lane{font-size:12px;font-weight:600}.mark{font-size:11px}.bl{font-size:11px}\
+.failures{border:2px solid #cf222e;border-radius:6px;background:#fff8f7;padding:6px 14px;margin-bottom:12px}.failures li{margin:3px 0}\
 .legend{font-size:12px;color:#57606a}.legend span{display:inline-block;width:12px;height:10px;margin:0 3px 0 8px}";
 
 #[cfg(test)]
@@ -448,6 +478,28 @@ mod tests {
         assert!(html.contains(&escape(&failed.message)));
         assert!(html.contains("class=\"failrow\""));
         assert!(html.contains(&format!("background:{FAIL}")));
+    }
+
+    #[test]
+    fn failed_checks_are_listed_before_the_suites_and_passing_runs_have_no_box() {
+        let r = crate::report::model::tests::sample();
+        let logs = BTreeMap::from([("zk-0".to_string(), "line".to_string())]);
+        let html = render(&r, &logs);
+        let failed = r.suites[0].checks.iter().find(|c| c.verdict == Verdict::Fail).unwrap();
+        let boxed = html.find("id=\"failures\"").expect("a failures box");
+        let first_suite = html.find("id=\"suite-").unwrap();
+        assert!(boxed < first_suite);
+        assert!(html[boxed..first_suite].contains(&escape(&failed.message)));
+        assert!(html[boxed..first_suite].contains("href=\"#member-logs\""));
+        assert!(html.contains("id=\"member-logs\""));
+
+        let mut passing = r.clone();
+        for s in &mut passing.suites {
+            for c in &mut s.checks {
+                c.verdict = Verdict::Pass;
+            }
+        }
+        assert!(!render(&passing, &BTreeMap::new()).contains("id=\"failures\""));
     }
 
     #[test]

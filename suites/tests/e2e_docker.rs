@@ -449,3 +449,29 @@ fn fail_fast_stops_repeating_at_the_first_failed_run() {
     assert!(run.stdout.contains("FAILS"), "{}", run.output());
     assert_clean(&run);
 }
+
+/// Ctrl-C while `--repeat` moves on to its next run stops the whole repeat: the run it lands in
+/// is interrupted and cleaned up, no further run starts, and the command exits 130.
+#[test]
+fn sigint_between_repeated_runs_stops_the_repeat() {
+    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut run = Background::start(&["run", "--suite", "integrity", "--repeat", "3"]);
+    run.wait_for("run 2 of 3", 300);
+    run.signal("INT");
+    let code = run.finish(180);
+    assert_eq!(code, Some(130), "an interrupted repeat exits 130\n{}", run.log());
+    assert!(!run.seen.iter().any(|l| l.contains("run 3 of 3")), "no run starts after Ctrl-C\n{}", run.log());
+    let file = std::fs::read_dir(run.results.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("repeat-"))
+        .unwrap_or_else(|| panic!("no repeat-*.json\n{}", run.log()));
+    let rep: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let runs = rep["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "the first run and the interrupted second: {rep}");
+    assert_eq!((runs[0][1].as_str(), runs[1][1].as_str()), (Some("pass"), Some("fail")), "{rep}");
+    assert_eq!(run.report()["interrupted"], true);
+    for id in runs.iter().map(|r| r[0].as_str().unwrap()) {
+        assert!(leftovers(id).is_empty(), "run {id} left {:?}", leftovers(id));
+    }
+}

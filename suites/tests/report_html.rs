@@ -61,6 +61,8 @@ fn report_html_renders_in_headless_chromium() {
     let timelines = dom.matches("<svg class=\"timeline\"").count();
     assert_eq!(timelines, 4, "one timeline per fault suite (durability, process-failure, liveness, rolling-update)");
     assert!(dom.contains("was never reported unready while its probe script was missing"), "the liveness failure is on the page");
+    let failures_box = dom.find("id=\"failures\"").expect("failed checks are listed at the top");
+    assert!(failures_box < dom.find("id=\"suite-").unwrap(), "the failures box comes before the suites");
     assert!(dom.contains("&lt;b&gt;not markup&lt;/b&gt;"), "logs are escaped");
     assert!(dom.contains("<circle"), "lifecycle events are drawn");
     assert!(dom.contains("section 15 is about a cluster of nodes"), "skipped suites say why");
