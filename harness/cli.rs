@@ -15,15 +15,9 @@ use crate::suites::Suite;
 /// colours) when stderr is not a terminal or `CI` is set.
 pub fn init_tracing() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zk_chaos=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zk_chaos=info"));
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).try_init();
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -86,10 +80,7 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
         .await
         .map_err(|e| Error::unavailable(format!("cannot run {}: {e}", script.display())))?;
     if !status.success() {
-        return Err(Error::unavailable(format!(
-            "building the image {image} with {} failed ({status}); see its output above",
-            script.display()
-        )));
+        return Err(Error::unavailable(format!("building the image {image} with {} failed ({status}); see its output above", script.display())));
     }
     Ok(())
 }

@@ -59,23 +59,13 @@ pub struct WorkloadConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            image: None,
-            label_prefix: "zk-chaos".into(),
-            timeouts: Timeouts::default(),
-            workload: WorkloadConfig::default(),
-        }
+        Config { image: None, label_prefix: "zk-chaos".into(), timeouts: Timeouts::default(), workload: WorkloadConfig::default() }
     }
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            member_ready: Duration::from_secs(180),
-            ensemble_whole: Duration::from_secs(120),
-            operation: Duration::from_secs(15),
-            cleanup: Duration::from_secs(60),
-        }
+        Timeouts { member_ready: Duration::from_secs(180), ensemble_whole: Duration::from_secs(120), operation: Duration::from_secs(15), cleanup: Duration::from_secs(60) }
     }
 }
 
@@ -91,24 +81,20 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let config: Config = serde_saphyr::from_str(text)
-            .map_err(|e| Error::bad_input(format!("{origin}: invalid config: {e}")))?;
+        let config: Config = serde_saphyr::from_str(text).map_err(|e| Error::bad_input(format!("{origin}: invalid config: {e}")))?;
         config.validate(origin)?;
         Ok(config)
     }
 
     /// Reads the config file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::bad_input(format!("{}: cannot read config: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("{}: cannot read config: {e}", path.display())))?;
         Config::parse(&text, &path.display().to_string())
     }
 
     fn validate(&self, origin: &str) -> Result<()> {
         let bad = |what: &str| Err(Error::bad_input(format!("{origin}: {what}")));
-        if self.label_prefix.is_empty()
-            || !self.label_prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        if self.label_prefix.is_empty() || !self.label_prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return bad("label_prefix must be lowercase letters, digits and '-' (it names containers and namespaces)");
         }
         let t = &self.timeouts;
@@ -135,9 +121,7 @@ impl Config {
 
 /// Parses a humantime duration given on the command line ("90s", "2m"), naming the flag on error.
 pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
-    humantime::parse_duration(value).map_err(|e| {
-        Error::bad_input(format!("{flag}: '{value}' is not a duration ({e}); write it like 90s, 2m or 1h30m"))
-    })
+    humantime::parse_duration(value).map_err(|e| Error::bad_input(format!("{flag}: '{value}' is not a duration ({e}); write it like 90s, 2m or 1h30m")))
 }
 
 #[cfg(test)]

@@ -50,11 +50,7 @@ impl EnsembleView {
     }
 
     fn with_mode(&self, mode: Mode) -> Vec<&str> {
-        self.members
-            .iter()
-            .filter(|m| matches!(&m.server, Ok(Some(s)) if s.mode == mode))
-            .map(|m| m.status.name.as_str())
-            .collect()
+        self.members.iter().filter(|m| matches!(&m.server, Ok(Some(s)) if s.mode == mode)).map(|m| m.status.name.as_str()).collect()
     }
 
     /// The highest zxid any member reports.
@@ -165,11 +161,7 @@ mod tests {
     #[test]
     fn whole_needs_one_leader_synced_followers_and_readiness() {
         let v = EnsembleView {
-            members: vec![
-                member("zk-0", Some(Mode::Follower), None, true),
-                member("zk-1", Some(Mode::Leader), Some(2), true),
-                member("zk-2", Some(Mode::Follower), None, true),
-            ],
+            members: vec![member("zk-0", Some(Mode::Follower), None, true), member("zk-1", Some(Mode::Leader), Some(2), true), member("zk-2", Some(Mode::Follower), None, true)],
         };
         assert!(v.whole().is_ok(), "{:?}", v.whole());
         assert!(v.has_quorum());
@@ -196,9 +188,7 @@ mod tests {
 
     #[test]
     fn three_standalones_are_not_an_ensemble() {
-        let v = EnsembleView {
-            members: (0..3).map(|i| member(&format!("zk-{i}"), Some(Mode::Standalone), None, true)).collect(),
-        };
+        let v = EnsembleView { members: (0..3).map(|i| member(&format!("zk-{i}"), Some(Mode::Standalone), None, true)).collect() };
         assert!(v.whole().unwrap_err().starts_with("0 leaders"));
         assert!(!v.has_quorum());
     }

@@ -215,11 +215,13 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
         println!("pass rates: {}", path.display());
     }
     let codes = reports.iter().map(cli::exit_code).chain(interrupted_between_runs.then_some(exit::INTERRUPTED));
-    Ok(codes.max_by_key(|c| match *c {
-        exit::INTERRUPTED => 2,
-        exit::PASSED => 0,
-        _ => 1,
-    }).unwrap_or(exit::PASSED))
+    Ok(codes
+        .max_by_key(|c| match *c {
+            exit::INTERRUPTED => 2,
+            exit::PASSED => 0,
+            _ => 1,
+        })
+        .unwrap_or(exit::PASSED))
 }
 
 fn compare_command(a: &std::path::Path, b: &std::path::Path, max_factor: &str) -> Result<i32> {

@@ -193,12 +193,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         r.reason = None;
         r.verdict = Verdict::Fail;
         r.duration_ms = deploy_start.elapsed().as_millis() as u64;
-        r.checks.push(CheckReport {
-            name: "every member Running and Ready".into(),
-            verdict: Verdict::Fail,
-            message: format!("{e:#}"),
-            duration_ms: r.duration_ms,
-        });
+        r.checks.push(CheckReport { name: "every member Running and Ready".into(), verdict: Verdict::Fail, message: format!("{e:#}"), duration_ms: r.duration_ms });
         r.timeline = platform.lifecycle();
         out.push(r);
         return;

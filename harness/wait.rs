@@ -26,12 +26,7 @@ pub enum Seen<T> {
 ///
 /// # Errors
 /// `"{what} not after {deadline}: last seen: ..."` at the deadline, or the probe's own error.
-pub async fn until<T, F, Fut>(
-    what: &str,
-    deadline: Duration,
-    mut wake: Option<watch::Receiver<u64>>,
-    mut probe: F,
-) -> anyhow::Result<T>
+pub async fn until<T, F, Fut>(what: &str, deadline: Duration, mut wake: Option<watch::Receiver<u64>>, mut probe: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<Seen<T>>>,
@@ -98,9 +93,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(v, 3);
-        let err = until::<(), _, _>("x", Duration::from_secs(5), None, || async { anyhow::bail!("wrong value") })
-            .await
-            .unwrap_err();
+        let err = until::<(), _, _>("x", Duration::from_secs(5), None, || async { anyhow::bail!("wrong value") }).await.unwrap_err();
         assert_eq!(err.to_string(), "wrong value");
     }
 }

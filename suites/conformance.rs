@@ -154,11 +154,7 @@ pub fn flag(command: &str, name: &str) -> Option<String> {
 
 /// `server.1=zk-0.zk-hs.<ns>.svc.cluster.local:2888:3888`, ...
 pub fn expected_servers(manifest: &crate::manifest::Manifest, members: &[String], ns: &str) -> Vec<(String, String)> {
-    members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (format!("server.{}", i + 1), format!("{}:2888:3888", manifest.fqdn(m, ns))))
-        .collect()
+    members.iter().enumerate().map(|(i, m)| (format!("server.{}", i + 1), format!("{}:2888:3888", manifest.fqdn(m, ns)))).collect()
 }
 
 pub fn check_zoo_cfg(props: &BTreeMap<String, String>, servers: &[(String, String)]) -> anyhow::Result<()> {
@@ -183,14 +179,8 @@ fn same_everywhere(configs: &BTreeMap<String, BTreeMap<String, String>>, members
     let mut it = configs.iter();
     let (first, reference) = it.next().context("no members")?;
     for (m, cfg) in it {
-        let differ: Vec<_> = reference
-            .keys()
-            .chain(cfg.keys())
-            .filter(|k| reference.get(*k) != cfg.get(*k))
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let differ: Vec<_> =
+            reference.keys().chain(cfg.keys()).filter(|k| reference.get(*k) != cfg.get(*k)).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         ensure!(differ.is_empty(), "{m}'s zoo.cfg differs from {first}'s in {}", differ.join(", "));
     }
     Ok(format!("{members} identical zoo.cfg files"))
@@ -204,12 +194,7 @@ pub fn started_in_order(events: &[LifecycleEvent], members: &[String]) -> anyhow
         let (before, after) = (&pair[0], &pair[1]);
         let ready = first(before, LifecycleKind::Ready).with_context(|| format!("{before} never became Ready"))?;
         let created = first(after, LifecycleKind::Created).with_context(|| format!("{after} was never created"))?;
-        ensure!(
-            created >= ready,
-            "{after} was created at {} before {before} was Ready at {}",
-            created.format("%H:%M:%S%.3f"),
-            ready.format("%H:%M:%S%.3f")
-        );
+        ensure!(created >= ready, "{after} was created at {} before {before} was Ready at {}", created.format("%H:%M:%S%.3f"), ready.format("%H:%M:%S%.3f"));
         evidence.push(format!("{after} created {} ms after {before} Ready", (created - ready).num_milliseconds()));
     }
     Ok(evidence.join("; "))
@@ -283,8 +268,7 @@ mod tests {
 
     #[test]
     fn configurations_must_match_across_members() {
-        let mut configs: BTreeMap<String, BTreeMap<String, String>> =
-            members().into_iter().map(|m| (m, walkthrough_cfg())).collect();
+        let mut configs: BTreeMap<String, BTreeMap<String, String>> = members().into_iter().map(|m| (m, walkthrough_cfg())).collect();
         same_everywhere(&configs, 3).unwrap();
         configs.get_mut("zk-2").unwrap().insert("initLimit".into(), "20".into());
         assert!(same_everywhere(&configs, 3).unwrap_err().to_string().contains("zk-2's zoo.cfg differs from zk-0's in initLimit"));

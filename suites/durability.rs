@@ -41,11 +41,7 @@ impl Suite for Durability {
             volumes_before.insert(m.clone(), p.volumes(m).await?);
         }
         let before = EnsembleView::observe(p.as_ref(), t.operation).await?;
-        let zxid_before: BTreeMap<String, i64> = before
-            .members
-            .iter()
-            .filter_map(|m| m.server.as_ref().ok().cloned().flatten().map(|s| (m.status.name.clone(), s.zxid)))
-            .collect();
+        let zxid_before: BTreeMap<String, i64> = before.members.iter().filter_map(|m| m.server.as_ref().ok().cloned().flatten().map(|s| (m.status.name.clone(), s.zxid))).collect();
         let traffic = super::traffic::Traffic::start(ctx).await?;
 
         let fault = Fault::inject(ctx, "delete the StatefulSet");

@@ -42,13 +42,7 @@ impl Fault {
     }
 
     /// Waits for the first event of one of `kinds` for `member` after the fault.
-    pub async fn wait_event(
-        &self,
-        p: &dyn Platform,
-        member: &str,
-        kinds: &[LifecycleKind],
-        deadline: Duration,
-    ) -> anyhow::Result<LifecycleEvent> {
+    pub async fn wait_event(&self, p: &dyn Platform, member: &str, kinds: &[LifecycleKind], deadline: Duration) -> anyhow::Result<LifecycleEvent> {
         let what = format!("{member}: {} after the fault", names(kinds));
         wait::until(&what, deadline, Some(p.subscribe()), || async {
             Ok(match self.first_event(p, member, kinds) {
@@ -87,10 +81,7 @@ fn names(kinds: &[LifecycleKind]) -> String {
 /// The member's last few lifecycle events, for "last seen" messages.
 pub fn last_events(p: &dyn Platform, member: &str, n: usize) -> String {
     let events: Vec<_> = p.lifecycle().into_iter().filter(|e| e.member == member).collect();
-    let tail: Vec<String> = events[events.len().saturating_sub(n)..]
-        .iter()
-        .map(|e| format!("{} {} ({})", e.at.format("%H:%M:%S%.3f"), names(&[e.kind]), e.detail))
-        .collect();
+    let tail: Vec<String> = events[events.len().saturating_sub(n)..].iter().map(|e| format!("{} {} ({})", e.at.format("%H:%M:%S%.3f"), names(&[e.kind]), e.detail)).collect();
     if tail.is_empty() {
         format!("no events for {member}")
     } else {
@@ -112,15 +103,12 @@ pub async fn hello_intact(p: &dyn Platform, member: &str, czxid: i64, op_timeout
     match client::read_synced(&zk, HELLO).await? {
         None => bail!("/hello is gone: {member} has no /hello (it was created with cZxid {})", hex_zxid(czxid)),
         Some((v, _)) if v != WORLD => bail!("/hello through {member} is {:?}, not \"world\"", String::from_utf8_lossy(&v)),
-        Some((_, stat)) if stat.czxid != czxid => bail!(
-            "/hello through {member} has cZxid {}, not the original {}: it was re-created, so the data was lost",
-            hex_zxid(stat.czxid),
-            hex_zxid(czxid)
-        ),
+        Some((_, stat)) if stat.czxid != czxid => {
+            bail!("/hello through {member} has cZxid {}, not the original {}: it was re-created, so the data was lost", hex_zxid(stat.czxid), hex_zxid(czxid))
+        }
         Some(_) => Ok(format!("/hello = world through {member}, cZxid {} as written", hex_zxid(czxid))),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -47,12 +47,7 @@ impl Suite for Integrity {
             let (fresh_stat, fresh_created) = client::create_or_get(&zk0, &fresh, WORLD).await?;
             ensure!(fresh_created, "{fresh} already existed; the run prefix is not unique");
             written = Some(fresh_stat);
-            Ok(format!(
-                "{} /hello (cZxid {}), created {fresh} (cZxid {})",
-                if created { "created" } else { "found existing" },
-                hex_zxid(stat.czxid),
-                hex_zxid(fresh_stat.czxid)
-            ))
+            Ok(format!("{} /hello (cZxid {}), created {fresh} (cZxid {})", if created { "created" } else { "found existing" }, hex_zxid(stat.czxid), hex_zxid(fresh_stat.czxid)))
         })
         .await;
         let Some(written) = written else { return Ok(()) };
@@ -86,7 +81,11 @@ impl Suite for Integrity {
                 }
                 Ok(format!(
                     "/hello = world; {fresh}: dataVersion {}, dataLength {}, numChildren {}, ephemeralOwner {:#x}, cZxid = mZxid = pZxid = {}",
-                    stat.version, stat.data_length, stat.num_children, stat.ephemeral_owner, hex_zxid(stat.czxid)
+                    stat.version,
+                    stat.data_length,
+                    stat.num_children,
+                    stat.ephemeral_owner,
+                    hex_zxid(stat.czxid)
                 ))
             }
             .await;
@@ -103,19 +102,8 @@ pub fn check_stat(data: &[u8], stat: &ZnodeStat, written: &ZnodeStat) -> anyhow:
     ensure!(stat.data_length == 5, "dataLength is {}, not 5", stat.data_length);
     ensure!(stat.num_children == 0, "numChildren is {}, not 0", stat.num_children);
     ensure!(stat.ephemeral_owner == 0, "ephemeralOwner is {:#x}, not 0x0", stat.ephemeral_owner);
-    ensure!(
-        stat.czxid == stat.mzxid && stat.mzxid == stat.pzxid,
-        "cZxid {}, mZxid {}, pZxid {} differ",
-        hex_zxid(stat.czxid),
-        hex_zxid(stat.mzxid),
-        hex_zxid(stat.pzxid)
-    );
-    ensure!(
-        stat.czxid == written.czxid,
-        "cZxid is {}, but the write through the first member returned {}",
-        hex_zxid(stat.czxid),
-        hex_zxid(written.czxid)
-    );
+    ensure!(stat.czxid == stat.mzxid && stat.mzxid == stat.pzxid, "cZxid {}, mZxid {}, pZxid {} differ", hex_zxid(stat.czxid), hex_zxid(stat.mzxid), hex_zxid(stat.pzxid));
+    ensure!(stat.czxid == written.czxid, "cZxid is {}, but the write through the first member returned {}", hex_zxid(stat.czxid), hex_zxid(written.czxid));
     Ok(())
 }
 

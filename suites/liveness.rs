@@ -39,13 +39,7 @@ impl Suite for Liveness {
         let check = "the manifest has liveness and readiness probes";
         let liveness = match (&template.liveness, &template.readiness) {
             (Some(l), Some(_)) => {
-                let msg = format!(
-                    "liveness `{}`: period {}s, timeout {}s, failureThreshold {}",
-                    l.command.join(" "),
-                    l.period.as_secs(),
-                    l.timeout.as_secs(),
-                    l.failure_threshold
-                );
+                let msg = format!("liveness `{}`: period {}s, timeout {}s, failureThreshold {}", l.command.join(" "), l.period.as_secs(), l.timeout.as_secs(), l.failure_threshold);
                 ctx.record(check, start, Ok(msg));
                 l.clone()
             }
@@ -126,12 +120,7 @@ impl Suite for Liveness {
         let back = back.map(|(restarted, ready, now)| {
             ctx.metric("fault_to_restart_ms", fault.ms_to(restarted.at));
             ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
-            format!(
-                "restart count {} -> {}, fresh container with {READY_SCRIPT}, Ready {} ms after the fault",
-                before.restart_count,
-                now.restart_count,
-                fault.ms_to(ready.at)
-            )
+            format!("restart count {} -> {}, fresh container with {READY_SCRIPT}, Ready {} ms after the fault", before.restart_count, now.restart_count, fault.ms_to(ready.at))
         });
         if !ctx.record(&format!("{member} restarted from a fresh container and Ready"), start, back) {
             return traffic.finish(ctx).await;

@@ -122,9 +122,7 @@ impl Suite for Maintenance {
         let cordons = Cordons::new(p.clone());
         let outcome = AssertUnwindSafe(walk(ctx, &cordons)).catch_unwind().await;
         let start = Instant::now();
-        let undone = cordons.undo_all().await.map(|n| {
-            if n.is_empty() { "nothing left cordoned".to_string() } else { format!("uncordoned {}", n.join(", ")) }
-        });
+        let undone = cordons.undo_all().await.map(|n| if n.is_empty() { "nothing left cordoned".to_string() } else { format!("uncordoned {}", n.join(", ")) });
         let uncordoned = ctx.record("every node cordoned was uncordoned", start, undone);
         if uncordoned && matches!(outcome, Ok(Ok(()))) {
             // The last evicted member has a node again: the ensemble must be whole before the next suite.
@@ -222,10 +220,9 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
         return Ok(());
     }
     let start = Instant::now();
-    let moved = member_until(&p, m0, t.member_ready, &format!("Ready on a node other than {}", homes[0]), |s| {
-        s.running && s.ready && s.node.as_deref().is_some_and(|n| n != homes[0])
-    })
-    .await;
+    let moved =
+        member_until(&p, m0, t.member_ready, &format!("Ready on a node other than {}", homes[0]), |s| s.running && s.ready && s.node.as_deref().is_some_and(|n| n != homes[0]))
+            .await;
     ctx.record(&format!("{m0} Ready again on another node"), start, moved.map(|s| describe_member(&s)));
     let start = Instant::now();
     ctx.record("/hello intact after the first drain", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
@@ -285,13 +282,7 @@ fn describe(b: &BudgetStatus) -> String {
 }
 
 fn describe_member(s: &MemberStatus) -> String {
-    format!(
-        "{} {}{} on {}",
-        s.name,
-        s.phase,
-        s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
-        s.node.as_deref().unwrap_or("no node")
-    )
+    format!("{} {}{} on {}", s.name, s.phase, s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(), s.node.as_deref().unwrap_or("no node"))
 }
 
 /// Waits until the budget has observed its current generation and allows `allowed` disruptions.

@@ -83,10 +83,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
 pub fn select(names: &[String]) -> Result<Vec<Box<dyn Suite>>> {
     let known: Vec<&str> = all().iter().map(|s| s.name()).collect();
     if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
-        return Err(Error::bad_input(format!(
-            "unknown suite '{unknown}'; the suites are: {} (`zk-chaos suites` describes them)",
-            known.join(", ")
-        )));
+        return Err(Error::bad_input(format!("unknown suite '{unknown}'; the suites are: {} (`zk-chaos suites` describes them)", known.join(", "))));
     }
     Ok(all().into_iter().filter(|s| names.is_empty() || names.iter().any(|n| n == s.name())).collect())
 }

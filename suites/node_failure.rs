@@ -103,7 +103,8 @@ mod tests {
         zone["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] = json!("topology.kubernetes.io/zone");
         assert!(anti_affinity(&zone).is_err());
         let mut other = sts;
-        other["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchExpressions"][0]["values"] = json!(["kafka"]);
+        other["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchExpressions"][0]["values"] =
+            json!(["kafka"]);
         assert!(anti_affinity(&other).is_err());
     }
 

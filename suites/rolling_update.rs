@@ -94,8 +94,7 @@ impl Suite for RollingUpdate {
 }
 
 /// One sample of the ensemble during a rollout.
-#[derive(Debug, Clone)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 struct Sample {
     at: DateTime<Utc>,
     /// Members running and Ready.
@@ -252,7 +251,15 @@ mod tests {
     #[test]
     fn a_rollout_in_reverse_order_each_ready_first_passes() {
         use LifecycleKind::*;
-        let events = vec![ev(0, "zk-2", Deleted), ev(1, "zk-2", Created), ev(12, "zk-2", Ready), ev(13, "zk-1", Deleted), ev(25, "zk-1", Ready), ev(26, "zk-0", Deleted), ev(38, "zk-0", Ready)];
+        let events = vec![
+            ev(0, "zk-2", Deleted),
+            ev(1, "zk-2", Created),
+            ev(12, "zk-2", Ready),
+            ev(13, "zk-1", Deleted),
+            ev(25, "zk-1", Ready),
+            ev(26, "zk-0", Deleted),
+            ev(38, "zk-0", Ready),
+        ];
         assert!(one_at_a_time(&events, &members()).unwrap().contains("zk-2, then zk-1, then zk-0"));
     }
 

@@ -57,7 +57,11 @@ fn vm_hwm_kib(pid: &str) -> Option<u64> {
 async fn main() {
     // `cargo bench` passes --bench; nothing else is accepted.
     let clock = Instant::now();
-    println!("zk-chaos harness benchmark ({} build, {} CPUs)", if cfg!(debug_assertions) { "debug" } else { "release" }, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "zk-chaos harness benchmark ({} build, {} CPUs)",
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let mut run_ids = Vec::new();
     if !flag("ZK_CHAOS_BENCH_SKIP_THROUGHPUT") {
         run_ids.push(throughput().await);

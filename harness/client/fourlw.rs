@@ -20,9 +20,7 @@ pub async fn ask(addr: SocketAddr, word: &str, timeout: Duration) -> anyhow::Res
         stream.read_to_string(&mut reply).await?;
         anyhow::Ok(reply)
     };
-    let reply = tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| anyhow::anyhow!("'{word}' to {addr}: no reply within {}", humantime::format_duration(timeout)))??;
+    let reply = tokio::time::timeout(timeout, exchange).await.map_err(|_| anyhow::anyhow!("'{word}' to {addr}: no reply within {}", humantime::format_duration(timeout)))??;
     if reply.contains("is not executed because it is not in the whitelist") {
         bail!("'{word}' to {addr}: not in the server's 4lw.commands.whitelist");
     }
@@ -72,11 +70,7 @@ pub fn parse_srvr(reply: &str) -> anyhow::Result<Option<ServerState>> {
 
 /// Parses a `mntr` reply (tab-separated `key value` lines).
 pub fn parse_mntr(reply: &str) -> BTreeMap<String, String> {
-    reply
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    reply.lines().filter_map(|l| l.split_once('\t')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
 }
 
 /// Parses `conf` or zoo.cfg (`key=value` lines; comments skipped).

@@ -31,17 +31,14 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::bad_input(format!("{}: cannot read the manifest: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("{}: cannot read the manifest: {e}", path.display())))?;
         Manifest::parse(&text, &path.display().to_string())
     }
 
     /// Parses multi-document YAML. Errors name the origin, the object and the field.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         let bad = |msg: String| Error::bad_input(format!("{origin}: {msg}"));
-        let documents: Vec<Value> =
-            serde_saphyr::from_multiple(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
         let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
         if documents.is_empty() {
             return Err(bad("holds no objects; it needs at least a StatefulSet".into()));
@@ -79,14 +76,7 @@ impl Manifest {
             0 => return Err(bad("has no StatefulSet (apps/v1); the ensemble is a StatefulSet".into())),
             n => return Err(bad(format!("has {n} StatefulSets; zk-chaos certifies one ensemble at a time"))),
         };
-        let manifest = Manifest {
-            origin: origin.to_string(),
-            digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),
-            documents,
-            statefulset,
-            services,
-            pdb,
-        };
+        let manifest = Manifest { origin: origin.to_string(), digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())), documents, statefulset, services, pdb };
         manifest.check_statefulset().map_err(bad)?;
         Ok(manifest)
     }
@@ -98,10 +88,7 @@ impl Manifest {
             return Err(format!("StatefulSet {name}: spec.serviceName is empty; members' FQDNs need it"));
         }
         if !self.services.iter().any(|s| s.metadata.name.as_deref() == spec.service_name.as_deref()) {
-            return Err(format!(
-                "StatefulSet {name}: spec.serviceName {:?} names no Service in the manifest",
-                spec.service_name.as_deref().unwrap_or("")
-            ));
+            return Err(format!("StatefulSet {name}: spec.serviceName {:?} names no Service in the manifest", spec.service_name.as_deref().unwrap_or("")));
         }
         match spec.replicas {
             Some(n) if n < 1 => return Err(format!("StatefulSet {name}: spec.replicas must be at least 1")),
@@ -145,8 +132,7 @@ impl Manifest {
 
     /// `podManagementPolicy`, defaulting like Kubernetes.
     pub fn ordered_ready(&self) -> bool {
-        self.statefulset.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()).unwrap_or("OrderedReady")
-            == "OrderedReady"
+        self.statefulset.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()).unwrap_or("OrderedReady") == "OrderedReady"
     }
 
     /// The same manifest with every container image replaced (the config's `image`).
@@ -167,14 +153,7 @@ impl Manifest {
     }
 
     fn template_spec_mut(&mut self) -> &mut k8s_openapi::api::core::v1::PodSpec {
-        self.statefulset
-            .spec
-            .as_mut()
-            .expect("validated")
-            .template
-            .spec
-            .as_mut()
-            .expect("validated")
+        self.statefulset.spec.as_mut().expect("validated").template.spec.as_mut().expect("validated")
     }
 
     /// The images the pod template runs.
@@ -208,9 +187,7 @@ fn unknown_field(input: &Value, back: &Value, at: String) -> Option<String> {
                 Some(bv) => unknown_field(v, bv, here),
             }
         }),
-        (Value::Array(a), Value::Array(b)) => {
-            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| unknown_field(x, y, format!("{at}[{i}]")))
-        }
+        (Value::Array(a), Value::Array(b)) => a.iter().zip(b).enumerate().find_map(|(i, (x, y))| unknown_field(x, y, format!("{at}[{i}]"))),
         _ => None,
     }
 }
@@ -292,11 +269,7 @@ mod tests {
     #[case::unknown_kind("kind: PodDisruptionBudget", "kind: PodDisruptionBudgett", "unsupported object")]
     #[case::no_service("  serviceName: zk-hs\n", "  serviceName: zk-other\n", "names no Service")]
     #[case::no_restart("    spec:\n      affinity:", "    spec:\n      restartPolicy: Never\n      affinity:", "restartPolicy")]
-    fn malformed_manifests_are_bad_input_naming_the_problem(
-        #[case] from: &str,
-        #[case] to: &str,
-        #[case] says: &str,
-    ) {
+    fn malformed_manifests_are_bad_input_naming_the_problem(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
         let err = Manifest::parse(&broken(from, to), "m.yaml").unwrap_err();
         assert_eq!(err.exit_code(), 2);
         let msg = err.to_string();

@@ -77,8 +77,7 @@ impl Probe {
     }
 }
 
-const POD_SPEC_HONOURED: &[&str] =
-    &["containers", "securityContext", "restartPolicy", "terminationGracePeriodSeconds", "volumes"];
+const POD_SPEC_HONOURED: &[&str] = &["containers", "securityContext", "restartPolicy", "terminationGracePeriodSeconds", "volumes"];
 const POD_SPEC_NOT_APPLICABLE: &[&str] = &[
     "affinity",
     "nodeSelector",
@@ -112,8 +111,7 @@ const CONTAINER_HONOURED: &[&str] = &[
     "terminationMessagePolicy",
 ];
 const SECURITY_CONTEXT_HONOURED: &[&str] = &["runAsUser", "runAsGroup", "fsGroup", "runAsNonRoot"];
-const PROBE_HONOURED: &[&str] =
-    &["exec", "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold"];
+const PROBE_HONOURED: &[&str] = &["exec", "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold"];
 
 impl PodTemplate {
     /// Translates the StatefulSet's template. The error names the field and why.
@@ -134,11 +132,7 @@ impl PodTemplate {
         }
         match spec.restart_policy.as_deref() {
             None | Some("Always") => {}
-            Some(other) => {
-                return Err(format!(
-                    "{at}.restartPolicy is {other:?}; a StatefulSet's pods must restart Always (TUTORIAL.md section 11)"
-                ))
-            }
+            Some(other) => return Err(format!("{at}.restartPolicy is {other:?}; a StatefulSet's pods must restart Always (TUTORIAL.md section 11)")),
         }
         if spec.containers.len() != 1 {
             return Err(format!("{at}.containers has {} containers; zk-chaos runs exactly one per member", spec.containers.len()));
@@ -181,17 +175,11 @@ impl PodTemplate {
 
         let mut ports = Vec::new();
         for (i, p) in c.ports.iter().flatten().enumerate() {
-            let port = u16::try_from(p.container_port)
-                .map_err(|_| format!("{cat}.ports[{i}].containerPort {} is not a port", p.container_port))?;
+            let port = u16::try_from(p.container_port).map_err(|_| format!("{cat}.ports[{i}].containerPort {} is not a port", p.container_port))?;
             ports.push(Port { name: p.name.clone(), container_port: port });
         }
 
-        let claim_templates: Vec<String> = sts_spec
-            .volume_claim_templates
-            .iter()
-            .flatten()
-            .map(|t| t.metadata.name.clone().unwrap_or_default())
-            .collect();
+        let claim_templates: Vec<String> = sts_spec.volume_claim_templates.iter().flatten().map(|t| t.metadata.name.clone().unwrap_or_default()).collect();
         let mut mounts = Vec::new();
         for (i, m) in c.volume_mounts.iter().flatten().enumerate() {
             if m.sub_path.is_some() || m.sub_path_expr.is_some() {
@@ -202,18 +190,8 @@ impl PodTemplate {
             } else {
                 match spec.volumes.iter().flatten().find(|v| v.name == m.name) {
                     Some(v) if v.empty_dir.is_some() => VolumeKind::EmptyDir,
-                    Some(_) => {
-                        return Err(format!(
-                            "{at}.volumes[{}]: only emptyDir volumes (and volumeClaimTemplates) are supported by the Docker platform",
-                            m.name
-                        ))
-                    }
-                    None => {
-                        return Err(format!(
-                            "{cat}.volumeMounts[{i}] names volume {:?}, which is neither a volumeClaimTemplate nor a pod volume",
-                            m.name
-                        ))
-                    }
+                    Some(_) => return Err(format!("{at}.volumes[{}]: only emptyDir volumes (and volumeClaimTemplates) are supported by the Docker platform", m.name)),
+                    None => return Err(format!("{cat}.volumeMounts[{i}] names volume {:?}, which is neither a volumeClaimTemplate nor a pod volume", m.name)),
                 }
             };
             mounts.push(Mount { volume: m.name.clone(), kind, path: m.mount_path.clone(), read_only: m.read_only.unwrap_or(false) });
@@ -273,12 +251,7 @@ fn probe(p: &core::Probe, raw: &Value, at: &str) -> Result<Probe, String> {
             return Err(format!("{at}.{key} is not supported by the Docker platform (exec probes only)"));
         }
     }
-    let command = p
-        .exec
-        .as_ref()
-        .and_then(|e| e.command.clone())
-        .filter(|c| !c.is_empty())
-        .ok_or(format!("{at} has no exec.command"))?;
+    let command = p.exec.as_ref().and_then(|e| e.command.clone()).filter(|c| !c.is_empty()).ok_or(format!("{at} has no exec.command"))?;
     let secs = |v: Option<i32>, default: i32, field: &str| -> Result<Duration, String> {
         let v = v.unwrap_or(default);
         if v < 0 {
@@ -319,20 +292,8 @@ pub fn parse_cpu(q: &str) -> Option<f64> {
 
 /// `"1Gi"`, `"512M"`, `"1000"` → bytes.
 pub fn parse_memory(q: &str) -> Option<i64> {
-    const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0),
-        ("Mi", 1048576.0),
-        ("Gi", 1073741824.0),
-        ("Ti", 1099511627776.0),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-    ];
-    let (num, mult) = SUFFIXES
-        .iter()
-        .find_map(|(s, m)| q.strip_suffix(s).map(|n| (n, *m)))
-        .unwrap_or((q, 1.0));
+    const SUFFIXES: &[(&str, f64)] = &[("Ki", 1024.0), ("Mi", 1048576.0), ("Gi", 1073741824.0), ("Ti", 1099511627776.0), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)];
+    let (num, mult) = SUFFIXES.iter().find_map(|(s, m)| q.strip_suffix(s).map(|n| (n, *m))).unwrap_or((q, 1.0));
     let v = num.parse::<f64>().ok()? * mult;
     (v.is_finite() && v >= 0.0).then_some(v as i64)
 }

@@ -53,11 +53,7 @@ fn badge(v: Verdict) -> String {
 pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> String {
     let mut h = String::new();
     let title = format!("zk-chaos {}: {}", report.run_id, report.verdict.as_str().to_uppercase());
-    let _ = write!(
-        h,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>{CSS}</style></head><body>"#,
-        escape(&title)
-    );
+    let _ = write!(h, r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>{CSS}</style></head><body>"#, escape(&title));
     let _ = write!(h, r#"<header style="border-color:{}"><h1>{} {}</h1>"#, colour(report.verdict), badge(report.verdict), escape(&report.run_id));
     let s = &report.subject;
     let _ = write!(
@@ -133,23 +129,13 @@ pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> Str
 /// Every failed check at the top of the page, with its message and a link to its suite, so a
 /// person reading a failed run sees what broke before scrolling.
 fn failures_box(h: &mut String, report: &RunReport, has_logs: bool) {
-    let failed: Vec<_> = report
-        .suites
-        .iter()
-        .flat_map(|s| s.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(move |c| (s, c)))
-        .collect();
+    let failed: Vec<_> = report.suites.iter().flat_map(|s| s.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(move |c| (s, c))).collect();
     if failed.is_empty() {
         return;
     }
     let _ = write!(h, r#"<section class="failures" id="failures"><h2>What failed ({})</h2><ul>"#, failed.len());
     for (suite, check) in failed {
-        let _ = write!(
-            h,
-            r##"<li><a href="#suite-{0}">{0}</a> / <b>{1}</b>: {2}</li>"##,
-            escape(&suite.name),
-            escape(&check.name),
-            escape(&check.message)
-        );
+        let _ = write!(h, r##"<li><a href="#suite-{0}">{0}</a> / <b>{1}</b>: {2}</li>"##, escape(&suite.name), escape(&check.name), escape(&check.message));
     }
     h.push_str("</ul>");
     if has_logs {
@@ -167,14 +153,7 @@ fn suite_section(h: &mut String, suite: &SuiteReport) {
         h.push_str("<table class=\"grid checks\"><tr><th></th><th>check</th><th>evidence or failure</th><th>ms</th></tr>");
         for c in &suite.checks {
             let class = if c.verdict == Verdict::Fail { " class=\"failrow\"" } else { "" };
-            let _ = write!(
-                h,
-                "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                badge(c.verdict),
-                escape(&c.name),
-                escape(&c.message),
-                c.duration_ms
-            );
+            let _ = write!(h, "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", badge(c.verdict), escape(&c.name), escape(&c.message), c.duration_ms);
         }
         h.push_str("</table>");
     }
@@ -286,7 +265,12 @@ pub fn timeline_svg(suite: &SuiteReport) -> Option<String> {
     let mut sec = 0.0;
     while sec * 1000.0 <= span_ms {
         let x = sc.x(t0 + chrono::Duration::milliseconds((sec * 1000.0) as i64));
-        let _ = write!(s, r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#eaeef2"/><text x="{x:.1}" y="{:.1}" class="tick">{sec:.0}s</text>"##, height - 24.0, height - 10.0);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#eaeef2"/><text x="{x:.1}" y="{:.1}" class="tick">{sec:.0}s</text>"##,
+            height - 24.0,
+            height - 10.0
+        );
         sec += step;
     }
     // Member lanes: the state after each event, as a band until the next event.
@@ -361,7 +345,11 @@ pub fn timeline_svg(suite: &SuiteReport) -> Option<String> {
                 }
                 let bh = 50.0 * count as f64 / max;
                 y -= bh;
-                let _ = write!(s, r#"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}" fill="{c}"><title>+{} ms: {} ok, {} failed, {} unknown</title></rect>"#, b.offset_ms, b.ok, b.failed, b.unknown);
+                let _ = write!(
+                    s,
+                    r#"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}" fill="{c}"><title>+{} ms: {} ok, {} failed, {} unknown</title></rect>"#,
+                    b.offset_ms, b.ok, b.failed, b.unknown
+                );
             }
         }
     }
@@ -505,10 +493,7 @@ mod tests {
     #[test]
     fn the_timeline_places_events_left_to_right_in_time() {
         let svg = timeline_svg(&fault_suite()).unwrap();
-        let xs: Vec<f64> = svg
-            .match_indices("<circle cx=\"")
-            .map(|(i, m)| svg[i + m.len()..].split('"').next().unwrap().parse().unwrap())
-            .collect();
+        let xs: Vec<f64> = svg.match_indices("<circle cx=\"").map(|(i, m)| svg[i + m.len()..].split('"').next().unwrap().parse().unwrap()).collect();
         assert_eq!(xs.len(), 3);
         assert!(xs[0] < xs[1] && xs[1] < xs[2], "{xs:?}");
         // The fault line comes before the first event, the whole-again line after the last.

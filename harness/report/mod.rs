@@ -64,8 +64,7 @@ mod tests {
         let dir = run_dir(tmp.path(), "zk-chaos-20261128-000000-abcd");
         let report = model::tests::sample();
         write_all(&report, &dir, &BTreeMap::new()).unwrap();
-        let back: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
         assert_eq!(back["verdict"], "fail");
         assert_eq!(back["platform"], "docker");
         assert_eq!(back["suites"][0]["checks"][1]["verdict"], "fail");

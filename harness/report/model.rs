@@ -166,11 +166,7 @@ impl RunReport {
     /// not interrupted. Skipped suites do not fail a run (the report says why they were skipped).
     pub fn judge(&self) -> Verdict {
         let any_ran = self.suites.iter().any(|s| s.verdict != Verdict::Skipped);
-        if self.interrupted
-            || !self.cleanup_errors.is_empty()
-            || !any_ran
-            || self.suites.iter().any(|s| s.verdict == Verdict::Fail)
-        {
+        if self.interrupted || !self.cleanup_errors.is_empty() || !any_ran || self.suites.iter().any(|s| s.verdict == Verdict::Fail) {
             Verdict::Fail
         } else {
             Verdict::Pass

@@ -205,8 +205,9 @@ struct Worker {
 fn outcome_of(e: &zk::Error) -> Outcome {
     use zk::Error::*;
     match e {
-        NoNode | NodeExists | BadVersion | NoAuth | InvalidAcl | NotEmpty | NoChildrenForEphemerals | BadArguments(_)
-        | NotReadOnly | QuotaExceeded | Throttled | Unimplemented => Outcome::Failed,
+        NoNode | NodeExists | BadVersion | NoAuth | InvalidAcl | NotEmpty | NoChildrenForEphemerals | BadArguments(_) | NotReadOnly | QuotaExceeded | Throttled | Unimplemented => {
+            Outcome::Failed
+        }
         _ => Outcome::Unknown,
     }
 }

@@ -71,12 +71,7 @@ fn zk_chaos(args: &[&str]) -> Run {
         .env("RUST_LOG", "info")
         .output()
         .expect("running zk-chaos");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        results,
-    }
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), results }
 }
 
 /// Containers, networks and volumes carrying the run's label (any run's when `run_id` is empty).
@@ -182,12 +177,7 @@ fn no_docker_engine_exits_3() {
             .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
             .output()
             .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            results,
-        }
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), results }
     };
     assert_eq!(run.code, 3, "{}", run.output());
     assert!(run.stderr.to_lowercase().contains("docker"), "{}", run.output());
@@ -389,10 +379,7 @@ fn a_cleanup_failure_fails_the_run() {
     };
     let intruder = format!("zk-chaos-test-intruder-{}", std::process::id());
     let image = "zk-chaos/zookeeper:3.8";
-    let started = Command::new("docker")
-        .args(["run", "-d", "--rm", "--name", &intruder, "--network", &network, "--entrypoint", "sleep", image, "600"])
-        .output()
-        .unwrap();
+    let started = Command::new("docker").args(["run", "-d", "--rm", "--name", &intruder, "--network", &network, "--entrypoint", "sleep", image, "600"]).output().unwrap();
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
 
     let code = run.finish(240);

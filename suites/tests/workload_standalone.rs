@@ -78,10 +78,7 @@ async fn scenario(p: Arc<DockerPlatform>, config: Config) {
     // The fault happened: the container exited and was restarted.
     let restarted = wait::until(&format!("{victim} exited and restarted"), Duration::from_secs(30), Some(p.subscribe()), || async {
         let events = p.lifecycle();
-        Ok(match (
-            first_after(&events, &victim, &[LifecycleKind::Exited], fault_at),
-            first_after(&events, &victim, &[LifecycleKind::Restarted], fault_at),
-        ) {
+        Ok(match (first_after(&events, &victim, &[LifecycleKind::Exited], fault_at), first_after(&events, &victim, &[LifecycleKind::Restarted], fault_at)) {
             (Some(e), Some(r)) => Seen::Done((e, r)),
             _ => Seen::NotYet(format!("{} events since the fault", events.iter().filter(|e| e.at >= fault_at).count())),
         })

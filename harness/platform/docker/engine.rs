@@ -26,10 +26,7 @@ pub async fn connect() -> Result<Docker> {
         ))
     };
     let docker = Docker::connect_with_local_defaults().map_err(|e| unavailable(&e))?;
-    let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
-        .await
-        .map_err(|_| unavailable(&"no answer within 10s"))?
-        .map_err(|e| unavailable(&e))?;
+    let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await.map_err(|_| unavailable(&"no answer within 10s"))?.map_err(|e| unavailable(&e))?;
     docker.ping().await.map_err(|e| unavailable(&e))?;
     Ok(docker)
 }
@@ -41,12 +38,7 @@ pub async fn exec(docker: &Docker, container: &str, argv: &[&str], timeout: Dura
         let created = docker
             .create_exec(
                 container,
-                CreateExecOptions {
-                    cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
+                CreateExecOptions { cmd: Some(argv.iter().map(|s| s.to_string()).collect()), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() },
             )
             .await?;
         let mut stdout = String::new();
@@ -80,12 +72,7 @@ pub async fn exec(docker: &Docker, container: &str, argv: &[&str], timeout: Dura
 
 /// The container's log (stdout and stderr interleaved), the last `tail` lines if given.
 pub async fn logs(docker: &Docker, container: &str, tail: Option<usize>) -> anyhow::Result<String> {
-    let opts = LogsOptions::<String> {
-        stdout: true,
-        stderr: true,
-        tail: tail.map_or("all".to_string(), |n| n.to_string()),
-        ..Default::default()
-    };
+    let opts = LogsOptions::<String> { stdout: true, stderr: true, tail: tail.map_or("all".to_string(), |n| n.to_string()), ..Default::default() };
     let mut stream = docker.logs(container, Some(opts));
     let mut out = String::new();
     while let Some(chunk) = stream.next().await {
@@ -110,13 +97,7 @@ impl Leftovers {
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "{} containers, {} volumes, {} networks of run(s) {}",
-            self.containers.len(),
-            self.volumes.len(),
-            self.networks.len(),
-            self.runs.join(", ")
-        )
+        format!("{} containers, {} volumes, {} networks of run(s) {}", self.containers.len(), self.volumes.len(), self.networks.len(), self.runs.join(", "))
     }
 }
 
@@ -132,10 +113,7 @@ fn label_filter(run: Option<&str>) -> HashMap<String, Vec<String>> {
 pub async fn find(docker: &Docker, run: Option<&str>) -> anyhow::Result<Leftovers> {
     let mut found = Leftovers::default();
     let mut runs = std::collections::BTreeSet::new();
-    let containers = docker
-        .list_containers(Some(ListContainersOptions { all: true, filters: label_filter(run), ..Default::default() }))
-        .await
-        .context("listing containers")?;
+    let containers = docker.list_containers(Some(ListContainersOptions { all: true, filters: label_filter(run), ..Default::default() })).await.context("listing containers")?;
     for c in containers {
         if let Some(r) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) {
             runs.insert(r.clone());

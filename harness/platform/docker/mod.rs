@@ -22,9 +22,7 @@ use self::pod::{Lifecycle, Pod, PodSpec};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, PodTemplate};
-use crate::platform::{
-    ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL,
-};
+use crate::platform::{ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
 pub struct DockerPlatform {
@@ -53,9 +51,7 @@ impl DockerPlatform {
     /// Connects to the engine and checks the image is there. Creates nothing yet.
     pub async fn connect(manifest: Manifest, config: Config, run_id: String) -> Result<DockerPlatform> {
         let docker = engine::connect().await?;
-        let image = manifest.pod_template().image.ok_or_else(|| {
-            Error::bad_input(format!("{}: the container has no image", manifest.origin))
-        })?;
+        let image = manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", manifest.origin)))?;
         if docker.inspect_image(&image).await.is_err() {
             return Err(Error::unavailable(format!(
                 "the image {image} is not in the local Docker engine, and no registry can be reached to pull it. \
@@ -78,12 +74,7 @@ impl DockerPlatform {
                 host_ports.insert(m, ports);
             }
         }
-        let statefulset = manifest
-            .documents
-            .iter()
-            .find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet"))
-            .cloned()
-            .expect("a parsed manifest has a StatefulSet");
+        let statefulset = manifest.documents.iter().find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet")).cloned().expect("a parsed manifest has a StatefulSet");
         Ok(DockerPlatform {
             namespace: manifest.namespace().to_string(),
             network: run_id.clone(),
@@ -275,7 +266,6 @@ fn revision_hash(template: &Value) -> String {
     format!("{digest:x}")[..10].to_string()
 }
 
-
 #[async_trait]
 impl Platform for DockerPlatform {
     fn kind(&self) -> PlatformKind {
@@ -295,13 +285,8 @@ impl Platform for DockerPlatform {
     }
 
     fn notes(&self) -> Vec<String> {
-        let mut notes: Vec<String> = self
-            .manifest
-            .pod_template()
-            .not_applicable
-            .iter()
-            .map(|f| format!("{f}: not applicable on one Docker host (every member runs on the same host)"))
-            .collect();
+        let mut notes: Vec<String> =
+            self.manifest.pod_template().not_applicable.iter().map(|f| format!("{f}: not applicable on one Docker host (every member runs on the same host)")).collect();
         if self.manifest.pdb.is_some() {
             notes.push("PodDisruptionBudget: not applicable on Docker (there are no nodes to drain); the maintenance suite needs Kubernetes".into());
         }

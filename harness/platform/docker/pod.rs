@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bollard::container::{
-    Config, CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, WaitContainerOptions,
-};
+use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, WaitContainerOptions};
 use bollard::models::{EndpointSettings, HostConfig, Mount, MountTypeEnum, MountVolumeOptions, PortBinding};
 use bollard::network::CreateNetworkOptions;
 use bollard::volume::CreateVolumeOptions;
@@ -335,10 +333,7 @@ impl Worker {
                 labels.insert(CLAIM_LABEL.into(), format!("{}-{}", m.volume, spec.member));
                 labels.insert(UID_LABEL.into(), new_uid(&name));
             }
-            self.docker
-                .create_volume(CreateVolumeOptions { name: name.clone(), labels, ..Default::default() })
-                .await
-                .with_context(|| format!("creating volume {name}"))?;
+            self.docker.create_volume(CreateVolumeOptions { name: name.clone(), labels, ..Default::default() }).await.with_context(|| format!("creating volume {name}"))?;
         }
         let Some(group) = spec.template.fs_group else { return Ok(()) };
         let paths: Vec<String> = spec.template.mounts.iter().filter(|m| !m.read_only).map(|m| m.path.clone()).collect();
@@ -397,11 +392,8 @@ pub fn container_config(spec: &PodSpec) -> Config<String> {
         (None, Some(g)) => Some(format!("0:{g}")),
         (None, None) => None,
     };
-    let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = spec
-        .host_ports
-        .iter()
-        .map(|(c, h)| (format!("{c}/tcp"), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(h.to_string()) }])))
-        .collect();
+    let port_bindings: HashMap<String, Option<Vec<PortBinding>>> =
+        spec.host_ports.iter().map(|(c, h)| (format!("{c}/tcp"), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(h.to_string()) }]))).collect();
     let exposed: HashMap<String, HashMap<(), ()>> = spec.host_ports.keys().map(|c| (format!("{c}/tcp"), HashMap::new())).collect();
     let fqdn = format!("{}.{}", spec.member, spec.domain);
     let service = spec.domain.split('.').next().unwrap_or_default();

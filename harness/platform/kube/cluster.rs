@@ -29,9 +29,10 @@ pub fn eviction_outcome(result: Result<kube::core::Status, kube::Error>) -> anyh
 /// The node a PV is pinned to by `spec.nodeAffinity` (local and local-path volumes).
 pub fn pinned_node(pv: &PersistentVolume) -> Option<String> {
     let terms = &pv.spec.as_ref()?.node_affinity.as_ref()?.required.as_ref()?.node_selector_terms;
-    terms.iter().flat_map(|t| t.match_expressions.iter().flatten()).find_map(|e| {
-        (e.key == "kubernetes.io/hostname" && e.operator == "In").then(|| e.values.as_ref().and_then(|v| v.first().cloned())).flatten()
-    })
+    terms
+        .iter()
+        .flat_map(|t| t.match_expressions.iter().flatten())
+        .find_map(|e| (e.key == "kubernetes.io/hostname" && e.operator == "In").then(|| e.values.as_ref().and_then(|v| v.first().cloned())).flatten())
 }
 
 impl KubePlatform {
@@ -87,12 +88,7 @@ impl Cluster for KubePlatform {
     }
 
     async fn budget(&self) -> anyhow::Result<BudgetStatus> {
-        let name = self
-            .manifest
-            .pdb
-            .as_ref()
-            .and_then(|p| p.metadata.name.clone())
-            .ok_or_else(|| anyhow!("{} has no PodDisruptionBudget", self.manifest.origin))?;
+        let name = self.manifest.pdb.as_ref().and_then(|p| p.metadata.name.clone()).ok_or_else(|| anyhow!("{} has no PodDisruptionBudget", self.manifest.origin))?;
         let api: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.namespace);
         let pdb = api.get(&name).await?;
         let s = pdb.status.unwrap_or_default();

@@ -56,9 +56,7 @@ pub fn resolve(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<(Kube
 pub async fn client_for(kc: Kubeconfig, name: &str) -> Result<Client> {
     let name = name.to_string();
     let opts = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
-    let config = kube::Config::from_custom_kubeconfig(kc, &opts)
-        .await
-        .map_err(|e| Error::unavailable(format!("context '{name}' of the kubeconfig cannot be used: {e}")))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| Error::unavailable(format!("context '{name}' of the kubeconfig cannot be used: {e}")))?;
     let cluster_url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| Error::unavailable(format!("context '{name}': {e}")))?;
     match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {

@@ -67,11 +67,9 @@ impl KindCluster {
         }
         let cluster = self;
         tracing::info!("creating kind cluster {} from {}", cluster.name, config.display());
-        let created = run(&[
-            "create", "cluster", "--name", &cluster.name, "--config", &config.to_string_lossy(),
-            "--kubeconfig", &cluster.kubeconfig.to_string_lossy(), "--wait", "180s",
-        ])
-        .await;
+        let created =
+            run(&["create", "cluster", "--name", &cluster.name, "--config", &config.to_string_lossy(), "--kubeconfig", &cluster.kubeconfig.to_string_lossy(), "--wait", "180s"])
+                .await;
         if let Err(e) = created {
             let _ = cluster.delete().await;
             return Err(Error::unavailable(format!("kind could not create cluster {}: {e:#}", cluster.name)));

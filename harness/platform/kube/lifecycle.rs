@@ -37,18 +37,12 @@ impl Snap {
         let status = pod.status.as_ref();
         let cs = status.and_then(|s| s.container_statuses.as_ref()).and_then(|c| c.first());
         let running = cs.and_then(|c| c.state.as_ref()).and_then(|s| s.running.as_ref());
-        let ready = status
-            .and_then(|s| s.conditions.as_ref())
-            .map(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            .unwrap_or(false);
-        let last_terminated = cs.and_then(|c| c.last_state.as_ref()).and_then(|s| s.terminated.as_ref()).map(|t| {
-            format!("{} (exit code {})", t.reason.as_deref().unwrap_or("Terminated"), t.exit_code)
-        });
-        let last_finished_at = cs
+        let ready = status.and_then(|s| s.conditions.as_ref()).map(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")).unwrap_or(false);
+        let last_terminated = cs
             .and_then(|c| c.last_state.as_ref())
             .and_then(|s| s.terminated.as_ref())
-            .and_then(|t| t.finished_at.as_ref())
-            .and_then(|t| to_chrono(&t.0));
+            .map(|t| format!("{} (exit code {})", t.reason.as_deref().unwrap_or("Terminated"), t.exit_code));
+        let last_finished_at = cs.and_then(|c| c.last_state.as_ref()).and_then(|s| s.terminated.as_ref()).and_then(|t| t.finished_at.as_ref()).and_then(|t| to_chrono(&t.0));
         let terminated_now = cs.and_then(|c| c.state.as_ref()).is_some_and(|s| s.terminated.is_some());
         Snap {
             last_finished_at,

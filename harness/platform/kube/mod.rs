@@ -30,9 +30,7 @@ use tokio::sync::watch;
 use self::lifecycle::{Record, Snap};
 use crate::config::Config;
 use crate::manifest::Manifest;
-use crate::platform::{
-    Cluster, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL,
-};
+use crate::platform::{Cluster, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
 /// The field manager of every server-side apply.
@@ -59,14 +57,7 @@ pub struct KubePlatform {
 
 impl KubePlatform {
     /// A platform on `client`; creates nothing yet. `namespace`: `None` for one of the run's own.
-    pub fn new(
-        client: Client,
-        context: String,
-        manifest: Manifest,
-        config: Config,
-        run_id: String,
-        namespace: Option<String>,
-    ) -> KubePlatform {
+    pub fn new(client: Client, context: String, manifest: Manifest, config: Config, run_id: String, namespace: Option<String>) -> KubePlatform {
         let own_namespace = namespace.is_none();
         KubePlatform {
             client,
@@ -191,11 +182,8 @@ impl KubePlatform {
             loop {
                 match pods.list(&lp).await {
                     Ok(list) => {
-                        let now: BTreeMap<String, Snap> = list
-                            .items
-                            .iter()
-                            .filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p))))
-                            .collect();
+                        let now: BTreeMap<String, Snap> =
+                            list.items.iter().filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p)))).collect();
                         for m in &members {
                             for (kind, detail) in lifecycle::diff(seen.get(m), now.get(m)) {
                                 // An exit is dated by the kubelet (finishedAt), not by this poll.
@@ -459,19 +447,13 @@ impl Platform for KubePlatform {
     }
 
     async fn apply_statefulset(&self) -> anyhow::Result<()> {
-        let doc = self
-            .manifest
-            .documents
-            .iter()
-            .find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet"))
-            .ok_or_else(|| anyhow!("the manifest has no StatefulSet"))?;
+        let doc =
+            self.manifest.documents.iter().find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet")).ok_or_else(|| anyhow!("the manifest has no StatefulSet"))?;
         self.apply(doc).await
     }
 
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
-        self.statefulsets()
-            .patch(self.manifest.name(), &PatchParams::default(), &Patch::<()>::Json(patch.clone()))
-            .await?;
+        self.statefulsets().patch(self.manifest.name(), &PatchParams::default(), &Patch::<()>::Json(patch.clone())).await?;
         Ok(())
     }
 
@@ -552,10 +534,7 @@ impl Platform for KubePlatform {
                 gone(Api::<PodDisruptionBudget>::namespaced(c.clone(), ns).delete(&n, &dp).await.map(drop), format!("PodDisruptionBudget {n}"));
             }
             let lp = ListParams::default().labels(&format!("{RUN_LABEL}={}", self.run_id));
-            gone(
-                Api::<PersistentVolumeClaim>::namespaced(c.clone(), ns).delete_collection(&dp, &lp).await.map(drop),
-                "the run's PersistentVolumeClaims".into(),
-            );
+            gone(Api::<PersistentVolumeClaim>::namespaced(c.clone(), ns).delete_collection(&dp, &lp).await.map(drop), "the run's PersistentVolumeClaims".into());
         }
         if errors.is_empty() {
             Ok(())

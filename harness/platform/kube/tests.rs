@@ -130,22 +130,49 @@ async fn nodes_budget_and_pinned_volume() {
     let server = tokio::spawn(async move {
         let mut cp = node("zk-chaos-control-plane", false);
         cp["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] = json!("");
-        expect(&mut h, Method::GET, "/api/v1/nodes?", 200,
-            json!({"apiVersion":"v1","kind":"NodeList","metadata":{"resourceVersion":"1"},"items":[node("w2", true), cp, node("w1", false)]})).await;
-        expect(&mut h, Method::GET, "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/zk-pdb", 200, json!({
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/nodes?",
+            200,
+            json!({"apiVersion":"v1","kind":"NodeList","metadata":{"resourceVersion":"1"},"items":[node("w2", true), cp, node("w1", false)]}),
+        )
+        .await;
+        expect(
+            &mut h,
+            Method::GET,
+            "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/zk-pdb",
+            200,
+            json!({
             "apiVersion":"policy/v1","kind":"PodDisruptionBudget",
             "metadata":{"name":"zk-pdb","namespace":"ns","generation":1},
             "spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"zk"}}},
-            "status":{"observedGeneration":1,"currentHealthy":3,"desiredHealthy":2,"disruptionsAllowed":1,"expectedPods":3}})).await;
-        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-1", 200, json!({
+            "status":{"observedGeneration":1,"currentHealthy":3,"desiredHealthy":2,"disruptionsAllowed":1,"expectedPods":3}}),
+        )
+        .await;
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-1",
+            200,
+            json!({
             "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-1","namespace":"ns"},
             "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}},"volumeName":"pvc-3f1c","storageClassName":"standard"},
-            "status":{"phase":"Bound"}})).await;
-        expect(&mut h, Method::GET, "/api/v1/persistentvolumes/pvc-3f1c", 200, json!({
+            "status":{"phase":"Bound"}}),
+        )
+        .await;
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/persistentvolumes/pvc-3f1c",
+            200,
+            json!({
             "apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pvc-3f1c","uid":"8d3e"},
             "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],"hostPath":{"path":"/var/local-path-provisioner/pvc-3f1c","type":"DirectoryOrCreate"},
               "nodeAffinity":{"required":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"In","values":["zk-chaos-worker3"]}]}]}},
-              "storageClassName":"standard","persistentVolumeReclaimPolicy":"Delete"}})).await;
+              "storageClassName":"standard","persistentVolumeReclaimPolicy":"Delete"}}),
+        )
+        .await;
     });
     let nodes = p.nodes().await.unwrap();
     let names: Vec<(&str, bool, bool)> = nodes.iter().map(|n| (n.name.as_str(), n.schedulable, n.control_plane)).collect();
@@ -204,8 +231,7 @@ async fn the_template_patch_is_a_json_patch() {
         assert_eq!(ct, "application/json-patch+json");
         assert_eq!(body, json!([{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"0.3"}]));
     });
-    let patch: json_patch::Patch =
-        serde_json::from_value(json!([{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"0.3"}])).unwrap();
+    let patch: json_patch::Patch = serde_json::from_value(json!([{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"0.3"}])).unwrap();
     p.patch_statefulset(&patch).await.unwrap();
     server.await.unwrap();
 }
@@ -238,12 +264,15 @@ async fn deploy_applies_the_four_objects_server_side_into_the_namespace() {
             applied.push((uri.split('?').next().unwrap().to_string(), body));
         }
         let paths: Vec<&str> = applied.iter().map(|(u, _)| u.as_str()).collect();
-        assert_eq!(paths, vec![
-            "/api/v1/namespaces/ns/services/zk-hs",
-            "/api/v1/namespaces/ns/services/zk-cs",
-            "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/zk-pdb",
-            "/apis/apps/v1/namespaces/ns/statefulsets/zk",
-        ]);
+        assert_eq!(
+            paths,
+            vec![
+                "/api/v1/namespaces/ns/services/zk-hs",
+                "/api/v1/namespaces/ns/services/zk-cs",
+                "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/zk-pdb",
+                "/apis/apps/v1/namespaces/ns/statefulsets/zk",
+            ]
+        );
         // The PVCs the StatefulSet makes carry the run label, so cleanup finds them.
         assert_eq!(applied[3].1["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["zk-chaos.run"], "zk-chaos-20261128-162600-ab12");
         // The pod template is applied as written (no label added: it would change the revision).
@@ -294,7 +323,8 @@ fn exec_exit_codes_from_the_final_status() {
     assert_eq!(super::exit_code(Some(&ok)).unwrap(), 0);
     let one: Status = serde_json::from_value(json!({"metadata":{},"status":"Failure",
         "message":"command terminated with non-zero exit code: error executing command [pkill java], exit code 1",
-        "reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"1"}]}})).unwrap();
+        "reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"1"}]}}))
+    .unwrap();
     assert_eq!(super::exit_code(Some(&one)).unwrap(), 1);
     assert!(super::exit_code(None).is_err());
 }
@@ -381,17 +411,38 @@ async fn status_of_an_absent_pod_and_volumes_by_claim_and_pv_uid() {
     let (p, mut h) = platform();
     let server = tokio::spawn(async move {
         expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-2", 404, not_found("pods", "zk-2")).await;
-        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2", 200, json!({
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2",
+            200,
+            json!({
             "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-2","namespace":"ns","uid":"claim-uid"},
             "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}},"volumeName":"pvc-77aa"},
-            "status":{"phase":"Bound"}})).await;
-        expect(&mut h, Method::GET, "/api/v1/persistentvolumes/pvc-77aa", 200, json!({
+            "status":{"phase":"Bound"}}),
+        )
+        .await;
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/persistentvolumes/pvc-77aa",
+            200,
+            json!({
             "apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pvc-77aa","uid":"6b1e2c44-pv"},
-            "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],"csi":{"driver":"ebs.csi.aws.com","volumeHandle":"vol-0abc"}}})).await;
-        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2", 200, json!({
+            "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],"csi":{"driver":"ebs.csi.aws.com","volumeHandle":"vol-0abc"}}}),
+        )
+        .await;
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/ns/persistentvolumeclaims/datadir-zk-2",
+            200,
+            json!({
             "apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"datadir-zk-2","namespace":"ns"},
             "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"10Gi"}}},
-            "status":{"phase":"Pending"}})).await;
+            "status":{"phase":"Pending"}}),
+        )
+        .await;
     });
     let s = p.status("zk-2").await.unwrap();
     assert_eq!((s.exists, s.phase.as_str(), s.ordinal), (false, "Absent", 2));
@@ -414,10 +465,7 @@ fn pod_json(name: &str, uid: &str, ready: bool, restarts: i32, started: &str) ->
 async fn the_poller_turns_pod_changes_and_kubelet_events_into_lifecycle_events() {
     use crate::platform::LifecycleKind::*;
     let (p, mut h) = platform();
-    let pods = [
-        vec![pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")],
-        vec![pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z")],
-    ];
+    let pods = [vec![pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")], vec![pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z")]];
     let killing = json!({"apiVersion":"v1","kind":"EventList","metadata":{},"items":[{
         "metadata":{"name":"zk-0.187a","namespace":"ns","uid":"e1"},
         "involvedObject":{"kind":"Pod","name":"zk-0","namespace":"ns"},
@@ -425,8 +473,7 @@ async fn the_poller_turns_pod_changes_and_kubelet_events_into_lifecycle_events()
         "message":"Container kubernetes-zookeeper failed liveness probe, will be restarted"}]});
     let server = tokio::spawn(async move {
         for (i, items) in pods.into_iter().enumerate() {
-            expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods?&labelSelector=app%3Dzk", 200,
-                json!({"apiVersion":"v1","kind":"PodList","metadata":{},"items":items})).await;
+            expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods?&labelSelector=app%3Dzk", 200, json!({"apiVersion":"v1","kind":"PodList","metadata":{},"items":items})).await;
             let events = if i == 1 { killing.clone() } else { json!({"apiVersion":"v1","kind":"EventList","metadata":{},"items":[]}) };
             expect(&mut h, Method::GET, "/api/v1/namespaces/ns/events?", 200, events).await;
         }
