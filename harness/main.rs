@@ -191,7 +191,7 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             eprintln!("zk-chaos: run {i} of {repeat}");
         }
         let run_id = run::new_run_id(&prepared.opts.config.label_prefix);
-        let platform = run::connect(&prepared, &run_id).await?;
+        let platform = run::connect(&prepared, &run_id, interrupt.clone().cancelled_owned()).await?;
         let finished = run::execute(&prepared, platform, interrupt.clone().cancelled_owned()).await;
         let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
         print!("{}", zk_chaos::report::summary::render(&finished.report));

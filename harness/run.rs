@@ -68,8 +68,9 @@ pub fn new_run_id(prefix: &str) -> String {
     format!("{prefix}-{}-{:04x}", now.format("%Y%m%d-%H%M%S"), salt & 0xffff)
 }
 
-/// Creates the platform for a prepared run.
-pub async fn connect(p: &Prepared, run_id: &str) -> Result<Arc<dyn Platform>> {
+/// Creates the platform for a prepared run. `interrupt` is the same as [`execute`]'s: if it
+/// resolves while a kind cluster is being created, the cluster is deleted and the run ends.
+pub async fn connect(p: &Prepared, run_id: &str, interrupt: impl Future<Output = ()>) -> Result<Arc<dyn Platform>> {
     match p.opts.platform {
         PlatformKind::Docker => {
             let d = DockerPlatform::connect(p.manifest.clone(), p.opts.config.clone(), run_id.to_string()).await?;
@@ -96,8 +97,8 @@ pub async fn connect(p: &Prepared, run_id: &str) -> Result<Arc<dyn Platform>> {
             // A cluster this run creates: disruptive suites need no --allow-disruption.
             let cluster = KindCluster::planned(run_id);
             tokio::select! {
-                created = cluster.create_planned(&config, &image) => created?,
-                _ = crate::cli::interrupted() => {
+                created = cluster.create(&config, &image) => created?,
+                _ = interrupt => {
                     tracing::warn!("interrupted while creating kind cluster {}: deleting it", cluster.name);
                     if let Err(e) = cluster.delete().await {
                         tracing::warn!("{e:#}; remove it with `kind delete cluster --name {}`", cluster.name);

@@ -42,15 +42,8 @@ impl KindCluster {
         KindCluster { name, kubeconfig }
     }
 
-    /// Creates the cluster and loads `image` into it. On failure after creation, deletes it.
-    pub async fn create(run_id: &str, config: &Path, image: &str) -> Result<KindCluster> {
-        let cluster = KindCluster::planned(run_id);
-        cluster.create_planned(config, image).await?;
-        Ok(cluster)
-    }
-
-    /// Creates this planned cluster; see [`KindCluster::create`].
-    pub async fn create_planned(&self, config: &Path, image: &str) -> Result<()> {
+    /// Creates this planned cluster and loads `image` into it. On failure after creation, deletes it.
+    pub async fn create(&self, config: &Path, image: &str) -> Result<()> {
         let bin = binary();
         match Command::new(&bin).arg("version").output().await {
             Ok(o) if o.status.success() => {}
@@ -115,7 +108,7 @@ mod tests {
     async fn missing_binary_is_unavailable_and_the_cli_is_driven_with_these_arguments() {
         let dir = tempfile::tempdir().unwrap();
         std::env::set_var("ZK_CHAOS_KIND", dir.path().join("no-kind-here"));
-        let err = KindCluster::create("zk-chaos-20261128-162600-ab12", Path::new("fixtures/kind/cluster.yaml"), "img").await.unwrap_err();
+        let err = KindCluster::planned("zk-chaos-20261128-162600-ab12").create(Path::new("fixtures/kind/cluster.yaml"), "img").await.unwrap_err();
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("go install sigs.k8s.io/kind"), "{err}");
 
@@ -127,7 +120,8 @@ mod tests {
         std::env::set_var("ZK_CHAOS_KIND", &fake);
         let cfg = dir.path().join("cluster.yaml");
         std::fs::write(&cfg, "kind: Cluster\n").unwrap();
-        let c = KindCluster::create("zk-chaos-20261128-162600-ab12", &cfg, "zk-chaos/zookeeper:3.8").await.unwrap();
+        let c = KindCluster::planned("zk-chaos-20261128-162600-ab12");
+        c.create(&cfg, "zk-chaos/zookeeper:3.8").await.unwrap();
         assert_eq!(c.context(), "kind-zk-chaos-162600-ab12");
         c.delete().await.unwrap();
         std::env::remove_var("ZK_CHAOS_KIND");

@@ -367,14 +367,14 @@ async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before
         kube: KubeOptions { kubeconfig: Some(kubeconfig.clone()), allow_disruption: allow.map(str::to_string), ..Default::default() },
     };
     let p = run::prepare(opts("process-failure", None)).unwrap();
-    let err = run::connect(&p, "zk-chaos-20261128-162600-ab12").await.err().expect("refused");
+    let err = run::connect(&p, "zk-chaos-20261128-162600-ab12", std::future::pending()).await.err().expect("refused");
     assert_eq!(err.exit_code(), 2, "{err}");
     assert!(err.to_string().contains("--allow-disruption=prod-eu"), "{err}");
     // Allowed, or not disruptive: it goes on to the cluster, which is unreachable (exit 3).
     let p = run::prepare(opts("process-failure", Some("prod-eu"))).unwrap();
-    assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
+    assert_eq!(run::connect(&p, "r", std::future::pending()).await.err().expect("unreachable").exit_code(), 3);
     let p = run::prepare(opts("conformance", None)).unwrap();
-    assert_eq!(run::connect(&p, "r").await.err().expect("unreachable").exit_code(), 3);
+    assert_eq!(run::connect(&p, "r", std::future::pending()).await.err().expect("unreachable").exit_code(), 3);
 }
 
 #[tokio::test]
