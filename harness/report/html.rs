@@ -160,7 +160,7 @@ fn suite_section(h: &mut String, suite: &SuiteReport) {
     if let Some(svg) = timeline_svg(suite) {
         h.push_str("<h3>Timeline</h3>");
         h.push_str(&svg);
-        h.push_str(LEGEND);
+        h.push_str(&legend());
     }
     let times: Vec<(&String, f64)> = suite.metrics.iter().filter(|(k, _)| k.ends_with("_ms")).map(|(k, v)| (k, *v)).collect();
     if !times.is_empty() {
@@ -397,11 +397,12 @@ fn bar_chart(times: &[(&String, f64)]) -> String {
     s
 }
 
-const LEGEND: &str = concat!(
-    r#"<p class="legend"><span style="background:#1a7f37"></span>Ready <span style="background:#d4a72c"></span>running, not Ready "#,
-    r#"<span style="background:#cf222e"></span>down (exited, killed, deleted) &nbsp; red line: fault &nbsp; green line: ensemble whole again &nbsp; "#,
-    r#"workload bars: <span style="background:#1a7f37"></span>ok <span style="background:#e16f24"></span>unknown <span style="background:#cf222e"></span>failed</p>"#
-);
+/// The timeline's key, in the colours the timeline uses.
+fn legend() -> String {
+    format!(
+        r#"<p class="legend"><span style="background:{PASS}"></span>Ready <span style="background:{STARTING}"></span>running, not Ready <span style="background:{FAIL}"></span>down (exited, killed, deleted) &nbsp; red line: fault &nbsp; green line: ensemble whole again &nbsp; workload bars: <span style="background:{PASS}"></span>ok <span style="background:{UNKNOWN}"></span>unknown <span style="background:{FAIL}"></span>failed</p>"#
+    )
+}
 
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1160px;padding:16px;color:#24292f}\
 header{border-left:8px solid;padding:4px 14px;margin-bottom:14px}h1{font-size:22px;margin:6px 0}h2{font-size:18px;margin:4px 0 8px}\
