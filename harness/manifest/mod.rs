@@ -98,6 +98,12 @@ impl Manifest {
         Ok(())
     }
 
+    /// The StatefulSet as written (the object a Kubernetes platform applies); parsing made sure
+    /// there is exactly one.
+    pub fn statefulset_document(&self) -> &Value {
+        self.documents.iter().find(|d| is_statefulset(d)).expect("a parsed manifest has one StatefulSet")
+    }
+
     pub fn name(&self) -> &str {
         self.statefulset.metadata.name.as_deref().unwrap_or("")
     }
@@ -141,7 +147,7 @@ impl Manifest {
             c.image = Some(image.to_string());
         }
         for doc in self.documents.iter_mut() {
-            if doc.get("kind").and_then(Value::as_str) == Some("StatefulSet") {
+            if is_statefulset(doc) {
                 if let Some(cs) = doc.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut) {
                     for c in cs {
                         c["image"] = Value::String(image.to_string());
@@ -160,6 +166,11 @@ impl Manifest {
     pub fn images(&self) -> Vec<String> {
         self.pod_template().image.into_iter().collect()
     }
+}
+
+/// Whether a manifest document is the StatefulSet.
+pub fn is_statefulset(doc: &Value) -> bool {
+    doc.get("kind").and_then(Value::as_str) == Some("StatefulSet")
 }
 
 /// Deserializes one object strictly: a field the Kubernetes type does not know is an error,

@@ -74,7 +74,7 @@ impl DockerPlatform {
                 host_ports.insert(m, ports);
             }
         }
-        let statefulset = manifest.documents.iter().find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet")).cloned().expect("a parsed manifest has a StatefulSet");
+        let statefulset = manifest.statefulset_document().clone();
         Ok(DockerPlatform {
             namespace: manifest.namespace().to_string(),
             network: run_id.clone(),

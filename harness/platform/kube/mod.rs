@@ -127,7 +127,7 @@ impl KubePlatform {
         let mut d = doc.clone();
         d["metadata"]["namespace"] = json!(self.namespace);
         d["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
-        if d.get("kind").and_then(Value::as_str) == Some("StatefulSet") {
+        if crate::manifest::is_statefulset(&d) {
             if let Some(vcts) = d.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
                 for v in vcts {
                     v["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
@@ -359,14 +359,11 @@ impl Platform for KubePlatform {
             self.note(format!("namespace {} given with --namespace: the run removes only its own objects from it", self.namespace));
         }
         self.start_poller();
-        let docs: Vec<&Value> = self.manifest.documents.iter().collect();
         // Services and the budget first, the StatefulSet last (as `kubectl apply -f` does in file order).
-        for d in docs.iter().filter(|d| d.get("kind").and_then(Value::as_str) != Some("StatefulSet")) {
+        for d in self.manifest.documents.iter().filter(|d| !crate::manifest::is_statefulset(d)) {
             self.apply(d).await?;
         }
-        for d in docs.iter().filter(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet")) {
-            self.apply(d).await?;
-        }
+        self.apply(self.manifest.statefulset_document()).await?;
         for m in self.members() {
             self.wait_ready(&m, self.config.timeouts.member_ready).await?;
         }
@@ -447,9 +444,7 @@ impl Platform for KubePlatform {
     }
 
     async fn apply_statefulset(&self) -> anyhow::Result<()> {
-        let doc =
-            self.manifest.documents.iter().find(|d| d.get("kind").and_then(Value::as_str) == Some("StatefulSet")).ok_or_else(|| anyhow!("the manifest has no StatefulSet"))?;
-        self.apply(doc).await
+        self.apply(self.manifest.statefulset_document()).await
     }
 
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
