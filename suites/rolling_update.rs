@@ -161,9 +161,8 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
     // Every sample, so a reader can see the ensemble through the rollout.
     if let Ok(path) = ctx.artifact_path(&format!("{label}-samples.jsonl")) {
-        let lines: String = samples.iter().filter_map(|s| serde_json::to_string(s).ok()).map(|l| l + "\n").collect();
-        if let Err(e) = std::fs::write(&path, lines) {
-            tracing::warn!("could not save the rollout samples to {}: {e}", path.display());
+        if let Err(e) = crate::report::save_json_lines(&path, &samples) {
+            tracing::warn!("could not save the rollout samples: {e:#}");
         }
     }
     finished

@@ -49,6 +49,18 @@ fn point_latest(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `items` to `path` as JSON lines (one object per line): the run's histories and samples.
+pub fn save_json_lines<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for item in items {
+        serde_json::to_writer(&mut out, item)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush().with_context(|| format!("writing {}", path.display()))
+}
+
 /// The run folder for `run_id` under the results root.
 pub fn run_dir(results: &Path, run_id: &str) -> PathBuf {
     results.join(run_id)

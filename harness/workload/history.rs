@@ -5,7 +5,7 @@
 //! answered with an error, or there was no session to send it on. A connection lost or a
 //! deadline passed while the operation was in flight is `Unknown`: it may have been applied.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::Context;
@@ -83,13 +83,7 @@ impl History {
 
     /// Writes one JSON object per line.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut out = BufWriter::new(file);
-        for op in &self.ops {
-            serde_json::to_writer(&mut out, op)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush().with_context(|| format!("writing {}", path.display()))
+        crate::report::save_json_lines(path, &self.ops)
     }
 
     /// Reads a history saved by [`History::save`]; a bad line is an error naming its number.
