@@ -35,6 +35,9 @@ use zk_chaos::report::SuiteReport;
 use zk_chaos::run::{self, RunOptions};
 use zk_chaos::workload::{OpKind, Outcome, Workload, WorkloadOptions};
 
+#[path = "../../suites/tests/common/mod.rs"]
+mod common;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -74,6 +77,7 @@ fn vm_hwm_kib(pid: &str) -> Option<u64> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo bench` passes --bench; nothing else is accepted.
+    common::start_docker();
     let clock = Instant::now();
     println!(
         "zk-chaos harness benchmark ({} build, {} CPUs)",

@@ -10,8 +10,16 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+mod common;
+
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());
+
+/// The engine started (`ci/start-docker.sh`) and this test the only one using it.
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    common::start_docker();
+    ENGINE.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -95,7 +103,7 @@ fn assert_clean(run: &Run) {
 
 #[test]
 fn certify_passes_every_docker_suite_on_the_reference_manifest() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["certify"]);
     assert_eq!(run.code, 0, "{}", run.output());
     let report = run.report();
@@ -120,7 +128,7 @@ fn certify_passes_every_docker_suite_on_the_reference_manifest() {
 
 #[test]
 fn integrity_fails_when_members_do_not_replicate() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "integrity", "--manifest", &fixture("broken/no-replication.yaml")]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("integrity").join("\n");
@@ -133,7 +141,7 @@ fn integrity_fails_when_members_do_not_replicate() {
 
 #[test]
 fn conformance_fails_when_the_server_runs_as_root() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "conformance", "--manifest", &fixture("broken/root-user.yaml")]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("conformance").join("\n");
@@ -143,7 +151,7 @@ fn conformance_fails_when_the_server_runs_as_root() {
 
 #[test]
 fn bad_input_exits_2_before_creating_anything() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let before = leftovers("");
     let run = zk_chaos(&["run", "--suite", "nope"]);
     assert_eq!(run.code, 2, "{}", run.output());
@@ -187,7 +195,7 @@ fn no_docker_engine_exits_3() {
 
 #[test]
 fn durability_fails_without_a_persistent_volume() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "durability", "--manifest", &fixture("broken/no-volume.yaml")]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("durability").join("\n");
@@ -199,7 +207,7 @@ fn durability_fails_without_a_persistent_volume() {
 
 #[test]
 fn process_failure_fails_when_the_container_outlives_java() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "process-failure", "--manifest", &fixture("broken/no-exit.yaml")]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("process-failure").join("\n");
@@ -209,7 +217,7 @@ fn process_failure_fails_when_the_container_outlives_java() {
 
 #[test]
 fn liveness_fails_when_the_probe_never_fails() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "liveness", "--manifest", &fixture("broken/probe-never-fails.yaml")]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("liveness").join("\n");
@@ -313,7 +321,7 @@ impl Background {
 /// removes every container, network and volume it made. Twice, at two different faults.
 #[test]
 fn sigint_during_a_fault_leaves_nothing_behind() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     for (suite, fault) in [("process-failure", "fault: pkill java"), ("durability", "fault: delete the StatefulSet")] {
         let mut run = Background::start(&["run", "--suite", suite]);
         let run_id = run.run_id();
@@ -334,7 +342,7 @@ fn sigint_during_a_fault_leaves_nothing_behind() {
 /// `zk-chaos clean` finds them by their label and removes them.
 #[test]
 fn clean_removes_what_a_killed_run_left() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let mut killed = Background::start(&["run", "--suite", "integrity"]);
     let run_id = killed.run_id();
     killed.wait_for("Ready", 180);
@@ -364,7 +372,7 @@ fn clean_removes_what_a_killed_run_left() {
 /// container the run did not create is attached to its network, so the network cannot be removed.
 #[test]
 fn a_cleanup_failure_fails_the_run() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let mut run = Background::start(&["run", "--suite", "integrity"]);
     let run_id = run.run_id();
     // The run's network exists once deployment starts.
@@ -410,7 +418,7 @@ fn repeat_report(run: &Run) -> Value {
 
 #[test]
 fn repeat_reports_each_checks_pass_rate() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "integrity", "--repeat", "2"]);
     assert_eq!(run.code, 0, "{}", run.output());
     let rep = repeat_report(&run);
@@ -428,7 +436,7 @@ fn repeat_reports_each_checks_pass_rate() {
 
 #[test]
 fn fail_fast_stops_repeating_at_the_first_failed_run() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "integrity", "--manifest", &fixture("broken/no-replication.yaml"), "--repeat", "3", "--fail-fast"]);
     assert_eq!(run.code, 1, "{}", run.output());
     let rep = repeat_report(&run);
@@ -441,7 +449,7 @@ fn fail_fast_stops_repeating_at_the_first_failed_run() {
 /// is interrupted and cleaned up, no further run starts, and the command exits 130.
 #[test]
 fn sigint_between_repeated_runs_stops_the_repeat() {
-    let _one = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = exclusive();
     let mut run = Background::start(&["run", "--suite", "integrity", "--repeat", "3"]);
     run.wait_for("run 2 of 3", 300);
     run.signal("INT");

@@ -17,8 +17,11 @@ use zk_chaos::suites::faults::first_after;
 use zk_chaos::wait::{self, Seen};
 use zk_chaos::workload::{self, CheckOptions, Workload, WorkloadOptions};
 
+mod common;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_write_is_lost_when_java_dies_in_a_follower() {
+    common::start_docker();
     let clock = Instant::now();
     let manifest = Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
     let config = Config::default();
