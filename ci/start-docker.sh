@@ -11,6 +11,11 @@
 # - The wrapper is the engine's default runtime: where the capability bounding set lacks
 #   CAP_SYS_RESOURCE, `docker run --privileged` (every kind node) fails in runc without it.
 #
+# - Containers of that engine may reach each other and this machine, nothing beyond it: a chain
+#   ZK-CHAOS-EGRESS in DOCKER-USER rejects forwarded traffic that would leave through any interface
+#   but a Docker bridge (a cluster's service or pod address whose rules are missing would otherwise
+#   be routed out of the machine).
+#
 # Exit codes: 0 the engine answers; 3 it cannot be started here (the reason and the log's tail are
 # printed); 1 anything else (an install failed).
 set -euo pipefail
@@ -22,7 +27,25 @@ wait_s=${ZK_CHAOS_DOCKER_WAIT:-60}
 
 log() { printf 'start-docker: %s\n' "$*" >&2; }
 
+# No container traffic leaves the machine (see the header). Idempotent: the chain is rebuilt.
+guard_egress() {
+  local ipt=$1
+  command -v "$ipt" >/dev/null 2>&1 || return 0
+  "$ipt" -w -S DOCKER-USER >/dev/null 2>&1 || "$ipt" -w -N DOCKER-USER 2>/dev/null || return 0
+  "$ipt" -w -N ZK-CHAOS-EGRESS 2>/dev/null || "$ipt" -w -F ZK-CHAOS-EGRESS
+  "$ipt" -w -A ZK-CHAOS-EGRESS -o docker0 -j RETURN
+  "$ipt" -w -A ZK-CHAOS-EGRESS -o br-+ -j RETURN
+  "$ipt" -w -A ZK-CHAOS-EGRESS -j REJECT
+  "$ipt" -w -C DOCKER-USER -j ZK-CHAOS-EGRESS 2>/dev/null || "$ipt" -w -I DOCKER-USER -j ZK-CHAOS-EGRESS
+  "$ipt" -w -C FORWARD -j DOCKER-USER 2>/dev/null || "$ipt" -w -I FORWARD -j DOCKER-USER
+}
+
 if docker info >/dev/null 2>&1; then
+  # An engine of ours (started by this script earlier) gets the guard again; another is left alone.
+  if [ "$(docker info -f '{{.DefaultRuntime}}' 2>/dev/null)" = zk-chaos-runc ]; then
+    guard_egress iptables
+    guard_egress ip6tables
+  fi
   log "a Docker engine already answers ($(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?'))"
   exit 0
 fi
@@ -63,6 +86,8 @@ fi
 
 for ((i = 0; i < wait_s * 2; i++)); do
   if docker info >/dev/null 2>&1; then
+    guard_egress iptables
+    guard_egress ip6tables
     log "Docker engine $(docker version -f '{{.Server.Version}}') answers after $((i / 2)) s (runtime $(docker info -f '{{.DefaultRuntime}}'))"
     exit 0
   fi

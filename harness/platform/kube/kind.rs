@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use tokio::process::Command;
 
 use crate::error::{Error, Result};
@@ -21,6 +21,21 @@ pub fn cluster_name(run_id: &str) -> String {
         [salt, time, _] => format!("zk-chaos-{time}-{salt}"),
         _ => format!("zk-chaos-{}", run_id.chars().rev().take(11).collect::<String>().chars().rev().collect::<String>()),
     }
+}
+
+/// The host directory that fixtures/kind/cluster.yaml mounts into every node, behind the
+/// `zk-chaos-shared` StorageClass (volumes that can follow a pod to another node).
+pub const SHARED_HOST_PATH: &str = "/tmp/zk-chaos-kind-shared/default";
+
+/// The shared host directory of one cluster: every cluster gets its own, removed with it.
+pub fn shared_dir(cluster: &str) -> PathBuf {
+    Path::new(SHARED_HOST_PATH).with_file_name(cluster)
+}
+
+/// A kind config made the cluster's own: [`SHARED_HOST_PATH`] becomes [`shared_dir`]. A config
+/// that does not name it is returned unchanged.
+pub fn config_for(config: &str, cluster: &str) -> String {
+    config.replace(SHARED_HOST_PATH, &shared_dir(cluster).to_string_lossy())
 }
 
 #[derive(Debug, Clone)]
@@ -59,10 +74,12 @@ impl KindCluster {
             return Err(Error::bad_input(format!("the kind cluster config {} does not exist", config.display())));
         }
         let cluster = self;
+        let text = std::fs::read_to_string(config).map_err(|e| Error::bad_input(format!("reading the kind cluster config {}: {e}", config.display())))?;
+        let own = cluster.kubeconfig.with_extension("kind.yaml");
+        std::fs::write(&own, config_for(&text, &cluster.name)).map_err(|e| Error::unavailable(format!("writing {}: {e}", own.display())))?;
         tracing::info!("creating kind cluster {} from {}", cluster.name, config.display());
         let created =
-            run(&["create", "cluster", "--name", &cluster.name, "--config", &config.to_string_lossy(), "--kubeconfig", &cluster.kubeconfig.to_string_lossy(), "--wait", "180s"])
-                .await;
+            run(&["create", "cluster", "--name", &cluster.name, "--config", &own.to_string_lossy(), "--kubeconfig", &cluster.kubeconfig.to_string_lossy(), "--wait", "180s"]).await;
         if let Err(e) = created {
             let _ = cluster.delete().await;
             return Err(Error::unavailable(format!("kind could not create cluster {}: {e:#}", cluster.name)));
@@ -80,6 +97,11 @@ impl KindCluster {
     pub async fn delete(&self) -> anyhow::Result<()> {
         run(&["delete", "cluster", "--name", &self.name, "--kubeconfig", &self.kubeconfig.to_string_lossy()]).await?;
         let _ = std::fs::remove_file(&self.kubeconfig);
+        let _ = std::fs::remove_file(self.kubeconfig.with_extension("kind.yaml"));
+        let shared = shared_dir(&self.name);
+        if shared.exists() {
+            std::fs::remove_dir_all(&shared).with_context(|| format!("removing the cluster's shared volume directory {}", shared.display()))?;
+        }
         Ok(())
     }
 }
@@ -97,6 +119,16 @@ async fn run(args: &[&str]) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_cluster_gets_its_own_shared_volume_directory() {
+        let fixture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kind/cluster.yaml")).unwrap();
+        assert_eq!(fixture.matches(SHARED_HOST_PATH).count(), 1, "the fixture names the shared host path once (a YAML anchor for every node)");
+        let own = config_for(&fixture, "zk-chaos-162600-ab12");
+        assert!(!own.contains(SHARED_HOST_PATH));
+        assert!(own.contains("hostPath: /tmp/zk-chaos-kind-shared/zk-chaos-162600-ab12,"), "{own}");
+        assert_eq!(config_for("kind: Cluster\n", "x"), "kind: Cluster\n");
+    }
 
     #[test]
     fn cluster_names_are_short_and_from_the_run_id() {
@@ -128,7 +160,8 @@ mod tests {
         let calls = std::fs::read_to_string(&log).unwrap();
         let lines: Vec<&str> = calls.lines().collect();
         assert_eq!(lines[0], "version");
-        assert!(lines[1].starts_with(&format!("create cluster --name zk-chaos-162600-ab12 --config {} --kubeconfig ", cfg.display())), "{}", lines[1]);
+        let own = c.kubeconfig.with_extension("kind.yaml");
+        assert!(lines[1].starts_with(&format!("create cluster --name zk-chaos-162600-ab12 --config {} --kubeconfig ", own.display())), "{}", lines[1]);
         assert_eq!(lines[2], "load docker-image zk-chaos/zookeeper:3.8 --name zk-chaos-162600-ab12");
         assert!(lines[3].starts_with("delete cluster --name zk-chaos-162600-ab12 --kubeconfig "), "{}", lines[3]);
     }
