@@ -86,8 +86,8 @@ if ! cargo fmt --check; then
   failed=1
 fi
 
-log "cargo clippy --all-targets --features e2e -- -D warnings"
-if ! cargo clippy --quiet --all-targets --features e2e -- -D warnings; then
+log "cargo clippy --all-targets --features e2e,e2e-kind -- -D warnings"
+if ! cargo clippy --quiet --all-targets --features e2e,e2e-kind -- -D warnings; then
   failed=1
 fi
 

@@ -87,14 +87,26 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
 
 /// `zk-chaos clean`: removes every container, volume and network carrying the run label.
 pub async fn clean(run: Option<&str>) -> Result<i32> {
+    use crate::platform::kube::kind::{self, KindCluster};
     let docker = engine::connect().await?;
     let found = engine::find(&docker, run).await.map_err(Error::Other)?;
-    if found.is_empty() {
+    let clusters = kind::leftovers(run).await.map_err(Error::Other)?;
+    if found.is_empty() && clusters.is_empty() {
         println!("nothing to clean");
         return Ok(exit::PASSED);
     }
-    println!("removing {}", found.describe());
-    let errors = engine::remove(&docker, run).await;
+    let mut errors = Vec::new();
+    if !found.is_empty() {
+        println!("removing {}", found.describe());
+        errors.extend(engine::remove(&docker, run).await);
+    }
+    for name in clusters {
+        println!("deleting kind cluster {name}");
+        let cluster = KindCluster { kubeconfig: std::env::temp_dir().join(format!("{name}.kubeconfig")), name };
+        if let Err(e) = cluster.delete().await {
+            errors.push(format!("{e:#}"));
+        }
+    }
     if errors.is_empty() {
         Ok(exit::PASSED)
     } else {

@@ -35,7 +35,7 @@ enum Command {
         #[arg(long, default_value = "1.5")]
         max_factor: String,
     },
-    /// Remove what earlier runs left behind (containers, networks, volumes with the run label).
+    /// Remove what earlier runs left behind: containers, networks and volumes with the run label, kind clusters named zk-chaos-*.
     Clean {
         /// Only this run's leftovers.
         #[arg(long)]
@@ -91,6 +91,9 @@ struct KubeArgs {
     /// The kind cluster config for --platform kind.
     #[arg(long, value_name = "PATH")]
     kind_config: Option<PathBuf>,
+    /// StorageClass for volume claim templates that name none (kind default: zk-chaos-shared, movable volumes; `standard` pins them to nodes).
+    #[arg(long, value_name = "NAME")]
+    storage_class: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -158,6 +161,7 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             namespace: args.kube.namespace.clone(),
             allow_disruption: args.kube.allow_disruption.clone(),
             kind_config: args.kube.kind_config.clone(),
+            storage_class: args.kube.storage_class.clone(),
         },
     };
     if certify && !args.suites.is_empty() {

@@ -88,12 +88,16 @@ pub async fn connect(p: &Prepared, run_id: &str, interrupt: impl Future<Output =
             let disruptive: Vec<&str> = p.suites.iter().filter(|s| s.disruptive() && s.platforms().contains(&PlatformKind::Kube)).map(|s| s.name()).collect();
             safety::check(&disruptive, &context, false, k.allow_disruption.as_deref())?;
             let client = connect::client_for(kubeconfig, &context).await?;
-            Ok(Arc::new(KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), k.namespace.clone())))
+            Ok(Arc::new(
+                KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), k.namespace.clone()).with_storage_class(k.storage_class.clone()),
+            ))
         }
         PlatformKind::Kind => {
-            use crate::platform::kube::{connect, kind::KindCluster, KubePlatform};
+            use crate::platform::kube::{connect, kind, kind::KindCluster, KubePlatform};
             let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
             let config = p.opts.kube.kind_config.clone().unwrap_or_else(|| PathBuf::from("fixtures/kind/cluster.yaml"));
+            // The default cluster config has movable volumes (kind::SHARED_HOST_PATH): section 15 in full.
+            let storage_class = p.opts.kube.storage_class.clone().or_else(|| p.opts.kube.kind_config.is_none().then(|| kind::SHARED_STORAGE_CLASS.to_string()));
             // A cluster this run creates: disruptive suites need no --allow-disruption.
             let cluster = KindCluster::planned(run_id);
             tokio::select! {
@@ -113,7 +117,8 @@ pub async fn connect(p: &Prepared, run_id: &str, interrupt: impl Future<Output =
                     return Err(e);
                 }
             };
-            let kp = KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), p.opts.kube.namespace.clone());
+            let kp =
+                KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), p.opts.kube.namespace.clone()).with_storage_class(storage_class);
             Ok(Arc::new(kp.on_kind(cluster)))
         }
     }
@@ -203,7 +208,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
     if let Some(first) = platform.members().first() {
         if let Ok(addr) = platform.client_addr(first).await {
             if let Ok(Some(state)) = crate::client::fourlw::server_state(addr, t.operation).await {
-                *version = Some(state.version.split(',').next().unwrap_or_default().trim().to_string());
+                *version = Some(crate::client::fourlw::release(&state.version));
             }
         }
     }

@@ -164,6 +164,13 @@ impl SuiteCtx {
         verdict == Verdict::Pass
     }
 
+    /// Records a check that cannot apply here, with why: `skipped` in every report, never a pass.
+    pub fn skip(&mut self, name: &str, reason: impl Into<String>) {
+        let message = reason.into();
+        tracing::info!(suite = %self.name, "skip {name}: {message}");
+        self.checks.push(CheckReport { name: name.to_string(), verdict: Verdict::Skipped, message, duration_ms: 0 });
+    }
+
     /// Records a number for the report (milliseconds unless the name says otherwise).
     pub fn metric(&mut self, name: &str, value: f64) {
         tracing::info!(suite = %self.name, "{name} = {value}");

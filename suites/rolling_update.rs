@@ -57,8 +57,9 @@ impl Suite for RollingUpdate {
                 ensure!(revs.len() >= 2, "{} revision(s) after the update; expected the old and the new template", revs.len());
                 let (old, new) = (&revs[revs.len() - 2], &revs[revs.len() - 1]);
                 ensure!(old.hash == first.hash, "the previous revision is {} (number {}), not the original {}", old.hash, old.number, first.hash);
+                // The API server stores quantities canonically ("0.3" comes back as "300m"): compare amounts.
                 let cpu = new.template.pointer("/spec/containers/0/resources/requests/cpu").and_then(|v| v.as_str().map(String::from));
-                ensure!(cpu.as_deref() == Some(NEW_CPU), "the newest revision's cpu request is {cpu:?}, not {NEW_CPU}");
+                ensure!(same_cpu(cpu.as_deref(), Some(NEW_CPU)), "the newest revision's cpu request is {cpu:?}, not {NEW_CPU}");
                 ensure!(new.number > old.number, "revision numbers do not increase: {} then {}", old.number, new.number);
                 Ok(format!("revisions {} ({}) and {} ({}, cpu {NEW_CPU})", old.number, old.hash, new.number, new.hash))
             }
@@ -74,7 +75,10 @@ impl Suite for RollingUpdate {
                     let now = revs.last().ok_or_else(|| anyhow!("no revision after the undo"))?;
                     ensure!(now.hash == first.hash, "the current template is {}, not the original {}", now.hash, first.hash);
                     let cpu = now.template.pointer("/spec/containers/0/resources/requests/cpu").cloned();
-                    ensure!(cpu == old_cpu, "the cpu request is {cpu:?} after the undo, not {old_cpu:?}");
+                    ensure!(
+                        same_cpu(cpu.as_ref().and_then(|c| c.as_str()), old_cpu.as_ref().and_then(|c| c.as_str())),
+                        "the cpu request is {cpu:?} after the undo, not {old_cpu:?}"
+                    );
                     for m in &members {
                         let s = p.status(m).await?;
                         ensure!(s.revision.as_deref() == Some(first.hash.as_str()), "{m} runs revision {:?}, not {}", s.revision, first.hash);
@@ -217,6 +221,32 @@ fn longest_without_leader(samples: &[Sample]) -> i64 {
     longest
 }
 
+/// A cpu quantity in millicores: "0.3", "300m" and "0.300" are all 300. `None` for what is not a
+/// plain cpu quantity.
+fn cpu_millis(q: &str) -> Option<i64> {
+    if let Some(m) = q.strip_suffix('m') {
+        return m.parse().ok();
+    }
+    let (whole, frac) = q.split_once('.').unwrap_or((q, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<3}").parse().ok()? };
+    Some(whole * 1000 + frac)
+}
+
+/// Two cpu requests are the same amount (or both absent); unparseable ones must match as text.
+fn same_cpu(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => match (cpu_millis(a), cpu_millis(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
+        (a, b) => a == b,
+    }
+}
+
 /// Members were deleted in reverse ordinal order, and each was Ready again before the next went.
 fn one_at_a_time(events: &[LifecycleEvent], members: &[String]) -> anyhow::Result<String> {
     let deleted: Vec<&LifecycleEvent> = events.iter().filter(|e| e.kind == LifecycleKind::Deleted && members.contains(&e.member)).collect();
@@ -269,6 +299,22 @@ mod tests {
         assert!(one_at_a_time(&forward, &members()).unwrap_err().to_string().contains("not [\"zk-2\", \"zk-1\", \"zk-0\"]"));
         let overlap = vec![ev(0, "zk-2", Deleted), ev(3, "zk-1", Deleted), ev(5, "zk-2", Ready), ev(9, "zk-1", Ready), ev(10, "zk-0", Deleted), ev(12, "zk-0", Ready)];
         assert!(one_at_a_time(&overlap, &members()).unwrap_err().to_string().contains("zk-1 went at"));
+    }
+
+    #[test]
+    fn cpu_quantities_compare_by_amount_as_the_api_server_canonicalises_them() {
+        assert_eq!(cpu_millis("0.3"), Some(300));
+        assert_eq!(cpu_millis("300m"), Some(300));
+        assert_eq!(cpu_millis("1"), Some(1000));
+        assert_eq!(cpu_millis("1.5"), Some(1500));
+        assert_eq!(cpu_millis(".25"), Some(250));
+        assert_eq!(cpu_millis("0.0005"), None);
+        assert!(same_cpu(Some("300m"), Some("0.3")));
+        assert!(same_cpu(Some("500m"), Some("0.5")));
+        assert!(!same_cpu(Some("300m"), Some("0.5")));
+        assert!(!same_cpu(Some("300m"), None));
+        assert!(same_cpu(None, None));
+        assert!(!same_cpu(Some("1Gi"), Some("1G")));
     }
 
     #[test]

@@ -96,9 +96,26 @@ pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result
     Ok(Some(state))
 }
 
+/// The release in `srvr`'s version line, without the build date and without what the build left
+/// unexpanded: Debian's 3.8 reports "3.8.0-${mvngit.commit.id}, built on ...", which is "3.8.0".
+pub fn release(version: &str) -> String {
+    let v = version.split(',').next().unwrap_or_default().trim();
+    match v.find("${") {
+        Some(i) => v[..i].trim_end_matches(['-', '+', ' ']).to_string(),
+        None => v.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_release_is_shown_without_unexpanded_placeholders() {
+        assert_eq!(release("3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC"), "3.8.0");
+        assert_eq!(release("3.9.2-e454e8c7283100c7caec6dcae2bc82aaecb63023, built on 2024-02-12 20:59 UTC"), "3.9.2-e454e8c7283100c7caec6dcae2bc82aaecb63023");
+        assert_eq!(release("3.8.4"), "3.8.4");
+    }
 
     const SRVR_LEADER: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
         Latency min/avg/max: 0/0.0/0\nReceived: 2\nSent: 1\nConnections: 1\nOutstanding: 0\n\

@@ -14,14 +14,28 @@ pub use fourlw::{Mode, ServerState};
 /// Session timeout the harness asks for (the walkthrough's minimum is 4 s, maximum 40 s).
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connects a session to exactly one server, failing within `timeout` if it cannot.
+/// Connects a session to exactly one server, failing within `timeout` if it cannot. A server that
+/// refuses or drops the connection is tried again until then: a member that has just turned Ready
+/// may not serve clients yet (its readiness probe asks `ruok`, which answers before the server has
+/// synced with the leader), and a port-forward can drop the first connection to a new pod.
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> anyhow::Result<zk::Client> {
     let cluster = addr.to_string();
-    let connect = zk::Client::connector().with_session_timeout(SESSION_TIMEOUT).with_fail_eagerly().connect(&cluster);
-    tokio::time::timeout(timeout, connect)
-        .await
-        .map_err(|_| anyhow::anyhow!("no ZooKeeper session with {addr} within {}", humantime::format_duration(timeout)))?
-        .with_context(|| format!("connecting a ZooKeeper session to {addr}"))
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = "no answer".to_string();
+    loop {
+        let attempt = zk::Client::connector().with_session_timeout(SESSION_TIMEOUT).with_fail_eagerly().connect(&cluster);
+        match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => break,
+        }
+        let pause = tokio::time::Instant::now() + Duration::from_millis(200);
+        if pause >= deadline {
+            break;
+        }
+        tokio::time::sleep_until(pause).await;
+    }
+    anyhow::bail!("no ZooKeeper session with {addr} within {}: {last}", humantime::format_duration(timeout))
 }
 
 /// Connects a session that may move between all of `addrs` (the workload's clients).

@@ -226,6 +226,7 @@ mod tests {
     #[case::no_exit("no-exit", &["/3/spec/template/spec/containers/0/command/2"])]
     #[case::probe_never_fails("probe-never-fails", &["/3/spec/template/spec/containers/0/livenessProbe/exec/command/2"])]
     #[case::no_volume("no-volume", &["/3/spec/template/spec/containers/0/volumeMounts", "/3/spec/volumeClaimTemplates"])]
+    #[case::anti_affinity_selects_nothing("anti-affinity-selects-nothing", &["/3/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/labelSelector/matchExpressions/0/values/0"])]
     fn negative_controls_differ_from_the_reference_in_one_way(#[case] name: &str, #[case] paths: &[&str]) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let reference = Manifest::load(&dir.join("zookeeper.yaml")).unwrap();
@@ -233,6 +234,17 @@ mod tests {
         let (a, b) = (Value::Array(reference.documents), Value::Array(broken.documents));
         let changed: Vec<String> = json_patch::diff(&a, &b).0.iter().map(|op| op.path().to_string()).collect();
         assert_eq!(changed, paths, "{name}");
+    }
+
+    #[test]
+    fn the_no_pdb_control_is_the_reference_without_its_budget() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut reference = Manifest::load(&dir.join("zookeeper.yaml")).unwrap().documents;
+        let broken = Manifest::load(&dir.join("broken/no-pdb.yaml")).unwrap();
+        assert!(broken.pdb.is_none());
+        let removed = reference.remove(2);
+        assert_eq!(removed["kind"], "PodDisruptionBudget");
+        assert_eq!(broken.documents, reference);
     }
 
     #[test]

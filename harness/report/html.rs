@@ -79,10 +79,12 @@ pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> Str
     // The verdict of every suite at a glance, each linking to its section.
     h.push_str("<nav><table class=\"grid\"><tr><th>suite</th><th>verdict</th><th>checks</th><th>time</th></tr>");
     for suite in &report.suites {
-        let failed = suite.checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+        let passed = suite.checks.iter().filter(|c| c.verdict == Verdict::Pass).count();
+        let skipped = suite.checks.iter().filter(|c| c.verdict == Verdict::Skipped).count();
         let checks = match suite.verdict {
             Verdict::Skipped => escape(suite.reason.as_deref().unwrap_or("skipped")),
-            _ => format!("{} of {} passed", suite.checks.len() - failed, suite.checks.len()),
+            _ if skipped > 0 => format!("{passed} of {} passed, {skipped} skipped", suite.checks.len()),
+            _ => format!("{passed} of {} passed", suite.checks.len()),
         };
         let _ = write!(
             h,

@@ -13,13 +13,20 @@ pub fn render(r: &RunReport) -> String {
     }
     for suite in &r.suites {
         let passed = suite.checks.iter().filter(|c| c.verdict == Verdict::Pass).count();
+        let skipped = suite.checks.iter().filter(|c| c.verdict == Verdict::Skipped).count();
         let _ = write!(s, "\n{:<16} {:<7} {:>3}/{:<3} checks passed  {:.1}s", suite.name, suite.verdict.as_str(), passed, suite.checks.len(), suite.duration_ms as f64 / 1000.0);
+        if skipped > 0 {
+            let _ = write!(s, "  ({skipped} skipped)");
+        }
         if let Some(reason) = &suite.reason {
             let _ = write!(s, "  ({reason})");
         }
         let _ = writeln!(s);
         for c in suite.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
             let _ = writeln!(s, "  FAILED {}: {}", c.name, c.message);
+        }
+        for c in suite.checks.iter().filter(|c| c.verdict == Verdict::Skipped) {
+            let _ = writeln!(s, "  SKIPPED {}: {}", c.name, c.message);
         }
         for (k, v) in &suite.metrics {
             let _ = writeln!(s, "  {k} = {v}");

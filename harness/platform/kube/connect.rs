@@ -20,6 +20,9 @@ pub struct KubeOptions {
     pub allow_disruption: Option<String>,
     /// `--kind-config`: the kind cluster config (default fixtures/kind/cluster.yaml).
     pub kind_config: Option<PathBuf>,
+    /// `--storage-class`: the StorageClass of volume claim templates that name none (on kind with
+    /// its default config: `zk-chaos-shared`, volumes that can follow a pod to another node).
+    pub storage_class: Option<String>,
 }
 
 /// A client for the context, and the context's name; checks the API server answers.
@@ -56,7 +59,10 @@ pub fn resolve(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<(Kube
 pub async fn client_for(kc: Kubeconfig, name: &str) -> Result<Client> {
     let name = name.to_string();
     let opts = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
-    let config = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| Error::unavailable(format!("context '{name}' of the kubeconfig cannot be used: {e}")))?;
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| Error::unavailable(format!("context '{name}' of the kubeconfig cannot be used: {e}")))?;
+    // kube's default stack retries 429 (and 503, 504) with backoff for minutes: a budget's refusal
+    // of an eviction must reach the maintenance suite as the API server sent it.
+    config.default_retry = false;
     let cluster_url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| Error::unavailable(format!("context '{name}': {e}")))?;
     match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {

@@ -9,9 +9,31 @@ use tokio::process::Command;
 
 use crate::error::{Error, Result};
 
-/// The kind binary: `ZK_CHAOS_KIND` if set (tests), else `kind` on PATH.
+/// The kind binary: `ZK_CHAOS_KIND` if set (tests), else `kind` on PATH, else where
+/// `go install` (ci/build-kind.sh) puts it: `$GOPATH/bin/kind`, `~/go/bin/kind`.
 fn binary() -> String {
-    std::env::var("ZK_CHAOS_KIND").unwrap_or_else(|_| "kind".to_string())
+    if let Ok(b) = std::env::var("ZK_CHAOS_KIND") {
+        return b;
+    }
+    let on_path = std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("kind").is_file()));
+    if !on_path {
+        let gopath = std::env::var_os("GOPATH").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join("go")));
+        if let Some(bin) = gopath.map(|g| g.join("bin/kind")).filter(|b| b.is_file()) {
+            return bin.to_string_lossy().into_owned();
+        }
+    }
+    "kind".to_string()
+}
+
+/// kind clusters that zk-chaos runs (and its tests) created and left: every `zk-chaos-*` cluster,
+/// or with `run` that run's only. None when there is no kind binary.
+pub async fn leftovers(run_id: Option<&str>) -> anyhow::Result<Vec<String>> {
+    if Command::new(binary()).arg("version").output().await.map(|o| !o.status.success()).unwrap_or(true) {
+        return Ok(Vec::new());
+    }
+    let listed = run(&["get", "clusters"]).await?;
+    let wanted = run_id.map(cluster_name);
+    Ok(listed.lines().map(str::trim).filter(|c| c.starts_with("zk-chaos-") && wanted.as_deref().is_none_or(|w| *c == w)).map(String::from).collect())
 }
 
 /// `zk-chaos-<time>-<salt>` from a run id `<prefix>-YYYYmmdd-HHMMSS-xxxx`.
@@ -26,6 +48,9 @@ pub fn cluster_name(run_id: &str) -> String {
 /// The host directory that fixtures/kind/cluster.yaml mounts into every node, behind the
 /// `zk-chaos-shared` StorageClass (volumes that can follow a pod to another node).
 pub const SHARED_HOST_PATH: &str = "/tmp/zk-chaos-kind-shared/default";
+
+/// The StorageClass of those volumes (ci/kind/node/manifests/default-storage.yaml).
+pub const SHARED_STORAGE_CLASS: &str = "zk-chaos-shared";
 
 /// The shared host directory of one cluster: every cluster gets its own, removed with it.
 pub fn shared_dir(cluster: &str) -> PathBuf {

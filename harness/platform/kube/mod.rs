@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::Client;
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
@@ -53,6 +54,8 @@ pub struct KubePlatform {
     cordoned: Mutex<BTreeSet<String>>,
     kind_cluster: Option<kind::KindCluster>,
     notes: Mutex<Vec<String>>,
+    /// The StorageClass given to volume claim templates that name none.
+    storage_class: Option<String>,
 }
 
 impl KubePlatform {
@@ -74,7 +77,17 @@ impl KubePlatform {
             cordoned: Mutex::new(BTreeSet::new()),
             kind_cluster: None,
             notes: Mutex::new(Vec::new()),
+            storage_class: None,
         }
+    }
+
+    /// Volume claim templates that name no StorageClass get `class` (the cluster's default otherwise).
+    pub fn with_storage_class(mut self, class: Option<String>) -> KubePlatform {
+        if let Some(c) = &class {
+            self.note(format!("volumeClaimTemplates without a storageClassName get StorageClass {c} (--storage-class)"));
+        }
+        self.storage_class = class;
+        self
     }
 
     /// The same platform on a kind cluster this run created (deleted at teardown).
@@ -131,6 +144,9 @@ impl KubePlatform {
             if let Some(vcts) = d.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
                 for v in vcts {
                     v["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
+                    if let (Some(class), None) = (&self.storage_class, v.pointer("/spec/storageClassName")) {
+                        v["spec"]["storageClassName"] = json!(class);
+                    }
                 }
             }
         }
@@ -169,53 +185,20 @@ impl KubePlatform {
         Ok(())
     }
 
-    /// Polls the pods and their events, turning changes into lifecycle events, until stopped.
+    /// Watches the pods and their events, turning changes into lifecycle events as the API server
+    /// reports them, until stopped. A watch (not a poll) keeps the order in which things happened:
+    /// two changes a poll would see together (zk-2 Ready, then zk-1 deleted) arrive one after the
+    /// other, each dated when it arrived. The kubelet's own times (finishedAt, Event times) have
+    /// one-second precision, so they are kept in the details, not used as dates.
     fn start_poller(&self) {
         let pods = self.pods();
         let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        let life = self.life.clone();
         let members = self.manifest.member_names();
-        let lp = ListParams::default().labels(&self.selector());
+        let selector = self.selector();
+        let pod_task = tokio::spawn(watch_pods(pods, selector, members.clone(), self.life.clone()));
+        let event_task = tokio::spawn(watch_events(events, members, self.life.clone()));
         let task = tokio::spawn(async move {
-            let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
-            let mut seen_events: BTreeMap<String, i32> = BTreeMap::new();
-            loop {
-                match pods.list(&lp).await {
-                    Ok(list) => {
-                        let now: BTreeMap<String, Snap> =
-                            list.items.iter().filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p)))).collect();
-                        for m in &members {
-                            for (kind, detail) in lifecycle::diff(seen.get(m), now.get(m)) {
-                                // An exit is dated by the kubelet (finishedAt), not by this poll.
-                                let at = match (kind, now.get(m).and_then(|s| s.last_finished_at)) {
-                                    (crate::platform::LifecycleKind::Exited, Some(t)) => t,
-                                    _ => chrono::Utc::now(),
-                                };
-                                life.push_at(at, m, kind, detail);
-                            }
-                        }
-                        seen = now;
-                    }
-                    Err(e) => tracing::debug!("polling pods: {e}"),
-                }
-                if let Ok(list) = events.list(&ListParams::default()).await {
-                    for ev in list.items {
-                        let Some(kind) = lifecycle::event_kind(&ev) else { continue };
-                        let member = ev.involved_object.name.clone().unwrap_or_default();
-                        if !members.contains(&member) {
-                            continue;
-                        }
-                        let key = ev.metadata.uid.clone().or(ev.metadata.name.clone()).unwrap_or_default();
-                        let count = ev.count.unwrap_or(1);
-                        let before = seen_events.insert(key, count).unwrap_or(0);
-                        for _ in before..count {
-                            let at = ev.last_timestamp.as_ref().and_then(|t| lifecycle::to_chrono(&t.0)).unwrap_or_else(chrono::Utc::now);
-                            life.push_at(at, &member, kind, ev.message.clone().unwrap_or_default());
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+            let _ = tokio::join!(pod_task, event_task);
         });
         if let Some(old) = self.poller.lock().expect("poller lock").replace(task) {
             old.abort();
@@ -260,6 +243,143 @@ impl KubePlatform {
         }
         for (_, (_, task)) in std::mem::take(&mut *self.forwards.lock().await) {
             task.abort();
+        }
+    }
+}
+
+/// How long one watch request lasts before it is renewed (the server ends it then).
+const WATCH_SECONDS: u32 = 240;
+
+/// The pods' lifecycle: a list, then a watch from its resourceVersion; again from a new list when
+/// the watch fails (a resourceVersion too old, a dropped connection). Runs until aborted.
+async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life: Arc<Record>) {
+    let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
+    let see = |seen: &mut BTreeMap<String, Snap>, member: &str, now: Option<Snap>| {
+        for (kind, detail) in lifecycle::diff(seen.get(member), now.as_ref()) {
+            life.push(member, kind, detail);
+        }
+        match now {
+            Some(s) => seen.insert(member.to_string(), s),
+            None => seen.remove(member),
+        };
+    };
+    loop {
+        let list = match pods.list(&ListParams::default().labels(&selector)).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::debug!("listing pods: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let listed: BTreeMap<String, Snap> = list.items.iter().filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p)))).collect();
+        for m in &members {
+            see(&mut seen, m, listed.get(m).cloned());
+        }
+        let mut version = list.metadata.resource_version.unwrap_or_default();
+        'watching: loop {
+            let wp = WatchParams::default().labels(&selector).timeout(WATCH_SECONDS).disable_bookmarks();
+            let stream = match pods.watch(&wp, &version).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!("watching pods: {e}");
+                    break 'watching;
+                }
+            };
+            futures::pin_mut!(stream);
+            while let Some(ev) = stream.next().await {
+                let (pod, gone) = match ev {
+                    Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => (p, false),
+                    Ok(WatchEvent::Deleted(p)) => (p, true),
+                    Ok(WatchEvent::Bookmark(b)) => {
+                        version = b.metadata.resource_version;
+                        continue;
+                    }
+                    Ok(WatchEvent::Error(e)) => {
+                        tracing::debug!("pod watch: {e}");
+                        break 'watching;
+                    }
+                    Err(e) => {
+                        tracing::debug!("pod watch: {e}");
+                        break 'watching;
+                    }
+                };
+                if let Some(v) = &pod.metadata.resource_version {
+                    version = v.clone();
+                }
+                let Some(name) = pod.metadata.name.clone().filter(|n| members.contains(n)) else { continue };
+                // A Deleted event of an older pod of the same name (already replaced) changes nothing.
+                let current = seen.get(&name).map(|s| s.uid.clone());
+                if gone && current.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
+                    continue;
+                }
+                see(&mut seen, &name, if gone { None } else { Some(Snap::of(&pod)) });
+            }
+        }
+    }
+}
+
+/// The kubelet's liveness Events (a count per Event: each repetition is one more failure). Those
+/// listed at the start are dated by the kubelet; those watched, when they arrived.
+async fn watch_events(events: Api<Event>, members: Vec<String>, life: Arc<Record>) {
+    let mut counts: BTreeMap<String, i32> = BTreeMap::new();
+    let see = |counts: &mut BTreeMap<String, i32>, ev: &Event, arrived: Option<chrono::DateTime<chrono::Utc>>| {
+        let Some(kind) = lifecycle::event_kind(ev) else { return };
+        let member = ev.involved_object.name.clone().unwrap_or_default();
+        if !members.contains(&member) {
+            return;
+        }
+        let key = ev.metadata.uid.clone().or(ev.metadata.name.clone()).unwrap_or_default();
+        let count = ev.count.unwrap_or(1);
+        let before = counts.insert(key, count).unwrap_or(0);
+        let kubelet_time = ev.last_timestamp.as_ref().and_then(|t| lifecycle::to_chrono(&t.0));
+        let at = arrived.or(kubelet_time).unwrap_or_else(chrono::Utc::now);
+        for _ in before..count {
+            life.push_at(at, &member, kind, ev.message.clone().unwrap_or_default());
+        }
+    };
+    loop {
+        let list = match events.list(&ListParams::default()).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::debug!("listing events: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        for ev in &list.items {
+            see(&mut counts, ev, None);
+        }
+        let mut version = list.metadata.resource_version.unwrap_or_default();
+        'watching: loop {
+            let wp = WatchParams::default().timeout(WATCH_SECONDS).disable_bookmarks();
+            let stream = match events.watch(&wp, &version).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!("watching events: {e}");
+                    break 'watching;
+                }
+            };
+            futures::pin_mut!(stream);
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    Ok(WatchEvent::Added(e)) | Ok(WatchEvent::Modified(e)) => {
+                        if let Some(v) = &e.metadata.resource_version {
+                            version = v.clone();
+                        }
+                        see(&mut counts, &e, Some(chrono::Utc::now()));
+                    }
+                    Ok(WatchEvent::Deleted(_)) | Ok(WatchEvent::Bookmark(_)) => {}
+                    Ok(WatchEvent::Error(e)) => {
+                        tracing::debug!("event watch: {e}");
+                        break 'watching;
+                    }
+                    Err(e) => {
+                        tracing::debug!("event watch: {e}");
+                        break 'watching;
+                    }
+                }
+            }
         }
     }
 }
