@@ -4,13 +4,16 @@
 //! Runs one ensemble at a time (a 3-member ensemble keeps two cores busy), each in its own results
 //! folder, and checks after every run that nothing labelled with its run id is left.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
+
+use cli::{fixture, root, tail, zk_chaos, Run};
 
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());
@@ -19,67 +22,6 @@ static ENGINE: Mutex<()> = Mutex::new(());
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     common::start_docker();
     ENGINE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> String {
-    root().join("fixtures").join(name).display().to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    results: tempfile::TempDir,
-}
-
-impl Run {
-    fn report(&self) -> Value {
-        let path = self.results.path().join("latest").join("report.json");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), self.output()));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn output(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr (tail)\n{}", self.code, self.stdout, tail(&self.stderr, 60))
-    }
-
-    fn suite(&self, name: &str) -> Value {
-        let report = self.report();
-        report["suites"].as_array().unwrap().iter().find(|s| s["name"] == name).cloned().unwrap_or_else(|| panic!("no suite {name}\n{}", self.output()))
-    }
-
-    /// The failed checks' messages of a suite.
-    fn failures(&self, suite: &str) -> Vec<String> {
-        self.suite(suite)["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["verdict"] == "fail")
-            .map(|c| format!("{}: {}", c["name"].as_str().unwrap(), c["message"].as_str().unwrap()))
-            .collect()
-    }
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn zk_chaos(args: &[&str]) -> Run {
-    let results = tempfile::tempdir().unwrap();
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
-        .args(args)
-        .arg("--results")
-        .arg(results.path())
-        .current_dir(root())
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("running zk-chaos");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), results }
 }
 
 /// Containers, networks and volumes carrying the run's label (any run's when `run_id` is empty).

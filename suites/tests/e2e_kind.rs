@@ -6,27 +6,22 @@
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
 //! and the fixture image (`ci/build-image.sh`). One cluster at a time: two would not fit two cores.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Mutex;
 
-use serde_json::Value;
 use zk_chaos::platform::kube::kind::{self, KindCluster};
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
+
+use cli::{fixture, root, zk_chaos, Run};
 
 /// One cluster at a time.
 static CLUSTERS: Mutex<()> = Mutex::new(());
 
 const IMAGE: &str = "zk-chaos/zookeeper:3.8";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> String {
-    root().join("fixtures").join(name).display().to_string()
-}
 
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     common::start_docker();
@@ -46,54 +41,6 @@ fn kind_clusters() -> Vec<String> {
     let out = Command::new(kind_bin()).args(["get", "clusters"]).output().expect("running kind");
     assert!(out.status.success(), "kind get clusters: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| l.starts_with("zk-chaos")).collect()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    results: tempfile::TempDir,
-}
-
-impl Run {
-    fn report(&self) -> Value {
-        let path = self.results.path().join("latest").join("report.json");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), self.output()));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn output(&self) -> String {
-        let tail: Vec<&str> = self.stderr.lines().collect();
-        format!("exit {}\n--- stdout\n{}\n--- stderr (tail)\n{}", self.code, self.stdout, tail[tail.len().saturating_sub(60)..].join("\n"))
-    }
-
-    fn suite(&self, name: &str) -> Value {
-        let report = self.report();
-        report["suites"].as_array().unwrap().iter().find(|s| s["name"] == name).cloned().unwrap_or_else(|| panic!("no suite {name}\n{}", self.output()))
-    }
-
-    /// `verdict name: message` of every check of a suite.
-    fn checks(&self, suite: &str) -> Vec<String> {
-        self.suite(suite)["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| format!("{} {}: {}", c["verdict"].as_str().unwrap(), c["name"].as_str().unwrap(), c["message"].as_str().unwrap()))
-            .collect()
-    }
-}
-
-fn zk_chaos(args: &[&str]) -> Run {
-    let results = tempfile::tempdir().unwrap();
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
-        .args(args)
-        .arg("--results")
-        .arg(results.path())
-        .current_dir(root())
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("running zk-chaos");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), results }
 }
 
 #[test]

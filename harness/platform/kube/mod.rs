@@ -617,6 +617,13 @@ impl Platform for KubePlatform {
                 errors.push(format!("{e:#}"));
             }
         } else if self.own_namespace {
+            // The run's pods go at once: a namespace waits for its pods' termination grace, and a
+            // container whose PID 1 ignores SIGTERM (the walkthrough's `sh -c`) takes all of it,
+            // more than the cleanup timeout when a suite left a member restarting.
+            let now = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::background() };
+            if let Err(e) = self.pods().delete_collection(&now, &ListParams::default()).await {
+                tracing::debug!("deleting the pods of {} at once: {e}", self.namespace);
+            }
             let api: Api<Namespace> = Api::all(self.client.clone());
             match api.delete(&self.namespace, &DeleteParams::background()).await {
                 Ok(_) => {}
