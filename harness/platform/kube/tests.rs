@@ -389,6 +389,10 @@ async fn teardown_of_a_run_namespace_deletes_it_and_waits_until_it_is_gone() {
         let terminating = json!({"apiVersion":"v1","kind":"Namespace",
             "metadata":{"name":run,"labels":{"zk-chaos.run":run},"deletionTimestamp":"2026-11-28T16:40:00Z"},
             "spec":{"finalizers":["kubernetes"]},"status":{"phase":"Terminating"}});
+        // The pods first, with no grace period: the namespace would wait for theirs.
+        let pods = json!({"apiVersion":"v1","kind":"PodList","metadata":{},"items":[]});
+        let sent = expect(&mut h, Method::DELETE, &format!("/api/v1/namespaces/{run}/pods?"), 200, pods).await;
+        assert_eq!((sent["gracePeriodSeconds"].as_i64(), sent["propagationPolicy"].as_str()), (Some(0), Some("Background")), "{sent}");
         let sent = expect(&mut h, Method::DELETE, &format!("/api/v1/namespaces/{run}?"), 200, terminating.clone()).await;
         assert_eq!(sent["propagationPolicy"], "Background");
         expect(&mut h, Method::GET, &format!("/api/v1/namespaces/{run}"), 200, terminating).await;
