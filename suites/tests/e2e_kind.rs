@@ -6,7 +6,6 @@
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
 //! and the fixture image (`ci/build-image.sh`). One cluster at a time: two would not fit two cores.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -28,17 +27,8 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     CLUSTERS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The kind binary as zk-chaos finds it, for the tests' own checks.
-fn kind_bin() -> PathBuf {
-    if let Some(b) = std::env::var_os("ZK_CHAOS_KIND") {
-        return b.into();
-    }
-    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join("kind")).find(|p| p.is_file());
-    on_path.unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join("go/bin/kind"))
-}
-
 fn kind_clusters() -> Vec<String> {
-    let out = Command::new(kind_bin()).args(["get", "clusters"]).output().expect("running kind");
+    let out = Command::new(kind::binary()).args(["get", "clusters"]).output().expect("running kind");
     assert!(out.status.success(), "kind get clusters: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| l.starts_with("zk-chaos")).collect()
 }

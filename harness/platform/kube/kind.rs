@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// The kind binary: `ZK_CHAOS_KIND` if set (tests), else `kind` on PATH, else where
 /// `go install` (ci/build-kind.sh) puts it: `$GOPATH/bin/kind`, `~/go/bin/kind`.
-fn binary() -> String {
+pub fn binary() -> String {
     if let Ok(b) = std::env::var("ZK_CHAOS_KIND") {
         return b;
     }

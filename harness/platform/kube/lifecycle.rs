@@ -26,8 +26,6 @@ pub struct Snap {
     pub deleting: bool,
     /// lastState.terminated: reason and exit code of the previous container.
     pub last_terminated: Option<String>,
-    /// When the previous container finished (lastState.terminated.finishedAt).
-    pub last_finished_at: Option<DateTime<Utc>>,
     /// The current container has terminated (state.terminated), not restarted yet.
     pub terminated_now: bool,
 }
@@ -42,10 +40,8 @@ impl Snap {
             .and_then(|c| c.last_state.as_ref())
             .and_then(|s| s.terminated.as_ref())
             .map(|t| format!("{} (exit code {})", t.reason.as_deref().unwrap_or("Terminated"), t.exit_code));
-        let last_finished_at = cs.and_then(|c| c.last_state.as_ref()).and_then(|s| s.terminated.as_ref()).and_then(|t| t.finished_at.as_ref()).and_then(|t| to_chrono(&t.0));
         let terminated_now = cs.and_then(|c| c.state.as_ref()).is_some_and(|s| s.terminated.is_some());
         Snap {
-            last_finished_at,
             terminated_now,
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             running: running.is_some(),
@@ -186,7 +182,6 @@ mod tests {
         let ev = diff(Some(&before), Some(&after));
         assert_eq!(kinds(ev.clone()), vec![NotReady, Exited, Restarted, Started]);
         assert!(ev[2].1.contains("Error (exit code 137)"), "{:?}", ev[2]);
-        assert_eq!(after.last_finished_at, None);
         // Seen terminated first: Exited then, and not again with the restart.
         let stopped = Snap { running: false, ready: false, terminated_now: true, ..before.clone() };
         assert_eq!(kinds(diff(Some(&before), Some(&stopped))), vec![NotReady, Exited]);
