@@ -85,27 +85,50 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
     Ok(())
 }
 
-/// `zk-chaos clean`: removes every container, volume and network carrying the run label.
-pub async fn clean(run: Option<&str>) -> Result<i32> {
+/// `zk-chaos clean`: removes every container, volume and network carrying the run label and every
+/// `zk-chaos-*` kind cluster (or `run`'s only); with `context`, also what runs left on that
+/// Kubernetes cluster (see [`crate::platform::kube::clean`]). Without `context` no cluster of the
+/// user's kubeconfig is touched.
+pub async fn clean(run: Option<&str>, context: Option<&str>, kubeconfig: Option<&Path>) -> Result<i32> {
     use crate::platform::kube::kind::{self, KindCluster};
-    let docker = engine::connect().await?;
-    let found = engine::find(&docker, run).await.map_err(Error::Other)?;
-    let clusters = kind::leftovers(run).await.map_err(Error::Other)?;
-    if found.is_empty() && clusters.is_empty() {
-        println!("nothing to clean");
-        return Ok(exit::PASSED);
-    }
     let mut errors = Vec::new();
-    if !found.is_empty() {
-        println!("removing {}", found.describe());
-        errors.extend(engine::remove(&docker, run).await);
-    }
-    for name in clusters {
-        println!("deleting kind cluster {name}");
-        let cluster = KindCluster { kubeconfig: std::env::temp_dir().join(format!("{name}.kubeconfig")), name };
-        if let Err(e) = cluster.delete().await {
-            errors.push(format!("{e:#}"));
+    let mut removed_any = false;
+    // The cluster first: its connection is checked before anything is removed anywhere.
+    let client = match context {
+        Some(c) => Some(crate::platform::kube::connect::client(kubeconfig, Some(c)).await?.0),
+        None => None,
+    };
+    match engine::connect().await {
+        Ok(docker) => {
+            let found = engine::find(&docker, run).await.map_err(Error::Other)?;
+            if !found.is_empty() {
+                println!("removing {}", found.describe());
+                removed_any = true;
+                errors.extend(engine::remove(&docker, run).await);
+            }
+            for name in kind::leftovers(run).await.map_err(Error::Other)? {
+                println!("deleting kind cluster {name}");
+                removed_any = true;
+                let cluster = KindCluster { kubeconfig: std::env::temp_dir().join(format!("{name}.kubeconfig")), name };
+                if let Err(e) = cluster.delete().await {
+                    errors.push(format!("{e:#}"));
+                }
+            }
         }
+        // Cleaning a cluster needs no Docker engine.
+        Err(e) if client.is_some() => tracing::info!("no Docker engine to clean: {e}"),
+        Err(e) => return Err(e),
+    }
+    if let (Some(client), Some(context)) = (&client, context) {
+        let cleaned = crate::platform::kube::clean::clean(client, run, std::time::Duration::from_secs(120)).await;
+        for line in &cleaned.removed {
+            println!("{context}: {line}");
+        }
+        removed_any |= !cleaned.removed.is_empty();
+        errors.extend(cleaned.errors.into_iter().map(|e| format!("{context}: {e}")));
+    }
+    if !removed_any && errors.is_empty() {
+        println!("nothing to clean");
     }
     if errors.is_empty() {
         Ok(exit::PASSED)

@@ -35,11 +35,17 @@ enum Command {
         #[arg(long, default_value = "1.5")]
         max_factor: String,
     },
-    /// Remove what earlier runs left behind: containers, networks and volumes with the run label, kind clusters named zk-chaos-*.
+    /// Remove what earlier runs left behind: containers, networks and volumes with the run label, kind clusters named zk-chaos-*; with --context, also the runs' namespaces, labelled objects and cordons on that cluster.
     Clean {
         /// Only this run's leftovers.
         #[arg(long)]
         run: Option<String>,
+        /// Also clean this Kubernetes context: namespaces and objects with the run label, nodes a run cordoned (every zk-chaos run's, or --run's only).
+        #[arg(long, value_name = "NAME")]
+        context: Option<String>,
+        /// The kubeconfig of --context (default: KUBECONFIG, then ~/.kube/config).
+        #[arg(long, value_name = "PATH", requires = "context")]
+        kubeconfig: Option<PathBuf>,
     },
 }
 
@@ -129,7 +135,7 @@ fn main() -> ExitCode {
                 print!("{}", cli::describe_suites(&suites::all()));
                 Ok(exit::PASSED)
             }
-            Command::Clean { run } => cli::clean(run.as_deref()).await,
+            Command::Clean { run, context, kubeconfig } => cli::clean(run.as_deref(), context.as_deref(), kubeconfig.as_deref()).await,
             Command::Compare { run_a, run_b, max_factor } => compare_command(&run_a, &run_b, &max_factor),
             Command::Run(args) => run_command(args, false).await,
             Command::Certify(args) => run_command(args, true).await,
@@ -183,30 +189,20 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             interrupt.cancel();
         })
     };
-    let mut reports = Vec::new();
-    let mut interrupted_between_runs = false;
-    for i in 1..=repeat {
-        if interrupt.is_cancelled() {
-            eprintln!("zk-chaos: interrupted; run {i} of {repeat} not started");
-            interrupted_between_runs = true;
-            break;
+    let first_id = run::new_run_id(&prepared.opts.config.label_prefix);
+    // On kind, the one cluster of every run of this command.
+    let session = match run::open(&prepared, &first_id, interrupt.clone().cancelled_owned()).await {
+        Ok(s) => s,
+        Err(e) => {
+            listener.abort();
+            return Err(e);
         }
-        if repeat > 1 {
-            eprintln!("zk-chaos: run {i} of {repeat}");
-        }
-        let run_id = run::new_run_id(&prepared.opts.config.label_prefix);
-        let platform = run::connect(&prepared, &run_id, interrupt.clone().cancelled_owned()).await?;
-        let finished = run::execute(&prepared, platform, interrupt.clone().cancelled_owned()).await;
-        let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
-        print!("{}", zk_chaos::report::summary::render(&finished.report));
-        println!("report: {}", dir.join("report.html").display());
-        let stop = finished.report.interrupted || (prepared.opts.fail_fast && finished.report.verdict != zk_chaos::report::Verdict::Pass);
-        reports.push(finished.report);
-        if stop {
-            break;
-        }
-    }
+    };
+    let ran = repeat_runs(&prepared, &session, first_id, repeat, &interrupt).await;
+    let closed = run::close(&prepared, &session).await;
     listener.abort();
+    let (reports, interrupted_between_runs) = ran?;
+    closed?;
     if interrupted_between_runs && reports.is_empty() {
         return Ok(exit::INTERRUPTED);
     }
@@ -226,6 +222,41 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             _ => 1,
         })
         .unwrap_or(exit::PASSED))
+}
+
+/// The command's runs, one after another on the same session, until `repeat` are done, one is
+/// interrupted, or (with --fail-fast) one fails. Returns their reports and whether an interrupt
+/// came between two runs.
+async fn repeat_runs(
+    prepared: &run::Prepared,
+    session: &run::Session,
+    first_id: String,
+    repeat: u32,
+    interrupt: &tokio_util::sync::CancellationToken,
+) -> Result<(Vec<zk_chaos::report::RunReport>, bool)> {
+    let mut reports = Vec::new();
+    let mut next_id = Some(first_id);
+    for i in 1..=repeat {
+        if interrupt.is_cancelled() {
+            eprintln!("zk-chaos: interrupted; run {i} of {repeat} not started");
+            return Ok((reports, true));
+        }
+        if repeat > 1 {
+            eprintln!("zk-chaos: run {i} of {repeat}");
+        }
+        let run_id = next_id.take().unwrap_or_else(|| run::new_run_id(&prepared.opts.config.label_prefix));
+        let platform = run::connect(prepared, session, &run_id, i == repeat).await?;
+        let finished = run::execute(prepared, platform, interrupt.clone().cancelled_owned()).await;
+        let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
+        print!("{}", zk_chaos::report::summary::render(&finished.report));
+        println!("report: {}", dir.join("report.html").display());
+        let stop = finished.report.interrupted || (prepared.opts.fail_fast && finished.report.verdict != zk_chaos::report::Verdict::Pass);
+        reports.push(finished.report);
+        if stop {
+            break;
+        }
+    }
+    Ok((reports, false))
 }
 
 fn compare_command(a: &std::path::Path, b: &std::path::Path, max_factor: &str) -> Result<i32> {

@@ -48,6 +48,16 @@ pub fn prepare(opts: RunOptions) -> Result<Prepared> {
     if let Some(image) = &opts.config.image {
         manifest = manifest.with_image(image);
     }
+    let unsupported = manifest.docker_unsupported();
+    if opts.platform == PlatformKind::Docker && !unsupported.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: the Docker platform cannot run {} as Kubernetes would, and a result for a deployment it does not run as written would mislead; \
+             remove the field{} or run on a cluster (--platform kind or --platform kube)",
+            manifest.origin,
+            unsupported.join("; "),
+            if unsupported.len() > 1 { "s" } else { "" }
+        )));
+    }
     let suites = suites::select(&opts.suites)?;
     if let Some(s) = suites.iter().find(|s| !opts.suites.is_empty() && !s.platforms().contains(&opts.platform)) {
         // Asked for by name on a platform it cannot run on: say so now rather than skip it.
@@ -68,9 +78,49 @@ pub fn new_run_id(prefix: &str) -> String {
     format!("{prefix}-{}-{:04x}", now.format("%Y%m%d-%H%M%S"), salt & 0xffff)
 }
 
-/// Creates the platform for a prepared run. `interrupt` is the same as [`execute`]'s: if it
-/// resolves while a kind cluster is being created, the cluster is deleted and the run ends.
-pub async fn connect(p: &Prepared, run_id: &str, interrupt: impl Future<Output = ()>) -> Result<Arc<dyn Platform>> {
+/// What every run of one command stands on. For `--platform kind`, the cluster the command
+/// creates once: each of its runs (`--repeat N`) uses it in a namespace of its own, and it is
+/// deleted at the end (the last run's teardown, or [`close`] on every other path).
+pub struct Session {
+    pub kind: Option<crate::platform::kube::kind::KindCluster>,
+}
+
+/// Opens the command's session: on kind, creates the cluster (named after `first_run_id`) and
+/// loads the image. If `interrupt` resolves meanwhile, the cluster is deleted and the command ends.
+pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Output = ()>) -> Result<Session> {
+    if p.opts.platform != PlatformKind::Kind {
+        return Ok(Session { kind: None });
+    }
+    use crate::platform::kube::kind::KindCluster;
+    let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
+    let config = p.opts.kube.kind_config.clone().unwrap_or_else(|| PathBuf::from("fixtures/kind/cluster.yaml"));
+    let cluster = KindCluster::planned(first_run_id);
+    tokio::select! {
+        created = cluster.create(&config, &image) => created?,
+        _ = interrupt => {
+            tracing::warn!("interrupted while creating kind cluster {}: deleting it", cluster.name);
+            if let Err(e) = cluster.delete().await {
+                tracing::warn!("{e:#}; remove it with `kind delete cluster --name {}`", cluster.name);
+            }
+            return Err(Error::Interrupted);
+        }
+    }
+    Ok(Session { kind: Some(cluster) })
+}
+
+/// Ends the session: deletes the kind cluster unless `--keep` (a second delete of a cluster the
+/// last run's teardown already deleted is a no-op).
+pub async fn close(p: &Prepared, session: &Session) -> Result<()> {
+    let Some(cluster) = &session.kind else { return Ok(()) };
+    if p.opts.keep {
+        return Ok(());
+    }
+    cluster.delete().await.map_err(|e| Error::Other(e.context(format!("deleting kind cluster {}; remove it with `kind delete cluster --name {}`", cluster.name, cluster.name))))
+}
+
+/// Creates the platform for one run of the session. `last`: no run of this command follows (on
+/// kind its teardown deletes the cluster rather than only its namespace).
+pub async fn connect(p: &Prepared, session: &Session, run_id: &str, last: bool) -> Result<Arc<dyn Platform>> {
     match p.opts.platform {
         PlatformKind::Docker => {
             let d = DockerPlatform::connect(p.manifest.clone(), p.opts.config.clone(), run_id.to_string()).await?;
@@ -93,33 +143,16 @@ pub async fn connect(p: &Prepared, run_id: &str, interrupt: impl Future<Output =
             ))
         }
         PlatformKind::Kind => {
-            use crate::platform::kube::{connect, kind, kind::KindCluster, KubePlatform};
-            let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
-            let config = p.opts.kube.kind_config.clone().unwrap_or_else(|| PathBuf::from("fixtures/kind/cluster.yaml"));
+            use crate::platform::kube::{connect, kind, KubePlatform};
+            let cluster = session.kind.clone().ok_or_else(|| Error::Other(anyhow::anyhow!("--platform kind without a kind cluster: run::open was not called")))?;
             // The default cluster config has movable volumes (kind::SHARED_HOST_PATH): section 15 in full.
             let storage_class = p.opts.kube.storage_class.clone().or_else(|| p.opts.kube.kind_config.is_none().then(|| kind::SHARED_STORAGE_CLASS.to_string()));
-            // A cluster this run creates: disruptive suites need no --allow-disruption.
-            let cluster = KindCluster::planned(run_id);
-            tokio::select! {
-                created = cluster.create(&config, &image) => created?,
-                _ = interrupt => {
-                    tracing::warn!("interrupted while creating kind cluster {}: deleting it", cluster.name);
-                    if let Err(e) = cluster.delete().await {
-                        tracing::warn!("{e:#}; remove it with `kind delete cluster --name {}`", cluster.name);
-                    }
-                    return Err(Error::Interrupted);
-                }
-            }
-            let (client, context) = match connect::client(Some(&cluster.kubeconfig), Some(&cluster.context())).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = cluster.delete().await;
-                    return Err(e);
-                }
-            };
+            // A cluster this command created: disruptive suites need no --allow-disruption.
+            let (client, context) = connect::client(Some(&cluster.kubeconfig), Some(&cluster.context())).await?;
             let kp =
                 KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), p.opts.kube.namespace.clone()).with_storage_class(storage_class);
-            Ok(Arc::new(kp.on_kind(cluster)))
+            kp.note(format!("kind cluster {}, created by this command for its runs (each in a namespace of its own)", cluster.name));
+            Ok(Arc::new(kp.on_kind(cluster, last)))
         }
     }
 }
@@ -159,6 +192,8 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
         }
     }
     let mut report = RunReport {
+        schema_version: report::model::SCHEMA_VERSION,
+        zk_chaos_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: platform.run_id().to_string(),
         verdict: Verdict::Fail,
         platform: platform.kind().to_string(),
@@ -193,8 +228,14 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
     let kind = platform.kind();
     let t = &p.opts.config.timeouts;
     let deploy_start = Instant::now();
-    tracing::info!("deploying {} ({} members) on {kind}, run {}", p.manifest.origin, p.manifest.replicas(), platform.run_id());
-    if let Err(e) = platform.deploy().await {
+    let deploy = p.suites.iter().any(|s| s.platforms().contains(&kind) && s.needs_ensemble(kind));
+    if !deploy {
+        tracing::info!("no selected suite needs the ensemble on {kind}: nothing is deployed");
+    } else {
+        tracing::info!("deploying {} ({} members) on {kind}, run {}", p.manifest.origin, p.manifest.replicas(), platform.run_id());
+    }
+    let deployed = if deploy { platform.deploy().await } else { Ok(()) };
+    if let Err(e) = deployed {
         let mut r = SuiteReport::skipped("deploy", "");
         r.reason = None;
         r.verdict = Verdict::Fail;
@@ -204,8 +245,10 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         out.push(r);
         return;
     }
-    tracing::info!("ensemble up in {:.1}s", deploy_start.elapsed().as_secs_f64());
-    if let Some(first) = platform.members().first() {
+    if deploy {
+        tracing::info!("ensemble up in {:.1}s", deploy_start.elapsed().as_secs_f64());
+    }
+    if let Some(first) = platform.members().first().filter(|_| deploy) {
         if let Ok(addr) = platform.client_addr(first).await {
             if let Ok(Some(state)) = crate::client::fourlw::server_state(addr, t.operation).await {
                 *version = Some(crate::client::fourlw::release(&state.version));
@@ -266,4 +309,40 @@ pub fn write(report: &RunReport, results: &Path, member_logs: &BTreeMap<String, 
     let dir = report::run_dir(results, &report.run_id);
     report::write_all(report, &dir, member_logs)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(platform: PlatformKind, manifest: &Path) -> RunOptions {
+        RunOptions {
+            platform,
+            suites: Vec::new(),
+            manifest: manifest.to_path_buf(),
+            results: PathBuf::from("results"),
+            config: Config::default(),
+            keep: false,
+            fail_fast: false,
+            kube: Default::default(),
+        }
+    }
+
+    /// A field the Docker platform cannot run is refused there, before anything starts, naming
+    /// it; the same manifest is accepted for a cluster.
+    #[test]
+    fn docker_refuses_what_it_cannot_run_and_a_cluster_accepts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string("fixtures/zookeeper.yaml").unwrap().replacen("    type: RollingUpdate", "    type: OnDelete", 1);
+        let path = dir.path().join("on-delete.yaml");
+        std::fs::write(&path, text).unwrap();
+        let err = prepare(opts(PlatformKind::Docker, &path)).err().expect("refused on Docker");
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.contains("updateStrategy.type OnDelete") && msg.contains("--platform kind"), "{msg}");
+        for cluster in [PlatformKind::Kube, PlatformKind::Kind] {
+            assert!(prepare(opts(cluster, &path)).is_ok(), "{cluster}");
+        }
+        assert!(prepare(opts(PlatformKind::Docker, Path::new("fixtures/zookeeper.yaml"))).is_ok());
+    }
 }

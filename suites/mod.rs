@@ -8,6 +8,7 @@ pub mod faults;
 pub mod integrity;
 pub mod liveness;
 pub mod maintenance;
+pub mod manifest;
 pub mod node_failure;
 pub mod process_failure;
 pub mod rolling_update;
@@ -60,6 +61,11 @@ pub trait Suite: Send + Sync {
     fn disruptive(&self) -> bool {
         self.about().disruptive
     }
+    /// Whether the suite needs the ensemble deployed on `platform`. A run whose suites need none
+    /// deploys nothing (`zk-chaos run --suite manifest` on Docker judges the file alone).
+    fn needs_ensemble(&self, _platform: PlatformKind) -> bool {
+        true
+    }
     /// Runs the suite. An `Err` aborts it and is recorded as a failed check.
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;
 }
@@ -68,6 +74,7 @@ pub trait Suite: Send + Sync {
 /// deployment that is wrong from the start fails fast and plainly.
 pub fn all() -> Vec<Box<dyn Suite>> {
     vec![
+        Box::new(manifest::ManifestSuite),
         Box::new(conformance::Conformance),
         Box::new(integrity::Integrity),
         Box::new(durability::Durability),

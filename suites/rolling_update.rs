@@ -48,9 +48,9 @@ impl Suite for RollingUpdate {
         ]))?;
         let fault = Fault::inject(ctx, &format!("patch the StatefulSet: cpu request {NEW_CPU}"));
         p.patch_statefulset(&patch).await?;
-        let updated = rollout(ctx, &fault, "update").await;
+        let updated = rollout(ctx, &fault, "update", &first.hash).await;
 
-        if updated {
+        if let Some(new_hash) = updated {
             let start = Instant::now();
             let history = async {
                 let revs = p.revisions().await?;
@@ -68,7 +68,7 @@ impl Suite for RollingUpdate {
 
             let undo = Fault::inject(ctx, "roll back (rollout undo)");
             p.rollback().await?;
-            if rollout(ctx, &undo, "undo").await {
+            if rollout(ctx, &undo, "undo", &new_hash).await.is_some() {
                 let start = Instant::now();
                 let back = async {
                     let revs = p.revisions().await?;
@@ -107,18 +107,31 @@ struct Sample {
     seen: String,
 }
 
-/// Follows a rollout started at `fault` to its end, sampling the ensemble all along; records its
-/// checks under `label`. Returns whether every member ended on the new revision, Ready.
-async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
+/// Follows a rollout away from revision `from`, started at `fault`, to its end, sampling the
+/// ensemble all along; records its checks under `label`. Returns the revision every member ended
+/// on, Ready; `None` if the rollout did not finish.
+async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> Option<String> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let members = p.members();
     let n = members.len();
     let start = Instant::now();
 
-    let target = match p.revisions().await {
-        Ok(revs) => revs.last().map(|r| r.hash.clone()).unwrap_or_default(),
-        Err(e) => return ctx.record(&format!("{label}: rollout finished"), start, Err(e)),
+    // Not the newest revision read right after the patch: on a cluster that can still be `from`,
+    // before the controller made the new one, and "every member on it" would hold at once.
+    let observed = wait::until(&format!("the controller to observe the change (an update revision other than {from})"), t.member_ready, Some(p.subscribe()), || async {
+        Ok(match p.update_revision().await? {
+            Some(r) if r != from => Seen::Done(r),
+            other => Seen::NotYet(format!("update revision {}", other.as_deref().unwrap_or("not observed yet"))),
+        })
+    })
+    .await;
+    let target = match observed {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.record(&format!("{label}: rollout finished, every member on the new revision and Ready"), start, Err(e));
+            return None;
+        }
     };
     let what = format!("every member on revision {target} and Ready");
     let done = wait::until(&what, t.member_ready * n as u32, Some(p.subscribe()), || async {
@@ -137,7 +150,7 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
     let finished = ctx.record(
         &format!("{label}: rollout finished, every member on the new revision and Ready"),
         start,
-        done.map(|()| format!("revision {target} on all {n} members {} ms after the change", fault.clock.elapsed().as_millis())),
+        done.map(|()| format!("revision {target} (was {from}) on all {n} members {} ms after the change", fault.clock.elapsed().as_millis())),
     );
     if finished {
         let at = ctx.mark(format!("{label}: rollout finished"));
@@ -169,7 +182,7 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str) -> bool {
             tracing::warn!("could not save the rollout samples: {e:#}");
         }
     }
-    finished
+    finished.then_some(target)
 }
 
 /// Runs `done` while sampling the ensemble every [`wait::POLL`].

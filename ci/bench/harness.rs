@@ -1,4 +1,6 @@
-//! The harness's own cost, on Docker: `cargo bench --features e2e --bench harness`.
+//! The harness's own cost, on Docker: `cargo bench --features e2e --bench harness`; on a kind
+//! cluster of its own (part (a) and (c) only): `ZK_CHAOS_BENCH_PLATFORM=kind cargo bench --features
+//! e2e --bench harness` (needs `ci/build-kind.sh`).
 //! It prints numbers; it asserts nothing but that the run cleaned up after itself.
 //!
 //! (b) Throughput: against a fresh 3-member ensemble with no fault, the workload (writes only)
@@ -16,7 +18,10 @@
 //!     status, the same condition the harness waits for).
 //! (c) Peak memory: VmHWM of this process, which runs the harness as a library.
 //!
-//! Environment: ZK_CHAOS_BENCH_WRITES (default 4000), ZK_CHAOS_BENCH_WORKERS (8),
+//! On kind the observer reaches the members through the platform's port-forwards, as the harness
+//! does, and the Ready events come from the API server's watch.
+//!
+//! Environment: ZK_CHAOS_BENCH_PLATFORM (docker or kind; default docker), ZK_CHAOS_BENCH_WRITES (default 4000), ZK_CHAOS_BENCH_WORKERS (8),
 //! ZK_CHAOS_BENCH_VALUE_SIZE (32), ZK_CHAOS_BENCH_ROUNDS (4), ZK_CHAOS_BENCH_ROLLING (unset),
 //! ZK_CHAOS_BENCH_SKIP_FAULTS / ZK_CHAOS_BENCH_SKIP_THROUGHPUT (unset).
 
@@ -84,12 +89,21 @@ async fn main() {
         if cfg!(debug_assertions) { "debug" } else { "release" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    let platform = match std::env::var("ZK_CHAOS_BENCH_PLATFORM").as_deref() {
+        Err(_) | Ok("") | Ok("docker") => PlatformKind::Docker,
+        Ok("kind") => PlatformKind::Kind,
+        Ok(other) => panic!("ZK_CHAOS_BENCH_PLATFORM must be docker or kind, not {other:?}"),
+    };
+    println!("platform: {platform}");
     let mut run_ids = Vec::new();
-    if !flag("ZK_CHAOS_BENCH_SKIP_THROUGHPUT") {
+    if platform != PlatformKind::Docker {
+        println!();
+        println!("(b) write throughput: skipped on {platform} (it measures the client against kazoo, not the platform; run it on Docker)");
+    } else if !flag("ZK_CHAOS_BENCH_SKIP_THROUGHPUT") {
         run_ids.push(throughput().await);
     }
     if !flag("ZK_CHAOS_BENCH_SKIP_FAULTS") {
-        run_ids.push(faults().await);
+        run_ids.push(faults(platform).await);
     }
     println!();
     println!("(c) peak memory");
@@ -102,6 +116,13 @@ async fn main() {
         if !left.is_empty() {
             clean = false;
             println!("LEFTOVERS of {id}: {}", left.describe());
+        }
+        if platform == PlatformKind::Kind {
+            let clusters = zk_chaos::platform::kube::kind::leftovers(Some(id)).await.expect("listing kind clusters");
+            if !clusters.is_empty() {
+                clean = false;
+                println!("LEFTOVER kind cluster of {id}: {}", clusters.join(", "));
+            }
         }
     }
     println!();
@@ -247,7 +268,7 @@ struct Look {
     whole: bool,
 }
 
-async fn faults() -> String {
+async fn faults(platform_kind: PlatformKind) -> String {
     let mut suites = vec!["durability".to_string(), "process-failure".to_string(), "liveness".to_string()];
     if flag("ZK_CHAOS_BENCH_ROLLING") {
         suites.push("rolling-update".to_string());
@@ -255,7 +276,7 @@ async fn faults() -> String {
     let results = root().join("target/bench-results");
     std::fs::create_dir_all(&results).unwrap();
     let opts = RunOptions {
-        platform: PlatformKind::Docker,
+        platform: platform_kind,
         suites: suites.clone(),
         manifest: root().join("fixtures/zookeeper.yaml"),
         results: results.clone(),
@@ -266,13 +287,34 @@ async fn faults() -> String {
     };
     let prepared = run::prepare(opts).expect("prepare");
     let run_id = run::new_run_id("zk-chaos-bench");
-    let platform = run::connect(&prepared, &run_id, std::future::pending()).await.expect("connect");
+    let session_clock = Instant::now();
+    let session = run::open(&prepared, &run_id, std::future::pending()).await.expect("open the session (on kind: create the cluster)");
+    let session_ms = session_clock.elapsed().as_millis();
+    let platform = match run::connect(&prepared, &session, &run_id, true).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = run::close(&prepared, &session).await;
+            panic!("connect: {e}");
+        }
+    };
 
     let looks = Arc::new(Mutex::new(Vec::<Look>::new()));
+    // One `srvr` exchange with the first member per look, timed alone: on kind it goes through a
+    // port-forward (an open, the exchange, and the close the server makes).
+    let srvr_ms = Arc::new(Mutex::new(Vec::<u64>::new()));
     let observer = {
-        let (p, looks) = (platform.clone(), looks.clone());
+        let (p, looks, srvr_ms) = (platform.clone(), looks.clone(), srvr_ms.clone());
         tokio::spawn(async move {
             loop {
+                if let Some(first) = p.members().first() {
+                    if let Ok(addr) = p.client_addr(first).await {
+                        let t = Instant::now();
+                        let reply = zk_chaos::client::fourlw::ask(addr, "srvr", Duration::from_secs(2)).await;
+                        if reply.is_ok_and(|r| r.contains("Mode:")) {
+                            srvr_ms.lock().unwrap().push(t.elapsed().as_millis() as u64);
+                        }
+                    }
+                }
                 let start = Utc::now();
                 let whole = match EnsembleView::observe(p.as_ref(), Duration::from_secs(2)).await {
                     Ok(v) => v.whole().is_ok(),
@@ -288,13 +330,30 @@ async fn faults() -> String {
     };
     let finished = run::execute(&prepared, platform.clone(), interrupt).await;
     observer.abort();
+    drop(platform);
+    run::close(&prepared, &session).await.expect("closing the session (on kind: deleting the cluster)");
     let report = finished.report;
     let dir = run::write(&report, &results, &finished.member_logs).expect("writing the report");
     let looks = looks.lock().unwrap().clone();
 
     println!();
     println!("(a) fault suites: harness overhead and detection latency (run {}, verdict {}, report {})", report.run_id, report.verdict.as_str(), dir.display());
+    if session.kind.is_some() {
+        println!("  kind cluster created and the image loaded in {session_ms} ms (not part of the run's duration)");
+    }
     println!("  observer: {} looks, median look {} ms", looks.len(), median_look_ms(&looks));
+    let mut srvr = srvr_ms.lock().unwrap().clone();
+    srvr.sort();
+    if !srvr.is_empty() {
+        println!(
+            "  one `srvr` exchange with the first member ({}): {} answered, median {} ms, 90th percentile {} ms, max {} ms",
+            if platform_kind == PlatformKind::Docker { "the container's published port" } else { "through the port-forward" },
+            srvr.len(),
+            srvr[srvr.len() / 2],
+            srvr[srvr.len() * 9 / 10],
+            srvr[srvr.len() - 1]
+        );
+    }
     println!(
         "  {:<16} {:>8} {:>10} {:>6} {:>10} {:>9} | {:>10} {:>8} | detection latency per recovery",
         "suite", "wall ms", "recovery", "ratio", "overhead", "overhead%", "recovery*", "overh.%*"

@@ -94,8 +94,80 @@ impl Manifest {
             Some(n) if n < 1 => return Err(format!("StatefulSet {name}: spec.replicas must be at least 1")),
             _ => {}
         }
+        // What the API server itself refuses, on every platform.
+        let at = format!("StatefulSet {name}: spec");
+        let labels = self.statefulset_document().pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let selector = self.statefulset_document().pointer("/spec/selector").cloned().unwrap_or(Value::Null);
+        if selector.is_null() || !crate::suites::manifest::selects(&selector, &labels) {
+            return Err(format!(
+                "{at}.selector {selector} does not match spec.template.metadata.labels {}: the API server refuses it (`selector` does not match template `labels`)",
+                Value::Object(labels)
+            ));
+        }
+        let one_of = |field: &str, value: Option<&str>, allowed: &[&str]| match value {
+            Some(v) if !allowed.contains(&v) => Err(format!("{at}.{field} is {v:?}; the API server accepts only {}", allowed.join(" or "))),
+            _ => Ok(()),
+        };
+        one_of("podManagementPolicy", spec.pod_management_policy.as_deref(), &["OrderedReady", "Parallel"])?;
+        let strategy = spec.update_strategy.as_ref();
+        one_of("updateStrategy.type", strategy.and_then(|u| u.type_.as_deref()), &["RollingUpdate", "OnDelete"])?;
+        if strategy.is_some_and(|u| u.type_.as_deref() == Some("OnDelete") && u.rolling_update.is_some()) {
+            return Err(format!("{at}.updateStrategy.rollingUpdate is set with type OnDelete; the API server refuses it"));
+        }
+        if let Some(r) = &spec.persistent_volume_claim_retention_policy {
+            one_of("persistentVolumeClaimRetentionPolicy.whenDeleted", r.when_deleted.as_deref(), &["Retain", "Delete"])?;
+            one_of("persistentVolumeClaimRetentionPolicy.whenScaled", r.when_scaled.as_deref(), &["Retain", "Delete"])?;
+        }
         pod::PodTemplate::from_statefulset(&self.statefulset)?;
         Ok(())
+    }
+
+    /// Fields the Docker platform cannot run as Kubernetes would (a Docker run refuses the
+    /// manifest and names them; `--platform kube` or `kind` run it): the pod template's and the
+    /// StatefulSet's own.
+    pub fn docker_unsupported(&self) -> Vec<String> {
+        let mut out = self.pod_template().docker_unsupported;
+        let at = format!("StatefulSet {}: spec", self.name());
+        let Some(spec) = self.statefulset.spec.as_ref() else { return out };
+        if let Some(u) = &spec.update_strategy {
+            if u.type_.as_deref() == Some("OnDelete") {
+                out.push(format!(
+                    "{at}.updateStrategy.type OnDelete (the Docker platform rolls every template change out at once; Kubernetes would wait for each pod to be deleted)"
+                ));
+            }
+            if let Some(r) = &u.rolling_update {
+                if r.partition.is_some_and(|p| p > 0) {
+                    out.push(format!("{at}.updateStrategy.rollingUpdate.partition (the Docker platform updates every ordinal)"));
+                }
+                if r.max_unavailable.is_some() {
+                    out.push(format!("{at}.updateStrategy.rollingUpdate.maxUnavailable (the Docker platform replaces one member at a time)"));
+                }
+            }
+        }
+        if spec.min_ready_seconds.is_some_and(|s| s > 0) {
+            out.push(format!("{at}.minReadySeconds (the Docker platform counts a member available as soon as it is Ready)"));
+        }
+        if spec.persistent_volume_claim_retention_policy.as_ref().and_then(|r| r.when_deleted.as_deref()) == Some("Delete") {
+            out.push(format!("{at}.persistentVolumeClaimRetentionPolicy.whenDeleted Delete (the Docker platform keeps the volumes when the StatefulSet is deleted; Kubernetes would delete them)"));
+        }
+        if spec.ordinals.as_ref().and_then(|o| o.start).is_some_and(|s| s != 0) {
+            out.push(format!("{at}.ordinals.start (the Docker platform names members from ordinal 0)"));
+        }
+        out
+    }
+
+    /// StatefulSet fields that have no meaning on one Docker host (the report lists them).
+    pub fn docker_not_applicable(&self) -> Vec<String> {
+        let mut out = self.pod_template().not_applicable;
+        if let Some(spec) = self.statefulset.spec.as_ref() {
+            if spec.revision_history_limit.is_some() {
+                out.push("spec.revisionHistoryLimit (the Docker platform keeps every revision of the run)".into());
+            }
+            if spec.persistent_volume_claim_retention_policy.as_ref().and_then(|r| r.when_scaled.as_deref()).is_some() {
+                out.push("spec.persistentVolumeClaimRetentionPolicy.whenScaled (no suite scales the StatefulSet)".into());
+            }
+        }
+        out
     }
 
     /// The StatefulSet as written (the object a Kubernetes platform applies); parsing made sure
@@ -227,6 +299,8 @@ mod tests {
     #[case::probe_never_fails("probe-never-fails", &["/3/spec/template/spec/containers/0/livenessProbe/exec/command/2"])]
     #[case::no_volume("no-volume", &["/3/spec/template/spec/containers/0/volumeMounts", "/3/spec/volumeClaimTemplates"])]
     #[case::anti_affinity_selects_nothing("anti-affinity-selects-nothing", &["/3/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/labelSelector/matchExpressions/0/values/0"])]
+    #[case::pdb_allows_two("pdb-allows-two", &["/2/spec/maxUnavailable"])]
+    #[case::headless_selects_nothing("headless-selects-nothing", &["/0/spec/selector/app"])]
     fn negative_controls_differ_from_the_reference_in_one_way(#[case] name: &str, #[case] paths: &[&str]) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let reference = Manifest::load(&dir.join("zookeeper.yaml")).unwrap();

@@ -31,6 +31,9 @@ pub struct PodTemplate {
     pub termination_grace: Duration,
     /// Template fields that mean nothing on a single Docker host (affinity, tolerations, ...).
     pub not_applicable: Vec<String>,
+    /// Fields the Docker platform cannot run as Kubernetes would: a Docker run refuses the
+    /// manifest naming them; on Kubernetes they are the cluster's business.
+    pub docker_unsupported: Vec<String>,
     /// The names of the StatefulSet's volumeClaimTemplates.
     pub claim_templates: Vec<String>,
 }
@@ -123,11 +126,12 @@ impl PodTemplate {
         let raw = serde_json::to_value(spec).map_err(|e| e.to_string())?;
 
         let mut not_applicable = Vec::new();
+        let mut unsupported = Vec::new();
         for key in keys(&raw) {
             if POD_SPEC_NOT_APPLICABLE.contains(&key.as_str()) {
                 not_applicable.push(format!("spec.template.spec.{key}"));
             } else if !POD_SPEC_HONOURED.contains(&key.as_str()) {
-                return Err(format!("{at}.{key} is not supported by the Docker platform; remove it or run on Kubernetes"));
+                unsupported.push(format!("{at}.{key}"));
             }
         }
         match spec.restart_policy.as_deref() {
@@ -142,20 +146,20 @@ impl PodTemplate {
         let craw = &raw["containers"][0];
         for key in keys(craw) {
             if !CONTAINER_HONOURED.contains(&key.as_str()) {
-                return Err(format!("{cat}.{key} is not supported by the Docker platform"));
+                unsupported.push(format!("{cat}.{key}"));
             }
         }
 
         let pod_sc = spec.security_context.as_ref();
         for key in keys(&raw["securityContext"]) {
             if !SECURITY_CONTEXT_HONOURED.contains(&key.as_str()) {
-                return Err(format!("{at}.securityContext.{key} is not supported by the Docker platform"));
+                unsupported.push(format!("{at}.securityContext.{key}"));
             }
         }
         let c_sc = c.security_context.as_ref();
         for key in keys(&craw["securityContext"]) {
             if !SECURITY_CONTEXT_HONOURED.contains(&key.as_str()) || key == "fsGroup" {
-                return Err(format!("{cat}.securityContext.{key} is not supported by the Docker platform"));
+                unsupported.push(format!("{cat}.securityContext.{key}"));
             }
         }
         let run_as_user = c_sc.and_then(|s| s.run_as_user).or(pod_sc.and_then(|s| s.run_as_user));
@@ -168,7 +172,8 @@ impl PodTemplate {
         let mut env = Vec::new();
         for (i, e) in c.env.iter().flatten().enumerate() {
             if e.value_from.is_some() {
-                return Err(format!("{cat}.env[{i}].valueFrom ({}) is not supported by the Docker platform", e.name));
+                unsupported.push(format!("{cat}.env[{i}].valueFrom ({})", e.name));
+                continue;
             }
             env.push((e.name.clone(), e.value.clone().unwrap_or_default()));
         }
@@ -183,14 +188,17 @@ impl PodTemplate {
         let mut mounts = Vec::new();
         for (i, m) in c.volume_mounts.iter().flatten().enumerate() {
             if m.sub_path.is_some() || m.sub_path_expr.is_some() {
-                return Err(format!("{cat}.volumeMounts[{i}].subPath is not supported by the Docker platform"));
+                unsupported.push(format!("{cat}.volumeMounts[{i}].subPath"));
             }
             let kind = if claim_templates.contains(&m.name) {
                 VolumeKind::Claim
             } else {
                 match spec.volumes.iter().flatten().find(|v| v.name == m.name) {
                     Some(v) if v.empty_dir.is_some() => VolumeKind::EmptyDir,
-                    Some(_) => return Err(format!("{at}.volumes[{}]: only emptyDir volumes (and volumeClaimTemplates) are supported by the Docker platform", m.name)),
+                    Some(_) => {
+                        unsupported.push(format!("{at}.volumes[{}] (only emptyDir volumes and volumeClaimTemplates)", m.name));
+                        continue;
+                    }
                     None => return Err(format!("{cat}.volumeMounts[{i}] names volume {:?}, which is neither a volumeClaimTemplate nor a pod volume", m.name)),
                 }
             };
@@ -214,8 +222,8 @@ impl PodTemplate {
             parse_memory(&q).ok_or(format!("{cat}.resources.requests.memory {q:?} is not a memory quantity"))?;
         }
 
-        let readiness = c.readiness_probe.as_ref().map(|p| probe(p, &craw["readinessProbe"], &format!("{cat}.readinessProbe"))).transpose()?;
-        let liveness = c.liveness_probe.as_ref().map(|p| probe(p, &craw["livenessProbe"], &format!("{cat}.livenessProbe"))).transpose()?;
+        let readiness = c.readiness_probe.as_ref().map(|p| probe(p, &craw["readinessProbe"], &format!("{cat}.readinessProbe"), &mut unsupported)).transpose()?;
+        let liveness = c.liveness_probe.as_ref().map(|p| probe(p, &craw["livenessProbe"], &format!("{cat}.livenessProbe"), &mut unsupported)).transpose()?;
 
         Ok(PodTemplate {
             container_name: c.name.clone(),
@@ -235,6 +243,7 @@ impl PodTemplate {
             liveness,
             termination_grace: Duration::from_secs(spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64),
             not_applicable,
+            docker_unsupported: unsupported,
             claim_templates,
         })
     }
@@ -245,13 +254,21 @@ impl PodTemplate {
     }
 }
 
-fn probe(p: &core::Probe, raw: &Value, at: &str) -> Result<Probe, String> {
+/// A probe's timing with Kubernetes' defaults. A handler other than exec is the cluster's to run:
+/// the command is then empty and the probe is named in `unsupported` (Docker runs exec only).
+fn probe(p: &core::Probe, raw: &Value, at: &str, unsupported: &mut Vec<String>) -> Result<Probe, String> {
+    let mut other_handler = false;
     for key in keys(raw) {
         if !PROBE_HONOURED.contains(&key.as_str()) {
-            return Err(format!("{at}.{key} is not supported by the Docker platform (exec probes only)"));
+            unsupported.push(format!("{at}.{key} (exec probes only)"));
+            other_handler |= matches!(key.as_str(), "httpGet" | "tcpSocket" | "grpc");
         }
     }
-    let command = p.exec.as_ref().and_then(|e| e.command.clone()).filter(|c| !c.is_empty()).ok_or(format!("{at} has no exec.command"))?;
+    let command = match p.exec.as_ref().and_then(|e| e.command.clone()).filter(|c| !c.is_empty()) {
+        Some(c) => c,
+        None if other_handler => Vec::new(),
+        None => return Err(format!("{at} has no handler (exec.command, httpGet, tcpSocket or grpc)")),
+    };
     let secs = |v: Option<i32>, default: i32, field: &str| -> Result<Duration, String> {
         let v = v.unwrap_or(default);
         if v < 0 {
@@ -334,15 +351,44 @@ mod tests {
         Manifest::parse(&text.replacen(from, to, 1), "m.yaml").map_err(|e| e.to_string())
     }
 
+    /// Fields the Docker platform cannot run: the manifest is valid (Kubernetes runs it), and the
+    /// Docker platform names each one (a Docker run refuses the manifest: see run::prepare).
     #[rstest]
-    #[case::host_network("    spec:\n      affinity:", "    spec:\n      hostNetwork: true\n      affinity:", "spec.template.spec.hostNetwork is not supported")]
+    #[case::host_network("    spec:\n      affinity:", "    spec:\n      hostNetwork: true\n      affinity:", "spec.template.spec.hostNetwork")]
     #[case::http_probe("            exec:\n              command:\n                - sh\n                - -c\n                - \"zookeeper-ready 2181\"\n            initialDelaySeconds: 10\n            timeoutSeconds: 5\n          volumeMounts",
-        "            httpGet:\n              port: 8080\n            initialDelaySeconds: 10\n            timeoutSeconds: 5\n          volumeMounts", "livenessProbe.httpGet is not supported")]
-    #[case::unknown_volume("            - name: datadir\n              mountPath", "            - name: logs\n              mountPath", "names volume \"logs\"")]
-    #[case::cpu("              cpu: \"0.5\"", "              cpu: \"lots\"", "requests.cpu \"lots\"")]
+        "            httpGet:\n              port: 8080\n            initialDelaySeconds: 10\n            timeoutSeconds: 5\n          volumeMounts", "livenessProbe.httpGet (exec probes only)")]
     #[case::value_from("          imagePullPolicy: IfNotPresent", "          imagePullPolicy: IfNotPresent\n          env:\n            - name: X\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.name", "env[0].valueFrom (X)")]
     #[case::sc_field("        fsGroup: 1000", "        fsGroup: 1000\n        sysctls: []", "securityContext.sysctls")]
+    #[case::on_delete("    type: RollingUpdate", "    type: OnDelete", "updateStrategy.type OnDelete")]
+    #[case::partition("    type: RollingUpdate", "    type: RollingUpdate\n    rollingUpdate:\n      partition: 2", "rollingUpdate.partition")]
+    #[case::min_ready("  replicas: 3\n", "  replicas: 3\n  minReadySeconds: 30\n", "spec.minReadySeconds")]
+    #[case::pvc_delete("  replicas: 3\n", "  replicas: 3\n  persistentVolumeClaimRetentionPolicy:\n    whenDeleted: Delete\n", "whenDeleted Delete")]
+    #[case::ordinals("  replicas: 3\n", "  replicas: 3\n  ordinals:\n    start: 1\n", "ordinals.start")]
     fn fields_the_docker_platform_cannot_honour_are_named(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
+        let m = with(from, to).unwrap_or_else(|e| panic!("valid for Kubernetes: {e}"));
+        let unsupported = m.docker_unsupported().join("\n");
+        assert!(unsupported.contains(says), "{unsupported}");
+        assert!(walkthrough().docker_unsupported().is_empty());
+    }
+
+    /// What the API server itself refuses, and values zk-chaos cannot use: bad input everywhere.
+    #[rstest]
+    #[case::unknown_volume("            - name: datadir\n              mountPath", "            - name: logs\n              mountPath", "names volume \"logs\"")]
+    #[case::cpu("              cpu: \"0.5\"", "              cpu: \"lots\"", "requests.cpu \"lots\"")]
+    #[case::selector(
+        "  selector:\n    matchLabels:\n      app: zk\n  serviceName",
+        "  selector:\n    matchLabels:\n      app: zookeeper\n  serviceName",
+        "does not match spec.template.metadata.labels"
+    )]
+    #[case::policy(
+        "  podManagementPolicy: OrderedReady",
+        "  podManagementPolicy: Ordered",
+        "podManagementPolicy is \"Ordered\"; the API server accepts only OrderedReady or Parallel"
+    )]
+    #[case::strategy("    type: RollingUpdate", "    type: Rolling", "updateStrategy.type is \"Rolling\"")]
+    #[case::on_delete_with_rolling("    type: RollingUpdate", "    type: OnDelete\n    rollingUpdate:\n      partition: 1", "rollingUpdate is set with type OnDelete")]
+    #[case::retention("  replicas: 3\n", "  replicas: 3\n  persistentVolumeClaimRetentionPolicy:\n    whenDeleted: Keep\n", "whenDeleted is \"Keep\"")]
+    fn values_no_platform_accepts_are_bad_input(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
         let msg = with(from, to).unwrap_err();
         assert!(msg.contains(says), "{msg}");
     }

@@ -189,6 +189,12 @@ pub trait Cluster: Send + Sync {
     async fn live_statefulset(&self) -> anyhow::Result<serde_json::Value> {
         anyhow::bail!("this platform cannot read the live StatefulSet")
     }
+    /// The manifest's objects as the API server has them now (JSON, defaults applied): the
+    /// Services, the budget and the StatefulSet; an object the manifest has but the cluster has
+    /// not is left out.
+    async fn live_objects(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        anyhow::bail!("this platform cannot read the live objects")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -266,6 +272,10 @@ pub trait Platform: Send + Sync {
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()>;
     /// The template revisions, oldest first (`kubectl rollout history`).
     async fn revisions(&self) -> anyhow::Result<Vec<Revision>>;
+    /// The revision the StatefulSet is rolling out to (`status.updateRevision`), once the
+    /// controller has observed the latest change to its spec; `None` until then. Right after a
+    /// patch the newest revision may still be the old one: a rollout waits for this instead.
+    async fn update_revision(&self) -> anyhow::Result<Option<String>>;
     /// Rolls back to the previous revision (`kubectl rollout undo`).
     async fn rollback(&self) -> anyhow::Result<()>;
 

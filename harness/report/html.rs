@@ -58,14 +58,16 @@ pub fn render(report: &RunReport, member_logs: &BTreeMap<String, String>) -> Str
     let s = &report.subject;
     let _ = write!(
         h,
-        "<table class=\"kv\"><tr><th>platform</th><td>{}</td></tr><tr><th>manifest</th><td>{} <code>{}</code></td></tr><tr><th>images</th><td>{}</td></tr><tr><th>ZooKeeper</th><td>{}</td></tr><tr><th>started</th><td>{} ({:.1} s)</td></tr></table>",
+        "<table class=\"kv\"><tr><th>platform</th><td>{}</td></tr><tr><th>manifest</th><td>{} <code>{}</code></td></tr><tr><th>images</th><td>{}</td></tr><tr><th>ZooKeeper</th><td>{}</td></tr><tr><th>started</th><td>{} ({:.1} s)</td></tr><tr><th>zk-chaos</th><td>{} (report schema {})</td></tr></table>",
         escape(&report.platform),
         escape(&s.manifest),
         escape(&s.manifest_digest),
         escape(&s.images.join(", ")),
         escape(s.zookeeper_version.as_deref().unwrap_or("unknown")),
         report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        report.duration_ms as f64 / 1000.0
+        report.duration_ms as f64 / 1000.0,
+        escape(if report.zk_chaos_version.is_empty() { "unknown" } else { &report.zk_chaos_version }),
+        report.schema_version
     );
     if report.interrupted {
         h.push_str(r#"<p class="bad">The run was interrupted (Ctrl-C); what it created was removed.</p>"#);

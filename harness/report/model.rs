@@ -140,8 +140,21 @@ pub struct Subject {
     pub zookeeper_version: Option<String>,
 }
 
+/// The version of report.json's layout. 2 added `schema_version`, `zk_chaos_version` and the
+/// `skipped` check verdict; a report without the field is version 1.
+pub const SCHEMA_VERSION: u32 = 2;
+
+fn schema_v1() -> u32 {
+    1
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
+    #[serde(default = "schema_v1")]
+    pub schema_version: u32,
+    /// The zk-chaos that wrote the report (`CARGO_PKG_VERSION`).
+    #[serde(default)]
+    pub zk_chaos_version: String,
     pub run_id: String,
     pub verdict: Verdict,
     pub platform: String,
@@ -189,6 +202,8 @@ pub(crate) mod tests {
         ];
         let t = "2026-11-28T00:00:00Z".parse().unwrap();
         let mut r = RunReport {
+            schema_version: SCHEMA_VERSION,
+            zk_chaos_version: env!("CARGO_PKG_VERSION").into(),
             run_id: "zk-chaos-20261128-000000-abcd".into(),
             verdict: Verdict::Fail,
             platform: "docker".into(),
@@ -226,6 +241,19 @@ pub(crate) mod tests {
         assert_eq!(SuiteReport::judge(&[check("a", Verdict::Pass, ""), check("b", Verdict::Fail, "")]), Verdict::Fail);
         assert_eq!(SuiteReport::judge(&[]), Verdict::Fail);
         assert_eq!(SuiteReport::judge(&[check("a", Verdict::Skipped, "")]), Verdict::Fail);
+    }
+
+    #[test]
+    fn reports_carry_their_schema_and_an_old_report_reads_as_version_1() {
+        let r = sample();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert_eq!(v["zk_chaos_version"], env!("CARGO_PKG_VERSION"));
+        let mut old = v.as_object().unwrap().clone();
+        old.remove("schema_version");
+        old.remove("zk_chaos_version");
+        let back: RunReport = serde_json::from_value(serde_json::Value::Object(old)).unwrap();
+        assert_eq!((back.schema_version, back.zk_chaos_version.as_str()), (1, ""));
     }
 
     #[test]

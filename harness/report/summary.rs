@@ -7,6 +7,9 @@ use super::model::{RunReport, Verdict};
 pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "zk-chaos run {}: {} on {} in {:.1}s", r.run_id, r.verdict.as_str().to_uppercase(), r.platform, r.duration_ms as f64 / 1000.0);
+    if !r.zk_chaos_version.is_empty() {
+        let _ = writeln!(s, "zk-chaos {} (report schema {})", r.zk_chaos_version, r.schema_version);
+    }
     let _ = writeln!(s, "manifest {} ({}), images {}", r.subject.manifest, r.subject.manifest_digest, r.subject.images.join(", "));
     if let Some(v) = &r.subject.zookeeper_version {
         let _ = writeln!(s, "ZooKeeper {v}");

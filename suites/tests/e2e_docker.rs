@@ -13,7 +13,7 @@ use serde_json::Value;
 mod cli;
 mod common;
 
-use cli::{fixture, root, tail, zk_chaos, Run};
+use cli::{fixture, root, zk_chaos, Background, Run};
 
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());
@@ -30,6 +30,8 @@ fn leftovers(run_id: &str) -> Vec<String> {
     let mut left = Vec::new();
     for what in [&["ps", "-a", "-q"][..], &["network", "ls", "-q"], &["volume", "ls", "-q"]] {
         let out = Command::new("docker").args(what).args(["--filter", &filter]).output().expect("docker CLI");
+        // A CLI that failed (no engine, another engine's error) lists nothing: that is no proof.
+        assert!(out.status.success(), "docker {} --filter {filter} failed ({}): {}", what.join(" "), out.status, String::from_utf8_lossy(&out.stderr));
         for id in String::from_utf8_lossy(&out.stdout).lines() {
             left.push(format!("{} {id}", what[0]));
         }
@@ -91,6 +93,28 @@ fn conformance_fails_when_the_server_runs_as_root() {
     assert_clean(&run);
 }
 
+/// What the manifest alone decides fails on Docker too, though Docker has no scheduler or budget:
+/// each control fails the manifest suite with the message that names its fault, and only that.
+#[test]
+fn the_manifest_suite_fails_kubernetes_protections_that_are_broken_even_on_docker() {
+    let _one = exclusive();
+    for (file, message) in [
+        ("anti-affinity-selects-nothing.yaml", "no required podAntiAffinity term on kubernetes.io/hostname selects the pods' own labels"),
+        ("no-pdb.yaml", "there is no PodDisruptionBudget: a drain may evict a majority of the 3 servers at once"),
+        ("pdb-allows-two.yaml", "PodDisruptionBudget zk-pdb allows 2 of 3 members to be down at once"),
+        ("headless-selects-nothing.yaml", "Service zk-hs's spec.selector {\"app\":\"zookeeper\"} does not select the pods"),
+    ] {
+        let run = zk_chaos(&["run", "--suite", "manifest", "--manifest", &fixture(&format!("broken/{file}"))]);
+        assert_eq!(run.code, 1, "{file}: {}", run.output());
+        let failures = run.failures("manifest");
+        assert_eq!(failures.len(), 1, "{file}: {failures:#?}");
+        assert!(failures[0].starts_with("manifest's objects: ") && failures[0].contains(message) && failures[0].contains("Fix: "), "{file}: {failures:#?}");
+        // The file alone decides: nothing was deployed to find it out.
+        assert!(run.stderr.contains("no selected suite needs the ensemble on docker: nothing is deployed"), "{}", run.output());
+        assert_clean(&run);
+    }
+}
+
 #[test]
 fn bad_input_exits_2_before_creating_anything() {
     let _one = exclusive();
@@ -142,8 +166,10 @@ fn durability_fails_without_a_persistent_volume() {
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("durability").join("\n");
     assert!(failures.contains("the members have no persistent volume"), "{failures}");
-    // And the data really is gone: /hello did not survive the re-creation.
+    // And the data really is gone: /hello did not survive the re-creation, and the workload
+    // reports the writes it had been told were acknowledged.
     assert!(failures.contains("/hello through zk-2"), "{failures}");
+    assert!(failures.contains("workload: no acknowledged write lost, reads monotonic: ") && failures.contains(" lost acknowledged writes: "), "{failures}");
     assert_clean(&run);
 }
 
@@ -168,96 +194,6 @@ fn liveness_fails_when_the_probe_never_fails() {
 }
 
 // ---- Never leave a mess: interrupts, kills, and failures inside cleanup.
-
-/// A zk-chaos run in the background whose log lines can be waited for.
-struct Background {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-    results: tempfile::TempDir,
-}
-
-impl Background {
-    fn start(args: &[&str]) -> Background {
-        use std::io::BufRead;
-        let results = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
-            .args(args)
-            .arg("--results")
-            .arg(results.path())
-            .current_dir(root())
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("starting zk-chaos");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Background { child, lines, seen: Vec::new(), results }
-    }
-
-    /// Waits (up to `secs`) for a log line containing `needle`; returns it.
-    fn wait_for(&mut self, needle: &str, secs: u64) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no log line with {needle:?} within {secs}s; last lines:\n{}", tail(&self.seen.join("\n"), 30)),
-            }
-        }
-    }
-
-    /// The run id, from the "deploying ... run <id>" line.
-    fn run_id(&mut self) -> String {
-        let line = self.wait_for("deploying ", 120);
-        line.rsplit("run ").next().unwrap().trim().to_string()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap().success();
-        assert!(ok, "kill -{sig} failed");
-    }
-
-    /// Waits for the process to end (up to `secs`), draining its log; returns the exit code.
-    fn finish(&mut self, secs: u64) -> Option<i32> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            while let Ok(line) = self.lines.try_recv() {
-                self.seen.push(line);
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return status.code();
-            }
-            assert!(std::time::Instant::now() < deadline, "zk-chaos did not end within {secs}s:\n{}", tail(&self.seen.join("\n"), 30));
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-
-    fn report(&self) -> Value {
-        let path = self.results.path().join("latest").join("report.json");
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-    }
-
-    fn log(&self) -> String {
-        tail(&self.seen.join("\n"), 40)
-    }
-}
 
 /// Ctrl-C in the middle of a fault: the run stops, says it was interrupted (exit 130), and
 /// removes every container, network and volume it made. Twice, at two different faults.
@@ -321,6 +257,7 @@ fn a_cleanup_failure_fails_the_run() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let network = loop {
         let out = Command::new("docker").args(["network", "ls", "-q", "--filter", &format!("label=zk-chaos.run={run_id}")]).output().unwrap();
+        assert!(out.status.success(), "docker network ls: {}", String::from_utf8_lossy(&out.stderr));
         if let Some(id) = String::from_utf8_lossy(&out.stdout).lines().next() {
             break id.to_string();
         }

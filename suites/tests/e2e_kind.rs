@@ -9,13 +9,15 @@
 use std::process::Command;
 use std::sync::Mutex;
 
+use serde_json::Value;
+
 use zk_chaos::platform::kube::kind::{self, KindCluster};
 
 #[path = "common/cli.rs"]
 mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, Run};
+use cli::{fixture, root, zk_chaos, Background, Run};
 
 /// One cluster at a time.
 static CLUSTERS: Mutex<()> = Mutex::new(());
@@ -41,7 +43,7 @@ fn certify_on_kind_passes_every_suite_with_the_budgets_refusal_from_the_api_serv
     let report = run.report();
     assert_eq!(report["platform"], "kind");
     let suites = report["suites"].as_array().unwrap();
-    assert_eq!(suites.len(), 8, "{}", run.output());
+    assert_eq!(suites.len(), 9, "{}", run.output());
     for s in suites {
         assert_eq!(s["verdict"], "pass", "{} on kind: {}", s["name"], run.checks(s["name"].as_str().unwrap()).join("\n"));
     }
@@ -72,34 +74,58 @@ impl Shared {
         shared
     }
 
-    /// `zk-chaos run --platform kube` on this cluster, disruption allowed, one suite.
-    fn run(&self, suite: &str, manifest: &str, extra: &[&str]) -> Run {
+    /// `run --platform kube` on this cluster, disruption allowed, one suite.
+    fn args(&self, suite: &str, manifest: &str, extra: &[&str]) -> Vec<String> {
         let context = self.cluster.context();
         let kubeconfig = self.cluster.kubeconfig.to_string_lossy().into_owned();
-        let mut args =
-            vec!["run", "--platform", "kube", "--kubeconfig", &kubeconfig, "--context", &context, "--allow-disruption", &context, "--suite", suite, "--manifest", manifest];
-        args.extend_from_slice(extra);
-        let run = zk_chaos(&args);
-        // The run's namespace went with it.
-        let ns = run.report()["run_id"].as_str().unwrap().to_string();
-        let out = Command::new("docker")
-            .args([
-                "exec",
-                &format!("{}-control-plane", self.cluster.name),
-                "kubectl",
-                "--kubeconfig=/etc/kubernetes/admin.conf",
-                "get",
-                "namespace",
-                &ns,
-                "--ignore-not-found",
-                "-o",
-                "name",
-            ])
-            .output()
-            .expect("docker exec kubectl");
-        assert!(out.status.success(), "kubectl get namespace: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty(), "namespace {ns} left behind");
+        let mut args: Vec<String> =
+            ["run", "--platform", "kube", "--kubeconfig", &kubeconfig, "--context", &context, "--allow-disruption", &context, "--suite", suite, "--manifest", manifest]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// `zk-chaos run --platform kube` on this cluster, disruption allowed, one suite; its
+    /// namespace must be gone afterwards.
+    fn run(&self, suite: &str, manifest: &str, extra: &[&str]) -> Run {
+        let args = self.args(suite, manifest, extra);
+        let run = zk_chaos(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        self.assert_namespace_gone(run.report()["run_id"].as_str().unwrap());
         run
+    }
+
+    /// kubectl inside the control-plane node (admin credentials), which must succeed: its stdout.
+    fn kubectl(&self, args: &[&str]) -> String {
+        let node = format!("{}-control-plane", self.cluster.name);
+        let out = Command::new("docker").args(["exec", &node, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]).args(args).output().expect("docker exec kubectl");
+        assert!(out.status.success(), "kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn namespace_exists(&self, ns: &str) -> bool {
+        !self.kubectl(&["get", "namespace", ns, "--ignore-not-found", "-o", "name"]).trim().is_empty()
+    }
+
+    fn assert_namespace_gone(&self, ns: &str) {
+        assert!(!self.namespace_exists(ns), "namespace {ns} left behind");
+    }
+
+    /// `(node, cordoned by)` of every unschedulable node, and every node that carries the cordon
+    /// annotation.
+    fn cordons(&self) -> Vec<(String, Option<String>)> {
+        let nodes: Value = serde_json::from_str(&self.kubectl(&["get", "nodes", "-o", "json"])).unwrap();
+        nodes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| {
+                let by = n["metadata"]["annotations"]["zk-chaos.run/cordoned-by"].as_str().map(String::from);
+                let cordoned = n["spec"]["unschedulable"].as_bool().unwrap_or(false);
+                (cordoned || by.is_some()).then(|| (n["metadata"]["name"].as_str().unwrap().to_string(), by))
+            })
+            .collect()
     }
 }
 
@@ -136,6 +162,7 @@ fn negative_controls_fail_their_suites_on_kind_and_node_pinned_volumes_are_repor
     let checks = run.checks("durability").join("\n");
     assert!(checks.contains("fail the members had persistent volumes: the members have no persistent volume"), "{checks}");
     assert!(checks.contains("fail /hello through zk-2"), "{checks}");
+    assert!(checks.contains("fail workload: no acknowledged write lost, reads monotonic: ") && checks.contains(" lost acknowledged writes: "), "{checks}");
     let run = shared.run("process-failure", &fixture("broken/no-exit.yaml"), &[]);
     assert_eq!(run.code, 1, "{}", run.output());
     let checks = run.checks("process-failure").join("\n");
@@ -150,4 +177,91 @@ fn negative_controls_fail_their_suites_on_kind_and_node_pinned_volumes_are_repor
     assert!(checks.iter().any(|c| c.starts_with("skipped the rest of section 15") && c.contains("node-pinned volumes")), "{checks:#?}");
     let summary = std::fs::read_to_string(run.results.path().join("latest/summary.txt")).unwrap();
     assert!(summary.contains("(1 skipped)") && summary.contains("SKIPPED the rest of section 15"), "{summary}");
+
+    // The manifest suite judges the live objects: a budget that allows two of three down fails.
+    let run = shared.run("manifest", &fixture("broken/pdb-allows-two.yaml"), &[]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("manifest");
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert!(failures[0].starts_with("live objects: ") && failures[0].contains("PodDisruptionBudget zk-pdb allows 2 of 3 members to be down at once"), "{failures:#?}");
+
+    // Pods the StatefulSet controller cannot create (a service account that does not exist): the
+    // deploy failure says why, from the controller's FailedCreate event, not only "zk-0 absent".
+    let dir = tempfile::tempdir().unwrap();
+    let reference = std::fs::read_to_string(fixture("zookeeper.yaml")).unwrap();
+    let missing = reference.replacen("    spec:\n      affinity:", "    spec:\n      serviceAccountName: zk-chaos-missing\n      affinity:", 1);
+    assert_ne!(missing, reference);
+    let manifest = dir.path().join("missing-service-account.yaml");
+    std::fs::write(&manifest, missing).unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "timeouts: {member_ready: 20s}\n").unwrap();
+    let run = shared.run("conformance", &manifest.to_string_lossy(), &["--config", &config.to_string_lossy()]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let deploy = run.checks("deploy").join("\n");
+    assert!(
+        deploy.contains("zk-0 Absent")
+            && deploy.contains("the StatefulSet controller cannot create it: FailedCreate: create Pod zk-0 in StatefulSet zk failed")
+            && deploy.contains("serviceaccount \"zk-chaos-missing\" not found"),
+        "{deploy}"
+    );
+
+    // Ctrl-C in the middle of section 15, just after the first cordon: the run stops, uncordons
+    // the node and removes its namespace.
+    let args = shared.args("maintenance", &fixture("zookeeper.yaml"), &movable);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut run = Background::start(&args);
+    let id = run.next_run_id(300);
+    run.wait_for("cordoned node", 600);
+    run.signal("INT");
+    assert_eq!(run.finish(600), Some(130), "{}", run.log());
+    assert_eq!(run.report()["interrupted"], true, "{}", run.log());
+    assert_eq!(shared.cordons(), vec![], "the interrupted run left cordons\n{}", run.log());
+    shared.assert_namespace_gone(&id);
+
+    // Killed outright after the first cordon: the node stays cordoned, named by the run, and the
+    // namespace stays; `zk-chaos clean --context` with the run's id removes both.
+    let mut run = Background::start(&args);
+    let id = run.next_run_id(300);
+    run.wait_for("cordoned node", 600);
+    run.signal("KILL");
+    run.finish(60);
+    let left = shared.cordons();
+    assert!(!left.is_empty() && left.iter().all(|(_, by)| by.as_deref() == Some(id.as_str())), "{left:?}\n{}", run.log());
+    assert!(shared.namespace_exists(&id), "the killed run's namespace {id} is already gone");
+    let (kubeconfig, context) = (shared.cluster.kubeconfig.to_string_lossy().into_owned(), shared.cluster.context());
+    let clean =
+        Command::new(env!("CARGO_BIN_EXE_zk-chaos")).args(["clean", "--run", &id, "--kubeconfig", &kubeconfig, "--context", &context]).current_dir(root()).output().unwrap();
+    let said = String::from_utf8_lossy(&clean.stdout);
+    assert!(clean.status.success(), "clean: {said}{}", String::from_utf8_lossy(&clean.stderr));
+    for (node, _) in &left {
+        assert!(said.contains(&format!("uncordoned node {node}")), "{said}");
+    }
+    assert!(said.contains(&format!("deleted namespace {id}")), "{said}");
+    assert_eq!(shared.cordons(), vec![], "after clean");
+    shared.assert_namespace_gone(&id);
+}
+
+/// `--repeat 2 --platform kind`: both runs on one cluster the command creates; Ctrl-C in the
+/// second run deletes it.
+#[test]
+fn repeated_runs_on_kind_share_one_cluster_that_ctrl_c_deletes() {
+    let _one = exclusive();
+    let mut run = Background::start(&["run", "--platform", "kind", "--repeat", "2", "--suite", "node-failure"]);
+    let ids = [run.next_run_id(600), run.next_run_id(900)];
+    run.signal("INT");
+    assert_eq!(run.finish(600), Some(130), "{}", run.log());
+    let log = run.seen.join("\n");
+    assert_eq!(log.matches("creating kind cluster").count(), 1, "{}", run.log());
+    assert_ne!(ids[0], ids[1]);
+    let cluster = kind::cluster_name(&ids[0]);
+    let report = |id: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(run.results.path().join(id).join("report.json")).unwrap()).unwrap() };
+    let (first, second) = (report(&ids[0]), report(&ids[1]));
+    assert_eq!(first["verdict"], "pass", "{}", run.log());
+    assert_eq!(second["interrupted"], true, "{}", run.log());
+    for r in [&first, &second] {
+        let notes = r["notes"].to_string();
+        assert!(notes.contains(&format!("kind cluster {cluster}")), "{notes}");
+    }
+    assert!(!kind_clusters().contains(&cluster), "{cluster} left behind\n{}", run.log());
+    assert!(!kind::shared_dir(&cluster).exists(), "{} left behind", kind::shared_dir(&cluster).display());
 }

@@ -286,7 +286,7 @@ impl Platform for DockerPlatform {
 
     fn notes(&self) -> Vec<String> {
         let mut notes: Vec<String> =
-            self.manifest.pod_template().not_applicable.iter().map(|f| format!("{f}: not applicable on one Docker host (every member runs on the same host)")).collect();
+            self.manifest.docker_not_applicable().iter().map(|f| format!("{f}: not applicable on one Docker host (every member runs on the same host)")).collect();
         if self.manifest.pdb.is_some() {
             notes.push("PodDisruptionBudget: not applicable on Docker (there are no nodes to drain); the maintenance suite needs Kubernetes".into());
         }
@@ -448,6 +448,11 @@ impl Platform for DockerPlatform {
 
     async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
         Ok(self.state.lock().await.revisions.clone())
+    }
+
+    /// This platform is the controller: a patch makes its revision before it returns.
+    async fn update_revision(&self) -> anyhow::Result<Option<String>> {
+        Ok(self.state.lock().await.revisions.last().map(|r| r.hash.clone()))
     }
 
     async fn rollback(&self) -> anyhow::Result<()> {

@@ -35,10 +35,28 @@ pub fn pinned_node(pv: &PersistentVolume) -> Option<String> {
         .find_map(|e| (e.key == "kubernetes.io/hostname" && e.operator == "In").then(|| e.values.as_ref().and_then(|v| v.first().cloned())).flatten())
 }
 
+/// The annotation a run puts on each node it cordons (its run id) and removes when it uncordons:
+/// how `zk-chaos clean` finds the cordons of a run that was killed.
+pub const CORDONED_BY: &str = "zk-chaos.run/cordoned-by";
+
+/// The merge patch of a cordon by `run_id` (or, with `None`, of its uncordon).
+pub fn cordon_patch(run_id: Option<&str>) -> serde_json::Value {
+    json!({"metadata": {"annotations": {CORDONED_BY: run_id}}, "spec": {"unschedulable": run_id.is_some()}})
+}
+
+/// An object read from the API server with its apiVersion and kind set (a GET of one object may
+/// omit them in the typed form).
+fn with_kind(mut v: serde_json::Value, api_version: &str, kind: &str) -> serde_json::Value {
+    v["apiVersion"] = json!(api_version);
+    v["kind"] = json!(kind);
+    v
+}
+
 impl KubePlatform {
     async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> anyhow::Result<()> {
         let api: Api<Node> = Api::all(self.client.clone());
-        api.patch(node, &PatchParams::default(), &Patch::Merge(json!({"spec": {"unschedulable": unschedulable}}))).await?;
+        api.patch(node, &PatchParams::default(), &Patch::Merge(cordon_patch(unschedulable.then_some(self.run_id.as_str())))).await?;
+        tracing::info!("{} node {node}", if unschedulable { "cordoned" } else { "uncordoned" });
         let mut c = self.cordoned.lock().expect("cordon lock");
         if unschedulable {
             c.insert(node.to_string());
@@ -53,8 +71,8 @@ impl KubePlatform {
 impl Cluster for KubePlatform {
     async fn nodes(&self) -> anyhow::Result<Vec<NodeInfo>> {
         let api: Api<Node> = Api::all(self.client.clone());
-        let mut out: Vec<NodeInfo> = api
-            .list(&Default::default())
+        let lp = Default::default();
+        let mut out: Vec<NodeInfo> = super::reread(|| api.list(&lp))
             .await?
             .items
             .into_iter()
@@ -90,7 +108,7 @@ impl Cluster for KubePlatform {
     async fn budget(&self) -> anyhow::Result<BudgetStatus> {
         let name = self.manifest.pdb.as_ref().and_then(|p| p.metadata.name.clone()).ok_or_else(|| anyhow!("{} has no PodDisruptionBudget", self.manifest.origin))?;
         let api: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.namespace);
-        let pdb = api.get(&name).await?;
+        let pdb = super::reread(|| api.get(&name)).await?;
         let s = pdb.status.unwrap_or_default();
         Ok(BudgetStatus {
             current_healthy: s.current_healthy,
@@ -113,6 +131,25 @@ impl Cluster for KubePlatform {
 
     async fn live_statefulset(&self) -> anyhow::Result<serde_json::Value> {
         let api: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
-        Ok(serde_json::to_value(api.get(self.manifest.name()).await?)?)
+        Ok(serde_json::to_value(super::reread(|| api.get(self.manifest.name())).await?)?)
+    }
+
+    async fn live_objects(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(self.client.clone(), &self.namespace);
+        for s in &self.manifest.services {
+            let name = s.metadata.name.clone().unwrap_or_default();
+            if let Some(live) = services.get_opt(&name).await? {
+                out.push(with_kind(serde_json::to_value(live)?, "v1", "Service"));
+            }
+        }
+        if let Some(name) = self.manifest.pdb.as_ref().and_then(|p| p.metadata.name.clone()) {
+            let pdbs: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.namespace);
+            if let Some(live) = pdbs.get_opt(&name).await? {
+                out.push(with_kind(serde_json::to_value(live)?, "policy/v1", "PodDisruptionBudget"));
+            }
+        }
+        out.push(with_kind(self.live_statefulset().await?, "apps/v1", "StatefulSet"));
+        Ok(out)
     }
 }

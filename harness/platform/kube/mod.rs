@@ -3,6 +3,7 @@
 //! would. Members' client ports are reached by port-forward; exec, logs, restarts and readiness
 //! come from the API server. `kind` (see [`kind`]) is this platform on a cluster zk-chaos creates.
 
+pub mod clean;
 pub mod cluster;
 pub mod connect;
 pub mod kind;
@@ -49,10 +50,13 @@ pub struct KubePlatform {
     config: Config,
     life: Arc<Record>,
     forwards: tokio::sync::Mutex<BTreeMap<String, (SocketAddr, tokio::task::JoinHandle<()>)>>,
-    poller: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The watchers of the pods and the Events (aborted at teardown).
+    poller: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Nodes this run cordoned and has not uncordoned yet: teardown uncordons them.
     cordoned: Mutex<BTreeSet<String>>,
     kind_cluster: Option<kind::KindCluster>,
+    /// Teardown deletes the kind cluster (the command's last run) instead of the run's namespace.
+    delete_cluster: bool,
     notes: Mutex<Vec<String>>,
     /// The StorageClass given to volume claim templates that name none.
     storage_class: Option<String>,
@@ -73,9 +77,10 @@ impl KubePlatform {
             config,
             life: Arc::new(Record::default()),
             forwards: tokio::sync::Mutex::new(BTreeMap::new()),
-            poller: Mutex::new(None),
+            poller: Mutex::new(Vec::new()),
             cordoned: Mutex::new(BTreeSet::new()),
             kind_cluster: None,
+            delete_cluster: false,
             notes: Mutex::new(Vec::new()),
             storage_class: None,
         }
@@ -90,10 +95,13 @@ impl KubePlatform {
         self
     }
 
-    /// The same platform on a kind cluster this run created (deleted at teardown).
-    pub fn on_kind(mut self, cluster: kind::KindCluster) -> KubePlatform {
+    /// The same platform on a kind cluster the command created. `delete_cluster`: this is the
+    /// command's last run, whose teardown deletes the whole cluster; any other run's teardown
+    /// deletes its namespace and leaves the cluster to the next run (`--repeat`).
+    pub fn on_kind(mut self, cluster: kind::KindCluster, delete_cluster: bool) -> KubePlatform {
         self.kind = PlatformKind::Kind;
         self.kind_cluster = Some(cluster);
+        self.delete_cluster = delete_cluster;
         self
     }
 
@@ -197,49 +205,65 @@ impl KubePlatform {
         let selector = self.selector();
         let pod_task = tokio::spawn(watch_pods(pods, selector, members.clone(), self.life.clone()));
         let event_task = tokio::spawn(watch_events(events, members, self.life.clone()));
-        let task = tokio::spawn(async move {
-            let _ = tokio::join!(pod_task, event_task);
-        });
-        if let Some(old) = self.poller.lock().expect("poller lock").replace(task) {
+        // Each watcher is aborted itself: aborting a task that awaits them would leave them running.
+        for old in std::mem::replace(&mut *self.poller.lock().expect("poller lock"), vec![pod_task, event_task]) {
             old.abort();
         }
     }
 
     /// Waits until `member` is Running and Ready, saying why not (Pending: Unschedulable, ...).
     async fn wait_ready(&self, member: &str, deadline: Duration) -> anyhow::Result<()> {
+        // While the pod does not exist, why the controller cannot create it (looked up once a second).
+        let why_absent: Mutex<(Option<std::time::Instant>, Option<String>)> = Mutex::new((None, None));
         wait::until(&format!("{member} Running and Ready"), deadline, Some(self.life.subscribe()), || async {
             let s = self.status(member).await?;
             if s.running && s.ready {
-                Ok(Seen::Done(()))
-            } else {
-                Ok(Seen::NotYet(format!("{} {}{}", s.name, s.phase, s.reason.map(|r| format!(" ({r})")).unwrap_or_default())))
+                return Ok(Seen::Done(()));
             }
+            let mut seen = format!("{} {}{}", s.name, s.phase, s.reason.map(|r| format!(" ({r})")).unwrap_or_default());
+            if !s.exists {
+                let due = why_absent.lock().expect("lock").0.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if due {
+                    let found = self.failed_create(member).await;
+                    *why_absent.lock().expect("lock") = (Some(std::time::Instant::now()), found);
+                }
+                if let Some(why) = &why_absent.lock().expect("lock").1 {
+                    seen.push_str(&format!("; the StatefulSet controller cannot create it: {why}"));
+                }
+            }
+            Ok(Seen::NotYet(seen))
         })
         .await
     }
 
+    /// The newest FailedCreate Event of the StatefulSet that names `member`: "FailedCreate: create
+    /// Pod zk-0 in StatefulSet zk failed error: ...".
+    async fn failed_create(&self, member: &str) -> Option<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let fields = format!("involvedObject.kind=StatefulSet,involvedObject.name={},reason=FailedCreate", self.manifest.name());
+        let list = events.list(&ListParams::default().fields(&fields)).await.map_err(|e| tracing::debug!("listing FailedCreate events: {e}")).ok()?;
+        failed_create_message(&list.items, member)
+    }
+
     async fn statefulset_uid(&self) -> anyhow::Result<String> {
-        let sts = self.statefulsets().get(self.manifest.name()).await?;
+        let sets = self.statefulsets();
+        let sts = reread(|| sets.get(self.manifest.name())).await?;
         sts.metadata.uid.ok_or_else(|| anyhow!("StatefulSet {} has no uid", self.manifest.name()))
     }
 
     async fn controller_revisions(&self) -> anyhow::Result<Vec<ControllerRevision>> {
         let uid = self.statefulset_uid().await?;
         let api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &self.namespace);
-        let mut revs: Vec<ControllerRevision> = api
-            .list(&ListParams::default().labels(&self.selector()))
-            .await?
-            .items
-            .into_iter()
-            .filter(|r| r.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
-            .collect();
+        let lp = ListParams::default().labels(&self.selector());
+        let mut revs: Vec<ControllerRevision> =
+            reread(|| api.list(&lp)).await?.items.into_iter().filter(|r| r.metadata.owner_references.iter().flatten().any(|o| o.uid == uid)).collect();
         revs.sort_by_key(|r| r.revision);
         Ok(revs)
     }
 
     async fn stop_background(&self) {
-        if let Some(p) = self.poller.lock().expect("poller lock").take() {
-            p.abort();
+        for task in std::mem::take(&mut *self.poller.lock().expect("poller lock")) {
+            task.abort();
         }
         for (_, (_, task)) in std::mem::take(&mut *self.forwards.lock().await) {
             task.abort();
@@ -453,6 +477,48 @@ async fn forward_loop(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: St
     }
 }
 
+/// The message of the newest of `events` (FailedCreate Events of the StatefulSet) about `member`.
+pub fn failed_create_message(events: &[Event], member: &str) -> Option<String> {
+    let quoted = format!("\"{member}\"");
+    let spaced = format!("Pod {member} ");
+    events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+        .filter(|e| e.message.as_deref().is_some_and(|m| m.contains(&quoted) || m.contains(&spaced)))
+        .max_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0).or(e.event_time.as_ref().map(|t| t.0)))
+        .map(|e| format!("FailedCreate: {}", e.message.clone().unwrap_or_default()))
+}
+
+/// Sends a read again when the connection failed under it, up to 3 more times (100, 200, 300 ms
+/// apart): a pooled connection the API server closed just as it was reused fails with "connection
+/// closed before message completed", though the server never saw the request. Only for reads,
+/// which are safe to repeat; an answer of the API server (an error status) is returned as it is.
+pub async fn reread<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut tries = 0u64;
+    loop {
+        match call().await {
+            Err(e @ (kube::Error::Service(_) | kube::Error::HyperError(_))) if tries < 3 => {
+                tries += 1;
+                tracing::debug!("read failed in transport ({e}); again, try {tries} of 3");
+                tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `status.updateRevision` once `status.observedGeneration` has reached `metadata.generation`
+/// (as `kubectl rollout status` decides that the controller has seen the change).
+pub fn observed_update_revision(s: &StatefulSet) -> Option<String> {
+    let status = s.status.as_ref()?;
+    let seen = status.observed_generation?;
+    (seen >= s.metadata.generation.unwrap_or(0)).then(|| status.update_revision.clone()).flatten()
+}
+
 #[async_trait]
 impl Platform for KubePlatform {
     fn kind(&self) -> PlatformKind {
@@ -492,7 +558,8 @@ impl Platform for KubePlatform {
 
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
         let ordinal = self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))?;
-        let pod = self.pods().get_opt(member).await?;
+        let pods = self.pods();
+        let pod = reread(|| pods.get_opt(member)).await?;
         Ok(member_status(member, ordinal, pod.as_ref()))
     }
 
@@ -586,6 +653,12 @@ impl Platform for KubePlatform {
             .collect())
     }
 
+    async fn update_revision(&self) -> anyhow::Result<Option<String>> {
+        let sets = self.statefulsets();
+        let s = reread(|| sets.get(self.manifest.name())).await?;
+        Ok(observed_update_revision(&s))
+    }
+
     /// As `kubectl rollout undo`: the previous revision's data applied as a strategic merge patch.
     async fn rollback(&self) -> anyhow::Result<()> {
         let revs = self.controller_revisions().await?;
@@ -612,7 +685,7 @@ impl Platform for KubePlatform {
                 errors.push(format!("uncordon {n}: {e:#}"));
             }
         }
-        if let Some(k) = &self.kind_cluster {
+        if let Some(k) = self.kind_cluster.as_ref().filter(|_| self.delete_cluster) {
             if let Err(e) = k.delete().await {
                 errors.push(format!("{e:#}"));
             }
@@ -673,7 +746,7 @@ impl Platform for KubePlatform {
             self.manifest.name()
         );
         match &self.kind_cluster {
-            Some(k) => s.push_str(&format!("  remove it: kind delete cluster --name {}\n", k.name)),
+            Some(k) => s.push_str(&format!("  kubeconfig: {}\n  remove it: kind delete cluster --name {}\n", k.kubeconfig.display(), k.name)),
             None if self.own_namespace => s.push_str(&format!("  remove it: kubectl --context {ctx} delete namespace {ns}\n")),
             None => s.push_str(&format!(
                 "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,pvc -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",

@@ -105,11 +105,12 @@ async fn cordon_and_uncordon_are_merge_patches_of_spec_unschedulable_and_teardow
     let (p, mut h) = platform();
     let server = tokio::spawn(async move {
         let (body, ct) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", true)).await;
-        assert_eq!(body, json!({"spec": {"unschedulable": true}}));
+        // The cordon names the run (`clean` finds it by that); the uncordon removes the name.
+        assert_eq!(body, json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": "zk-chaos-20261128-162600-ab12"}}, "spec": {"unschedulable": true}}));
         assert_eq!(ct, "application/merge-patch+json");
         // Teardown: the node left cordoned is uncordoned, then the run's objects deleted.
         let (body, _) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", false)).await;
-        assert_eq!(body, json!({"spec": {"unschedulable": false}}));
+        assert_eq!(body, json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": null}}, "spec": {"unschedulable": false}}));
         h
     });
     p.cordon("worker2").await.unwrap();
@@ -221,6 +222,60 @@ async fn a_rollout_followed_through_controller_revisions_and_undone_like_kubectl
     assert_eq!(revs[1].template["spec"]["containers"][0]["image"], "zk:b");
     p.rollback().await.unwrap();
     server.await.unwrap();
+}
+
+#[test]
+fn a_pod_the_controller_cannot_create_is_explained_by_its_newest_failed_create_event() {
+    let ev = |name: &str, at: &str, msg: &str| -> k8s_openapi::api::core::v1::Event {
+        serde_json::from_value(json!({"metadata": {"name": name, "namespace": "ns"}, "involvedObject": {"kind": "StatefulSet", "name": "zk"},
+            "reason": "FailedCreate", "type": "Warning", "lastTimestamp": at, "message": msg}))
+        .unwrap()
+    };
+    let events = [
+        ev("a", "2026-12-01T10:00:00Z", "create Pod zk-0 in StatefulSet zk failed error: pods \"zk-0\" is forbidden: error looking up service account ns/old"),
+        ev("b", "2026-12-01T10:00:05Z", "create Pod zk-0 in StatefulSet zk failed error: pods \"zk-0\" is forbidden: error looking up service account ns/missing"),
+        ev("c", "2026-12-01T10:00:09Z", "create Pod zk-1 in StatefulSet zk failed error: pods \"zk-1\" is forbidden: exceeded quota"),
+    ];
+    let why = super::failed_create_message(&events, "zk-0").unwrap();
+    assert!(why.starts_with("FailedCreate: create Pod zk-0") && why.ends_with("ns/missing"), "{why}");
+    assert!(super::failed_create_message(&events, "zk-1").unwrap().ends_with("exceeded quota"));
+    assert_eq!(super::failed_create_message(&events, "zk-2"), None);
+    // "zk-1" must not match "zk-10".
+    assert_eq!(super::failed_create_message(&[ev("d", "2026-12-01T10:00:00Z", "create Pod zk-10 in StatefulSet zk failed error: pods \"zk-10\" is forbidden")], "zk-1"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_is_sent_again_when_its_connection_failed_but_not_forever() {
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let flaky = || async {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < 2 {
+            Err(kube::Error::Service("connection closed before message completed".into()))
+        } else {
+            Ok(n)
+        }
+    };
+    assert_eq!(super::reread(flaky).await.unwrap(), 2);
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let dead = || async {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err::<(), _>(kube::Error::Service("connection refused".into()))
+    };
+    assert!(super::reread(dead).await.is_err());
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4, "the first try and 3 more");
+}
+
+#[test]
+fn the_update_revision_counts_only_once_the_controller_observed_the_generation() {
+    let mut s: k8s_openapi::api::apps::v1::StatefulSet = serde_json::from_value(statefulset("sts-1")).unwrap();
+    assert_eq!(super::observed_update_revision(&s), None, "no status yet");
+    // Right after a patch: generation 2, the controller still at 1 with the old revision.
+    s.status = Some(serde_json::from_value(json!({"replicas": 3, "observedGeneration": 1, "updateRevision": "zk-5d4f"})).unwrap());
+    assert_eq!(super::observed_update_revision(&s), None);
+    s.status = Some(serde_json::from_value(json!({"replicas": 3, "observedGeneration": 2, "updateRevision": "zk-7b9c"})).unwrap());
+    assert_eq!(super::observed_update_revision(&s).as_deref(), Some("zk-7b9c"));
+    s.status = Some(serde_json::from_value(json!({"replicas": 3, "observedGeneration": 2})).unwrap());
+    assert_eq!(super::observed_update_revision(&s), None, "observed but no revision named");
 }
 
 #[tokio::test]
@@ -367,14 +422,14 @@ async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before
         kube: KubeOptions { kubeconfig: Some(kubeconfig.clone()), allow_disruption: allow.map(str::to_string), ..Default::default() },
     };
     let p = run::prepare(opts("process-failure", None)).unwrap();
-    let err = run::connect(&p, "zk-chaos-20261128-162600-ab12", std::future::pending()).await.err().expect("refused");
+    let err = run::connect(&p, &run::Session { kind: None }, "zk-chaos-20261128-162600-ab12", true).await.err().expect("refused");
     assert_eq!(err.exit_code(), 2, "{err}");
     assert!(err.to_string().contains("--allow-disruption=prod-eu"), "{err}");
     // Allowed, or not disruptive: it goes on to the cluster, which is unreachable (exit 3).
     let p = run::prepare(opts("process-failure", Some("prod-eu"))).unwrap();
-    assert_eq!(run::connect(&p, "r", std::future::pending()).await.err().expect("unreachable").exit_code(), 3);
+    assert_eq!(run::connect(&p, &run::Session { kind: None }, "r", true).await.err().expect("unreachable").exit_code(), 3);
     let p = run::prepare(opts("conformance", None)).unwrap();
-    assert_eq!(run::connect(&p, "r", std::future::pending()).await.err().expect("unreachable").exit_code(), 3);
+    assert_eq!(run::connect(&p, &run::Session { kind: None }, "r", true).await.err().expect("unreachable").exit_code(), 3);
 }
 
 #[tokio::test]

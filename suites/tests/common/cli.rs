@@ -73,3 +73,115 @@ pub fn zk_chaos(args: &[&str]) -> Run {
         .expect("running zk-chaos");
     Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), results }
 }
+
+/// A zk-chaos run in the background whose log lines can be waited for.
+pub struct Background {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every log line read so far.
+    pub seen: Vec<String>,
+    pub results: tempfile::TempDir,
+}
+
+impl Background {
+    pub fn start(args: &[&str]) -> Background {
+        use std::io::BufRead;
+        let results = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+            .args(args)
+            .arg("--results")
+            .arg(results.path())
+            .current_dir(root())
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting zk-chaos");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background { child, lines, seen: Vec::new(), results }
+    }
+
+    /// Waits (up to `secs`) for a log line containing `needle`; returns it.
+    pub fn wait_for(&mut self, needle: &str, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {needle:?} within {secs}s; last lines:\n{}", tail(&self.seen.join("\n"), 30)),
+            }
+        }
+    }
+
+    /// The run id, from the "deploying ... run <id>" line.
+    pub fn run_id(&mut self) -> String {
+        self.next_run_id(120)
+    }
+
+    /// The run id of the next "deploying ... run <id>" line, waited for up to `secs`.
+    pub fn next_run_id(&mut self, secs: u64) -> String {
+        let line = self.wait_for("deploying ", secs);
+        line.rsplit("run ").next().unwrap().trim().to_string()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits for the process to end (up to `secs`), draining its log; returns the exit code.
+    pub fn finish(&mut self, secs: u64) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "zk-chaos did not end within {secs}s:\n{}", tail(&self.seen.join("\n"), 30));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    pub fn report(&self) -> Value {
+        let path = self.results.path().join("latest").join("report.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        tail(&self.seen.join("\n"), 40)
+    }
+}
+
+impl Drop for Background {
+    /// A test that failed while the run still goes: interrupt it so it removes what it made (up
+    /// to 5 minutes: a kind cluster takes a while), then kill it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
