@@ -83,11 +83,12 @@ impl Suite for Conformance {
 
             let cfg_path = format!("{conf_dir}/zoo.cfg");
             let mut cfg = None;
-            ctx.check(&format!("{m}: zoo.cfg has the walkthrough's servers and settings"), async {
+            ctx.check(&format!("{m}: zoo.cfg has the walkthrough's servers and settings, and every flag the manifest passes"), async {
                 let text = p.exec(m, &["cat", &cfg_path]).await?.into_stdout(&format!("cat {cfg_path}"))?;
                 let props = parse_properties(&text);
                 let servers = expected_servers(&manifest, &members, &ns);
                 check_zoo_cfg(&props, &servers)?;
+                flags_applied(&manifest.pod_template().command.join(" "), &props)?;
                 cfg = Some(props);
                 Ok(format!("{cfg_path}: {} servers, {} settings as in TUTORIAL.md section 3", servers.len(), SETTINGS.len()))
             })
@@ -172,6 +173,57 @@ pub fn check_zoo_cfg(props: &BTreeMap<String, String>, servers: &[(String, Strin
     }
     ensure!(wrong.is_empty(), "zoo.cfg differs from the walkthrough: {}", wrong.join("; "));
     Ok(())
+}
+
+/// The start-zookeeper flags and the zoo.cfg settings they write (the rest, `--heap`,
+/// `--log_level`, `--conf_dir`, go to the JVM and logging, not zoo.cfg).
+pub const FLAG_SETTINGS: &[(&str, &str)] = &[
+    ("client_port", "clientPort"),
+    ("data_dir", "dataDir"),
+    ("data_log_dir", "dataLogDir"),
+    ("tick_time", "tickTime"),
+    ("init_limit", "initLimit"),
+    ("sync_limit", "syncLimit"),
+    ("max_client_cnxns", "maxClientCnxns"),
+    ("min_session_timeout", "minSessionTimeout"),
+    ("max_session_timeout", "maxSessionTimeout"),
+    ("snap_retain_count", "autopurge.snapRetainCount"),
+    ("purge_interval", "autopurge.purgeInterval"),
+];
+
+/// Every flag the manifest passes is what the server runs: each setting flag's value is in
+/// zoo.cfg, `--servers` is the number of `server.N` lines, and `--server_port`/`--election_port`
+/// are the ports of each of them. A flag the start script ignored fails here.
+pub fn flags_applied(command: &str, props: &BTreeMap<String, String>) -> anyhow::Result<String> {
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (f, key) in FLAG_SETTINGS {
+        let Some(want) = flag(command, &format!("--{f}")) else { continue };
+        checked += 1;
+        match props.get(*key) {
+            Some(got) if *got == want => {}
+            Some(got) => wrong.push(format!("--{f}={want} but zoo.cfg has {key}={got}")),
+            None => wrong.push(format!("--{f}={want} but zoo.cfg has no {key}")),
+        }
+    }
+    let servers: Vec<&String> = props.iter().filter(|(k, _)| k.starts_with("server.")).map(|(_, v)| v).collect();
+    if let Some(n) = flag(command, "--servers") {
+        checked += 1;
+        if n.parse::<usize>().ok() != Some(servers.len()) {
+            wrong.push(format!("--servers={n} but zoo.cfg lists {} servers", servers.len()));
+        }
+    }
+    for (f, index) in [("--server_port", 1), ("--election_port", 2)] {
+        if let Some(port) = flag(command, f) {
+            checked += 1;
+            let off: Vec<&&String> = servers.iter().filter(|v| v.split(':').nth(index) != Some(port.as_str())).collect();
+            if !off.is_empty() {
+                wrong.push(format!("{f}={port} but zoo.cfg's servers use {}", off.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")));
+            }
+        }
+    }
+    ensure!(wrong.is_empty(), "the server does not run what the manifest's flags say: {}", wrong.join("; "));
+    Ok(format!("{checked} flags applied"))
 }
 
 fn same_everywhere(configs: &BTreeMap<String, BTreeMap<String, String>>, members: usize) -> anyhow::Result<String> {
@@ -264,6 +316,24 @@ mod tests {
         tick.insert("server.4".into(), "x:1:2".into());
         let msg = check_zoo_cfg(&tick, &servers).unwrap_err().to_string();
         assert!(msg.contains("tickTime=3000 (want 2000)") && msg.contains("unexpected server.4"), "{msg}");
+    }
+
+    #[test]
+    fn every_flag_must_be_in_the_running_zoo_cfg() {
+        let cmd = walkthrough().pod_template().command.join(" ");
+        assert_eq!(flags_applied(&cmd, &walkthrough_cfg()).unwrap(), "14 flags applied");
+        // A start script that ignored --max_client_cnxns (zoo.cfg keeps ZooKeeper's default out).
+        let mut ignored = walkthrough_cfg();
+        ignored.remove("maxClientCnxns");
+        assert!(flags_applied(&cmd, &ignored).unwrap_err().to_string().contains("--max_client_cnxns=60 but zoo.cfg has no maxClientCnxns"));
+        let mut other = walkthrough_cfg();
+        other.insert("tickTime".into(), "3000".into());
+        other.insert("server.2".into(), "zk-1.zk-hs.default.svc.cluster.local:2888:3999".into());
+        let msg = flags_applied(&cmd, &other).unwrap_err().to_string();
+        assert!(msg.contains("--tick_time=2000 but zoo.cfg has tickTime=3000") && msg.contains("--election_port=3888 but zoo.cfg's servers use zk-1"), "{msg}");
+        let mut two = walkthrough_cfg();
+        two.remove("server.3");
+        assert!(flags_applied(&cmd, &two).unwrap_err().to_string().contains("--servers=3 but zoo.cfg lists 2 servers"));
     }
 
     #[test]

@@ -11,20 +11,59 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Sends `word` and reads the reply until the server closes the connection.
+/// After a reply that ends a line, how long the connection may stay silent before the reply is
+/// taken as complete.
+pub const REPLY_IDLE: Duration = Duration::from_millis(100);
+
+/// Sends `word` and reads the reply until the server closes the connection, or until the reply
+/// ends a line (or is `imok`) and nothing more comes for [`REPLY_IDLE`]. The server writes its
+/// reply at once and closes; a port-forward (Kubernetes) passes the close on about a second
+/// later, which is not worth waiting for. A reply cut inside a line is never taken.
 pub async fn ask(addr: SocketAddr, word: &str, timeout: Duration) -> anyhow::Result<String> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
         stream.write_all(word.as_bytes()).await?;
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).await?;
-        anyhow::Ok(reply)
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if word == "srvr" && srvr_complete(&reply) {
+                break;
+            }
+            let complete = reply.ends_with(b"\n") || reply == b"imok";
+            let n = if complete {
+                match tokio::time::timeout(REPLY_IDLE, stream.read(&mut chunk)).await {
+                    Ok(read) => read?,
+                    Err(_) => break,
+                }
+            } else {
+                stream.read(&mut chunk).await?
+            };
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&chunk[..n]);
+        }
+        anyhow::Ok(String::from_utf8_lossy(&reply).into_owned())
     };
     let reply = tokio::time::timeout(timeout, exchange).await.map_err(|_| anyhow::anyhow!("'{word}' to {addr}: no reply within {}", humantime::format_duration(timeout)))??;
     if reply.contains("is not executed because it is not in the whitelist") {
         bail!("'{word}' to {addr}: not in the server's 4lw.commands.whitelist");
     }
     Ok(reply)
+}
+
+/// A `srvr` reply known to be whole: its last line ("Node count: N", then for a leader
+/// "Proposal sizes last/min/max: ..."), or the refusal of a server without quorum.
+fn srvr_complete(reply: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(reply);
+    if !text.ends_with('\n') {
+        return false;
+    }
+    if text.contains("not currently serving requests") {
+        return true;
+    }
+    let has = |prefix: &str| text.lines().any(|l| l.starts_with(prefix));
+    has("Node count:") && (!has("Mode: leader") || has("Proposal sizes"))
 }
 
 /// The role a server reports (`Mode:` in `srvr`).
@@ -163,5 +202,41 @@ mod tests {
         assert_eq!(ask(addr, "ruok", Duration::from_secs(5)).await.unwrap(), "imok");
         let err = ask(addr, "mntr", Duration::from_secs(5)).await.unwrap_err().to_string();
         assert!(err.contains("whitelist"), "{err}");
+    }
+
+    #[test]
+    fn a_srvr_reply_is_whole_at_its_last_line() {
+        let follower = "Zookeeper version: 3.8.0\nZxid: 0x100000002\nMode: follower\nNode count: 5\n";
+        assert!(srvr_complete(follower.as_bytes()));
+        assert!(!srvr_complete(&follower.as_bytes()[..follower.len() - 1]), "the last line is not ended yet");
+        let leader = "Zookeeper version: 3.8.0\nZxid: 0x100000002\nMode: leader\nNode count: 5\n";
+        assert!(!srvr_complete(leader.as_bytes()), "a leader's reply goes on with its proposal sizes");
+        assert!(srvr_complete(format!("{leader}Proposal sizes last/min/max: -1/-1/-1\n").as_bytes()));
+        assert!(srvr_complete(b"This ZooKeeper instance is not currently serving requests\n"));
+        assert!(!srvr_complete(b"Zookeeper version: 3.8.0\nZxid: 0x10"));
+    }
+
+    /// As through a port-forward: the reply comes, the close does not (yet). The reply is taken
+    /// whole once a line ended and the connection went quiet; a line cut in two is waited for.
+    #[tokio::test]
+    async fn a_reply_whose_close_is_late_is_taken_whole_and_never_cut_inside_a_line() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut word = [0u8; 4];
+            s.read_exact(&mut word).await.unwrap();
+            s.write_all(b"Zookeeper version: 3.8.0\nZxid: 0x10").await.unwrap();
+            // The rest of the line after a pause longer than REPLY_IDLE.
+            tokio::time::sleep(REPLY_IDLE * 3).await;
+            s.write_all(b"0000002\nMode: leader\nNode count: 5\n").await.unwrap();
+            // Held open well past the client's timeout: only the idle rule can end the read.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(s);
+        });
+        let reply = ask(addr, "srvr", Duration::from_secs(5)).await.unwrap();
+        assert_eq!(reply, "Zookeeper version: 3.8.0\nZxid: 0x100000002\nMode: leader\nNode count: 5\n");
+        assert_eq!(parse_srvr(&reply).unwrap().unwrap().zxid, 0x100000002);
+        server.abort();
     }
 }
