@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
@@ -57,12 +57,9 @@ pub async fn clean(client: &Client, run: Option<&str>, wait: Duration) -> Cleane
     match namespaces.list(&lp).await {
         Ok(list) => {
             for ns in list.items.iter().map(|n| n.name_any()) {
-                // The pods at once: a namespace otherwise waits for each pod's termination grace.
-                let now = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::background() };
-                let _ = Api::<Pod>::namespaced(client.clone(), &ns).delete_collection(&now, &ListParams::default()).await;
-                match namespaces.delete(&ns, &DeleteParams::background()).await {
-                    Ok(_) => deleted.push(ns),
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                match super::delete_namespace_now(client, &ns).await {
+                    Ok(true) => deleted.push(ns),
+                    Ok(false) => {}
                     Err(e) => out.errors.push(format!("deleting namespace {ns}: {e}")),
                 }
             }

@@ -477,6 +477,22 @@ async fn forward_loop(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: St
     }
 }
 
+/// Deletes a namespace as a run's teardown does: its pods first and at once, then the namespace.
+/// A namespace waits for its pods' termination grace, and a container whose PID 1 ignores SIGTERM
+/// (the walkthrough's `sh -c`) takes all of it, more than the cleanup timeout when a suite left a
+/// member restarting. `Ok(false)`: the namespace was already gone.
+pub async fn delete_namespace_now(client: &Client, ns: &str) -> Result<bool, kube::Error> {
+    let now = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::background() };
+    if let Err(e) = Api::<Pod>::namespaced(client.clone(), ns).delete_collection(&now, &ListParams::default()).await {
+        tracing::debug!("deleting the pods of {ns} at once: {e}");
+    }
+    match Api::<Namespace>::all(client.clone()).delete(ns, &DeleteParams::background()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The message of the newest of `events` (FailedCreate Events of the StatefulSet) about `member`.
 pub fn failed_create_message(events: &[Event], member: &str) -> Option<String> {
     let quoted = format!("\"{member}\"");
@@ -690,18 +706,9 @@ impl Platform for KubePlatform {
                 errors.push(format!("{e:#}"));
             }
         } else if self.own_namespace {
-            // The run's pods go at once: a namespace waits for its pods' termination grace, and a
-            // container whose PID 1 ignores SIGTERM (the walkthrough's `sh -c`) takes all of it,
-            // more than the cleanup timeout when a suite left a member restarting.
-            let now = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::background() };
-            if let Err(e) = self.pods().delete_collection(&now, &ListParams::default()).await {
-                tracing::debug!("deleting the pods of {} at once: {e}", self.namespace);
-            }
             let api: Api<Namespace> = Api::all(self.client.clone());
-            match api.delete(&self.namespace, &DeleteParams::background()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => errors.push(format!("deleting namespace {}: {e}", self.namespace)),
+            if let Err(e) = delete_namespace_now(&self.client, &self.namespace).await {
+                errors.push(format!("deleting namespace {}: {e}", self.namespace));
             }
             if errors.is_empty() {
                 // Namespace deletion removes the PVCs with it; wait until it is really gone.
