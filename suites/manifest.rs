@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::{About, Suite, SuiteCtx};
+use crate::manifest::selects;
 use crate::platform::PlatformKind;
 
 pub struct ManifestSuite;
@@ -110,27 +111,6 @@ pub fn judge(o: &Objects, platform: PlatformKind) -> Vec<(&'static str, anyhow::
         out.push(("the image is not pulled from a registry (kind has none here)", pull_policy(o)));
     }
     out
-}
-
-/// Does a label selector (matchLabels and matchExpressions) select a pod with `labels`? An
-/// empty selector selects every pod.
-pub fn selects(selector: &Value, labels: &Map<String, Value>) -> bool {
-    let by_labels = selector.get("matchLabels").and_then(Value::as_object).is_none_or(|ml| ml.iter().all(|(k, v)| labels.get(k) == Some(v)));
-    let by_exprs = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|exprs| {
-        exprs.iter().all(|e| {
-            let key = e["key"].as_str().unwrap_or("");
-            let values: Vec<&str> = e["values"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            let got = labels.get(key).and_then(Value::as_str);
-            match e["operator"].as_str() {
-                Some("In") => got.is_some_and(|g| values.contains(&g)),
-                Some("NotIn") => got.is_none_or(|g| !values.contains(&g)),
-                Some("Exists") => got.is_some(),
-                Some("DoesNotExist") => got.is_none(),
-                _ => false,
-            }
-        })
-    });
-    by_labels && by_exprs
 }
 
 fn is_empty_selector(selector: &Value) -> bool {
@@ -480,16 +460,5 @@ mod tests {
         assert!(verdicts(&docs, PlatformKind::Docker).iter().all(|(_, v)| v.is_ok()), "Docker pulls nothing");
         let (rule, why) = only_failure(&docs, PlatformKind::Kind);
         assert!(rule.contains("registry") && why.contains("imagePullPolicy is Always") && why.contains("Fix: imagePullPolicy: IfNotPresent"), "{why}");
-    }
-
-    #[test]
-    fn selectors_match_labels_as_kubernetes_does() {
-        let labels: Map<String, Value> = serde_json::from_value(json!({"app": "zk", "tier": "db"})).unwrap();
-        assert!(selects(&json!({"matchLabels": {"app": "zk"}}), &labels));
-        assert!(!selects(&json!({"matchLabels": {"app": "zookeeper"}}), &labels));
-        assert!(selects(&json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}), &labels));
-        assert!(!selects(&json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["zk"]}]}), &labels));
-        assert!(selects(&json!({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}), &labels));
-        assert!(selects(&json!({}), &labels), "the empty selector selects everything");
     }
 }

@@ -98,7 +98,7 @@ impl Manifest {
         let at = format!("StatefulSet {name}: spec");
         let labels = self.statefulset_document().pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
         let selector = self.statefulset_document().pointer("/spec/selector").cloned().unwrap_or(Value::Null);
-        if selector.is_null() || !crate::suites::manifest::selects(&selector, &labels) {
+        if selector.is_null() || !selects(&selector, &labels) {
             return Err(format!(
                 "{at}.selector {selector} does not match spec.template.metadata.labels {}: the API server refuses it (`selector` does not match template `labels`)",
                 Value::Object(labels)
@@ -285,6 +285,27 @@ pub(crate) fn walkthrough() -> Manifest {
     Manifest::parse(include_str!("../../fixtures/zookeeper.yaml"), "fixtures/zookeeper.yaml").unwrap()
 }
 
+/// Does a label selector (matchLabels and matchExpressions) select a pod with `labels`? An
+/// empty selector selects every pod.
+pub fn selects(selector: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    let by_labels = selector.get("matchLabels").and_then(Value::as_object).is_none_or(|ml| ml.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let by_exprs = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|exprs| {
+        exprs.iter().all(|e| {
+            let key = e["key"].as_str().unwrap_or("");
+            let values: Vec<&str> = e["values"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let got = labels.get(key).and_then(Value::as_str);
+            match e["operator"].as_str() {
+                Some("In") => got.is_some_and(|g| values.contains(&g)),
+                Some("NotIn") => got.is_none_or(|g| !values.contains(&g)),
+                Some("Exists") => got.is_some(),
+                Some("DoesNotExist") => got.is_none(),
+                _ => false,
+            }
+        })
+    });
+    by_labels && by_exprs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +400,16 @@ mod tests {
         let msg = Manifest::parse(only_service, "m.yaml").unwrap_err().to_string();
         assert!(msg.contains("no StatefulSet"), "{msg}");
         assert!(Manifest::parse("", "m.yaml").unwrap_err().to_string().contains("no objects"));
+    }
+
+    #[test]
+    fn selectors_match_labels_as_kubernetes_does() {
+        let labels: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({"app": "zk", "tier": "db"})).unwrap();
+        assert!(selects(&serde_json::json!({"matchLabels": {"app": "zk"}}), &labels));
+        assert!(!selects(&serde_json::json!({"matchLabels": {"app": "zookeeper"}}), &labels));
+        assert!(selects(&serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}), &labels));
+        assert!(!selects(&serde_json::json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["zk"]}]}), &labels));
+        assert!(selects(&serde_json::json!({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}), &labels));
+        assert!(selects(&serde_json::json!({}), &labels), "the empty selector selects everything");
     }
 }
