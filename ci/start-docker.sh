@@ -70,9 +70,12 @@ install -d "$libexec"
 install -m 0755 "$here/ci/docker/runc-drop-sys-resource" "$libexec/runc-drop-sys-resource"
 install -m 0644 "$here/ci/docker/daemon.json" "$libexec/daemon.json"
 
-# dockerd from an earlier session may have left its pid file behind; a live one would answer above.
+# dockerd from an earlier session may have left its pid file behind, and after a reboot its pid
+# may belong to another process: only a live dockerd of that pid counts.
 pidfile=/var/run/docker.pid
-if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+is_dockerd() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = dockerd ]; }
+if [ -f "$pidfile" ] && ! is_dockerd "$(cat "$pidfile")"; then
+  log "removing the stale $pidfile (pid $(cat "$pidfile") is not a dockerd)"
   rm -f "$pidfile"
 fi
 if [ -f "$pidfile" ]; then
@@ -91,7 +94,7 @@ for ((i = 0; i < wait_s * 2; i++)); do
     log "Docker engine $(docker version -f '{{.Server.Version}}') answers after $((i / 2)) s (runtime $(docker info -f '{{.DefaultRuntime}}'))"
     exit 0
   fi
-  if [ ! -f "$pidfile" ] && ! pgrep -x dockerd >/dev/null 2>&1 && [ "$i" -gt 4 ]; then
+  if ! pgrep -x dockerd >/dev/null 2>&1 && [ "$i" -gt 4 ]; then
     break
   fi
   sleep 0.5

@@ -87,6 +87,12 @@ impl EnsembleView {
         Ok(self.describe())
     }
 
+    /// Every member Ready and serving as leader or follower: what can still be missing for
+    /// "whole" is a follower's sync, which the leader reports moments later.
+    pub fn all_serving_and_ready(&self) -> bool {
+        self.members.iter().all(|m| m.status.ready && matches!(&m.server, Ok(Some(s)) if matches!(s.mode, Mode::Leader | Mode::Follower)))
+    }
+
     /// A leader serves and a majority of members serve with it.
     pub fn has_quorum(&self) -> bool {
         let serving = self.leaders().len() + self.followers().len();
@@ -125,6 +131,7 @@ pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Durati
         let view = EnsembleView::observe(p, op_timeout).await?;
         Ok(match view.whole() {
             Ok(_) => Seen::Done(view),
+            Err(missing) if view.all_serving_and_ready() => Seen::Soon(missing),
             Err(missing) => Seen::NotYet(missing),
         })
     })
@@ -156,6 +163,21 @@ mod tests {
                 None => Err("connection refused".into()),
             },
         }
+    }
+
+    #[test]
+    fn only_a_followers_sync_can_be_missing_once_all_serve_and_are_ready() {
+        let syncing = EnsembleView {
+            members: vec![member("zk-0", Some(Mode::Follower), None, true), member("zk-1", Some(Mode::Leader), Some(1), true), member("zk-2", Some(Mode::Follower), None, true)],
+        };
+        assert!(syncing.whole().is_err() && syncing.all_serving_and_ready());
+        let unready = EnsembleView {
+            members: vec![member("zk-0", Some(Mode::Follower), None, false), member("zk-1", Some(Mode::Leader), Some(2), true), member("zk-2", Some(Mode::Follower), None, true)],
+        };
+        assert!(!unready.all_serving_and_ready());
+        let down =
+            EnsembleView { members: vec![member("zk-0", None, None, true), member("zk-1", Some(Mode::Leader), Some(1), true), member("zk-2", Some(Mode::Follower), None, true)] };
+        assert!(!down.all_serving_and_ready());
     }
 
     #[test]

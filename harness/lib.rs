@@ -1,7 +1,8 @@
 //! zk-chaos: a chaos and conformance harness for Apache ZooKeeper ensembles run as a Kubernetes
 //! StatefulSet. It stands the ensemble up from the StatefulSet manifest (on Docker or on
-//! Kubernetes), certifies the facts of TUTORIAL.md, injects the walkthrough's faults, and writes
-//! a report a CI system and a person can read.
+//! Kubernetes), certifies what the walkthrough "Running ZooKeeper, A Distributed System
+//! Coordinator" shows ([`suites::walkthrough`]), injects its faults, and writes a report a CI
+//! system and a person can read.
 
 pub mod cli;
 pub mod client;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod ensemble;
 pub mod error;
 pub mod manifest;
+pub mod ownership;
 pub mod platform;
 pub mod report;
 pub mod run;

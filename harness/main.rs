@@ -1,7 +1,8 @@
-//! The `zk-chaos` command line: `run`, `certify`, `suites`, `clean`.
+//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `show`, `image build`, `clean`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use clap::{Args, Parser, Subcommand};
 use zk_chaos::config::Config;
@@ -10,8 +11,29 @@ use zk_chaos::platform::PlatformKind;
 use zk_chaos::run::{self, RunOptions};
 use zk_chaos::{cli, suites};
 
+/// The exit codes, in every command's `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every suite passed (compare: no regression; clean: nothing failed to go)
+  1    a check failed, cleanup failed, or compare found a regression
+  2    bad input: unknown suite, unreadable or invalid manifest, config or report, a bad flag value,
+       a DOCKER_HOST the docker CLI would refuse, an unknown kubeconfig context, disruptive suites on a
+       cluster not allowed to be disrupted, `clean --run` of a run still in progress
+  3    platform unavailable: no Docker engine, a missing image that cannot be built, no kubeconfig or
+       API server, no kind binary
+  130  interrupted (Ctrl-C or SIGTERM), after removing what the run created; a second Ctrl-C quits at
+       once and prints what may be left and the `zk-chaos clean` command that removes it";
+
 #[derive(Parser)]
-#[command(name = "zk-chaos", version, about = "Chaos and conformance harness for ZooKeeper ensembles run as a Kubernetes StatefulSet")]
+#[command(
+    name = "zk-chaos",
+    version,
+    about = "Chaos and conformance harness for ZooKeeper ensembles run as a Kubernetes StatefulSet",
+    long_about = "Chaos and conformance harness for ZooKeeper ensembles run as a Kubernetes StatefulSet, as in the Kubernetes walkthrough \
+                  \"Running ZooKeeper, A Distributed System Coordinator\" (https://kubernetes.io/docs/tutorials/stateful-application/zookeeper/). \
+                  Results go to results/ in the current directory.",
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,26 +42,48 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Stand the ensemble up, run suites against it, write a report, remove everything.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Run every suite the platform supports; exit non-zero unless all pass.
-    Certify(RunArgs),
-    /// List the suites, the TUTORIAL.md sections they certify and the platforms they need.
-    Suites,
+    #[command(after_help = EXIT_CODES)]
+    Certify(CertifyArgs),
+    /// List the suites: whether each is disruptive, the platforms it needs, what it certifies and the walkthrough's sections it follows.
+    #[command(after_help = EXIT_CODES)]
+    Suites {
+        /// `table` for a person, `json` for a machine (every section with its link).
+        #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+        output: Output,
+    },
     /// Recovery times and verdicts of two runs side by side; exit 1 when B regressed against A.
+    #[command(after_help = EXIT_CODES)]
     Compare {
         /// The earlier run: a results/<run-id> folder or its report.json.
         run_a: PathBuf,
         /// The later run.
         run_b: PathBuf,
         /// A recovery time regressed when B is more than this many times A (and 250 ms slower).
-        #[arg(long, default_value = "1.5")]
-        max_factor: String,
+        #[arg(long, value_name = "F", default_value_t = zk_chaos::report::compare::DEFAULT_MAX_FACTOR, value_parser = zk_chaos::report::compare::parse_factor)]
+        max_factor: f64,
     },
-    /// Remove what earlier runs left behind: containers, networks and volumes with the run label, kind clusters named zk-chaos-*; with --context, also the runs' namespaces, labelled objects and cordons on that cluster.
+    /// Print a built-in default (to start a file of your own for --manifest or --kind-config).
+    Show {
+        #[arg(value_enum)]
+        what: Shown,
+    },
+    /// Build the fixture image zk-chaos/zookeeper:3.8 (Debian's ZooKeeper 3.8, the walkthrough's start-zookeeper and zookeeper-ready) into the local Docker engine.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Remove what runs that are over (killed, or ended with --keep: name those with --run) left behind: containers, networks and volumes with the run label, kind clusters named zk-chaos-*; with --context, also the runs' namespaces, labelled objects and cordons on that cluster. Runs in progress and other hosts' runs are left alone unless named or --force.
+    #[command(after_help = EXIT_CODES)]
     Clean {
-        /// Only this run's leftovers.
+        /// Only this run's leftovers (also when it was kept with --keep or started on another host; refused while it is in progress).
         #[arg(long)]
         run: Option<String>,
+        /// Also remove runs in progress, kept runs and other hosts' runs (by default only what runs that are over left).
+        #[arg(long)]
+        force: bool,
         /// Also clean this Kubernetes context: namespaces and objects with the run label, nodes a run cordoned (every zk-chaos run's, or --run's only).
         #[arg(long, value_name = "NAME")]
         context: Option<String>,
@@ -49,22 +93,42 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Build it as ci/build-image.sh does (the script and its context are built into zk-chaos): a Debian base made with debootstrap, no registry needed; up to date is a no-op.
+    #[command(after_help = "Environment: ZK_CHAOS_IMAGE (the image's name), ZK_CHAOS_BASE_IMAGE (e.g. debian:bookworm-slim where a registry is reachable), \
+                            ZK_CHAOS_DEBIAN_SUITE, ZK_CHAOS_DEBIAN_MIRROR.\nExit codes: 0 built or up to date, 1 the build failed, 3 no Docker engine.")]
+    Build {
+        /// The image's name [default: ZK_CHAOS_IMAGE, else zk-chaos/zookeeper:3.8]
+        #[arg(long, value_name = "NAME")]
+        image: Option<String>,
+    },
+}
+
+/// `run`: `certify`'s arguments and the suites to run.
 #[derive(Args, Clone)]
 struct RunArgs {
+    /// A suite to run (repeatable); default: every suite the platform supports (see `zk-chaos suites`).
+    #[arg(long = "suite", value_name = "NAME")]
+    suites: Vec<String>,
+    #[command(flatten)]
+    common: CertifyArgs,
+}
+
+/// `certify`: every suite the platform supports, so no `--suite`.
+#[derive(Args, Clone)]
+struct CertifyArgs {
     /// Where the ensemble runs.
     #[arg(long, value_enum, default_value = "docker")]
     platform: PlatformArg,
-    /// A suite to run (repeatable); default: every suite the platform supports.
-    #[arg(long = "suite", value_name = "NAME")]
-    suites: Vec<String>,
-    /// The StatefulSet manifest (the walkthrough's four objects).
-    #[arg(long, default_value = "fixtures/zookeeper.yaml")]
-    manifest: PathBuf,
-    /// Where results/<run-id>/ goes.
-    #[arg(long, default_value = "results")]
+    /// The StatefulSet manifest (the walkthrough's four objects) [default: the built-in reference manifest, the walkthrough's zookeeper.yaml]
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+    /// Where results/<run-id>/ goes (relative to the current directory).
+    #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
     /// A YAML config file (timeouts, image, names, workload).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Leave the ensemble up at the end and print how to reach and remove it.
     #[arg(long)]
@@ -73,8 +137,8 @@ struct RunArgs {
     #[arg(long)]
     fail_fast: bool,
     /// Run the suites N times, each a full run, and report each check's pass rate.
-    #[arg(long, value_name = "N", default_value = "1")]
-    repeat: String,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
     #[command(flatten)]
     kube: KubeArgs,
 }
@@ -89,17 +153,31 @@ struct KubeArgs {
     #[arg(long, value_name = "NAME")]
     context: Option<String>,
     /// An existing namespace to use instead of one the run creates and deletes.
-    #[arg(long, value_name = "NS")]
+    #[arg(short = 'n', long, value_name = "NS")]
     namespace: Option<String>,
     /// Let disruptive suites run on this context (exactly its name) though zk-chaos did not create it.
     #[arg(long, value_name = "CONTEXT")]
     allow_disruption: Option<String>,
-    /// The kind cluster config for --platform kind.
+    /// The kind cluster config for --platform kind [default: the built-in one: a control plane and four workers of zk-chaos/kind-node]
     #[arg(long, value_name = "PATH")]
     kind_config: Option<PathBuf>,
     /// StorageClass for volume claim templates that name none (kind default: zk-chaos-shared, movable volumes; `standard` pins them to nodes).
     #[arg(long, value_name = "NAME")]
     storage_class: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum Shown {
+    /// The reference manifest (fixtures/zookeeper.yaml): what runs without --manifest.
+    Manifest,
+    /// The kind cluster config (fixtures/kind/cluster.yaml): what --platform kind uses without --kind-config.
+    KindConfig,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum Output {
+    Table,
+    Json,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -131,14 +209,30 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Suites => {
+            Command::Suites { output: Output::Table } => {
                 print!("{}", cli::describe_suites(&suites::all()));
                 Ok(exit::PASSED)
             }
-            Command::Clean { run, context, kubeconfig } => cli::clean(run.as_deref(), context.as_deref(), kubeconfig.as_deref()).await,
-            Command::Compare { run_a, run_b, max_factor } => compare_command(&run_a, &run_b, &max_factor),
-            Command::Run(args) => run_command(args, false).await,
-            Command::Certify(args) => run_command(args, true).await,
+            Command::Suites { output: Output::Json } => {
+                let json = serde_json::to_string_pretty(&cli::list_suites(&suites::all())).map_err(|e| Error::Other(e.into()))?;
+                println!("{json}");
+                Ok(exit::PASSED)
+            }
+            Command::Show { what } => {
+                print!(
+                    "{}",
+                    match what {
+                        Shown::Manifest => zk_chaos::manifest::REFERENCE,
+                        Shown::KindConfig => zk_chaos::platform::kube::kind::BUILTIN_CONFIG,
+                    }
+                );
+                Ok(exit::PASSED)
+            }
+            Command::Image { command: ImageCommand::Build { image } } => cli::build_image(image.as_deref()).await,
+            Command::Clean { run, force, context, kubeconfig } => cli::clean(run.as_deref(), force, context.as_deref(), kubeconfig.as_deref()).await,
+            Command::Compare { run_a, run_b, max_factor } => compare_command(&run_a, &run_b, max_factor),
+            Command::Run(args) => run_command(args.common, args.suites).await,
+            Command::Certify(args) => run_command(args, Vec::new()).await,
         }
     });
     let code = code.unwrap_or_else(|e: Error| {
@@ -148,14 +242,15 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
+/// `run` and `certify` (no `suites`: every suite the platform supports).
+async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
     let opts = RunOptions {
         platform: args.platform.into(),
-        suites: if certify { Vec::new() } else { args.suites.clone() },
+        suites,
         manifest: args.manifest.clone(),
         results: args.results.clone(),
         config,
@@ -170,26 +265,19 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             storage_class: args.kube.storage_class.clone(),
         },
     };
-    if certify && !args.suites.is_empty() {
-        return Err(Error::bad_input("certify runs every suite the platform supports; drop --suite or use `zk-chaos run`"));
-    }
-    let repeat: u32 = match args.repeat.trim().parse() {
-        Ok(n) if n >= 1 => n,
-        _ => return Err(Error::bad_input(format!("--repeat must be a whole number of runs, at least 1; got {:?}", args.repeat))),
-    };
+    let repeat = args.repeat;
     let prepared = run::prepare(opts)?;
     cli::ensure_image(&prepared).await?;
     // One listener for the whole command: a Ctrl-C between two repeated runs (while one run's
-    // report is written or the next one connects) stops the repeat instead of being lost.
-    let interrupt = tokio_util::sync::CancellationToken::new();
-    let listener = {
-        let interrupt = interrupt.clone();
-        tokio::spawn(async move {
-            cli::interrupted().await;
-            interrupt.cancel();
-        })
-    };
+    // report is written or the next one connects) stops the repeat instead of being lost. A
+    // second one, during the cleanup the first started, quits at once saying what may be left.
     let first_id = run::new_run_id(&prepared.opts.config.label_prefix);
+    let in_flight = Arc::new(Mutex::new(in_flight(&prepared, &first_id)));
+    let interrupt = tokio_util::sync::CancellationToken::new();
+    let listener = tokio::spawn(cli::on_interrupts(cli::Signals::new().into_stream(), interrupt.clone(), in_flight.clone(), |message| {
+        eprintln!("{message}");
+        std::process::exit(exit::INTERRUPTED)
+    }));
     // On kind, the one cluster of every run of this command.
     let session = match run::open(&prepared, &first_id, interrupt.clone().cancelled_owned()).await {
         Ok(s) => s,
@@ -198,7 +286,7 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
             return Err(e);
         }
     };
-    let ran = repeat_runs(&prepared, &session, first_id, repeat, &interrupt).await;
+    let ran = repeat_runs(&prepared, &session, first_id, repeat, &interrupt, &in_flight).await;
     let closed = run::close(&prepared, &session).await;
     listener.abort();
     let (reports, interrupted_between_runs) = ran?;
@@ -224,6 +312,24 @@ async fn run_command(args: RunArgs, certify: bool) -> Result<i32> {
         .unwrap_or(exit::PASSED))
 }
 
+/// What the command's first run puts at stake, for a second Ctrl-C's message ([`cli::InFlight`]).
+fn in_flight(p: &run::Prepared, first_id: &str) -> cli::InFlight {
+    use zk_chaos::platform::kube::{connect, kind};
+    let k = &p.opts.kube;
+    cli::InFlight {
+        platform: Some(p.opts.platform),
+        run_id: Some(first_id.to_string()),
+        kind_cluster: (p.opts.platform == PlatformKind::Kind).then(|| (kind::cluster_name(first_id), first_id.to_string())),
+        // The context the run will use: --context, else the kubeconfig's current one (read, not contacted).
+        context: match p.opts.platform {
+            PlatformKind::Kube => k.context.clone().or_else(|| connect::resolve(k.kubeconfig.as_deref(), None).ok().map(|(_, name)| name)),
+            _ => None,
+        },
+        kubeconfig: k.kubeconfig.clone(),
+        namespace: k.namespace.clone(),
+    }
+}
+
 /// The command's runs, one after another on the same session, until `repeat` are done, one is
 /// interrupted, or (with --fail-fast) one fails. Returns their reports and whether an interrupt
 /// came between two runs.
@@ -233,6 +339,7 @@ async fn repeat_runs(
     first_id: String,
     repeat: u32,
     interrupt: &tokio_util::sync::CancellationToken,
+    in_flight: &Mutex<cli::InFlight>,
 ) -> Result<(Vec<zk_chaos::report::RunReport>, bool)> {
     let mut reports = Vec::new();
     let mut next_id = Some(first_id);
@@ -245,6 +352,7 @@ async fn repeat_runs(
             eprintln!("zk-chaos: run {i} of {repeat}");
         }
         let run_id = next_id.take().unwrap_or_else(|| run::new_run_id(&prepared.opts.config.label_prefix));
+        in_flight.lock().unwrap_or_else(|e| e.into_inner()).run_id = Some(run_id.clone());
         let platform = run::connect(prepared, session, &run_id, i == repeat).await?;
         let finished = run::execute(prepared, platform, interrupt.clone().cancelled_owned()).await;
         let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
@@ -259,9 +367,8 @@ async fn repeat_runs(
     Ok((reports, false))
 }
 
-fn compare_command(a: &std::path::Path, b: &std::path::Path, max_factor: &str) -> Result<i32> {
+fn compare_command(a: &std::path::Path, b: &std::path::Path, factor: f64) -> Result<i32> {
     use zk_chaos::report::compare;
-    let factor = compare::parse_factor(max_factor)?;
     let (ra, rb) = (compare::load_run(a)?, compare::load_run(b)?);
     let c = compare::compare(&ra, &rb, factor);
     print!("{}", c.render_text());

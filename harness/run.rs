@@ -15,18 +15,20 @@ use crate::config::Config;
 use crate::ensemble;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::ownership::{self, RunLocks};
 use crate::platform::docker::DockerPlatform;
 use crate::platform::{Platform, PlatformKind};
 use crate::report::model::Subject;
 use crate::report::{self, CheckReport, RunReport, SuiteReport, Verdict};
-use crate::suites::{self, Suite, SuiteCtx};
+use crate::suites::{self, walkthrough, Suite, SuiteCtx};
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub platform: PlatformKind,
     pub suites: Vec<String>,
-    pub manifest: PathBuf,
+    /// `--manifest`; `None`: the built-in reference manifest ([`crate::manifest::REFERENCE`]).
+    pub manifest: Option<PathBuf>,
     pub results: PathBuf,
     pub config: Config,
     pub keep: bool,
@@ -40,11 +42,13 @@ pub struct Prepared {
     pub opts: RunOptions,
     pub manifest: Manifest,
     pub suites: Vec<Box<dyn Suite>>,
+    /// On `--platform kind`: the cluster config (`--kind-config`, else the built-in one).
+    pub kind_config: Option<crate::platform::kube::kind::KindConfig>,
 }
 
 /// Checks the manifest and the suite names. Bad input is an error here, before any platform work.
 pub fn prepare(opts: RunOptions) -> Result<Prepared> {
-    let mut manifest = Manifest::load(&opts.manifest)?;
+    let mut manifest = Manifest::load_or_reference(opts.manifest.as_deref())?;
     if let Some(image) = &opts.config.image {
         manifest = manifest.with_image(image);
     }
@@ -68,7 +72,12 @@ pub fn prepare(opts: RunOptions) -> Result<Prepared> {
             opts.platform
         )));
     }
-    Ok(Prepared { opts, manifest, suites })
+    let kind_config = match (opts.platform, &opts.kube.kind_config) {
+        (PlatformKind::Kind, Some(path)) => Some(crate::platform::kube::kind::KindConfig::load(path)?),
+        (PlatformKind::Kind, None) => Some(crate::platform::kube::kind::KindConfig::builtin()),
+        _ => None,
+    };
+    Ok(Prepared { opts, manifest, suites, kind_config })
 }
 
 /// `<prefix>-YYYYmmdd-HHMMSS-xxxx`: sortable, unique enough, valid as a Docker and DNS name.
@@ -83,18 +92,50 @@ pub fn new_run_id(prefix: &str) -> String {
 /// deleted at the end (the last run's teardown, or [`close`] on every other path).
 pub struct Session {
     pub kind: Option<crate::platform::kube::kind::KindCluster>,
+    /// The locks of the session's runs (and cluster): `clean` leaves what they name alone.
+    locks: std::sync::Mutex<RunLocks>,
+}
+
+impl Session {
+    /// A session holding no cluster; its runs' locks are taken in `runs_dir`.
+    pub fn without_cluster(runs_dir: PathBuf) -> Session {
+        Session { kind: None, locks: std::sync::Mutex::new(RunLocks::new(runs_dir)) }
+    }
+
+    /// Takes the lock of `name` (a run id or the cluster's name) before anything of it exists.
+    fn own(&self, name: &str) -> Result<()> {
+        self.locks.lock().expect("the lock ledger is never poisoned").hold(name).map_err(|e| {
+            Error::unavailable(format!(
+                "cannot take the lock of run {name} in {}: {e}; `zk-chaos clean` uses it to tell a run in progress from a killed one (set ZK_CHAOS_RUNS_DIR to a writable directory)",
+                ownership::runs_dir().display()
+            ))
+        })
+    }
+
+    /// Marks what the session holds as kept (`--keep`), so that `clean` leaves it alone.
+    fn keep(&self) {
+        let locks = self.locks.lock().expect("the lock ledger is never poisoned");
+        for name in locks.names() {
+            if let Err(e) = locks.keep(&name) {
+                tracing::warn!("marking {name} as kept: {e}; `zk-chaos clean` will take it for a killed run's leftovers");
+            }
+        }
+    }
 }
 
 /// Opens the command's session: on kind, creates the cluster (named after `first_run_id`) and
 /// loads the image. If `interrupt` resolves meanwhile, the cluster is deleted and the command ends.
 pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Output = ()>) -> Result<Session> {
+    let mut session = Session::without_cluster(ownership::runs_dir());
+    session.own(first_run_id)?;
     if p.opts.platform != PlatformKind::Kind {
-        return Ok(Session { kind: None });
+        return Ok(session);
     }
     use crate::platform::kube::kind::KindCluster;
     let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
-    let config = p.opts.kube.kind_config.clone().unwrap_or_else(|| PathBuf::from("fixtures/kind/cluster.yaml"));
+    let config = p.kind_config.clone().unwrap_or_else(crate::platform::kube::kind::KindConfig::builtin);
     let cluster = KindCluster::planned(first_run_id);
+    session.own(&cluster.name)?;
     tokio::select! {
         created = cluster.create(&config, &image) => created?,
         _ = interrupt => {
@@ -105,12 +146,16 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
             return Err(Error::Interrupted);
         }
     }
-    Ok(Session { kind: Some(cluster) })
+    session.kind = Some(cluster);
+    Ok(session)
 }
 
 /// Ends the session: deletes the kind cluster unless `--keep` (a second delete of a cluster the
 /// last run's teardown already deleted is a no-op).
 pub async fn close(p: &Prepared, session: &Session) -> Result<()> {
+    if p.opts.keep {
+        session.keep();
+    }
     let Some(cluster) = &session.kind else { return Ok(()) };
     if p.opts.keep {
         return Ok(());
@@ -121,12 +166,19 @@ pub async fn close(p: &Prepared, session: &Session) -> Result<()> {
 /// Creates the platform for one run of the session. `last`: no run of this command follows (on
 /// kind its teardown deletes the cluster rather than only its namespace).
 pub async fn connect(p: &Prepared, session: &Session, run_id: &str, last: bool) -> Result<Arc<dyn Platform>> {
+    if !session.locks.lock().expect("the lock ledger is never poisoned").holds(run_id) {
+        session.own(run_id)?;
+    }
     match p.opts.platform {
         PlatformKind::Docker => {
             let d = DockerPlatform::connect(p.manifest.clone(), p.opts.config.clone(), run_id.to_string()).await?;
             let left = crate::platform::docker::engine::find(d.docker(), None).await.map_err(Error::Other)?;
-            if !left.is_empty() {
-                tracing::warn!("earlier runs left {}; remove them with `zk-chaos clean`", left.describe());
+            // Only what `clean` would remove: runs in progress beside this one are not leftovers.
+            let judge = ownership::Judge::new(ownership::Ask { run: None, force: false }, ownership::runs_dir());
+            let over: Vec<&str> =
+                left.runs.iter().filter(|r| judge.decision(r, left.hosts.get(*r).map(String::as_str)) == ownership::Decision::Remove).map(String::as_str).collect();
+            if !over.is_empty() {
+                tracing::warn!("earlier runs left containers, volumes or networks (run {}); remove them with `zk-chaos clean`", over.join(", "));
             }
             Ok(Arc::new(d))
         }
@@ -169,7 +221,7 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
     let interrupted = tokio::select! {
         _ = body => false,
         _ = interrupt => {
-            tracing::warn!("interrupted: stopping the run and removing what it created");
+            tracing::warn!("interrupted: stopping the run and removing what it created (interrupt again to quit at once)");
             true
         }
     };
@@ -184,11 +236,12 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
         eprintln!("{}", platform.keep_instructions());
     } else {
         tracing::info!("removing everything run {} created", platform.run_id());
-        let teardown = tokio::time::timeout(p.opts.config.timeouts.cleanup, platform.teardown()).await;
+        let budget = p.opts.config.timeouts.cleanup + platform.teardown_allowance();
+        let teardown = tokio::time::timeout(budget, platform.teardown()).await;
         match teardown {
             Ok(Ok(())) => {}
             Ok(Err(e)) => cleanup_errors.push(format!("{e:#}")),
-            Err(_) => cleanup_errors.push(format!("cleanup did not finish within {}", humantime::format_duration(p.opts.config.timeouts.cleanup))),
+            Err(_) => cleanup_errors.push(format!("cleanup did not finish within {}", humantime::format_duration(budget))),
         }
     }
     let mut report = RunReport {
@@ -259,7 +312,10 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
     for (i, suite) in p.suites.iter().enumerate() {
         if !suite.platforms().contains(&kind) {
             let needs = suite.platforms().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
-            out.push(SuiteReport::skipped(suite.name(), &format!("needs --platform {needs}; TUTORIAL.md section {} is about a cluster of nodes", suite.sections())));
+            out.push(SuiteReport::skipped(
+                suite.name(),
+                &format!("needs --platform {needs}; the walkthrough's {} is about a cluster of nodes", walkthrough::cite(suite.sections())),
+            ));
             continue;
         }
         if p.opts.fail_fast && out.iter().any(|s| s.verdict == Verdict::Fail) {
@@ -268,7 +324,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         }
         let started = Instant::now();
         let since = Utc::now();
-        tracing::info!("suite {} (TUTORIAL.md {}): {}", suite.name(), suite.sections(), suite.summary());
+        tracing::info!("suite {} ({}): {}", suite.name(), walkthrough::titles(suite.sections()), suite.summary());
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
         let outcome = if i > 0 {
             // An earlier suite must not leave its damage to this one.
@@ -319,7 +375,7 @@ mod tests {
         RunOptions {
             platform,
             suites: Vec::new(),
-            manifest: manifest.to_path_buf(),
+            manifest: Some(manifest.to_path_buf()),
             results: PathBuf::from("results"),
             config: Config::default(),
             keep: false,
@@ -344,5 +400,23 @@ mod tests {
             assert!(prepare(opts(cluster, &path)).is_ok(), "{cluster}");
         }
         assert!(prepare(opts(PlatformKind::Docker, Path::new("fixtures/zookeeper.yaml"))).is_ok());
+    }
+
+    /// Without --manifest and --kind-config a run needs no file: the built-in manifest (named so
+    /// in the report) and, on kind, the built-in cluster config. A --kind-config that cannot be
+    /// read is refused before anything starts.
+    #[test]
+    fn defaults_are_built_in_and_a_missing_kind_config_is_bad_input() {
+        let mut o = opts(PlatformKind::Kind, Path::new("unused"));
+        o.manifest = None;
+        let p = prepare(o.clone()).unwrap();
+        assert_eq!(p.manifest.origin, crate::manifest::REFERENCE_ORIGIN);
+        assert_eq!(p.kind_config.as_ref().map(|c| c.text.as_str()), Some(crate::platform::kube::kind::BUILTIN_CONFIG));
+        o.kube.kind_config = Some(PathBuf::from("/nonexistent/cluster.yaml"));
+        let err = prepare(o.clone()).err().expect("refused");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("/nonexistent/cluster.yaml"), "{err}");
+        o.platform = PlatformKind::Docker;
+        assert!(prepare(o).unwrap().kind_config.is_none(), "only kind reads the kind config");
     }
 }

@@ -6,12 +6,15 @@
 //! deadline, with what it saw) or an error ("wrong": stop now).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// How often a wait re-checks when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(100);
+/// How soon a wait re-checks after [`Seen::Soon`].
+pub const POLL_SOON: Duration = Duration::from_millis(20);
 /// How often a long wait logs that it is still waiting.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
@@ -20,6 +23,10 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 pub enum Seen<T> {
     Done(T),
     NotYet(String),
+    /// Not yet, but only the last step is missing (every member Ready, a follower still
+    /// syncing): look again after [`POLL_SOON`] rather than [`POLL`], so the moment it holds is
+    /// noticed sooner.
+    Soon(String),
 }
 
 /// Waits until `probe` answers `Done`, an error, or the deadline passes.
@@ -36,13 +43,20 @@ where
     let mut next_progress = start + PROGRESS_EVERY;
     tracing::debug!("waiting up to {} for {what}", humantime::format_duration(deadline));
     loop {
-        match probe().await? {
+        let poll = match probe().await? {
             Seen::Done(v) => {
                 tracing::debug!("{what}: after {} ms", start.elapsed().as_millis());
                 return Ok(v);
             }
-            Seen::NotYet(seen) => last = seen,
-        }
+            Seen::NotYet(seen) => {
+                last = seen;
+                POLL
+            }
+            Seen::Soon(seen) => {
+                last = seen;
+                POLL_SOON
+            }
+        };
         let elapsed = start.elapsed();
         if elapsed >= deadline {
             anyhow::bail!("{what} not after {}: last seen: {last}", humantime::format_duration(deadline));
@@ -51,7 +65,7 @@ where
             tracing::info!("still waiting for {what} ({}s of {}s): {last}", elapsed.as_secs(), deadline.as_secs());
             next_progress += PROGRESS_EVERY;
         }
-        let nap = POLL.min(deadline - elapsed);
+        let nap = poll.min(deadline - elapsed);
         match wake.as_mut() {
             Some(rx) => {
                 tokio::select! {
@@ -67,6 +81,24 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many looks a second of waiting takes when every look says `seen`.
+    async fn looks_in_a_second(seen: fn(String) -> Seen<()>) -> u32 {
+        let mut n = 0;
+        let _ = until::<(), _, _>("x", Duration::from_secs(1), None, || {
+            n += 1;
+            let s = seen(format!("look {n}"));
+            async move { Ok(s) }
+        })
+        .await;
+        n
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn soon_looks_again_sooner_than_not_yet() {
+        assert_eq!(looks_in_a_second(Seen::NotYet).await, 11, "every 100 ms, and once at the deadline");
+        assert_eq!(looks_in_a_second(Seen::Soon).await, 51, "every 20 ms, and once at the deadline");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_at_the_deadline_naming_what_and_the_last_sighting() {

@@ -1,6 +1,8 @@
-//! `conformance` (TUTORIAL.md sections 2-4 and 7-9): the ensemble is built the way the
-//! walkthrough builds it: ordered start, stable names, myid = ordinal + 1, the walkthrough's
-//! zoo.cfg everywhere, one leader, logs on stdout, a non-root server with a writable data dir.
+//! `conformance` (the walkthrough's "Creating a ZooKeeper ensemble" through "Achieving consensus",
+//! "Ensuring consistent configuration" through "Configuring a non-privileged user"; TUTORIAL.md 2-4,
+//! 7-9): the ensemble is built the way the walkthrough builds it: ordered start, stable names,
+//! myid = ordinal + 1, the walkthrough's zoo.cfg everywhere, one leader, logs on stdout, a non-root
+//! server with a writable data dir.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -8,20 +10,20 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context};
 use async_trait::async_trait;
 
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::client::fourlw::parse_properties;
 use crate::ensemble;
 use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
 
 pub struct Conformance;
 
-/// The walkthrough's UID and fsGroup (section 9).
+/// The walkthrough's UID and fsGroup ("Configuring a non-privileged user", TUTORIAL.md 9).
 pub const ZK_UID: u32 = 1000;
 pub const ZK_GID: u32 = 1000;
-/// Where the walkthrough's start command puts the data dir (section 3).
+/// Where the walkthrough's start command puts the data dir ("Facilitating leader election", TUTORIAL.md 3).
 pub const DATA_DIR: &str = "/var/lib/zookeeper/data";
 
-/// zoo.cfg settings the walkthrough's flags produce (section 3).
+/// zoo.cfg settings the walkthrough's flags produce ("Facilitating leader election", TUTORIAL.md 3).
 pub const SETTINGS: &[(&str, &str)] = &[
     ("clientPort", "2181"),
     ("dataDir", "/var/lib/zookeeper/data"),
@@ -41,7 +43,14 @@ impl Suite for Conformance {
     fn about(&self) -> &'static About {
         &About {
             name: "conformance",
-            sections: "2-4, 7-9",
+            sections: &[
+                &walkthrough::CREATING_AN_ENSEMBLE,
+                &walkthrough::FACILITATING_LEADER_ELECTION,
+                &walkthrough::ACHIEVING_CONSENSUS,
+                &walkthrough::CONSISTENT_CONFIGURATION,
+                &walkthrough::CONFIGURING_LOGGING,
+                &walkthrough::NON_PRIVILEGED_USER,
+            ],
             summary: "ordered start, hostnames, myid, zoo.cfg, one leader, stdout logging, non-root server, writable data dir",
             platforms: &PlatformKind::ALL,
             disruptive: false,
@@ -90,7 +99,7 @@ impl Suite for Conformance {
                 check_zoo_cfg(&props, &servers)?;
                 flags_applied(&manifest.pod_template().command.join(" "), &props)?;
                 cfg = Some(props);
-                Ok(format!("{cfg_path}: {} servers, {} settings as in TUTORIAL.md section 3", servers.len(), SETTINGS.len()))
+                Ok(format!("{cfg_path}: {} servers, {} settings as in the walkthrough's {}", servers.len(), SETTINGS.len(), walkthrough::FACILITATING_LEADER_ELECTION.cite()))
             })
             .await;
             if let Some(cfg) = cfg {

@@ -1,4 +1,4 @@
-//! `durability` (TUTORIAL.md section 6): deleting the StatefulSet removes every member but keeps
+//! `durability` ("Providing durable storage", TUTORIAL.md 6): deleting the StatefulSet removes every member but keeps
 //! their volumes; re-creating it brings back every member on the same volume, and `/hello` reads
 //! through zk-2 with its original cZxid.
 
@@ -9,7 +9,7 @@ use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
 use super::faults::{self, Fault};
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::client::hex_zxid;
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleKind, PlatformKind, VolumeIdentity};
@@ -22,7 +22,7 @@ impl Suite for Durability {
     fn about(&self) -> &'static About {
         &About {
             name: "durability",
-            sections: "6",
+            sections: &[&walkthrough::DURABLE_STORAGE],
             summary: "delete the StatefulSet (volumes stay), re-create it: same volumes, /hello with its original cZxid, no zxid going back",
             platforms: &PlatformKind::ALL,
             disruptive: true,
@@ -95,21 +95,7 @@ impl Suite for Durability {
             return traffic.finish(ctx).await;
         }
 
-        let start = Instant::now();
-        let intact = faults::hello_intact(p.as_ref(), &last, hello.czxid, t.operation).await;
-        ctx.record(&format!("/hello through {last} with its original cZxid"), start, intact);
-
-        for m in &members {
-            let start = Instant::now();
-            let same = async {
-                let now = p.volumes(m).await?;
-                let was = &volumes_before[m];
-                same_volumes(m, was, &now)
-            }
-            .await;
-            ctx.record(&format!("{m} mounts the same volume as before"), start, same);
-        }
-
+        // Whole first: the recovery time is the ensemble's, not the reads' after it.
         let start = Instant::now();
         let whole = fault.wait_whole(ctx, "").await;
         let zxids = whole.and_then(|view| {
@@ -127,6 +113,21 @@ impl Suite for Durability {
             Ok(format!("ensemble whole; last zxid never went back: {}", seen.join(", ")))
         });
         ctx.record("ensemble whole again, no member's last zxid went back", start, zxids);
+
+        let start = Instant::now();
+        let intact = faults::hello_intact(p.as_ref(), &last, hello.czxid, t.operation).await;
+        ctx.record(&format!("/hello through {last} with its original cZxid"), start, intact);
+
+        for m in &members {
+            let start = Instant::now();
+            let same = async {
+                let now = p.volumes(m).await?;
+                let was = &volumes_before[m];
+                same_volumes(m, was, &now)
+            }
+            .await;
+            ctx.record(&format!("{m} mounts the same volume as before"), start, same);
+        }
         traffic.finish(ctx).await
     }
 }

@@ -1,4 +1,4 @@
-//! `integrity` (TUTORIAL.md section 5): a write through zk-0 is readable through every other
+//! `integrity` ("Sanity testing the ensemble", TUTORIAL.md 5): a write through zk-0 is readable through every other
 //! member, with the walkthrough's stat.
 
 use std::time::Instant;
@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::client::{self, hex_zxid, ZnodeStat};
 use crate::platform::PlatformKind;
 use crate::wait::{self, Seen};
@@ -22,7 +22,7 @@ impl Suite for Integrity {
     fn about(&self) -> &'static About {
         &About {
             name: "integrity",
-            sections: "5",
+            sections: &[&walkthrough::SANITY_TESTING],
             summary: "create /hello = world through zk-0; read it, with its stat, through every other member",
             platforms: &PlatformKind::ALL,
             disruptive: false,

@@ -1,7 +1,7 @@
-//! `liveness` and readiness (TUTORIAL.md sections 12-13): removing `zookeeper-ready` in zk-0 makes
-//! its liveness probe fail `failureThreshold` times; the member is restarted from a fresh container
-//! (the script is back) and becomes Ready; while it was broken it was reported unready. Every
-//! deadline is derived from the manifest's probe fields.
+//! `liveness` and readiness ("Testing for liveness", "Testing for readiness"; TUTORIAL.md 12-13):
+//! removing `zookeeper-ready` in zk-0 makes its liveness probe fail `failureThreshold` times; the
+//! member is restarted from a fresh container (the script is back) and becomes Ready; while it was
+//! broken it was reported unready. Every deadline is derived from the manifest's probe fields.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use anyhow::{anyhow, ensure};
 use async_trait::async_trait;
 
 use super::faults::{self, Fault};
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::platform::{LifecycleKind, PlatformKind};
 
 pub struct Liveness;
@@ -22,7 +22,7 @@ impl Suite for Liveness {
     fn about(&self) -> &'static About {
         &About {
             name: "liveness",
-            sections: "12-13",
+            sections: &[&walkthrough::TESTING_FOR_LIVENESS, &walkthrough::TESTING_FOR_READINESS],
             summary: "rm zookeeper-ready in zk-0: liveness fails failureThreshold times, a fresh container restarts it, unready meanwhile",
             platforms: &PlatformKind::ALL,
             disruptive: true,
@@ -106,29 +106,42 @@ impl Suite for Liveness {
         ctx.record(&format!("{member} was reported unready while broken (readiness)"), start, unready);
 
         let start = Instant::now();
-        let back = async {
+        let back_check = format!("{member} restarted from a fresh container and Ready");
+        let events = async {
             let restarted = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Restarted], t.member_ready).await?;
             let ready = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Ready], t.member_ready).await?;
+            anyhow::Ok((restarted, ready))
+        }
+        .await;
+        let (restarted, ready) = match events {
+            Ok(e) => e,
+            Err(e) => {
+                ctx.record(&back_check, start, Err(e));
+                return traffic.finish(ctx).await;
+            }
+        };
+        // Whole first: the recovery time is the ensemble's, not the checks' after it.
+        let whole_start = Instant::now();
+        let whole = fault.wait_whole(ctx, "").await.map(|v| v.describe());
+        let back = async {
             let now = p.status(&member).await?;
             ensure!(now.restart_count == before.restart_count + 1, "restart count went from {} to {}, not up by one", before.restart_count, now.restart_count);
             ensure!(now.container_id != before.container_id, "the container is the same one ({:?}): it was not replaced", now.container_id);
             let present = p.exec(&member, &["test", "-x", READY_SCRIPT]).await?;
             ensure!(present.success(), "{READY_SCRIPT} is still missing after the restart: the container was not fresh from the image");
-            Ok((restarted, ready, now))
+            Ok(now)
         }
         .await;
-        let back = back.map(|(restarted, ready, now)| {
+        let back = back.map(|now| {
             ctx.metric("fault_to_restart_ms", fault.ms_to(restarted.at));
             ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
             format!("restart count {} -> {}, fresh container with {READY_SCRIPT}, Ready {} ms after the fault", before.restart_count, now.restart_count, fault.ms_to(ready.at))
         });
-        if !ctx.record(&format!("{member} restarted from a fresh container and Ready"), start, back) {
+        let back_ok = ctx.record(&back_check, start, back);
+        ctx.record("ensemble whole again", whole_start, whole);
+        if !back_ok {
             return traffic.finish(ctx).await;
         }
-
-        let start = Instant::now();
-        let whole = fault.wait_whole(ctx, "").await.map(|v| v.describe());
-        ctx.record("ensemble whole again", start, whole);
         let start = Instant::now();
         let intact = faults::hello_intact(p.as_ref(), &member, hello.czxid, t.operation).await;
         ctx.record("/hello intact", start, intact);

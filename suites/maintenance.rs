@@ -1,4 +1,4 @@
-//! `maintenance` (TUTORIAL.md section 15): drains against the disruption budget. With four
+//! `maintenance` ("Surviving maintenance", TUTORIAL.md 15): drains against the disruption budget. With four
 //! schedulable nodes (the rest cordoned): draining zk-0's node moves zk-0 to the fourth node;
 //! draining zk-1's leaves zk-1 Pending (anti-affinity leaves it no node); draining zk-2's is
 //! refused by the budget (HTTP 429, cause `DisruptionBudget`) for as long as zk-1 is down, while
@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 
 use super::faults;
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::platform::{BudgetStatus, Cluster, EvictionOutcome, MemberStatus, Platform, PlatformKind};
 use crate::wait::{self, Seen};
 
@@ -107,7 +107,7 @@ impl Suite for Maintenance {
     fn about(&self) -> &'static About {
         &About {
             name: "maintenance",
-            sections: "15",
+            sections: &[&walkthrough::SURVIVING_MAINTENANCE],
             summary: "drain three nodes in turn: zk-0 moves, zk-1 stays Pending, zk-2's eviction is refused by the budget (429 DisruptionBudget) while /hello stays readable; uncordon, and it goes through",
             platforms: &[PlatformKind::Kube, PlatformKind::Kind],
             disruptive: true,
@@ -143,7 +143,7 @@ async fn walk(ctx: &mut SuiteCtx, cordons: &Cordons) -> anyhow::Result<()> {
     let cluster = p.cluster().expect("checked by run");
     let t = ctx.config.timeouts.clone();
     let members = p.members();
-    anyhow::ensure!(members.len() == 3, "section 15 is written for three members; this StatefulSet has {}", members.len());
+    anyhow::ensure!(members.len() == 3, "{} is written for three members; this StatefulSet has {}", walkthrough::SURVIVING_MAINTENANCE.cite(), members.len());
     let (m0, m1, m2) = (members[0].clone(), members[1].clone(), members[2].clone());
     let hello = faults::write_hello(p.as_ref(), &m0, t.operation).await?;
     let traffic = super::traffic::Traffic::start(ctx).await?;
@@ -165,7 +165,11 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
     let nodes = cluster.nodes().await?;
     let spare = nodes.iter().find(|n| n.schedulable && !n.control_plane && !homes.contains(&n.name)).map(|n| n.name.clone());
     let Some(spare) = spare else {
-        ctx.record("four schedulable nodes", start, Err(anyhow!("no fourth schedulable worker besides {}: section 15 needs one for zk-0 to move to", homes.join(", "))));
+        ctx.record(
+            "four schedulable nodes",
+            start,
+            Err(anyhow!("no fourth schedulable worker besides {}: {} needs one for zk-0 to move to", homes.join(", "), walkthrough::SURVIVING_MAINTENANCE.cite())),
+        );
         return Ok(());
     };
     let keep: BTreeSet<&str> = homes.iter().map(String::as_str).chain([spare.as_str()]).collect();
@@ -222,7 +226,7 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
         let start = Instant::now();
         ctx.record("/hello intact", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
         ctx.skip(
-            "the rest of section 15 (zk-1 Pending by anti-affinity, zk-2 refused by the budget)",
+            "the rest of \"Surviving maintenance\" (zk-1 Pending by anti-affinity, zk-2 refused by the budget)",
             "not applicable with node-pinned volumes: zk-0 cannot move to the fourth node, so the walkthrough's sequence cannot happen; \
              use a StorageClass whose volumes can follow a pod (on kind: --storage-class zk-chaos-shared, the default) to certify it",
         );

@@ -1,4 +1,5 @@
-//! `manifest` (TUTORIAL.md section 1, and what sections 13-15 owe to the objects): what the
+//! `manifest` (the objects of "Creating a ZooKeeper ensemble", TUTORIAL.md 1, and what "Testing for
+//! readiness", "Tolerating Node failure" and "Surviving maintenance", 13-15, owe to them): what the
 //! objects alone decide, judged on every platform. On Docker the manifest's objects are judged
 //! (Docker has no scheduler or budget, but a cluster would); on Kubernetes the live objects, as
 //! the API server has them (defaults applied). Each failure names the field and the fix.
@@ -12,13 +13,14 @@ use anyhow::{anyhow, bail, ensure};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::manifest::selects;
 use crate::platform::PlatformKind;
 
 pub struct ManifestSuite;
 
-/// The flags `start-zookeeper` accepts (TUTORIAL.md section 1; fixtures/image/start-zookeeper).
+/// The flags `start-zookeeper` accepts ("Ensuring consistent configuration" shows them; TUTORIAL.md 1;
+/// fixtures/image/start-zookeeper).
 pub const START_FLAGS: &[&str] = &[
     "servers",
     "data_dir",
@@ -44,7 +46,7 @@ impl Suite for ManifestSuite {
     fn about(&self) -> &'static About {
         &About {
             name: "manifest",
-            sections: "1, 13-15",
+            sections: &[&walkthrough::CREATING_AN_ENSEMBLE, &walkthrough::TESTING_FOR_READINESS, &walkthrough::TOLERATING_NODE_FAILURE, &walkthrough::SURVIVING_MAINTENANCE],
             summary: "what the objects decide: anti-affinity selects the pods, the budget leaves a quorum, the Services select the pods, probes that can fail, known start flags",
             platforms: &PlatformKind::ALL,
             disruptive: false,

@@ -1,5 +1,5 @@
-//! The suites: each certifies sections of TUTORIAL.md and reads like them. A suite never names
-//! a platform; it speaks to the ensemble through [`Platform`] and records checks in its
+//! The suites: each certifies sections of the walkthrough ([`walkthrough`]) and reads like them.
+//! A suite never names a platform; it speaks to the ensemble through [`Platform`] and records checks in its
 //! [`SuiteCtx`].
 
 pub mod conformance;
@@ -13,6 +13,7 @@ pub mod node_failure;
 pub mod process_failure;
 pub mod rolling_update;
 pub mod traffic;
+pub mod walkthrough;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,8 +33,8 @@ use crate::report::{CheckReport, SuiteReport, Verdict};
 #[derive(Debug)]
 pub struct About {
     pub name: &'static str,
-    /// The TUTORIAL.md sections it certifies ("5", "2-4, 7-9").
-    pub sections: &'static str,
+    /// The walkthrough's sections it certifies, in page order.
+    pub sections: &'static [&'static walkthrough::Section],
     pub summary: &'static str,
     /// Platforms it runs on; on any other it is reported as skipped, with the reason.
     pub platforms: &'static [PlatformKind],
@@ -49,7 +50,7 @@ pub trait Suite: Send + Sync {
     fn name(&self) -> &'static str {
         self.about().name
     }
-    fn sections(&self) -> &'static str {
+    fn sections(&self) -> &'static [&'static walkthrough::Section] {
         self.about().sections
     }
     fn summary(&self) -> &'static str {

@@ -1,4 +1,4 @@
-//! `node-failure` (TUTORIAL.md section 14): the three pods run on three different nodes, because
+//! `node-failure` ("Tolerating Node failure", TUTORIAL.md 14): the three pods run on three different nodes, because
 //! the live StatefulSet has a required podAntiAffinity rule on `kubernetes.io/hostname` that
 //! selects its own pods; so losing one node costs one server, and a quorum survives.
 
@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::platform::PlatformKind;
 
 pub struct NodeFailure;
@@ -19,7 +19,7 @@ impl Suite for NodeFailure {
     fn about(&self) -> &'static About {
         &About {
             name: "node-failure",
-            sections: "14",
+            sections: &[&walkthrough::TOLERATING_NODE_FAILURE],
             summary: "every member on its own node, kept apart by the live StatefulSet's required podAntiAffinity on kubernetes.io/hostname",
             platforms: &[PlatformKind::Kube, PlatformKind::Kind],
             disruptive: false,

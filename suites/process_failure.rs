@@ -1,4 +1,4 @@
-//! `process-failure` (TUTORIAL.md section 11): `pkill java` in a member makes its container exit
+//! `process-failure` ("Handling process failure", TUTORIAL.md 11): `pkill java` in a member makes its container exit
 //! (the entry point shell exits with its child), restartPolicy Always restarts it, and it rejoins
 //! the ensemble with the data intact. Done once on a follower and once on the leader.
 
@@ -8,7 +8,7 @@ use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
 use super::faults::{self, Fault};
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleKind, PlatformKind};
 
@@ -19,7 +19,7 @@ impl Suite for ProcessFailure {
     fn about(&self) -> &'static About {
         &About {
             name: "process-failure",
-            sections: "11",
+            sections: &[&walkthrough::HANDLING_PROCESS_FAILURE],
             summary: "pkill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost",
             platforms: &PlatformKind::ALL,
             disruptive: true,

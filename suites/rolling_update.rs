@@ -1,4 +1,4 @@
-//! `rolling-update` (TUTORIAL.md section 10): patching the pod template's cpu request to 0.3
+//! `rolling-update` ("Updating the ensemble", TUTORIAL.md 10): patching the pod template's cpu request to 0.3
 //! replaces the members one at a time in reverse ordinal order, each Ready before the next goes,
 //! so a majority is up at every moment; the revision history has both templates; undo rolls back
 //! the same way.
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::faults::{self, Fault};
-use super::{About, Suite, SuiteCtx};
+use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
 use crate::wait::{self, Seen};
@@ -26,7 +26,7 @@ impl Suite for RollingUpdate {
     fn about(&self) -> &'static About {
         &About {
             name: "rolling-update",
-            sections: "10",
+            sections: &[&walkthrough::UPDATING_THE_ENSEMBLE],
             summary: "patch cpu to 0.3: members replaced one at a time in reverse order, a majority up throughout; history; undo",
             platforms: &PlatformKind::ALL,
             disruptive: true,

@@ -278,7 +278,7 @@ async fn faults(platform_kind: PlatformKind) -> String {
     let opts = RunOptions {
         platform: platform_kind,
         suites: suites.clone(),
-        manifest: root().join("fixtures/zookeeper.yaml"),
+        manifest: Some(root().join("fixtures/zookeeper.yaml")),
         results: results.clone(),
         config: Config::default(),
         keep: false,

@@ -18,15 +18,27 @@ pub const REPLY_IDLE: Duration = Duration::from_millis(100);
 /// Sends `word` and reads the reply until the server closes the connection, or until the reply
 /// ends a line (or is `imok`) and nothing more comes for [`REPLY_IDLE`]. The server writes its
 /// reply at once and closes; a port-forward (Kubernetes) passes the close on about a second
-/// later, which is not worth waiting for. A reply cut inside a line is never taken.
+/// later, which is not worth waiting for. A reply cut inside a line is never taken. A `srvr`
+/// reply ends at its last line, without waiting.
 pub async fn ask(addr: SocketAddr, word: &str, timeout: Duration) -> anyhow::Result<String> {
+    let whole = if word == "srvr" { srvr_complete } else { never };
+    ask_until(addr, word, timeout, whole).await
+}
+
+fn never(_: &[u8]) -> bool {
+    false
+}
+
+/// As [`ask`], but the reply also ends as soon as `enough` says it holds what the caller needs
+/// (checked after every read): the rest is not waited for.
+pub async fn ask_until(addr: SocketAddr, word: &str, timeout: Duration, enough: fn(&[u8]) -> bool) -> anyhow::Result<String> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
         stream.write_all(word.as_bytes()).await?;
         let mut reply = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
-            if word == "srvr" && srvr_complete(&reply) {
+            if enough(&reply) {
                 break;
             }
             let complete = reply.ends_with(b"\n") || reply == b"imok";
@@ -50,6 +62,19 @@ pub async fn ask(addr: SocketAddr, word: &str, timeout: Duration) -> anyhow::Res
         bail!("'{word}' to {addr}: not in the server's 4lw.commands.whitelist");
     }
     Ok(reply)
+}
+
+/// A `mntr` reply that says what [`server_state`] needs: a leader's whole `zk_synced_followers`
+/// line (the key is not a prefix of any other, such as `zk_synced_non_voting_followers`), the
+/// whole `zk_server_state` line of a server that does not lead (it has no such line), or the
+/// refusal of a server without quorum.
+fn mntr_enough(reply: &[u8]) -> bool {
+    let mut lines = reply.split(|&b| b == b'\n').rev().skip(1);
+    lines.any(|line| {
+        line.starts_with(b"zk_synced_followers\t")
+            || line.strip_prefix(b"zk_server_state\t").is_some_and(|state| state != b"leader")
+            || line.starts_with(b"This ZooKeeper instance is not currently serving requests")
+    })
 }
 
 /// A `srvr` reply known to be whole: its last line ("Node count: N", then for a leader
@@ -122,15 +147,43 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The addresses whose server led at its last `srvr` here: a guess of who leads now, so that
+/// its `mntr` can be asked at once instead of after `srvr`. It never changes a result, only
+/// whether the leader's look takes one round trip or two.
+static LED_LAST: std::sync::Mutex<Vec<SocketAddr>> = std::sync::Mutex::new(Vec::new());
+
 /// `srvr`, plus `mntr`'s synced-follower count when the server leads. `Ok(None)` when the
-/// server answers but is not serving (no quorum).
+/// server answers but is not serving (no quorum). Through a port-forward each exchange costs a
+/// connection set-up (two TLS handshakes), so `mntr` goes only to a leader: at once beside `srvr`
+/// to a server that led last time, after `srvr` to one that did not. It counts only when both
+/// replies say the server leads; a follower's is cut after its state line.
 pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result<Option<ServerState>> {
-    let Some(mut state) = parse_srvr(&ask(addr, "srvr", timeout).await?)? else {
-        return Ok(None);
+    let led = LED_LAST.lock().expect("never poisoned").contains(&addr);
+    let (srvr, early) = if led {
+        let (s, m) = tokio::join!(ask(addr, "srvr", timeout), ask_until(addr, "mntr", timeout, mntr_enough));
+        (s, Some(m))
+    } else {
+        (ask(addr, "srvr", timeout).await, None)
     };
-    if state.mode == Mode::Leader {
-        let mntr = parse_mntr(&ask(addr, "mntr", timeout).await?);
-        state.synced_followers = mntr.get("zk_synced_followers").and_then(|v| v.parse().ok());
+    let state = parse_srvr(&srvr?)?;
+    let leads = state.as_ref().is_some_and(|s| s.mode == Mode::Leader);
+    {
+        let mut last = LED_LAST.lock().expect("never poisoned");
+        last.retain(|a| *a != addr);
+        if leads {
+            last.push(addr);
+        }
+    }
+    let Some(mut state) = state else { return Ok(None) };
+    if leads {
+        let mntr = match early {
+            Some(m) => m?,
+            None => ask_until(addr, "mntr", timeout, mntr_enough).await?,
+        };
+        let mntr = parse_mntr(&mntr);
+        if mntr.get("zk_server_state").map(String::as_str) == Some("leader") {
+            state.synced_followers = mntr.get("zk_synced_followers").and_then(|v| v.parse().ok());
+        }
     }
     Ok(Some(state))
 }
@@ -214,6 +267,68 @@ mod tests {
         assert!(srvr_complete(format!("{leader}Proposal sizes last/min/max: -1/-1/-1\n").as_bytes()));
         assert!(srvr_complete(b"This ZooKeeper instance is not currently serving requests\n"));
         assert!(!srvr_complete(b"Zookeeper version: 3.8.0\nZxid: 0x10"));
+    }
+
+    #[test]
+    fn mntr_is_enough_once_the_line_server_state_needs_ended() {
+        assert!(mntr_enough(b"zk_version\t3.8.0\nzk_server_state\tleader\nzk_synced_followers\t2\n"));
+        assert!(mntr_enough(b"zk_synced_followers\t2\nzk_pending_syncs\t0"), "later lines need not be whole");
+        assert!(!mntr_enough(b"zk_version\t3.8.0\nzk_server_state\tleader\nzk_synced_followers\t1"), "the count may go on: 1 could be 12");
+        assert!(!mntr_enough(b"zk_server_state\tleader\nzk_synced_non_voting_followers\t0\nzk_synced_observers\t0\n"), "a leader's count is still to come");
+        assert!(mntr_enough(b"zk_version\t3.8.0\nzk_server_state\tfollower\n"), "a follower has no count to wait for");
+        assert!(!mntr_enough(b"zk_version\t3.8.0\nzk_server_state\tfollow"));
+        assert!(mntr_enough(b"This ZooKeeper instance is not currently serving requests\n"));
+        assert!(!mntr_enough(b""));
+    }
+
+    /// A scripted server: answers each of `replies` (keyed by the word asked) on one connection,
+    /// then holds the connection open, as a late-closing port-forward does.
+    async fn scripted(replies: &'static [(&'static str, &'static str)]) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut word = [0u8; 4];
+                    s.read_exact(&mut word).await.unwrap();
+                    let reply = replies.iter().find(|(w, _)| w.as_bytes() == word).map_or("", |(_, r)| *r);
+                    s.write_all(reply.as_bytes()).await.unwrap();
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn a_leaders_state_has_its_synced_followers_and_a_followers_mntr_is_not_waited_for() {
+        const LEADER_MNTR: &str = "zk_version\t3.8.0\nzk_server_state\tleader\nzk_synced_followers\t2\nzk_pending_sy";
+        let (addr, leader) = scripted(&[("srvr", SRVR_LEADER), ("mntr", LEADER_MNTR)]).await;
+        let state = server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!((state.mode, state.synced_followers), (Mode::Leader, Some(2)));
+        leader.abort();
+        const FOLLOWER_SRVR: &str = "Zookeeper version: 3.8.0\nZxid: 0x100000002\nMode: follower\nNode count: 5\n";
+        // The follower's mntr stops inside a line and stays open: only the state line can end it.
+        let (addr, follower) = scripted(&[("srvr", FOLLOWER_SRVR), ("mntr", "zk_version\t3.8.0\nzk_server_state\tfollower\nzk_avg_lat")]).await;
+        let state = server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!((state.mode, state.synced_followers), (Mode::Follower, None));
+        follower.abort();
+        // srvr and mntr disagree (the leader changed between them): no count, so not whole.
+        let (addr, changed) = scripted(&[("srvr", SRVR_LEADER), ("mntr", "zk_version\t3.8.0\nzk_server_state\tfollower\n")]).await;
+        assert_eq!(server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap().synced_followers, None);
+        changed.abort();
+    }
+
+    /// A leader's mntr through a late-closing port-forward: once the synced-followers line came,
+    /// the reply is taken. Here the rest stops inside a line and the connection stays open, so
+    /// neither the close nor the idle rule could end the read before the timeout.
+    #[tokio::test]
+    async fn the_leaders_mntr_ends_at_the_line_it_needs() {
+        let (addr, server) = scripted(&[("mntr", "zk_version\t3.8.0\nzk_server_state\tleader\nzk_synced_followers\t2\nzk_pending_sy")]).await;
+        let reply = ask_until(addr, "mntr", Duration::from_secs(5), mntr_enough).await.unwrap();
+        assert_eq!(parse_mntr(&reply)["zk_synced_followers"], "2");
+        server.abort();
     }
 
     /// As through a port-forward: the reply comes, the close does not (yet). The reply is taken

@@ -3,7 +3,7 @@
 
 pub mod pod;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
@@ -30,6 +30,19 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The built-in reference manifest ([`REFERENCE`]); its digest is that of fixtures/zookeeper.yaml.
+    pub fn reference() -> Result<Manifest> {
+        Manifest::parse(REFERENCE, REFERENCE_ORIGIN)
+    }
+
+    /// `path`'s manifest, or with `None` the built-in reference one.
+    pub fn load_or_reference(path: Option<&Path>) -> Result<Manifest> {
+        match path {
+            Some(p) => Manifest::load(p),
+            None => Manifest::reference(),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("{}: cannot read the manifest: {e}", path.display())))?;
         Manifest::parse(&text, &path.display().to_string())
@@ -104,22 +117,57 @@ impl Manifest {
                 Value::Object(labels)
             ));
         }
-        let one_of = |field: &str, value: Option<&str>, allowed: &[&str]| match value {
-            Some(v) if !allowed.contains(&v) => Err(format!("{at}.{field} is {v:?}; the API server accepts only {}", allowed.join(" or "))),
-            _ => Ok(()),
-        };
-        one_of("podManagementPolicy", spec.pod_management_policy.as_deref(), &["OrderedReady", "Parallel"])?;
+        one_of(&at, "podManagementPolicy", spec.pod_management_policy.as_deref(), &["OrderedReady", "Parallel"])?;
         let strategy = spec.update_strategy.as_ref();
-        one_of("updateStrategy.type", strategy.and_then(|u| u.type_.as_deref()), &["RollingUpdate", "OnDelete"])?;
+        one_of(&at, "updateStrategy.type", strategy.and_then(|u| u.type_.as_deref()), &["RollingUpdate", "OnDelete"])?;
         if strategy.is_some_and(|u| u.type_.as_deref() == Some("OnDelete") && u.rolling_update.is_some()) {
             return Err(format!("{at}.updateStrategy.rollingUpdate is set with type OnDelete; the API server refuses it"));
         }
         if let Some(r) = &spec.persistent_volume_claim_retention_policy {
-            one_of("persistentVolumeClaimRetentionPolicy.whenDeleted", r.when_deleted.as_deref(), &["Retain", "Delete"])?;
-            one_of("persistentVolumeClaimRetentionPolicy.whenScaled", r.when_scaled.as_deref(), &["Retain", "Delete"])?;
+            one_of(&at, "persistentVolumeClaimRetentionPolicy.whenDeleted", r.when_deleted.as_deref(), &["Retain", "Delete"])?;
+            one_of(&at, "persistentVolumeClaimRetentionPolicy.whenScaled", r.when_scaled.as_deref(), &["Retain", "Delete"])?;
         }
         pod::PodTemplate::from_statefulset(&self.statefulset)?;
+        self.check_services()?;
+        self.check_pdb()
+    }
+
+    /// What the API server refuses in the Services, on every platform.
+    fn check_services(&self) -> std::result::Result<(), String> {
+        for svc in &self.services {
+            let at = format!("Service {}: spec", svc.metadata.name.as_deref().unwrap_or(""));
+            let Some(spec) = svc.spec.as_ref() else { continue };
+            one_of(&at, "type", spec.type_.as_deref(), &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"])?;
+            one_of(&at, "sessionAffinity", spec.session_affinity.as_deref(), &["None", "ClientIP"])?;
+            for (i, port) in spec.ports.iter().flatten().enumerate() {
+                one_of(&at, &format!("ports[{i}].protocol"), port.protocol.as_deref(), &["TCP", "UDP", "SCTP"])?;
+            }
+            if spec.cluster_ip.as_deref() == Some("None") && spec.type_.as_deref().is_some_and(|t| t != "ClusterIP") {
+                return Err(format!("{at}.clusterIP None with type {}: the API server refuses it (a headless Service is of type ClusterIP)", spec.type_.as_deref().unwrap_or("")));
+            }
+        }
         Ok(())
+    }
+
+    /// What the API server refuses in the PodDisruptionBudget, on every platform.
+    fn check_pdb(&self) -> std::result::Result<(), String> {
+        let Some(pdb) = &self.pdb else { return Ok(()) };
+        let at = format!("PodDisruptionBudget {}: spec", pdb.metadata.name.as_deref().unwrap_or(""));
+        let Some(spec) = pdb.spec.as_ref() else { return Ok(()) };
+        if spec.min_available.is_some() && spec.max_unavailable.is_some() {
+            return Err(format!("{at} sets both minAvailable and maxUnavailable: the API server refuses it (set one)"));
+        }
+        one_of(&at, "unhealthyPodEvictionPolicy", spec.unhealthy_pod_eviction_policy.as_deref(), &["IfHealthyBudget", "AlwaysAllow"])
+    }
+
+    /// The Service named by the StatefulSet's serviceName (parsing made sure there is one).
+    pub fn headless_service(&self) -> Option<&Service> {
+        self.services.iter().find(|s| s.metadata.name.as_deref() == Some(self.service_name()))
+    }
+
+    /// Whether Kubernetes would publish DNS records of members that are not Ready.
+    fn publishes_not_ready(&self) -> bool {
+        self.headless_service().and_then(|s| s.spec.as_ref()).and_then(|s| s.publish_not_ready_addresses) == Some(true)
     }
 
     /// Fields the Docker platform cannot run as Kubernetes would (a Docker run refuses the
@@ -152,6 +200,35 @@ impl Manifest {
         }
         if spec.ordinals.as_ref().and_then(|o| o.start).is_some_and(|s| s != 0) {
             out.push(format!("{at}.ordinals.start (the Docker platform names members from ordinal 0)"));
+        }
+        if !self.ordered_ready() && !self.publishes_not_ready() {
+            out.push(format!(
+                "{at}.podManagementPolicy Parallel with Service {} not setting publishNotReadyAddresses: true (on Docker a member's FQDN resolves from its start; \
+                 Kubernetes publishes it only once the member is Ready, so members started together whose readiness needs a quorum never find each other there)",
+                self.service_name()
+            ));
+        }
+        out
+    }
+
+    /// How the Docker platform realises the Services, where that differs from Kubernetes (the
+    /// report's notes).
+    pub fn docker_service_notes(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "Services: the headless Service {} is a Docker network on which members answer to their FQDNs; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
+            self.service_name()
+        )];
+        if !self.publishes_not_ready() {
+            out.push(format!(
+                "Service {}: without publishNotReadyAddresses Kubernetes publishes a member's FQDN only once it is Ready; on Docker it resolves from the member's start. \
+                 With OrderedReady (this manifest) a member is created only when every lower ordinal is Ready, so the members it must reach to join resolve on both",
+                self.service_name()
+            ));
+        }
+        for svc in self.services.iter().filter(|s| s.metadata.name.as_deref() != Some(self.service_name())) {
+            if let Some(t) = svc.spec.as_ref().and_then(|s| s.type_.as_deref()).filter(|t| *t != "ClusterIP") {
+                out.push(format!("Service {}: type {t} is not realised on Docker (no node ports or load balancers on one host)", svc.metadata.name.as_deref().unwrap_or("")));
+            }
         }
         out
     }
@@ -240,6 +317,14 @@ impl Manifest {
     }
 }
 
+/// A value outside the enum the API server accepts for `{at}.{field}`.
+fn one_of(at: &str, field: &str, value: Option<&str>, allowed: &[&str]) -> std::result::Result<(), String> {
+    match value {
+        Some(v) if !allowed.contains(&v) => Err(format!("{at}.{field} is {v:?}; the API server accepts only {}", allowed.join(" or "))),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a manifest document is the StatefulSet.
 pub fn is_statefulset(doc: &Value) -> bool {
     doc.get("kind").and_then(Value::as_str) == Some("StatefulSet")
@@ -275,14 +360,17 @@ fn unknown_field(input: &Value, back: &Value, at: String) -> Option<String> {
     }
 }
 
-/// The default manifest shipped with the harness.
-pub fn default_path() -> PathBuf {
-    PathBuf::from("fixtures/zookeeper.yaml")
-}
+/// The walkthrough's manifest as the project keeps it (fixtures/zookeeper.yaml), built into the
+/// binary so that an installed `zk-chaos` needs no checkout and no particular working directory.
+/// `--manifest PATH` replaces it.
+pub const REFERENCE: &str = include_str!("../../fixtures/zookeeper.yaml");
+
+/// How reports and messages name [`REFERENCE`]: the digest says which bytes, this says whence.
+pub const REFERENCE_ORIGIN: &str = concat!("built-in reference manifest (fixtures/zookeeper.yaml of zk-chaos ", env!("CARGO_PKG_VERSION"), ")");
 
 #[cfg(test)]
 pub(crate) fn walkthrough() -> Manifest {
-    Manifest::parse(include_str!("../../fixtures/zookeeper.yaml"), "fixtures/zookeeper.yaml").unwrap()
+    Manifest::reference().unwrap()
 }
 
 /// Does a label selector (matchLabels and matchExpressions) select a pod with `labels`? An
@@ -310,6 +398,21 @@ pub fn selects(selector: &Value, labels: &serde_json::Map<String, Value>) -> boo
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// The built-in manifest is fixtures/zookeeper.yaml byte for byte: the same digest as the file
+    /// (a certificate of the built-in one names exactly what a file run would), named as built in.
+    #[test]
+    fn the_reference_manifest_is_the_fixture_and_says_it_is_built_in() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml");
+        let file = Manifest::load(&path).unwrap();
+        let builtin = Manifest::reference().unwrap();
+        assert_eq!(builtin.digest, file.digest);
+        assert_eq!(builtin.digest, format!("sha256:{:x}", Sha256::digest(std::fs::read(&path).unwrap())));
+        assert_eq!(builtin.documents, file.documents);
+        assert!(builtin.origin.starts_with("built-in reference manifest") && builtin.origin.contains(env!("CARGO_PKG_VERSION")), "{}", builtin.origin);
+        assert_eq!(Manifest::load_or_reference(None).unwrap().origin, builtin.origin);
+        assert_eq!(Manifest::load_or_reference(Some(&path)).unwrap().origin, path.display().to_string());
+    }
 
     /// The negative controls in fixtures/broken/ must differ from the reference manifest in
     /// exactly the one way their header says, or a suite failing on them proves nothing.

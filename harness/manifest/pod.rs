@@ -136,7 +136,12 @@ impl PodTemplate {
         }
         match spec.restart_policy.as_deref() {
             None | Some("Always") => {}
-            Some(other) => return Err(format!("{at}.restartPolicy is {other:?}; a StatefulSet's pods must restart Always (TUTORIAL.md section 11)")),
+            Some(other) => {
+                return Err(format!(
+                    "{at}.restartPolicy is {other:?}; a StatefulSet's pods must restart Always (the walkthrough's {})",
+                    crate::suites::walkthrough::HANDLING_PROCESS_FAILURE.cite()
+                ))
+            }
         }
         if spec.containers.len() != 1 {
             return Err(format!("{at}.containers has {} containers; zk-chaos runs exactly one per member", spec.containers.len()));
@@ -364,6 +369,11 @@ mod tests {
     #[case::min_ready("  replicas: 3\n", "  replicas: 3\n  minReadySeconds: 30\n", "spec.minReadySeconds")]
     #[case::pvc_delete("  replicas: 3\n", "  replicas: 3\n  persistentVolumeClaimRetentionPolicy:\n    whenDeleted: Delete\n", "whenDeleted Delete")]
     #[case::ordinals("  replicas: 3\n", "  replicas: 3\n  ordinals:\n    start: 1\n", "ordinals.start")]
+    #[case::parallel_unpublished(
+        "  podManagementPolicy: OrderedReady",
+        "  podManagementPolicy: Parallel",
+        "podManagementPolicy Parallel with Service zk-hs not setting publishNotReadyAddresses: true"
+    )]
     fn fields_the_docker_platform_cannot_honour_are_named(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
         let m = with(from, to).unwrap_or_else(|e| panic!("valid for Kubernetes: {e}"));
         let unsupported = m.docker_unsupported().join("\n");
@@ -388,9 +398,44 @@ mod tests {
     #[case::strategy("    type: RollingUpdate", "    type: Rolling", "updateStrategy.type is \"Rolling\"")]
     #[case::on_delete_with_rolling("    type: RollingUpdate", "    type: OnDelete\n    rollingUpdate:\n      partition: 1", "rollingUpdate is set with type OnDelete")]
     #[case::retention("  replicas: 3\n", "  replicas: 3\n  persistentVolumeClaimRetentionPolicy:\n    whenDeleted: Keep\n", "whenDeleted is \"Keep\"")]
+    #[case::headless_node_port("  clusterIP: None\n", "  clusterIP: None\n  type: NodePort\n", "Service zk-hs: spec.clusterIP None with type NodePort: the API server refuses it")]
+    #[case::service_type(
+        "      name: client\n  selector",
+        "      name: client\n  type: Loadbalancer\n  selector",
+        "Service zk-cs: spec.type is \"Loadbalancer\"; the API server accepts only ClusterIP or NodePort or LoadBalancer or ExternalName"
+    )]
+    #[case::protocol("      name: client\n", "      name: client\n      protocol: tcp\n", "Service zk-cs: spec.ports[0].protocol is \"tcp\"")]
+    #[case::affinity("      name: client\n  selector", "      name: client\n  sessionAffinity: Sticky\n  selector", "spec.sessionAffinity is \"Sticky\"")]
+    #[case::budget_both("  maxUnavailable: 1\n", "  maxUnavailable: 1\n  minAvailable: 2\n", "PodDisruptionBudget zk-pdb: spec sets both minAvailable and maxUnavailable")]
+    #[case::budget_policy("  maxUnavailable: 1\n", "  maxUnavailable: 1\n  unhealthyPodEvictionPolicy: Always\n", "spec.unhealthyPodEvictionPolicy is \"Always\"")]
     fn values_no_platform_accepts_are_bad_input(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
         let msg = with(from, to).unwrap_err();
         assert!(msg.contains(says), "{msg}");
+    }
+
+    /// Members started together find each other on Kubernetes only if the headless Service
+    /// publishes members that are not Ready; with that set, Docker resolves names as Kubernetes
+    /// does and runs the manifest.
+    #[test]
+    fn parallel_members_run_on_docker_when_the_service_publishes_unready_members() {
+        let text = include_str!("../../fixtures/zookeeper.yaml").replacen("  podManagementPolicy: OrderedReady", "  podManagementPolicy: Parallel", 1).replacen(
+            "  clusterIP: None\n",
+            "  clusterIP: None\n  publishNotReadyAddresses: true\n",
+            1,
+        );
+        let m = Manifest::parse(&text, "m.yaml").unwrap();
+        assert!(!m.ordered_ready());
+        assert!(m.docker_unsupported().is_empty(), "{:?}", m.docker_unsupported());
+        assert!(!m.docker_service_notes().iter().any(|n| n.contains("publishNotReadyAddresses")), "nothing differs: {:?}", m.docker_service_notes());
+    }
+
+    #[test]
+    fn the_report_says_where_docker_realises_the_services_differently() {
+        let notes = walkthrough().docker_service_notes().join("\n");
+        assert!(notes.contains("Service zk-hs: without publishNotReadyAddresses Kubernetes publishes a member's FQDN only once it is Ready"), "{notes}");
+        assert!(!notes.contains("is not realised on Docker"), "{notes}");
+        let m = with("      name: client\n  selector", "      name: client\n  type: LoadBalancer\n  selector").unwrap();
+        assert!(m.docker_service_notes().join("\n").contains("Service zk-cs: type LoadBalancer is not realised on Docker"));
     }
 
     #[test]

@@ -20,6 +20,12 @@ use crate::manifest::Manifest;
 /// The label every object a run creates carries, with the run id as its value.
 pub const RUN_LABEL: &str = "zk-chaos.run";
 
+/// The labels every object of run `run_id` carries: the run, and the host it started on (so
+/// that `clean` on another host leaves it alone: see [`crate::ownership`]).
+pub fn run_labels(run_id: &str) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([(RUN_LABEL.to_string(), run_id.to_string()), (crate::ownership::HOST_LABEL.to_string(), crate::ownership::this_host())])
+}
+
 /// The platforms a suite can need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -286,6 +292,12 @@ pub trait Platform: Send + Sync {
 
     /// Removes everything this run created. Errors are returned, never swallowed.
     async fn teardown(&self) -> anyhow::Result<()>;
+
+    /// Time teardown gets beyond the configured `timeouts.cleanup`: deleting a whole kind
+    /// cluster (every node container) took over a minute on a loaded 2-core machine.
+    fn teardown_allowance(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
     /// How to reach the ensemble and how to remove it, printed for `--keep`.
     fn keep_instructions(&self) -> String;
 }

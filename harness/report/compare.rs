@@ -23,11 +23,12 @@ pub fn load_run(path: &Path) -> Result<RunReport> {
     serde_json::from_str(&text).map_err(|e| Error::bad_input(format!("{} is not a zk-chaos report.json: {e}", file.display())))
 }
 
-/// Checks the `--max-factor` value: a number above 1.
-pub fn parse_factor(text: &str) -> Result<f64> {
+/// Parses the `--max-factor` value (clap's value parser: its error is clap's, exit 2): a number
+/// above 1.
+pub fn parse_factor(text: &str) -> std::result::Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(f) if f.is_finite() && f > 1.0 => Ok(f),
-        _ => Err(Error::bad_input(format!("--max-factor must be a number above 1 (for example 1.5, meaning 50% slower is a regression); got {text:?}"))),
+        _ => Err("must be a number above 1 (for example 1.5: more than 50% slower is a regression)".to_string()),
     }
 }
 

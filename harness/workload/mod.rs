@@ -13,6 +13,7 @@
 
 pub mod checker;
 pub mod history;
+pub mod register;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

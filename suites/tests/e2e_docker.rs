@@ -216,14 +216,29 @@ fn sigint_during_a_fault_leaves_nothing_behind() {
     }
 }
 
+fn clean(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zk-chaos")).arg("clean").args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// A run killed outright (SIGKILL) cannot clean up: the next run warns about its leftovers, and
-/// `zk-chaos clean` finds them by their label and removes them.
+/// `zk-chaos clean` finds them by their label and removes them. While the run was alive, `clean`
+/// left it alone and refused to remove it by name.
 #[test]
 fn clean_removes_what_a_killed_run_left() {
     let _one = exclusive();
     let mut killed = Background::start(&["run", "--suite", "integrity"]);
     let run_id = killed.run_id();
     killed.wait_for("Ready", 180);
+    let (code, stdout, stderr) = clean(&[]);
+    assert_eq!(code, Some(0), "clean beside a live run: {stdout}{stderr}");
+    assert!(stdout.contains(&format!("left alone: run {run_id} is in progress")), "{stdout}");
+    assert!(!stdout.contains(&format!("run(s) {run_id}")), "{stdout}");
+    let (code, _, stderr) = clean(&["--run", &run_id]);
+    assert_eq!(code, Some(2), "a run in progress named with --run is refused: {stderr}");
+    assert!(stderr.contains("is in progress") && stderr.contains("--force"), "{stderr}");
+    let left = leftovers(&run_id);
+    assert!(left.iter().any(|l| l.starts_with("ps")), "clean removed a live run's containers: {left:?}");
     killed.signal("KILL");
     assert_eq!(killed.finish(30), None, "killed by a signal, no exit code");
     let left = leftovers(&run_id);
@@ -239,11 +254,32 @@ fn clean_removes_what_a_killed_run_left() {
     assert!(leftovers(&next_id).is_empty());
     assert!(!leftovers(&run_id).is_empty(), "a run never removes another run's objects");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_zk-chaos")).args(["clean", "--run", &run_id]).output().unwrap();
-    assert!(out.status.success(), "clean --run {run_id}: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("removing"), "{}", String::from_utf8_lossy(&out.stdout));
+    // Killed, its lock is gone with its process: `clean` without --run takes it for leftovers.
+    let (code, stdout, stderr) = clean(&[]);
+    assert_eq!(code, Some(0), "clean: {stdout}{stderr}");
+    assert!(stdout.contains(&format!("of run(s) {run_id}")), "{stdout}");
     let left = leftovers(&run_id);
     assert!(left.is_empty(), "after clean, run {run_id} left {left:?}");
+}
+
+/// A run ended with --keep leaves its ensemble up on purpose: `clean` leaves it alone and says
+/// how to remove it; `clean --run` removes it.
+#[test]
+fn a_kept_run_stays_until_it_is_named() {
+    let _one = exclusive();
+    let run = zk_chaos(&["run", "--suite", "integrity", "--keep"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let run_id = run.report()["run_id"].as_str().unwrap().to_string();
+    assert!(leftovers(&run_id).iter().any(|l| l.starts_with("ps")), "--keep keeps the members\n{}", run.output());
+    let (code, stdout, stderr) = clean(&[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("left alone: run {run_id} was kept with --keep (remove it with `zk-chaos clean --run {run_id}`)")), "{stdout}");
+    assert!(!leftovers(&run_id).is_empty(), "clean removed a kept run");
+    let (code, stdout, stderr) = clean(&["--run", &run_id]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("of run(s) {run_id}")), "{stdout}");
+    let left = leftovers(&run_id);
+    assert!(left.is_empty(), "after clean --run, kept run {run_id} left {left:?}");
 }
 
 /// A failure inside cleanup fails the run (exit 1) with the cleanup error in the report: here a

@@ -1,7 +1,9 @@
 //! report.html in a real browser: a recorded Docker run (`fixtures/reports/docker-certify.json`,
 //! six suites, liveness failed) rendered with member logs, opened in headless Chromium. The
 //! screenshot must be the page (not blank, both verdict colours on it) and the DOM Chromium
-//! parsed must hold the timelines and the failure message.
+//! parsed must hold the timelines and the failure message. With `ZK_CHAOS_README_SCREENSHOT=PATH`
+//! it also saves the top of the page, once checked, as the README's picture
+//! (`ZK_CHAOS_README_SCREENSHOT=fixtures/readme/report.png`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,4 +89,13 @@ fn report_html_renders_in_headless_chromium() {
     assert!(inked > pixels.len() / 50, "the page is blank: {inked} of {} pixels inked", pixels.len());
     assert!(pass > 500, "no pass colour on the page ({pass} pixels)");
     assert!(fail > 200, "no fail colour on the page ({fail} pixels)");
+
+    // The README's picture: a second, shorter screenshot of the same page (the header, what
+    // failed, the suites), taken only when asked and only after the page passed the checks above.
+    if let Ok(keep) = std::env::var("ZK_CHAOS_README_SCREENSHOT") {
+        let top = dir.path().join("report-top.png");
+        let out = browser(&[&format!("--screenshot={}", top.display()), "--window-size=1280,800"], &page);
+        assert!(top.exists(), "no README screenshot: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::copy(&top, &keep).unwrap_or_else(|e| panic!("ZK_CHAOS_README_SCREENSHOT={keep}: {e}"));
+    }
 }

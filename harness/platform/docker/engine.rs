@@ -1,5 +1,5 @@
-//! The Docker engine: connecting with a negotiated API version, exec with exit codes, logs,
-//! and finding or removing what runs left behind (by the run label).
+//! The Docker engine: connecting (where [`host::find`] says) with a negotiated API version, exec
+//! with exit codes, logs, and finding or removing what runs left behind (by the run label).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,23 +12,52 @@ use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
 use bollard::Docker;
 use futures::StreamExt;
 
+use super::host;
 use crate::error::{Error, Result};
 use crate::platform::{ExecOutput, RUN_LABEL};
 
-/// Connects to the local engine (DOCKER_HOST or the default socket) and negotiates the API
-/// version with it, so an older engine (API 1.41, Docker 20.10) works.
+/// Connects to the engine [`host::find`] names (DOCKER_HOST, else where testcontainers looks)
+/// and negotiates the API version with it, so an older engine (API 1.41, Docker 20.10) works.
+///
+/// # Errors
+/// Bad input for a DOCKER_HOST the docker CLI would refuse; unavailable when no engine answers.
 pub async fn connect() -> Result<Docker> {
+    let found = host::find(&host::Env::from_process(), &|p: &std::path::Path| p.exists())?;
+    connect_to(&found).await
+}
+
+/// Connects to `found`'s engine.
+pub async fn connect_to(found: &host::Found) -> Result<Docker> {
+    let url = found.endpoint.url();
     let unavailable = |e: &dyn std::fmt::Display| {
         Error::unavailable(format!(
-            "no Docker engine answers ({e}). zk-chaos runs the ensemble as Docker containers by default: \
+            "no Docker engine answers at {url} (from {}): {e}. zk-chaos runs the ensemble as Docker containers by default: \
              start the Docker daemon (or set DOCKER_HOST to a reachable engine) and check that `docker info` works, \
-             or choose another platform with --platform kube or --platform kind."
+             or run on an existing cluster with --platform kube (--platform kind needs a Docker engine too).",
+            found.from
         ))
     };
-    let docker = Docker::connect_with_local_defaults().map_err(|e| unavailable(&e))?;
+    const TIMEOUT_S: u64 = 120;
+    let docker = match &found.endpoint {
+        host::Endpoint::Unix(path) => Docker::connect_with_unix(&path.to_string_lossy(), TIMEOUT_S, bollard::API_DEFAULT_VERSION),
+        host::Endpoint::Tcp { tls: None, .. } => Docker::connect_with_http(&url, TIMEOUT_S, bollard::API_DEFAULT_VERSION),
+        host::Endpoint::Tcp { tls: Some(t), .. } => Docker::connect_with_ssl(&url, &t.key(), &t.cert(), &t.ca(), TIMEOUT_S, bollard::API_DEFAULT_VERSION),
+    }
+    .map_err(|e| unavailable(&e))?;
     let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await.map_err(|_| unavailable(&"no answer within 10s"))?.map_err(|e| unavailable(&e))?;
     docker.ping().await.map_err(|e| unavailable(&e))?;
     Ok(docker)
+}
+
+/// The environment for a docker CLI child (the image build) that reaches the engine zk-chaos
+/// uses: nothing when DOCKER_HOST is set already (the child inherits it) or when no engine is
+/// found (the child then says so itself), else DOCKER_HOST (and TLS) for what [`host::find`] found.
+pub fn cli_env() -> Vec<(String, std::ffi::OsString)> {
+    let env = host::Env::from_process();
+    if env.docker_host.is_some() {
+        return Vec::new();
+    }
+    host::find(&env, &|p: &std::path::Path| p.exists()).map(|f| f.cli_env()).unwrap_or_default()
 }
 
 /// Runs `argv` in `container` as the container's user; the exit code comes from inspecting the
@@ -89,6 +118,8 @@ pub struct Leftovers {
     pub networks: Vec<String>,
     /// The run ids they belong to.
     pub runs: Vec<String>,
+    /// Each run's host label ([`crate::ownership::HOST_LABEL`]), where its objects carry one.
+    pub hosts: std::collections::BTreeMap<String, String>,
 }
 
 impl Leftovers {
@@ -113,27 +144,33 @@ fn label_filter(run: Option<&str>) -> HashMap<String, Vec<String>> {
 pub async fn find(docker: &Docker, run: Option<&str>) -> anyhow::Result<Leftovers> {
     let mut found = Leftovers::default();
     let mut runs = std::collections::BTreeSet::new();
-    let containers = docker.list_containers(Some(ListContainersOptions { all: true, filters: label_filter(run), ..Default::default() })).await.context("listing containers")?;
-    for c in containers {
-        if let Some(r) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) {
+    let mut note = |labels: Option<&HashMap<String, String>>| {
+        if let Some(r) = labels.and_then(|l| l.get(RUN_LABEL)) {
             runs.insert(r.clone());
+            if let Some(h) = labels.and_then(|l| l.get(crate::ownership::HOST_LABEL)) {
+                found.hosts.insert(r.clone(), h.clone());
+            }
         }
-        found.containers.push(c.id.unwrap_or_default());
+    };
+    let containers = docker.list_containers(Some(ListContainersOptions { all: true, filters: label_filter(run), ..Default::default() })).await.context("listing containers")?;
+    let mut ids = Vec::new();
+    for c in containers {
+        note(c.labels.as_ref());
+        ids.push(c.id.unwrap_or_default());
     }
     let volumes = docker.list_volumes(Some(ListVolumesOptions { filters: label_filter(run) })).await.context("listing volumes")?;
+    let mut vols = Vec::new();
     for v in volumes.volumes.unwrap_or_default() {
-        if let Some(r) = v.labels.get(RUN_LABEL) {
-            runs.insert(r.clone());
-        }
-        found.volumes.push(v.name);
+        note(Some(&v.labels));
+        vols.push(v.name);
     }
     let networks = docker.list_networks(Some(ListNetworksOptions { filters: label_filter(run) })).await.context("listing networks")?;
+    let mut nets = Vec::new();
     for n in networks {
-        if let Some(r) = n.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) {
-            runs.insert(r.clone());
-        }
-        found.networks.push(n.name.unwrap_or_default());
+        note(n.labels.as_ref());
+        nets.push(n.name.unwrap_or_default());
     }
+    (found.containers, found.volumes, found.networks) = (ids, vols, nets);
     found.runs = runs.into_iter().collect();
     Ok(found)
 }
@@ -141,11 +178,16 @@ pub async fn find(docker: &Docker, run: Option<&str>) -> anyhow::Result<Leftover
 /// Removes everything carrying the label of `run` (or of any run): containers first (with their
 /// anonymous volumes), then volumes, then networks. Every failure is returned, none swallowed.
 pub async fn remove(docker: &Docker, run: Option<&str>) -> Vec<String> {
+    match find(docker, run).await {
+        Ok(found) => remove_found(docker, &found).await,
+        Err(e) => vec![format!("{e:#}")],
+    }
+}
+
+/// Removes what [`find`] found: containers first (with their anonymous volumes), then volumes,
+/// then networks.
+pub async fn remove_found(docker: &Docker, found: &Leftovers) -> Vec<String> {
     let mut errors = Vec::new();
-    let found = match find(docker, run).await {
-        Ok(f) => f,
-        Err(e) => return vec![format!("{e:#}")],
-    };
     for c in &found.containers {
         let opts = RemoveContainerOptions { force: true, v: true, ..Default::default() };
         match docker.remove_container(c, Some(opts)).await {

@@ -4,6 +4,8 @@
 //! to its FQDN; each member's client port is published on loopback.
 
 pub mod engine;
+pub mod host;
+pub mod image;
 pub mod pod;
 
 use std::collections::BTreeMap;
@@ -55,7 +57,7 @@ impl DockerPlatform {
         if docker.inspect_image(&image).await.is_err() {
             return Err(Error::unavailable(format!(
                 "the image {image} is not in the local Docker engine, and no registry can be reached to pull it. \
-                 Build it with `bash ci/build-image.sh` (it makes the base with debootstrap from Debian's packages), \
+                 Build it with `zk-chaos image build` (it makes the base with debootstrap from Debian's packages), \
                  or set `image:` in the config to an image the engine has."
             )));
         }
@@ -290,10 +292,7 @@ impl Platform for DockerPlatform {
         if self.manifest.pdb.is_some() {
             notes.push("PodDisruptionBudget: not applicable on Docker (there are no nodes to drain); the maintenance suite needs Kubernetes".into());
         }
-        notes.push(format!(
-            "Services: the headless Service {} is a Docker network on which members answer to their FQDNs; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
-            self.manifest.service_name()
-        ));
+        notes.extend(self.manifest.docker_service_notes());
         notes.push("resources: cpu requests become CPU shares; memory requests have no Docker equivalent".into());
         notes
     }

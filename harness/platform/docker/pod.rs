@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine;
 use crate::manifest::pod::{PodTemplate, Probe, VolumeKind};
-use crate::platform::{LifecycleEvent, LifecycleKind, MemberStatus, RUN_LABEL};
+use crate::platform::{run_labels, LifecycleEvent, LifecycleKind, MemberStatus};
 
 /// The lifecycle log shared by every pod of a run, with a counter that wakes waits.
 pub struct Lifecycle {
@@ -328,7 +328,7 @@ impl Worker {
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
                 Err(e) => return Err(e).with_context(|| format!("inspecting volume {name}")),
             }
-            let mut labels = HashMap::from([(RUN_LABEL.to_string(), spec.run_id.clone())]);
+            let mut labels = run_labels(&spec.run_id);
             if m.kind == VolumeKind::Claim {
                 labels.insert(CLAIM_LABEL.into(), format!("{}-{}", m.volume, spec.member));
                 labels.insert(UID_LABEL.into(), new_uid(&name));
@@ -345,7 +345,7 @@ impl Worker {
             image: Some(spec.image.clone()),
             user: Some("0".to_string()),
             entrypoint: Some(vec!["sh".into(), "-c".into(), script]),
-            labels: Some(HashMap::from([(RUN_LABEL.to_string(), spec.run_id.clone())])),
+            labels: Some(run_labels(&spec.run_id)),
             host_config: Some(HostConfig { mounts: Some(mounts(spec)), network_mode: Some("none".into()), ..Default::default() }),
             ..Default::default()
         };
@@ -398,11 +398,9 @@ pub fn container_config(spec: &PodSpec) -> Config<String> {
     let fqdn = format!("{}.{}", spec.member, spec.domain);
     let service = spec.domain.split('.').next().unwrap_or_default();
     let aliases = vec![fqdn, format!("{}.{service}", spec.member), spec.member.clone()];
-    let labels = HashMap::from([
-        (RUN_LABEL.to_string(), spec.run_id.clone()),
-        ("zk-chaos.member".to_string(), spec.member.clone()),
-        ("zk-chaos.revision".to_string(), spec.revision.clone()),
-    ]);
+    let mut labels = run_labels(&spec.run_id);
+    labels.insert("zk-chaos.member".to_string(), spec.member.clone());
+    labels.insert("zk-chaos.revision".to_string(), spec.revision.clone());
     Config {
         image: Some(spec.image.clone()),
         hostname: Some(spec.member.clone()),
@@ -433,13 +431,7 @@ pub fn container_config(spec: &PodSpec) -> Config<String> {
 /// Creates the run's network (the headless Service's DNS lives on it).
 pub async fn create_network(docker: &Docker, name: &str, run_id: &str) -> anyhow::Result<()> {
     docker
-        .create_network(CreateNetworkOptions {
-            name: name.to_string(),
-            check_duplicate: true,
-            driver: "bridge".to_string(),
-            labels: HashMap::from([(RUN_LABEL.to_string(), run_id.to_string())]),
-            ..Default::default()
-        })
+        .create_network(CreateNetworkOptions { name: name.to_string(), check_duplicate: true, driver: "bridge".to_string(), labels: run_labels(run_id), ..Default::default() })
         .await
         .with_context(|| format!("creating network {name}"))?;
     Ok(())
@@ -586,7 +578,9 @@ mod tests {
         assert_eq!((b.host_ip.as_deref(), b.host_port.as_deref()), (Some("127.0.0.1"), Some("40001")));
         let aliases = c.networking_config.unwrap().endpoints_config["zk-chaos-t"].aliases.clone().unwrap();
         assert_eq!(aliases, ["zk-1.zk-hs.default.svc.cluster.local", "zk-1.zk-hs", "zk-1"]);
-        assert_eq!(c.labels.unwrap()[RUN_LABEL], "zk-chaos-t");
+        let labels = c.labels.unwrap();
+        assert_eq!(labels[crate::platform::RUN_LABEL], "zk-chaos-t");
+        assert_eq!(labels[crate::ownership::HOST_LABEL], crate::ownership::this_host());
     }
 
     #[test]

@@ -38,10 +38,13 @@ pub fn pinned_node(pv: &PersistentVolume) -> Option<String> {
 /// The annotation a run puts on each node it cordons (its run id) and removes when it uncordons:
 /// how `zk-chaos clean` finds the cordons of a run that was killed.
 pub const CORDONED_BY: &str = "zk-chaos.run/cordoned-by";
+/// The annotation naming the host of the run that cordoned a node (see [`crate::ownership`]).
+pub const CORDONED_FROM: &str = "zk-chaos.run/cordoned-from";
 
 /// The merge patch of a cordon by `run_id` (or, with `None`, of its uncordon).
 pub fn cordon_patch(run_id: Option<&str>) -> serde_json::Value {
-    json!({"metadata": {"annotations": {CORDONED_BY: run_id}}, "spec": {"unschedulable": run_id.is_some()}})
+    let host = run_id.map(|_| crate::ownership::this_host());
+    json!({"metadata": {"annotations": {CORDONED_BY: run_id, CORDONED_FROM: host}}, "spec": {"unschedulable": run_id.is_some()}})
 }
 
 /// An object read from the API server with its apiVersion and kind set (a GET of one object may

@@ -18,7 +18,7 @@ pub struct KubeOptions {
     pub namespace: Option<String>,
     /// `--allow-disruption=CONTEXT`: disruptive suites may run on that context.
     pub allow_disruption: Option<String>,
-    /// `--kind-config`: the kind cluster config (default fixtures/kind/cluster.yaml).
+    /// `--kind-config`: the kind cluster config (default: the built-in fixtures/kind/cluster.yaml).
     pub kind_config: Option<PathBuf>,
     /// `--storage-class`: the StorageClass of volume claim templates that name none (on kind with
     /// its default config: `zk-chaos-shared`, volumes that can follow a pod to another node).

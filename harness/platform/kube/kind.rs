@@ -1,5 +1,6 @@
 //! `--platform kind`: a throwaway cluster made with the `kind` CLI from fixtures/kind/cluster.yaml
-//! (one control plane, four workers), the image loaded into its nodes, deleted at the end.
+//! (one control plane, four workers; built into the binary, `--kind-config` replaces it), the
+//! image loaded into its nodes, deleted at the end.
 //! Its kubeconfig goes to a file of its own, so the user's ~/.kube/config is not touched.
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,38 @@ pub fn config_for(config: &str, cluster: &str) -> String {
     config.replace(SHARED_HOST_PATH, &shared_dir(cluster).to_string_lossy())
 }
 
+/// fixtures/kind/cluster.yaml, built in so that `--platform kind` works from any directory.
+pub const BUILTIN_CONFIG: &str = include_str!("../../../fixtures/kind/cluster.yaml");
+
+/// A kind cluster config: the built-in one or a file's, read before anything is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindConfig {
+    /// How messages name it: the path, or that it is built in.
+    pub origin: String,
+    pub text: String,
+}
+
+impl KindConfig {
+    /// [`BUILTIN_CONFIG`].
+    pub fn builtin() -> KindConfig {
+        KindConfig {
+            origin: concat!("the built-in kind cluster config (fixtures/kind/cluster.yaml of zk-chaos ", env!("CARGO_PKG_VERSION"), ")").into(),
+            text: BUILTIN_CONFIG.into(),
+        }
+    }
+
+    /// `--kind-config PATH`; a file that cannot be read is bad input.
+    pub fn load(path: &Path) -> Result<KindConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_input(format!(
+                "--kind-config {}: cannot read the kind cluster config ({e}); give a kind Cluster config file, or drop the flag for the built-in one",
+                path.display()
+            ))
+        })?;
+        Ok(KindConfig { origin: path.display().to_string(), text })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct KindCluster {
     pub name: String,
@@ -82,27 +115,24 @@ impl KindCluster {
         KindCluster { name, kubeconfig }
     }
 
-    /// Creates this planned cluster and loads `image` into it. On failure after creation, deletes it.
-    pub async fn create(&self, config: &Path, image: &str) -> Result<()> {
+    /// Creates this planned cluster from `config` and loads `image` into it. On failure after
+    /// creation, deletes it.
+    pub async fn create(&self, config: &KindConfig, image: &str) -> Result<()> {
         let bin = binary();
         match Command::new(&bin).arg("version").output().await {
             Ok(o) if o.status.success() => {}
             _ => {
                 return Err(Error::unavailable(format!(
                     "--platform kind needs the `kind` CLI ({bin} could not be run). Install it: \
-                     `go install sigs.k8s.io/kind@v0.29.0` or a release binary from https://kind.sigs.k8s.io/docs/user/quick-start/#installation, \
+                     `go install sigs.k8s.io/kind@v0.33.0` or a release binary from https://kind.sigs.k8s.io/docs/user/quick-start/#installation, \
                      and a Docker engine for its nodes; or use --platform kube with an existing cluster."
                 )))
             }
         }
-        if !config.exists() {
-            return Err(Error::bad_input(format!("the kind cluster config {} does not exist", config.display())));
-        }
         let cluster = self;
-        let text = std::fs::read_to_string(config).map_err(|e| Error::bad_input(format!("reading the kind cluster config {}: {e}", config.display())))?;
         let own = cluster.kubeconfig.with_extension("kind.yaml");
-        std::fs::write(&own, config_for(&text, &cluster.name)).map_err(|e| Error::unavailable(format!("writing {}: {e}", own.display())))?;
-        tracing::info!("creating kind cluster {} from {}", cluster.name, config.display());
+        std::fs::write(&own, config_for(&config.text, &cluster.name)).map_err(|e| Error::unavailable(format!("writing {}: {e}", own.display())))?;
+        tracing::info!("creating kind cluster {} from {}", cluster.name, config.origin);
         let created =
             run(&["create", "cluster", "--name", &cluster.name, "--config", &own.to_string_lossy(), "--kubeconfig", &cluster.kubeconfig.to_string_lossy(), "--wait", "180s"]).await;
         if let Err(e) = created {
@@ -112,7 +142,7 @@ impl KindCluster {
         if let Err(e) = run(&["load", "docker-image", image, "--name", &cluster.name]).await {
             let _ = cluster.delete().await;
             return Err(Error::unavailable(format!(
-                "kind could not load the image {image} into cluster {} (is it in the local Docker engine? build it with `bash ci/build-image.sh`): {e:#}",
+                "kind could not load the image {image} into cluster {} (is it in the local Docker engine? build it with `zk-chaos image build`): {e:#}",
                 cluster.name
             )));
         }
@@ -133,8 +163,9 @@ impl KindCluster {
 
 async fn run(args: &[&str]) -> anyhow::Result<String> {
     let bin = binary();
-    // Killed if the run is interrupted while it waits (kind create can take minutes).
-    let out = Command::new(&bin).args(args).kill_on_drop(true).output().await?;
+    // Killed if the run is interrupted while it waits (kind create can take minutes). kind drives
+    // the docker CLI: point it at the engine zk-chaos found.
+    let out = Command::new(&bin).args(args).envs(crate::platform::docker::engine::cli_env()).kill_on_drop(true).output().await?;
     if !out.status.success() {
         bail!("`{bin} {}` exited {}: {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
@@ -156,6 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn the_builtin_config_is_the_fixture_and_a_missing_file_is_bad_input() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kind/cluster.yaml");
+        let file = KindConfig::load(&path).unwrap();
+        assert_eq!(KindConfig::builtin().text, file.text);
+        assert!(KindConfig::builtin().origin.starts_with("the built-in kind cluster config"), "{}", KindConfig::builtin().origin);
+        assert_eq!(file.origin, path.display().to_string());
+        let err = KindConfig::load(Path::new("/nonexistent/kind.yaml")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--kind-config /nonexistent/kind.yaml"), "{err}");
+    }
+
+    #[test]
     fn cluster_names_are_short_and_from_the_run_id() {
         assert_eq!(cluster_name("zk-chaos-20261128-162600-ab12"), "zk-chaos-162600-ab12");
     }
@@ -165,7 +208,7 @@ mod tests {
     async fn missing_binary_is_unavailable_and_the_cli_is_driven_with_these_arguments() {
         let dir = tempfile::tempdir().unwrap();
         std::env::set_var("ZK_CHAOS_KIND", dir.path().join("no-kind-here"));
-        let err = KindCluster::planned("zk-chaos-20261128-162600-ab12").create(Path::new("fixtures/kind/cluster.yaml"), "img").await.unwrap_err();
+        let err = KindCluster::planned("zk-chaos-20261128-162600-ab12").create(&KindConfig::builtin(), "img").await.unwrap_err();
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("go install sigs.k8s.io/kind"), "{err}");
 
@@ -178,7 +221,7 @@ mod tests {
         let cfg = dir.path().join("cluster.yaml");
         std::fs::write(&cfg, "kind: Cluster\n").unwrap();
         let c = KindCluster::planned("zk-chaos-20261128-162600-ab12");
-        c.create(&cfg, "zk-chaos/zookeeper:3.8").await.unwrap();
+        c.create(&KindConfig::load(&cfg).unwrap(), "zk-chaos/zookeeper:3.8").await.unwrap();
         assert_eq!(c.context(), "kind-zk-chaos-162600-ab12");
         c.delete().await.unwrap();
         std::env::remove_var("ZK_CHAOS_KIND");

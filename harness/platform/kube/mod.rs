@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use self::lifecycle::{Record, Snap};
 use crate::config::Config;
 use crate::manifest::Manifest;
+use crate::platform::run_labels;
 use crate::platform::{Cluster, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
@@ -148,6 +149,7 @@ impl KubePlatform {
         let mut d = doc.clone();
         d["metadata"]["namespace"] = json!(self.namespace);
         d["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
+        d["metadata"]["labels"][crate::ownership::HOST_LABEL] = json!(crate::ownership::this_host());
         if crate::manifest::is_statefulset(&d) {
             if let Some(vcts) = d.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
                 for v in vcts {
@@ -184,7 +186,7 @@ impl KubePlatform {
         if self.own_namespace {
             let ns: Namespace = serde_json::from_value(json!({
                 "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": self.namespace, "labels": {RUN_LABEL: self.run_id}}
+                "metadata": {"name": self.namespace, "labels": run_labels(&self.run_id)}
             }))?;
             api.create(&PostParams::default(), &ns).await.with_context(|| format!("creating namespace {}", self.namespace))?;
         } else if api.get_opt(&self.namespace).await?.is_none() {
@@ -689,6 +691,14 @@ impl Platform for KubePlatform {
 
     fn cluster(&self) -> Option<&dyn Cluster> {
         Some(self)
+    }
+
+    fn teardown_allowance(&self) -> Duration {
+        if self.kind_cluster.is_some() && self.delete_cluster {
+            Duration::from_secs(120)
+        } else {
+            Duration::ZERO
+        }
     }
 
     async fn teardown(&self) -> anyhow::Result<()> {

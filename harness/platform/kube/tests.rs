@@ -105,12 +105,16 @@ async fn cordon_and_uncordon_are_merge_patches_of_spec_unschedulable_and_teardow
     let (p, mut h) = platform();
     let server = tokio::spawn(async move {
         let (body, ct) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", true)).await;
-        // The cordon names the run (`clean` finds it by that); the uncordon removes the name.
-        assert_eq!(body, json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": "zk-chaos-20261128-162600-ab12"}}, "spec": {"unschedulable": true}}));
+        // The cordon names the run and its host (`clean` finds it by that); the uncordon removes both.
+        let host = crate::ownership::this_host();
+        assert_eq!(
+            body,
+            json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": "zk-chaos-20261128-162600-ab12", "zk-chaos.run/cordoned-from": host}}, "spec": {"unschedulable": true}})
+        );
         assert_eq!(ct, "application/merge-patch+json");
         // Teardown: the node left cordoned is uncordoned, then the run's objects deleted.
         let (body, _) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", false)).await;
-        assert_eq!(body, json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": null}}, "spec": {"unschedulable": false}}));
+        assert_eq!(body, json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": null, "zk-chaos.run/cordoned-from": null}}, "spec": {"unschedulable": false}}));
         h
     });
     p.cordon("worker2").await.unwrap();
@@ -414,7 +418,7 @@ async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before
     let opts = |suite: &str, allow: Option<&str>| RunOptions {
         platform: PlatformKind::Kube,
         suites: vec![suite.to_string()],
-        manifest: "fixtures/zookeeper.yaml".into(),
+        manifest: Some("fixtures/zookeeper.yaml".into()),
         results: dir.path().join("results"),
         config: Config::default(),
         keep: false,
@@ -422,14 +426,14 @@ async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before
         kube: KubeOptions { kubeconfig: Some(kubeconfig.clone()), allow_disruption: allow.map(str::to_string), ..Default::default() },
     };
     let p = run::prepare(opts("process-failure", None)).unwrap();
-    let err = run::connect(&p, &run::Session { kind: None }, "zk-chaos-20261128-162600-ab12", true).await.err().expect("refused");
+    let err = run::connect(&p, &run::Session::without_cluster(dir.path().join("runs")), "zk-chaos-20261128-162600-ab12", true).await.err().expect("refused");
     assert_eq!(err.exit_code(), 2, "{err}");
     assert!(err.to_string().contains("--allow-disruption=prod-eu"), "{err}");
     // Allowed, or not disruptive: it goes on to the cluster, which is unreachable (exit 3).
     let p = run::prepare(opts("process-failure", Some("prod-eu"))).unwrap();
-    assert_eq!(run::connect(&p, &run::Session { kind: None }, "r", true).await.err().expect("unreachable").exit_code(), 3);
+    assert_eq!(run::connect(&p, &run::Session::without_cluster(dir.path().join("runs")), "r", true).await.err().expect("unreachable").exit_code(), 3);
     let p = run::prepare(opts("conformance", None)).unwrap();
-    assert_eq!(run::connect(&p, &run::Session { kind: None }, "r", true).await.err().expect("unreachable").exit_code(), 3);
+    assert_eq!(run::connect(&p, &run::Session::without_cluster(dir.path().join("runs")), "r", true).await.err().expect("unreachable").exit_code(), 3);
 }
 
 #[tokio::test]

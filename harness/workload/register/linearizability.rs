@@ -1,0 +1,881 @@
+//! The black-box judge: is a register history linearizable? Split by key, then per key a
+//! Wing-Gong-Lowe search for a legal order, memoized on (set of operations placed, state), as
+//! Porcupine does, within a time budget.
+//!
+//! # What is fed to the search
+//! - `failed` operations are left out: they did not take effect. (A BadVersion answer also says
+//!   the version differed at some moment; like Knossos, the checker does not use that.)
+//! - `unknown` writes and CASes may take effect at any time after their invocation, or never: their
+//!   return is at +infinity and the model accepts them in any state (a CAS whose version does not
+//!   match then changes nothing). Placing one last is the same as leaving it out. Unknown reads
+//!   observed nothing and are left out.
+//! - Reads: ZooKeeper does not promise that a read is linearizable (a follower that lags serves
+//!   older state), only that a read after `sync` sees every write acknowledged before the sync
+//!   began. So by default ([`Reads::Synced`]) only reads with `synced_at` are fed, and their
+//!   interval starts when the sync was invoked, not when the read was. Other reads are judged by
+//!   [`super::guarantees`] (a session never goes back in time), not here.
+//!
+//! Intervals are closed, as in Porcupine: an operation that completes at t is concurrent with one
+//! invoked at t.
+//!
+//! # The smallest failing part
+//! On a key that is not linearizable, the part reported is a sub-history that is itself not
+//! linearizable and is shrunk only by moves that cannot make a linearizable history fail, so its
+//! failure is a real one of the whole history (deleting a write, by contrast, could leave a read
+//! of its value unexplained):
+//! 1. an operation that completed before every other one was invoked is applied to the initial
+//!    state and dropped (the part then starts from that state);
+//! 2. a read is dropped (reads change nothing);
+//! 3. operations invoked after every other kept operation completed are dropped.
+//!
+//! Move 3 is tried first in bulk (everything invoked after the operation the search got stuck at
+//! had completed, and after what was in flight then), then every move one operation at a time,
+//! latest first. Each deletion is kept only if the rest is still not linearizable; shrinking goes
+//! on until no move applies (`minimal`: no single operation can be dropped that way) or the budget
+//! runs out.
+//! The part also carries the longest legal order the search found for it and the operation whose
+//! completion that order could not get past.
+//!
+//! # Caveats
+//! The search is exponential in the worst case (the problem is NP-complete). Pending unknown
+//! writes are what make it so: backtracking from a dead end tries placing each of them, and each
+//! placement is a new (placed set, state). On one key with 5 sessions and 10% unknown outcomes,
+//! 2000 operations mostly stay [`Verdict::Unknown`] after 20 s (so does Porcupine), while 500
+//! take milliseconds to seconds; shrinking a long failing history can use up the rest of the
+//! budget (`minimal: false`). Keys are searched one after another, not in parallel. The memo
+//! keeps a copy of the placed set per configuration, so memory grows with the budget: such a
+//! 2000-operation history reached 565 MB resident after its 20 s (debug build).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::history::{Call, Outcome, RegisterHistory, RegisterOp, State};
+
+/// Which reads the black-box check requires to be linearizable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reads {
+    /// Only reads after a `sync` (what ZooKeeper promises), from the sync's invocation.
+    #[default]
+    Synced,
+    /// Every ok read, from its sync's invocation when it had one (a stricter system than ZooKeeper).
+    All,
+    /// No read: writes and CASes alone.
+    None,
+}
+
+/// The verdict of [`check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Linearizable,
+    /// The first key (in key order) found not linearizable. Boxed: the part is large and the
+    /// other verdicts are not.
+    NotLinearizable {
+        key: String,
+        part: Box<FailingPart>,
+    },
+    /// The budget ran out before a key was decided, and no other key was found not linearizable.
+    Unknown {
+        reason: String,
+    },
+}
+
+/// The part of one key's history that cannot be linearized (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingPart {
+    /// The key's state before the part's first operation.
+    pub initial: State,
+    /// The operation that left the key in `initial`, when shrinking moved it there (for the
+    /// drawing: "#2 wrote it"); None when `initial` is the history's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_from: Option<RegisterOp>,
+    /// The operations of the part, in invocation order, as recorded.
+    pub ops: Vec<RegisterOp>,
+    /// The longest legal order found for the part: each operation and the state after it.
+    pub linearized: Vec<Placed>,
+    /// The operation whose completion that order could not get past.
+    pub stuck: usize,
+    /// False when the budget ran out while shrinking (the part fails, but may not be the smallest).
+    pub minimal: bool,
+    /// Of the key's operations fed to the search, before shrinking.
+    pub key_ops: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placed {
+    pub id: usize,
+    pub state: State,
+}
+
+impl FailingPart {
+    /// One paragraph for a person: the operations, and where the best order got stuck.
+    pub fn describe(&self) -> String {
+        let ops: Vec<String> = self.ops.iter().map(RegisterOp::describe).collect();
+        let order: Vec<String> = self.linearized.iter().map(|p| format!("#{} {}", p.id, p.state)).collect();
+        let from = self.initial_from.as_ref().map(|o| format!(" (left by #{})", o.id)).unwrap_or_default();
+        let order =
+            if order.is_empty() { format!("nothing can take effect first from {}{from}", self.initial) } else { format!("{}{from} then {}", self.initial, order.join(", ")) };
+        format!(
+            "{} of {} operations fail together{}: {}. Longest legal order: {order}; none of the rest can come next before #{} completes",
+            self.ops.len(),
+            self.key_ops,
+            if self.minimal { "" } else { " (shrinking stopped at the budget)" },
+            ops.join("; "),
+            self.stuck
+        )
+    }
+}
+
+impl Verdict {
+    pub fn describe(&self) -> String {
+        match self {
+            Verdict::Linearizable => "linearizable".to_string(),
+            Verdict::NotLinearizable { key, part } => format!("not linearizable on {key}: {}", part.describe()),
+            Verdict::Unknown { reason } => format!("unknown: {reason}"),
+        }
+    }
+}
+
+/// Judges `history` with the default options: only reads after a `sync`.
+pub fn check(history: &RegisterHistory, budget: Duration) -> Verdict {
+    check_with(history, Reads::Synced, budget)
+}
+
+/// Judges `history`, requiring `reads` to be linearizable, within `budget` (each key gets an
+/// equal share of what is left when its turn comes; shrinking gets what the search left).
+pub fn check_with(history: &RegisterHistory, reads: Reads, budget: Duration) -> Verdict {
+    let start = Instant::now();
+    let end = start + budget;
+    let keys: BTreeMap<&str, Vec<Op>> = history.by_key().into_iter().map(|(k, ops)| (k, feed(&ops, reads))).collect();
+    let mut undecided = Vec::new();
+    for (i, (key, ops)) in keys.iter().enumerate() {
+        let now = Instant::now();
+        let share = end.saturating_duration_since(now) / (keys.len() - i) as u32;
+        match search(&history.initial, ops, now + share) {
+            Search::Linearizable(_) => {}
+            Search::Timeout => undecided.push(format!("{key} ({} operations)", ops.len())),
+            Search::Stuck { linearized, stuck } => {
+                let part = shrink(history, &history.initial, ops.clone(), (linearized, stuck), end);
+                return Verdict::NotLinearizable { key: key.to_string(), part: Box::new(part) };
+            }
+        }
+    }
+    if undecided.is_empty() {
+        Verdict::Linearizable
+    } else {
+        Verdict::Unknown { reason: format!("no legal order found or ruled out within {} for {}", humantime::format_duration(budget), undecided.join(", ")) }
+    }
+}
+
+/// An operation as the search sees it.
+#[derive(Debug, Clone, PartialEq)]
+struct Op {
+    id: usize,
+    call: i64,
+    /// None: +infinity (an unknown outcome).
+    ret: Option<i64>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    Read(State),
+    Write { value: String, version: Option<i64> },
+    Cas { expected: i64, value: String, version: Option<i64>, unknown: bool },
+}
+
+/// What of one key's operations the search gets (see the module documentation).
+fn feed(ops: &[&RegisterOp], reads: Reads) -> Vec<Op> {
+    let mut out = Vec::new();
+    for op in ops {
+        let ret = match op.outcome {
+            Outcome::Failed => continue,
+            Outcome::Ok => Some(op.completed),
+            Outcome::Unknown => None,
+        };
+        let version = if op.outcome == Outcome::Ok { op.version } else { None };
+        let (call, kind) = match &op.call {
+            Call::Read => {
+                let wanted = match reads {
+                    Reads::Synced => op.synced_at.is_some(),
+                    Reads::All => true,
+                    Reads::None => false,
+                };
+                match (&op.read, ret) {
+                    (Some(s), Some(_)) if wanted => (op.synced_at.unwrap_or(op.invoked), Kind::Read(s.clone())),
+                    _ => continue,
+                }
+            }
+            Call::Write { value } => (op.invoked, Kind::Write { value: value.clone(), version }),
+            Call::Cas { expected_version, value } => {
+                (op.invoked, Kind::Cas { expected: *expected_version, value: value.clone(), version, unknown: op.outcome == Outcome::Unknown })
+            }
+        };
+        out.push(Op { id: op.id, call, ret, kind });
+    }
+    out
+}
+
+/// The register's sequential specification: the state after `op`, or None when `op` cannot take
+/// effect in `state`.
+fn step(state: &State, op: &Kind) -> Option<State> {
+    let written = |value: &str, version: Option<i64>| {
+        let next = State::new(value, state.version + 1);
+        version.is_none_or(|v| v == next.version).then_some(next)
+    };
+    match op {
+        Kind::Read(seen) => (seen == state).then(|| state.clone()),
+        Kind::Write { value, version } => written(value, *version),
+        Kind::Cas { expected, value, version, unknown } => {
+            if *expected == state.version {
+                written(value, *version)
+            } else if *unknown {
+                // It ran, found another version and changed nothing; its answer was lost.
+                Some(state.clone())
+            } else {
+                None
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Search {
+    /// A legal order: operation ids.
+    Linearizable(Vec<usize>),
+    /// No legal order. The longest legal prefix found (id, state after) and the operation whose
+    /// return it could not get past.
+    Stuck {
+        linearized: Vec<(usize, State)>,
+        stuck: usize,
+    },
+    Timeout,
+}
+
+const NIL: usize = usize::MAX;
+
+/// The Wing-Gong-Lowe search over one key's operations: walk the time-ordered list of call and
+/// return entries; at a call, place that operation next if the model allows it and (placed set,
+/// state) is new, take it out of the list and start again from the head; at a return, the
+/// operation returning had to be placed already, so undo the last placement and try the next
+/// candidate after it. An empty list is a legal order; an empty stack at a return is none.
+fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
+    let n = ops.len();
+    // Entries 0..2n: call of op i is 2i, its return 2i+1; the head sentinel is 2n.
+    let mut order: Vec<usize> = (0..2 * n).collect();
+    let time = |e: usize| if e.is_multiple_of(2) { (ops[e / 2].call, 0u8) } else { ops[e / 2].ret.map_or((i64::MAX, 2u8), |t| (t, 1u8)) };
+    order.sort_by_key(|&e| (time(e), ops[e / 2].id));
+    let head = 2 * n;
+    let mut next = vec![NIL; 2 * n + 1];
+    let mut prev = vec![NIL; 2 * n + 1];
+    let mut last = head;
+    for &e in &order {
+        next[last] = e;
+        prev[e] = last;
+        last = e;
+    }
+
+    // Values interned, so a state is two integers.
+    let mut values: HashMap<String, u32> = HashMap::new();
+    let mut intern = |s: &State| {
+        let k = values.len() as u32;
+        (*values.entry(s.value.clone()).or_insert(k), s.version)
+    };
+    let words = n.div_ceil(64).max(1);
+    let mut placed = vec![0u64; words];
+    let mut seen: HashSet<(Vec<u64>, (u32, i64))> = HashSet::new();
+    let mut stack: Vec<(usize, State)> = Vec::new();
+    let mut best: (Vec<(usize, State)>, usize) = (Vec::new(), NIL);
+    let mut state = initial.clone();
+    let mut e = next[head];
+    let mut steps: u64 = 0;
+
+    let lift = |next: &mut Vec<usize>, prev: &mut Vec<usize>, c: usize| {
+        let r = c + 1;
+        next[prev[c]] = next[c];
+        prev[next[c]] = prev[c];
+        next[prev[r]] = next[r];
+        if next[r] != NIL {
+            prev[next[r]] = prev[r];
+        }
+    };
+    let unlift = |next: &mut Vec<usize>, prev: &mut Vec<usize>, c: usize| {
+        let r = c + 1;
+        if next[r] != NIL {
+            prev[next[r]] = r;
+        }
+        next[prev[r]] = r;
+        prev[next[c]] = c;
+        next[prev[c]] = c;
+    };
+
+    while next[head] != NIL {
+        steps += 1;
+        if steps.is_multiple_of(1024) && Instant::now() >= deadline {
+            return Search::Timeout;
+        }
+        let i = e / 2;
+        if e.is_multiple_of(2) {
+            if let Some(after) = step(&state, &ops[i].kind) {
+                placed[i / 64] |= 1 << (i % 64);
+                if seen.insert((placed.clone(), intern(&after))) {
+                    stack.push((e, std::mem::replace(&mut state, after)));
+                    lift(&mut next, &mut prev, e);
+                    e = next[head];
+                    continue;
+                }
+                placed[i / 64] &= !(1 << (i % 64));
+            }
+            e = next[e];
+        } else {
+            if best.1 == NIL || stack.len() > best.0.len() {
+                best = (placed_order(&stack, &state, ops), ops[i].id);
+            }
+            let Some((c, before)) = stack.pop() else {
+                return Search::Stuck { linearized: best.0, stuck: best.1 };
+            };
+            state = before;
+            let j = c / 2;
+            placed[j / 64] &= !(1 << (j % 64));
+            unlift(&mut next, &mut prev, c);
+            e = next[c];
+        }
+    }
+    Search::Linearizable(stack.iter().map(|(c, _)| ops[c / 2].id).collect())
+}
+
+/// The stack as (id, state after each), the last state being `current`.
+fn placed_order(stack: &[(usize, State)], current: &State, ops: &[Op]) -> Vec<(usize, State)> {
+    (0..stack.len()).map(|k| (ops[stack[k].0 / 2].id, stack.get(k + 1).map_or(current, |(_, s)| s).clone())).collect()
+}
+
+/// Shrinks a key's failing operations (see the module documentation) until `deadline`.
+/// `found` is the search's result on all of `ops`.
+fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<(usize, State)>, usize), deadline: Instant) -> FailingPart {
+    let key_ops = ops.len();
+    let mut stripped = Vec::new();
+    let (mut initial, mut ops) = strip_leading(initial.clone(), ops, &mut stripped);
+    // Leading operations stripped come first in every order: what the search found stays valid
+    // without them.
+    let mut found = found;
+    let mut minimal = true;
+    // Move 3 in bulk first: what was invoked after the stuck operation completed (and after what
+    // that leaves in flight) cannot matter to it, and in a long history that is most of it.
+    if let Some(rest) = before_the_future(&ops, found.1) {
+        if let Search::Stuck { linearized, stuck } = search(&initial, &rest, deadline) {
+            found = (linearized, stuck);
+            (initial, ops) = strip_leading(initial, rest, &mut stripped);
+        }
+    }
+    // Then one operation at a time, latest first, pass after pass until none can go.
+    'shrink: loop {
+        let mut changed = false;
+        let mut by_call: Vec<(i64, usize)> = ops.iter().map(|o| (o.call, o.id)).collect();
+        by_call.sort_by_key(|&c| std::cmp::Reverse(c));
+        for (_, id) in by_call {
+            if Instant::now() >= deadline {
+                minimal = false;
+                break 'shrink;
+            }
+            // Gone when a deletion made it a leading operation.
+            let Some(k) = ops.iter().position(|o| o.id == id) else { continue };
+            let others_done = ops.iter().enumerate().filter(|(j, _)| *j != k).filter_map(|(_, o)| o.ret).max();
+            let droppable = matches!(ops[k].kind, Kind::Read(_)) || others_done.is_none_or(|t| ops[k].call > t);
+            if !droppable {
+                continue;
+            }
+            let mut rest = ops.clone();
+            rest.remove(k);
+            match search(&initial, &rest, deadline) {
+                Search::Stuck { linearized, stuck } => {
+                    found = (linearized, stuck);
+                    (initial, ops) = strip_leading(initial, rest, &mut stripped);
+                    changed = true;
+                }
+                Search::Linearizable(_) => {}
+                Search::Timeout => {
+                    minimal = false;
+                    break 'shrink;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let ids: HashSet<usize> = ops.iter().map(|o| o.id).collect();
+    let mut recorded: Vec<RegisterOp> = history.ops.iter().filter(|o| ids.contains(&o.id)).cloned().collect();
+    recorded.sort_by_key(|o| (o.invoked, o.id));
+    // The last stripped operation that changed the state (a read leaves it as it was).
+    let changed_by = stripped.iter().rev().find(|(_, changed)| *changed).map(|(id, _)| *id);
+    FailingPart {
+        initial,
+        initial_from: changed_by.and_then(|id| history.ops.iter().find(|o| o.id == id)).cloned(),
+        ops: recorded,
+        linearized: found.0.into_iter().filter(|(id, _)| ids.contains(id)).map(|(id, state)| Placed { id, state }).collect(),
+        stuck: found.1,
+        minimal,
+        key_ops,
+    }
+}
+
+/// The operations without those invoked after `stuck` completed, nor after the completion of any
+/// operation kept (repeated until nothing kept completes later): None when that drops nothing.
+fn before_the_future(ops: &[Op], stuck: usize) -> Option<Vec<Op>> {
+    let mut horizon = ops.iter().find(|o| o.id == stuck)?.ret?;
+    loop {
+        let further = ops.iter().filter(|o| o.call <= horizon).filter_map(|o| o.ret).max().unwrap_or(horizon).max(horizon);
+        if further == horizon {
+            break;
+        }
+        horizon = further;
+    }
+    let kept: Vec<Op> = ops.iter().filter(|o| o.call <= horizon).cloned().collect();
+    (kept.len() < ops.len()).then_some(kept)
+}
+
+/// Move 1: while one operation completed before every other was invoked, it comes first in every
+/// order: apply it to the state and drop it. One that cannot take effect there is the whole part.
+/// Each dropped operation goes into `stripped` with whether it changed the state.
+fn strip_leading(mut initial: State, mut ops: Vec<Op>, stripped: &mut Vec<(usize, bool)>) -> (State, Vec<Op>) {
+    loop {
+        let Some(k) = (0..ops.len()).filter(|&k| ops[k].ret.is_some()).min_by_key(|&k| ops[k].ret) else {
+            return (initial, ops);
+        };
+        let done = ops[k].ret.expect("finite");
+        if ops.iter().enumerate().any(|(j, o)| j != k && o.call <= done) {
+            return (initial, ops);
+        }
+        match step(&initial, &ops[k].kind) {
+            Some(after) => {
+                stripped.push((ops[k].id, after != initial));
+                initial = after;
+                ops.remove(k);
+            }
+            None => return (initial, vec![ops.swap_remove(k)]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds histories the way the register workload records them.
+    struct H {
+        ops: Vec<RegisterOp>,
+    }
+
+    impl H {
+        fn new() -> H {
+            H { ops: Vec::new() }
+        }
+
+        fn push(&mut self, process: u32, key: &str, call: Call, at: (i64, i64), outcome: Outcome) -> &mut RegisterOp {
+            let id = self.ops.len();
+            self.ops.push(RegisterOp {
+                id,
+                process,
+                session: format!("0x{:x}", 0x100 + process),
+                key: key.into(),
+                call,
+                invoked: at.0,
+                completed: at.1,
+                outcome,
+                read: None,
+                version: None,
+                zxid: None,
+                synced_at: None,
+            });
+            self.ops.last_mut().unwrap()
+        }
+
+        fn write(&mut self, p: u32, value: &str, at: (i64, i64), outcome: Outcome) -> &mut RegisterOp {
+            self.push(p, "/r/k0", Call::Write { value: value.into() }, at, outcome)
+        }
+
+        fn cas(&mut self, p: u32, expected: i64, value: &str, at: (i64, i64), outcome: Outcome) -> &mut RegisterOp {
+            self.push(p, "/r/k0", Call::Cas { expected_version: expected, value: value.into() }, at, outcome)
+        }
+
+        /// A read after a sync invoked just before it.
+        fn read(&mut self, p: u32, seen: (&str, i64), at: (i64, i64)) -> &mut RegisterOp {
+            let op = self.push(p, "/r/k0", Call::Read, at, Outcome::Ok);
+            op.read = Some(State::new(seen.0, seen.1));
+            op.synced_at = Some(at.0);
+            op
+        }
+
+        fn history(&self) -> RegisterHistory {
+            let h = RegisterHistory { initial: State::default(), ops: self.ops.clone() };
+            h.validate().unwrap();
+            h
+        }
+    }
+
+    const BUDGET: Duration = Duration::from_secs(10);
+
+    fn verdict(h: &H) -> Verdict {
+        check(&h.history(), BUDGET)
+    }
+
+    fn part(v: &Verdict) -> &FailingPart {
+        match v {
+            Verdict::NotLinearizable { part, .. } => part,
+            other => panic!("expected not linearizable, got {}", other.describe()),
+        }
+    }
+
+    fn ids(p: &FailingPart) -> Vec<usize> {
+        p.ops.iter().map(|o| o.id).collect()
+    }
+
+    /// A legal order for the search's input: replays it through the model and checks real time,
+    /// independently of the search.
+    fn assert_legal(initial: &State, ops: &[Op], order: &[usize]) {
+        assert_eq!(order.len(), ops.len(), "every operation placed once: {order:?}");
+        let by_id: HashMap<usize, &Op> = ops.iter().map(|o| (o.id, o)).collect();
+        let mut state = initial.clone();
+        for (k, id) in order.iter().enumerate() {
+            let op = by_id[id];
+            state = step(&state, &op.kind).unwrap_or_else(|| panic!("#{id} cannot take effect in {state}"));
+            for later in &order[k + 1..] {
+                // A later-placed operation must not have completed before this one was invoked.
+                assert!(by_id[later].ret.is_none_or(|r| r >= op.call), "#{later} completed before #{id} was invoked but is placed after it");
+            }
+        }
+    }
+
+    #[test]
+    fn sequential_and_overlapping_histories_are_linearizable_with_a_legal_order() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok).version = Some(1);
+        h.read(1, ("a", 1), (20, 30));
+        // A write and a read that overlap: the read may see either state.
+        h.write(0, "b", (40, 60), Outcome::Ok);
+        h.read(1, ("a", 1), (45, 50));
+        h.read(2, ("b", 2), (55, 70));
+        h.cas(1, 2, "c", (80, 90), Outcome::Ok).version = Some(3);
+        h.read(2, ("c", 3), (95, 99));
+        let hist = h.history();
+        assert_eq!(check(&hist, BUDGET), Verdict::Linearizable);
+        let ops = feed(&hist.by_key()["/r/k0"], Reads::Synced);
+        match search(&hist.initial, &ops, Instant::now() + BUDGET) {
+            Search::Linearizable(order) => {
+                assert_legal(&hist.initial, &ops, &order);
+                assert_eq!(order, [0, 1, 3, 2, 4, 5, 6]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stale_read_after_an_acknowledged_write_is_not_linearizable() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.read(1, ("a", 1), (12, 14));
+        // Another process writes "b"; it is acknowledged at 30. A sync'd read at 40 sees "a".
+        h.write(2, "b", (20, 30), Outcome::Ok);
+        h.read(1, ("a", 1), (40, 45));
+        let v = verdict(&h);
+        let p = part(&v);
+        assert!(matches!(&v, Verdict::NotLinearizable { key, .. } if key == "/r/k0"));
+        // Everything before the read happened in one order only: it becomes the part's initial
+        // state, left by the second write.
+        assert_eq!(ids(p), [3], "{}", p.describe());
+        assert_eq!(p.initial, State::new("b", 2));
+        assert_eq!(p.initial_from.as_ref().map(|o| o.id), Some(2));
+        assert_eq!(p.stuck, 3);
+        assert!(p.linearized.is_empty());
+        assert!(p.minimal);
+        assert_eq!(p.key_ops, 4);
+        let text = p.describe();
+        assert!(text.contains("1 of 4 operations fail together: #3 p1 read ok (\"a\", v1)") && text.contains("(\"b\", v2) (left by #2)"), "{text}");
+
+        // With the second write still in flight, the stale read may go before it...
+        h.ops[2].completed = 50;
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // ...unless another read already saw "b" before the stale read began. The part keeps the
+        // write in flight, the read of b and the read of a.
+        let seen_b = h.read(2, ("b", 2), (36, 38));
+        seen_b.id = 4;
+        let v = verdict(&h);
+        let p = part(&v);
+        assert_eq!(ids(p), [2, 4, 3], "{}", p.describe());
+        assert_eq!(p.initial, State::new("a", 1));
+        assert_eq!(p.linearized, [Placed { id: 2, state: State::new("b", 2) }, Placed { id: 4, state: State::new("b", 2) }]);
+        assert_eq!(p.stuck, 3);
+    }
+
+    #[test]
+    fn two_concurrent_writes_read_in_an_impossible_order() {
+        // "a" and "b" written concurrently; p2 sees b then a, p3 sees a then b, all after both
+        // writes completed: no single order of the writes explains both.
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.write(1, "b", (0, 10), Outcome::Ok);
+        h.read(2, ("b", 2), (20, 25));
+        h.read(3, ("a", 2), (30, 35));
+        let v = verdict(&h);
+        assert_eq!(ids(part(&v)), [0, 1, 2, 3], "{}", v.describe());
+        // Reads that agree on one order of the writes are fine.
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.write(1, "b", (0, 10), Outcome::Ok);
+        h.read(2, ("b", 2), (20, 25));
+        h.read(3, ("b", 2), (30, 35));
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_cas_succeeding_against_a_superseded_version_is_not_linearizable() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok).version = Some(1);
+        // p1 read v1, then p0 wrote again (v2, acknowledged), then p1's CAS on v1 succeeded.
+        h.read(1, ("a", 1), (20, 25));
+        h.write(0, "b", (30, 40), Outcome::Ok).version = Some(2);
+        h.cas(1, 1, "c", (50, 60), Outcome::Ok);
+        let v = verdict(&h);
+        let p = part(&v);
+        assert_eq!(ids(p), [3], "{}", p.describe());
+        assert_eq!((p.initial.clone(), p.initial_from.as_ref().map(|o| o.id)), (State::new("b", 2), Some(2)));
+        assert_eq!(p.stuck, 3);
+        // The same CAS failing with BadVersion is what ZooKeeper must do: linearizable.
+        h.ops[3].outcome = Outcome::Failed;
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // A CAS concurrent with the second write may have gone first.
+        h.ops[3].outcome = Outcome::Ok;
+        h.ops[3].invoked = 35;
+        h.ops[3].version = Some(2);
+        h.ops[2].version = Some(3);
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn an_unknown_write_may_take_effect_late_or_never() {
+        // p0's write of "x" timed out at 20. It may still happen later: p1 reads it at 100.
+        let mut h = H::new();
+        h.write(0, "x", (10, 20), Outcome::Unknown);
+        h.read(1, ("", 0), (30, 40));
+        h.read(1, ("x", 1), (100, 110));
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // Or never: every read sees the initial state.
+        h.ops[2].read = Some(State::new("", 0));
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // But not before it was invoked.
+        let mut h = H::new();
+        h.read(1, ("x", 1), (0, 5));
+        h.write(0, "x", (10, 20), Outcome::Unknown);
+        assert_eq!(ids(part(&verdict(&h))), [0]);
+        // And not twice: once seen, it cannot be undone.
+        let mut h = H::new();
+        h.write(0, "x", (10, 20), Outcome::Unknown);
+        h.read(1, ("x", 1), (30, 40));
+        h.read(1, ("", 0), (50, 60));
+        assert_eq!(ids(part(&verdict(&h))), [0, 1, 2]);
+    }
+
+    #[test]
+    fn an_unknown_cas_applies_only_on_its_version() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.cas(1, 1, "c", (20, 30), Outcome::Unknown);
+        h.read(2, ("c", 2), (40, 50));
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // Against version 0 it could never have matched, so "c" cannot appear.
+        h.ops[1].call = Call::Cas { expected_version: 0, value: "c".into() };
+        assert_eq!(ids(part(&verdict(&h))), [1, 2]);
+    }
+
+    #[test]
+    fn a_failed_write_did_not_happen() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Failed);
+        h.read(1, ("a", 1), (20, 30));
+        let v = verdict(&h);
+        assert_eq!(ids(part(&v)), [1], "{}", v.describe());
+        assert!(part(&v).linearized.is_empty());
+    }
+
+    #[test]
+    fn a_write_must_return_the_version_it_made() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok).version = Some(1);
+        h.write(1, "b", (20, 30), Outcome::Ok).version = Some(3);
+        assert_eq!(ids(part(&verdict(&h))), [1]);
+        h.ops[1].version = Some(2);
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_stale_read_without_sync_is_legal_zookeeper() {
+        // A follower that lags: p1's read, not preceded by a sync, returns the initial state after
+        // p0's write was acknowledged. ZooKeeper allows it; the black-box check must too.
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok).version = Some(1);
+        h.read(1, ("", 0), (20, 30)).synced_at = None;
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // Were every read required to be linearizable, it would not be.
+        assert!(matches!(check_with(&h.history(), Reads::All, BUDGET), Verdict::NotLinearizable { .. }));
+        // With a sync before it, it is a violation.
+        h.ops[1].synced_at = Some(15);
+        assert!(matches!(verdict(&h), Verdict::NotLinearizable { .. }));
+    }
+
+    #[test]
+    fn a_synced_read_may_miss_a_write_acknowledged_after_its_sync_began() {
+        // p1 syncs at 5; p0's write is acknowledged at 10; p1's read at 20 may still miss it: the
+        // sync only flushed what the leader had when it processed the sync.
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.read(1, ("", 0), (20, 30)).synced_at = Some(5);
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        h.ops[1].synced_at = Some(12);
+        assert!(matches!(verdict(&h), Verdict::NotLinearizable { .. }));
+    }
+
+    #[test]
+    fn intervals_are_closed() {
+        // The write completes at 10 and the read is invoked at 10: concurrent, either order.
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.read(1, ("", 0), (10, 20));
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        h.ops[1].invoked = 11;
+        h.ops[1].synced_at = Some(11);
+        assert!(matches!(verdict(&h), Verdict::NotLinearizable { .. }));
+    }
+
+    #[test]
+    fn keys_are_judged_independently() {
+        // Each key alone is linearizable; merged into one register they would not be.
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.read(1, ("a", 1), (20, 30));
+        h.push(2, "/r/k1", Call::Write { value: "b".into() }, (0, 10), Outcome::Ok);
+        let r = h.push(3, "/r/k1", Call::Read, (20, 30), Outcome::Ok);
+        r.read = Some(State::new("b", 1));
+        r.synced_at = Some(20);
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // A violation on one key is reported on that key, with that key's operations only.
+        h.ops[3].read = Some(State::new("", 0));
+        match verdict(&h) {
+            Verdict::NotLinearizable { key, part } => {
+                assert_eq!(key, "/r/k1");
+                assert!(part.ops.iter().all(|o| o.key == "/r/k1"), "{}", part.describe());
+            }
+            other => panic!("{}", other.describe()),
+        }
+    }
+
+    /// Many unknown writes of distinct values, all concurrent, and reads that pin nothing down
+    /// until the end: the search has to try orders of the unknown writes.
+    fn hard(unknown: usize) -> H {
+        let mut h = H::new();
+        for p in 0..unknown {
+            h.write(p as u32, &format!("u{p}"), (0, 1), Outcome::Unknown);
+        }
+        for k in 0..unknown as i64 {
+            let _ = h.read(1000, ("never written", 1 + k), (100 + 10 * k, 105 + 10 * k));
+        }
+        h
+    }
+
+    #[test]
+    fn the_budget_gives_unknown() {
+        let h = hard(22);
+        let start = Instant::now();
+        let v = check(&h.history(), Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(5), "the budget bounds the search: {:?}", start.elapsed());
+        match v {
+            Verdict::Unknown { reason } => assert!(reason.contains("/r/k0 (44 operations)") && reason.contains("200ms"), "{reason}"),
+            other => panic!("{}", other.describe()),
+        }
+        // Small enough, it is decided: no write wrote "never written".
+        assert!(matches!(check(&hard(3).history(), BUDGET), Verdict::NotLinearizable { .. }));
+    }
+
+    #[test]
+    fn the_verdict_serialises_for_the_report() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Failed);
+        h.read(1, ("a", 1), (20, 30));
+        let v = verdict(&h);
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["verdict"], "not_linearizable");
+        assert_eq!(json["key"], "/r/k0");
+        assert_eq!(json["part"]["ops"][0]["id"], 1);
+        assert_eq!(serde_json::from_value::<Verdict>(json).unwrap(), v);
+        assert_eq!(serde_json::to_value(Verdict::Linearizable).unwrap(), serde_json::json!({"verdict": "linearizable"}));
+    }
+
+    #[test]
+    fn the_future_after_the_stuck_operation_goes_in_one_move() {
+        let w = |id, call, ret: Option<i64>| Op { id, call, ret, kind: Kind::Write { value: format!("v{id}"), version: None } };
+        // #1 is stuck at 20; #2 was in flight then and completes at 35; #3 starts at 30, inside
+        // #2's interval; #4 and #5 start after 35: they go.
+        let ops = vec![w(0, 0, Some(5)), w(1, 10, Some(20)), w(2, 15, Some(35)), w(3, 30, None), w(4, 36, Some(40)), w(5, 50, Some(60))];
+        let kept = before_the_future(&ops, 1).unwrap();
+        assert_eq!(kept.iter().map(|o| o.id).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(before_the_future(&ops, 5), None, "nothing after the last");
+        assert_eq!(before_the_future(&ops, 3), None, "an unknown operation is never the stuck one");
+    }
+
+    /// On generated histories: every failing part fails on its own, and no single move of the
+    /// shrinking applies to it any more.
+    #[test]
+    fn failing_parts_fail_alone_and_are_one_minimal() {
+        use super::super::generate::{generate_with, Shape};
+        let mut parts = 0;
+        for seed in (1..400).step_by(2) {
+            for shape in [Shape::SMALL, Shape::LARGE] {
+                let g = generate_with(seed, &shape);
+                let Verdict::NotLinearizable { key, part } = check(&g.history, BUDGET) else { continue };
+                parts += 1;
+                assert!(part.minimal, "seed {seed}: small histories shrink within the budget");
+                assert!(part.ops.len() <= part.key_ops && part.ops.iter().all(|o| o.key == key));
+                let alone = RegisterHistory { initial: part.initial.clone(), ops: part.ops.clone() };
+                assert!(matches!(check(&alone, BUDGET), Verdict::NotLinearizable { .. }), "seed {seed}: the part alone is linearizable: {}", part.describe());
+                let fed = feed(&alone.by_key()[key.as_str()], Reads::Synced);
+                assert_eq!(fed.len(), part.ops.len(), "seed {seed}: every operation of the part is one the search uses");
+                for k in 0..fed.len() {
+                    let others_done = fed.iter().enumerate().filter(|(j, _)| *j != k).filter_map(|(_, o)| o.ret).max();
+                    if matches!(fed[k].kind, Kind::Read(_)) || others_done.is_none_or(|t| fed[k].call > t) {
+                        let mut rest = fed.clone();
+                        rest.remove(k);
+                        assert!(
+                            matches!(search(&part.initial, &rest, Instant::now() + BUDGET), Search::Linearizable(_)),
+                            "seed {seed}: #{} could still go: {}",
+                            fed[k].id,
+                            part.describe()
+                        );
+                    }
+                }
+                let mut stripped = Vec::new();
+                assert_eq!(strip_leading(part.initial.clone(), fed.clone(), &mut stripped).1.len(), fed.len(), "seed {seed}: a leading operation left in the part");
+            }
+        }
+        assert!(parts > 150, "{parts} failing parts checked");
+    }
+
+    #[test]
+    fn leading_operations_become_the_initial_state() {
+        let ops = vec![
+            Op { id: 0, call: 0, ret: Some(5), kind: Kind::Write { value: "a".into(), version: None } },
+            Op { id: 1, call: 6, ret: Some(8), kind: Kind::Read(State::new("a", 1)) },
+            Op { id: 2, call: 10, ret: Some(20), kind: Kind::Write { value: "b".into(), version: None } },
+            Op { id: 3, call: 12, ret: Some(14), kind: Kind::Read(State::new("a", 1)) },
+        ];
+        let mut stripped = Vec::new();
+        let (initial, rest) = strip_leading(State::default(), ops.clone(), &mut stripped);
+        assert_eq!(initial, State::new("a", 1));
+        assert_eq!(stripped, [(0, true), (1, false)]);
+        assert_eq!(rest.iter().map(|o| o.id).collect::<Vec<_>>(), [2, 3], "2 and 3 overlap: neither precedes the other");
+        // A leading operation that cannot take effect is the whole part.
+        let (initial, rest) = strip_leading(State::new("z", 7), ops, &mut Vec::new());
+        assert_eq!((initial, rest.iter().map(|o| o.id).collect::<Vec<_>>()), (State::new("a", 8), vec![1]));
+    }
+}
