@@ -53,11 +53,6 @@ impl EnsembleView {
         self.members.iter().filter(|m| matches!(&m.server, Ok(Some(s)) if s.mode == mode)).map(|m| m.status.name.as_str()).collect()
     }
 
-    /// The highest zxid any member reports.
-    pub fn max_zxid(&self) -> Option<i64> {
-        self.members.iter().filter_map(|m| m.server.as_ref().ok().and_then(|s| s.as_ref()).map(|s| s.zxid)).max()
-    }
-
     /// Whole: exactly one leader that counts every other member as a synced follower, every
     /// other member a follower, and every member Ready. `Err` says what is missing.
     pub fn whole(&self) -> Result<String, String> {
@@ -206,6 +201,43 @@ mod tests {
         let mut unready = v.clone();
         unready.members[0].status.ready = false;
         assert!(unready.whole().unwrap_err().starts_with("zk-0 is not Ready"));
+    }
+
+    #[test]
+    fn quorum_is_a_leader_with_a_strict_majority_serving() {
+        let of = |serving: usize, n: usize| EnsembleView {
+            members: (0..n)
+                .map(|i| match i {
+                    0 => member("zk-0", Some(Mode::Leader), None, true),
+                    i if i < serving => member(&format!("zk-{i}"), Some(Mode::Follower), None, true),
+                    i => member(&format!("zk-{i}"), None, None, false),
+                })
+                .collect(),
+        };
+        assert!(of(3, 5).has_quorum());
+        assert!(!of(2, 5).has_quorum(), "2 of 5 is no majority");
+        assert!(!of(2, 4).has_quorum(), "2 of 4 is no majority");
+        assert!(of(3, 4).has_quorum());
+        assert!(of(1, 1).has_quorum());
+    }
+
+    #[test]
+    fn the_description_names_every_member_in_order() {
+        let v =
+            EnsembleView { members: vec![member("zk-0", Some(Mode::Follower), None, true), member("zk-1", Some(Mode::Leader), Some(1), true), member("zk-2", None, None, false)] };
+        assert_eq!(v.describe(), "zk-0 follower 0x100000002 ready; zk-1 leader 0x100000002 (1 synced) ready; zk-2 down (connection refused) not-ready");
+        let not_serving = EnsembleView { members: vec![MemberView { server: Ok(None), ..member("zk-0", Some(Mode::Follower), None, false) }] };
+        assert_eq!(not_serving.describe(), "zk-0 not serving not-ready");
+    }
+
+    #[test]
+    fn a_single_member_is_whole_only_standalone_and_ready() {
+        let one = |mode, ready| EnsembleView { members: vec![member("zk-0", mode, None, ready)] };
+        assert!(one(Some(Mode::Standalone), true).whole().is_ok());
+        assert!(one(Some(Mode::Standalone), false).whole().is_err(), "not Ready");
+        assert!(one(Some(Mode::Follower), true).whole().is_err(), "a follower alone has no leader");
+        assert!(one(Some(Mode::Leader), true).whole().is_err(), "a one-member StatefulSet runs standalone, not as a leader");
+        assert!(one(None, true).whole().is_err(), "down");
     }
 
     #[test]

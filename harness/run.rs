@@ -326,22 +326,33 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         let since = Utc::now();
         tracing::info!("suite {} ({}): {}", suite.name(), walkthrough::titles(suite.sections()), suite.summary());
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
-        let outcome = if i > 0 {
+        let ready = if i > 0 {
             // An earlier suite must not leave its damage to this one.
             let whole = ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await;
-            let ok = ctx.record("ensemble whole before the suite", started, whole.map(|v| v.describe()));
-            if ok {
-                suite.run(&mut ctx).await
-            } else {
-                Ok(())
-            }
+            ctx.record("ensemble whole before the suite", started, whole.map(|v| v.describe()))
         } else {
-            suite.run(&mut ctx).await
+            true
         };
+        let outcome = if ready { run_suite(suite.as_ref(), &mut ctx).await } else { Ok(()) };
         let mut report = ctx.finish(outcome, started);
         report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
         tracing::info!("suite {}: {} in {:.1}s", report.name, report.verdict.as_str(), started.elapsed().as_secs_f64());
         out.push(report);
+    }
+}
+
+/// Runs one suite, then reverts whatever its faults left, whether it returned, failed or
+/// panicked (a panic becomes the suite's error: the run goes on to its teardown).
+async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+    use futures::FutureExt;
+    let outcome = std::panic::AssertUnwindSafe(suite.run(ctx)).catch_unwind().await;
+    ctx.revert_owed().await;
+    match outcome {
+        Ok(r) => r,
+        Err(panic) => {
+            let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
+            Err(anyhow::anyhow!("the suite panicked: {why}"))
+        }
     }
 }
 
@@ -370,6 +381,124 @@ pub fn write(report: &RunReport, results: &Path, member_logs: &BTreeMap<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod ledger {
+        use std::sync::Arc;
+
+        use async_trait::async_trait;
+
+        use super::super::run_suite;
+        use crate::config::Config;
+        use crate::platform::{Platform, PlatformKind};
+        use crate::suites::fake::{Call, FakePlatform};
+        use crate::suites::ledger::Action;
+        use crate::suites::{About, Suite, SuiteCtx};
+
+        /// How the test suite ends after its fault.
+        #[derive(Clone, Copy, Debug)]
+        enum End {
+            Return,
+            Fail,
+            Panic,
+            /// Never: the test drops it, as Ctrl-C drops the run's future.
+            Hang,
+        }
+
+        struct OneFault(Action, End);
+
+        static ABOUT: About = About { name: "one-fault", sections: &[], summary: "a fault, then an end", platforms: &PlatformKind::ALL, disruptive: true };
+
+        #[async_trait]
+        impl Suite for OneFault {
+            fn about(&self) -> &'static About {
+                &ABOUT
+            }
+            async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+                ctx.inject(&self.0).await.1?;
+                match self.1 {
+                    End::Return => Ok(()),
+                    End::Fail => anyhow::bail!("a check could not go on"),
+                    End::Panic => panic!("a bug in the suite"),
+                    End::Hang => std::future::pending().await,
+                }
+            }
+        }
+
+        fn actions() -> Vec<(Action, Call, Option<Call>)> {
+            vec![
+                (Action::Cordon { node: "w1".into() }, Call::Cordon("w1".into()), Some(Call::Uncordon("w1".into()))),
+                (Action::DeleteStatefulSet, Call::DeleteStatefulSet, Some(Call::ApplyStatefulSet)),
+                (Action::KillProcess { member: "zk-1".into(), process: "java".into() }, Call::Exec("zk-1".into(), "pkill java".into()), None),
+                (Action::Rollback, Call::Rollback, None),
+            ]
+        }
+
+        async fn run(action: Action, end: End) -> (Vec<Call>, anyhow::Result<()>, Vec<crate::report::CheckReport>) {
+            let fake = Arc::new(FakePlatform::new());
+            let p: Arc<dyn Platform> = fake.clone();
+            let dir = tempfile::tempdir().unwrap();
+            let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
+            let suite = OneFault(action, end);
+            let outcome = run_suite(&suite, &mut ctx).await;
+            (fake.calls(), outcome, ctx.checks().to_vec())
+        }
+
+        #[tokio::test]
+        async fn what_a_suite_left_is_reverted_when_it_returns_fails_or_panics() {
+            for end in [End::Return, End::Fail, End::Panic] {
+                for (action, did, undo) in actions() {
+                    let name = action.name();
+                    let (calls, outcome, checks) = run(action, end).await;
+                    let expected: Vec<Call> = std::iter::once(did).chain(undo.clone()).collect();
+                    assert_eq!(calls, expected, "{name}, {end:?}");
+                    match end {
+                        End::Return => assert!(outcome.is_ok(), "{name}"),
+                        End::Fail => assert_eq!(outcome.unwrap_err().to_string(), "a check could not go on"),
+                        End::Panic => assert_eq!(outcome.unwrap_err().to_string(), "the suite panicked: a bug in the suite"),
+                        End::Hang => unreachable!(),
+                    }
+                    let reverted = checks.iter().find(|c| c.name == "every fault the suite left was reverted");
+                    match undo {
+                        Some(_) => assert!(reverted.is_some_and(|c| c.verdict == crate::report::Verdict::Pass), "{name}, {end:?}: {checks:?}"),
+                        None => assert!(reverted.is_none(), "{name}: nothing was owed, nothing is reported"),
+                    }
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn a_suite_interrupted_mid_fault_has_its_uncordons_started_and_the_rest_left_to_the_teardown() {
+            for (action, did, undo) in actions() {
+                let name = action.name();
+                let fake = Arc::new(FakePlatform::new());
+                let p: Arc<dyn Platform> = fake.clone();
+                let dir = tempfile::tempdir().unwrap();
+                let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
+                let suite = OneFault(action, End::Hang);
+                let interrupted = tokio::time::timeout(std::time::Duration::from_millis(50), run_suite(&suite, &mut ctx)).await;
+                assert!(interrupted.is_err(), "{name}: the suite hangs until it is dropped");
+                drop(ctx);
+                for _ in 0..100 {
+                    tokio::task::yield_now().await;
+                }
+                let expected: Vec<Call> = std::iter::once(did).chain(undo.filter(|u| matches!(u, Call::Uncordon(_)))).collect();
+                assert_eq!(fake.calls(), expected, "{name}");
+            }
+        }
+
+        #[tokio::test]
+        async fn a_revert_that_fails_fails_the_suite_naming_it() {
+            let fake = Arc::new(FakePlatform::new());
+            fake.fail_uncordon("w1");
+            let p: Arc<dyn Platform> = fake.clone();
+            let dir = tempfile::tempdir().unwrap();
+            let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
+            run_suite(&OneFault(Action::Cordon { node: "w1".into() }, End::Return), &mut ctx).await.unwrap();
+            let check = ctx.checks().iter().find(|c| c.name == "every fault the suite left was reverted").expect("reported");
+            assert_eq!(check.verdict, crate::report::Verdict::Fail);
+            assert_eq!(check.message, "uncordon w1: the API server is unavailable");
+        }
+    }
 
     fn opts(platform: PlatformKind, manifest: &Path) -> RunOptions {
         RunOptions {

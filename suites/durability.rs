@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
-use super::faults::{self, Fault};
-use super::{walkthrough, About, Suite, SuiteCtx};
-use crate::client::hex_zxid;
+use super::faults;
+use super::ledger::{Action, Revert};
+use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleKind, PlatformKind, VolumeIdentity};
 use crate::wait::{self, Seen};
@@ -44,17 +44,15 @@ impl Suite for Durability {
         let zxid_before: BTreeMap<String, i64> = before.members.iter().filter_map(|m| m.server.as_ref().ok().cloned().flatten().map(|s| (m.status.name.clone(), s.zxid))).collect();
         let traffic = super::traffic::Traffic::start(ctx).await?;
 
-        let fault = Fault::inject(ctx, "delete the StatefulSet");
         let start = Instant::now();
-        p.delete_statefulset().await?;
+        let (fault, deleted) = ctx.inject(&Action::DeleteStatefulSet).await;
+        deleted?;
         let gone = wait::until("every member gone", t.member_ready, Some(p.subscribe()), || async {
-            let mut left = Vec::new();
+            let mut statuses = Vec::new();
             for m in &members {
-                let s = p.status(m).await?;
-                if s.exists || s.running {
-                    left.push(format!("{m} {}", s.phase));
-                }
+                statuses.push(p.status(m).await?);
             }
+            let left = verdicts::still_there(&statuses);
             Ok(if left.is_empty() { Seen::Done(()) } else { Seen::NotYet(format!("still there: {}", left.join(", "))) })
         })
         .await;
@@ -82,7 +80,7 @@ impl Suite for Durability {
 
         let start = Instant::now();
         ctx.mark("re-create the StatefulSet from the manifest");
-        p.apply_statefulset().await?;
+        ctx.revert(&Revert::RecreateStatefulSet).await?;
         let ready = fault.wait_event(p.as_ref(), &last, &[LifecycleKind::Ready], t.member_ready * members.len() as u32).await;
         let ready_ok = match ready {
             Ok(e) => {
@@ -98,20 +96,7 @@ impl Suite for Durability {
         // Whole first: the recovery time is the ensemble's, not the reads' after it.
         let start = Instant::now();
         let whole = fault.wait_whole(ctx, "").await;
-        let zxids = whole.and_then(|view| {
-            let mut seen = Vec::new();
-            for m in &view.members {
-                let name = &m.status.name;
-                let Some(was) = zxid_before.get(name) else { continue };
-                let now = m.server.as_ref().ok().cloned().flatten().map(|s| s.zxid);
-                match now {
-                    Some(now) if now >= *was => seen.push(format!("{name} {} -> {}", hex_zxid(*was), hex_zxid(now))),
-                    Some(now) => bail!("{name}'s last zxid went back from {} to {}: it lost transactions", hex_zxid(*was), hex_zxid(now)),
-                    None => bail!("{name} does not report a zxid: {}", view.describe()),
-                }
-            }
-            Ok(format!("ensemble whole; last zxid never went back: {}", seen.join(", ")))
-        });
+        let zxids = whole.and_then(|view| verdicts::zxids_never_back(&zxid_before, &view));
         ctx.record("ensemble whole again, no member's last zxid went back", start, zxids);
 
         let start = Instant::now();

@@ -7,12 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::integrity::{HELLO, WORLD};
 use super::SuiteCtx;
-use crate::client::{self, hex_zxid, ZnodeStat};
+use crate::client::{self, ZnodeStat};
 use crate::ensemble::{self, EnsembleView};
 use crate::platform::{LifecycleEvent, LifecycleKind, Platform};
 use crate::wait::{self, Seen};
@@ -33,7 +33,7 @@ impl Fault {
 
     /// Milliseconds from the fault to `t` (0 if `t` came first).
     pub fn ms_to(&self, t: DateTime<Utc>) -> f64 {
-        (t - self.at).num_milliseconds().max(0) as f64
+        super::verdicts::ms_between(self.at, t)
     }
 
     /// The first event of one of `kinds` for `member` at or after the fault.
@@ -100,14 +100,7 @@ pub async fn write_hello(p: &dyn Platform, member: &str, op_timeout: Duration) -
 pub async fn hello_intact(p: &dyn Platform, member: &str, czxid: i64, op_timeout: Duration) -> anyhow::Result<String> {
     let addr = p.client_addr(member).await?;
     let zk = client::connect(addr, op_timeout).await.with_context(|| format!("connecting to {member}"))?;
-    match client::read_synced(&zk, HELLO).await? {
-        None => bail!("/hello is gone: {member} has no /hello (it was created with cZxid {})", hex_zxid(czxid)),
-        Some((v, _)) if v != WORLD => bail!("/hello through {member} is {:?}, not \"world\"", String::from_utf8_lossy(&v)),
-        Some((_, stat)) if stat.czxid != czxid => {
-            bail!("/hello through {member} has cZxid {}, not the original {}: it was re-created, so the data was lost", hex_zxid(stat.czxid), hex_zxid(czxid))
-        }
-        Some(_) => Ok(format!("/hello = world through {member}, cZxid {} as written", hex_zxid(czxid))),
-    }
+    super::verdicts::hello_intact(member, client::read_synced(&zk, HELLO).await?, czxid)
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, ensure};
+use anyhow::anyhow;
 use async_trait::async_trait;
 
-use super::faults::{self, Fault};
-use super::{walkthrough, About, Suite, SuiteCtx};
+use super::faults;
+use super::ledger::{Action, Injected};
+use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
 use crate::platform::{LifecycleKind, PlatformKind};
 
 pub struct Liveness;
@@ -61,9 +62,12 @@ impl Suite for Liveness {
         let deadline = detection_deadline(&liveness, t.operation);
         ctx.metric("liveness_deadline_ms", deadline.as_millis() as f64);
 
-        let fault = Fault::inject(ctx, &format!("rm {READY_SCRIPT} in {member}"));
         let start = Instant::now();
-        let removed = p.exec(&member, &["rm", READY_SCRIPT]).await.and_then(|o| o.into_stdout(&format!("rm {READY_SCRIPT}")));
+        let (fault, removed) = ctx.inject(&Action::RemoveFile { member: member.clone(), path: READY_SCRIPT.into() }).await;
+        let removed = removed.and_then(|done| match done {
+            Injected::Exec(o) => o.into_stdout(&format!("rm {READY_SCRIPT}")),
+            other => Err(anyhow!("the platform answered {other:?} to an exec")),
+        });
         if !ctx.record(&format!("rm {READY_SCRIPT} in {member}"), start, removed.map(|_| "removed".to_string())) {
             return traffic.finish(ctx).await;
         }
@@ -71,19 +75,7 @@ impl Suite for Liveness {
         let start = Instant::now();
         let killed = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::LivenessKilled, LifecycleKind::Exited], deadline).await;
         let killed = match killed {
-            Ok(e) if e.kind == LifecycleKind::LivenessKilled => {
-                let failures = p
-                    .lifecycle()
-                    .iter()
-                    .filter(|x| x.member == member && x.kind == LifecycleKind::LivenessFailed && x.at >= fault.at && x.at <= e.at)
-                    .count() as u32;
-                if failures == liveness.failure_threshold {
-                    Ok(format!("{failures} liveness failures, then the container was killed {} ms after the fault ({})", fault.ms_to(e.at), e.detail))
-                } else {
-                    Err(anyhow!("the container was killed after {failures} liveness failures, not the manifest's failureThreshold {}", liveness.failure_threshold))
-                }
-            }
-            Ok(e) => Err(anyhow!("the container exited by itself ({}) instead of being restarted by its liveness probe", e.detail)),
+            Ok(e) => verdicts::killed_by_liveness(&p.lifecycle(), &member, fault.at, &e, liveness.failure_threshold),
             Err(_) => Err(anyhow!(
                 "the liveness probe never failed: {READY_SCRIPT} was removed {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
                 fault.clock.elapsed().as_secs(),
@@ -125,10 +117,8 @@ impl Suite for Liveness {
         let whole = fault.wait_whole(ctx, "").await.map(|v| v.describe());
         let back = async {
             let now = p.status(&member).await?;
-            ensure!(now.restart_count == before.restart_count + 1, "restart count went from {} to {}, not up by one", before.restart_count, now.restart_count);
-            ensure!(now.container_id != before.container_id, "the container is the same one ({:?}): it was not replaced", now.container_id);
             let present = p.exec(&member, &["test", "-x", READY_SCRIPT]).await?;
-            ensure!(present.success(), "{READY_SCRIPT} is still missing after the restart: the container was not fresh from the image");
+            verdicts::fresh_container(&before, &now, READY_SCRIPT, present.success())?;
             Ok(now)
         }
         .await;

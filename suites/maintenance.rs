@@ -4,9 +4,10 @@
 //! refused by the budget (HTTP 429, cause `DisruptionBudget`) for as long as zk-1 is down, while
 //! `/hello` stays readable; uncordoning the first node lets zk-1 back and the third eviction through.
 //!
-//! Every node the suite cordons is uncordoned whatever happens: [`Cordons`] records each cordon
-//! and undoes them on return, on error and on panic; if the suite is dropped (Ctrl-C) its `Drop`
-//! starts the uncordons, and the Kubernetes platform's teardown uncordons whatever is left.
+//! Every node the suite cordons is uncordoned whatever happens: each cordon goes into the suite's
+//! [`Ledger`](super::ledger::Ledger) before it is sent, and the suite reverts the ledger on return,
+//! on error and on panic; if the suite is dropped (Ctrl-C) the ledger's `Drop` starts the
+//! uncordons, and the Kubernetes platform's teardown uncordons whatever is left.
 //!
 //! With node-local volumes (kind's local-path storage) an evicted member cannot move: its PV is
 //! pinned to its node. The suite then says so, expects "volume node affinity conflict" for zk-0,
@@ -14,7 +15,7 @@
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
@@ -22,6 +23,8 @@ use async_trait::async_trait;
 use futures::FutureExt;
 
 use super::faults;
+use super::ledger::{Action, Injected, Revert};
+use super::verdicts::{self, describe_member};
 use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::platform::{BudgetStatus, Cluster, EvictionOutcome, MemberStatus, Platform, PlatformKind};
 use crate::wait::{self, Seen};
@@ -31,76 +34,6 @@ const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
 const RETRY: Duration = Duration::from_secs(1);
 
 pub struct Maintenance;
-
-/// The nodes a suite has cordoned; undone on every path.
-pub struct Cordons {
-    platform: Arc<dyn Platform>,
-    nodes: Arc<Mutex<Vec<String>>>,
-}
-
-impl Cordons {
-    pub fn new(platform: Arc<dyn Platform>) -> Cordons {
-        Cordons { platform, nodes: Arc::new(Mutex::new(Vec::new())) }
-    }
-
-    fn cluster(&self) -> anyhow::Result<&dyn Cluster> {
-        self.platform.cluster().ok_or_else(|| anyhow!("{} has no nodes to cordon", self.platform.kind()))
-    }
-
-    /// Cordons `node`, recorded first: a PATCH that failed after taking effect is undone too.
-    pub async fn cordon(&self, node: &str) -> anyhow::Result<()> {
-        {
-            let mut n = self.nodes.lock().expect("cordons lock");
-            if !n.iter().any(|x| x == node) {
-                n.push(node.to_string());
-            }
-        }
-        self.cluster()?.cordon(node).await.with_context(|| format!("cordon {node}"))
-    }
-
-    pub async fn uncordon(&self, node: &str) -> anyhow::Result<()> {
-        self.cluster()?.uncordon(node).await.with_context(|| format!("uncordon {node}"))?;
-        self.nodes.lock().expect("cordons lock").retain(|x| x != node);
-        Ok(())
-    }
-
-    /// Uncordons every node still cordoned; names them, or the ones that could not be.
-    pub async fn undo_all(&self) -> anyhow::Result<Vec<String>> {
-        let nodes: Vec<String> = self.nodes.lock().expect("cordons lock").clone();
-        let mut errors = Vec::new();
-        for n in &nodes {
-            if let Err(e) = self.uncordon(n).await {
-                errors.push(format!("{e:#}"));
-            }
-        }
-        if errors.is_empty() {
-            Ok(nodes)
-        } else {
-            bail!("{}", errors.join("; "))
-        }
-    }
-}
-
-impl Drop for Cordons {
-    /// Dropped with nodes still cordoned (the suite's future dropped on Ctrl-C): start the uncordons.
-    fn drop(&mut self) {
-        let left: Vec<String> = std::mem::take(&mut *self.nodes.lock().expect("cordons lock"));
-        if left.is_empty() {
-            return;
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
-        let p = self.platform.clone();
-        rt.spawn(async move {
-            if let Some(c) = p.cluster() {
-                for n in left {
-                    if let Err(e) = c.uncordon(&n).await {
-                        tracing::warn!("uncordon {n} after the suite was stopped: {e:#}");
-                    }
-                }
-            }
-        });
-    }
-}
 
 #[async_trait]
 impl Suite for Maintenance {
@@ -119,10 +52,9 @@ impl Suite for Maintenance {
         if p.cluster().is_none() {
             bail!("{} has no nodes to drain", p.kind());
         }
-        let cordons = Cordons::new(p.clone());
-        let outcome = AssertUnwindSafe(walk(ctx, &cordons)).catch_unwind().await;
+        let outcome = AssertUnwindSafe(walk(ctx)).catch_unwind().await;
         let start = Instant::now();
-        let undone = cordons.undo_all().await.map(|n| if n.is_empty() { "nothing left cordoned".to_string() } else { format!("uncordoned {}", n.join(", ")) });
+        let undone = ctx.ledger().revert_all().await.map(|n| if n.is_empty() { "nothing left cordoned".to_string() } else { n.join(", ") });
         let uncordoned = ctx.record("every node cordoned was uncordoned", start, undone);
         if uncordoned && matches!(outcome, Ok(Ok(()))) {
             // The last evicted member has a node again: the ensemble must be whole before the next suite.
@@ -138,7 +70,7 @@ impl Suite for Maintenance {
     }
 }
 
-async fn walk(ctx: &mut SuiteCtx, cordons: &Cordons) -> anyhow::Result<()> {
+async fn walk(ctx: &mut SuiteCtx) -> anyhow::Result<()> {
     let p = ctx.platform.clone();
     let cluster = p.cluster().expect("checked by run");
     let t = ctx.config.timeouts.clone();
@@ -147,12 +79,12 @@ async fn walk(ctx: &mut SuiteCtx, cordons: &Cordons) -> anyhow::Result<()> {
     let (m0, m1, m2) = (members[0].clone(), members[1].clone(), members[2].clone());
     let hello = faults::write_hello(p.as_ref(), &m0, t.operation).await?;
     let traffic = super::traffic::Traffic::start(ctx).await?;
-    let result = steps(ctx, cordons, cluster, [&m0, &m1, &m2], hello.czxid).await;
+    let result = steps(ctx, cluster, [&m0, &m1, &m2], hello.czxid).await;
     let finished = traffic.finish(ctx).await;
     result.and(finished)
 }
 
-async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0, m1, m2]: [&String; 3], czxid: i64) -> anyhow::Result<()> {
+async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String; 3], czxid: i64) -> anyhow::Result<()> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
 
@@ -175,7 +107,7 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
     let keep: BTreeSet<&str> = homes.iter().map(String::as_str).chain([spare.as_str()]).collect();
     // Control-plane nodes are tainted against workloads already: they need no cordon.
     for n in nodes.iter().filter(|n| n.schedulable && !n.control_plane && !keep.contains(n.name.as_str())) {
-        cordons.cordon(&n.name).await?;
+        ctx.act(&Action::Cordon { node: n.name.clone() }).await?;
     }
     ctx.record("four schedulable nodes", start, Ok(format!("{} (members on {}; spare {spare})", keep.iter().copied().collect::<Vec<_>>().join(", "), homes.join(", "))));
 
@@ -207,10 +139,9 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
     }
 
     // Drain zk-0's node.
-    ctx.mark(format!("drain {} ({m0})", homes[0]));
-    cordons.cordon(&homes[0]).await?;
+    ctx.inject_as(&Action::Cordon { node: homes[0].clone() }, &format!("drain {} ({m0})", homes[0])).await.1?;
     let start = Instant::now();
-    let ev = evict_accepted(cluster, m0, t.operation * 3).await;
+    let ev = evict_accepted(p.as_ref(), m0, t.operation * 3).await;
     if !ctx.record(&format!("eviction of {m0} accepted"), start, ev) {
         return Ok(());
     }
@@ -219,7 +150,7 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
         let conflict =
             member_until(&p, m0, t.member_ready, "Pending: volume node affinity conflict", |s| s.exists && !s.running && s.reason.as_deref().is_some_and(pinned_by_volume)).await;
         ctx.record(&format!("{m0} Pending: its volume is pinned to {node} (expected with node-local storage)"), start, conflict.map(|s| describe_member(&s)));
-        cordons.uncordon(&homes[0]).await?;
+        ctx.revert(&Revert::Uncordon { node: homes[0].clone() }).await?;
         let start = Instant::now();
         let back = member_until(&p, m0, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
         ctx.record(&format!("{m0} Ready again on its own node once {} was uncordoned", homes[0]), start, back.map(|s| describe_member(&s)));
@@ -241,10 +172,9 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
     ctx.record("/hello intact after the first drain", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
 
     // Drain zk-1's node.
-    ctx.mark(format!("drain {} ({m1})", homes[1]));
-    cordons.cordon(&homes[1]).await?;
+    ctx.inject_as(&Action::Cordon { node: homes[1].clone() }, &format!("drain {} ({m1})", homes[1])).await.1?;
     let start = Instant::now();
-    let ev = evict_accepted(cluster, m1, t.member_ready).await;
+    let ev = evict_accepted(p.as_ref(), m1, t.member_ready).await;
     if !ctx.record(&format!("eviction of {m1} accepted"), start, ev) {
         return Ok(());
     }
@@ -258,8 +188,7 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
     }
 
     // Drain zk-2's node: refused for as long as zk-1 is down.
-    ctx.mark(format!("drain {} ({m2})", homes[2]));
-    cordons.cordon(&homes[2]).await?;
+    ctx.inject_as(&Action::Cordon { node: homes[2].clone() }, &format!("drain {} ({m2})", homes[2])).await.1?;
     if has_budget {
         let start = Instant::now();
         let b = settled_budget(cluster, &p, 0, t.member_ready).await;
@@ -270,21 +199,21 @@ async fn steps(ctx: &mut SuiteCtx, cordons: &Cordons, cluster: &dyn Cluster, [m0
         ctx.skip("the budget sees zk-1 down and allows no disruption", "there is no budget to observe");
     }
     let start = Instant::now();
-    let refused = refused_throughout(&p, cluster, m2, m0, czxid, t.operation).await;
+    let refused = refused_throughout(&p, m2, m0, czxid, t.operation).await;
     if !ctx.record(&format!("every eviction of {m2} for {}s refused by the budget, {m2} running, /hello readable", REFUSAL_WINDOW.as_secs()), start, refused) {
         return Ok(());
     }
 
     // Uncordon the first node: zk-1 comes back, then zk-2 can go.
     ctx.mark(format!("uncordon {}", homes[0]));
-    cordons.uncordon(&homes[0]).await?;
+    ctx.revert(&Revert::Uncordon { node: homes[0].clone() }).await?;
     let start = Instant::now();
     let back = member_until(&p, m1, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
     if !ctx.record(&format!("{m1} Ready once {} is schedulable again", homes[0]), start, back.map(|s| describe_member(&s))) {
         return Ok(());
     }
     let start = Instant::now();
-    let ev = evict_accepted(cluster, m2, t.member_ready).await;
+    let ev = evict_accepted(p.as_ref(), m2, t.member_ready).await;
     ctx.record(&format!("eviction of {m2} accepted once {m1} is back"), start, ev);
     let start = Instant::now();
     ctx.record("/hello intact after the drains", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
@@ -302,10 +231,6 @@ fn describe(b: &BudgetStatus) -> String {
         "currentHealthy {}, desiredHealthy {}, disruptionsAllowed {}, expectedPods {} (observedGeneration {:?}, generation {:?})",
         b.current_healthy, b.desired_healthy, b.disruptions_allowed, b.expected_pods, b.observed_generation, b.generation
     )
-}
-
-fn describe_member(s: &MemberStatus) -> String {
-    format!("{} {}{} on {}", s.name, s.phase, s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(), s.node.as_deref().unwrap_or("no node"))
 }
 
 /// Waits until the budget has observed its current generation and allows `allowed` disruptions.
@@ -334,12 +259,20 @@ async fn member_until(p: &Arc<dyn Platform>, m: &str, deadline: Duration, what: 
     .await
 }
 
+/// One eviction of `m`, as the action that does it.
+async fn eviction(p: &dyn Platform, m: &str) -> anyhow::Result<EvictionOutcome> {
+    match (Action::Evict { member: m.to_string() }).inject(p).await? {
+        Injected::Eviction(outcome) => Ok(outcome),
+        other => bail!("the platform answered {other:?} to an eviction"),
+    }
+}
+
 /// Evicts `m`, retrying while the budget refuses (it may lag what the suite already saw).
-pub async fn evict_accepted(cluster: &dyn Cluster, m: &str, deadline: Duration) -> anyhow::Result<String> {
+pub async fn evict_accepted(p: &dyn Platform, m: &str, deadline: Duration) -> anyhow::Result<String> {
     let start = Instant::now();
     let mut refusals = 0;
     loop {
-        match cluster.evict(m).await? {
+        match eviction(p, m).await? {
             EvictionOutcome::Accepted => {
                 return Ok(format!("201 after {refusals} refusal(s), {} ms", start.elapsed().as_millis()));
             }
@@ -356,20 +289,14 @@ pub async fn evict_accepted(cluster: &dyn Cluster, m: &str, deadline: Duration) 
 
 /// Every eviction attempt of `m` during the window is a budget refusal, `m` keeps running, and
 /// `/hello` reads through `reader` each time.
-pub async fn refused_throughout(p: &Arc<dyn Platform>, cluster: &dyn Cluster, m: &str, reader: &str, czxid: i64, op: Duration) -> anyhow::Result<String> {
+pub async fn refused_throughout(p: &Arc<dyn Platform>, m: &str, reader: &str, czxid: i64, op: Duration) -> anyhow::Result<String> {
     let start = Instant::now();
     let mut attempts = 0;
     let mut last = String::new();
     while start.elapsed() < REFUSAL_WINDOW || attempts == 0 {
         attempts += 1;
-        match cluster.evict(m).await? {
-            EvictionOutcome::Accepted => {
-                bail!("attempt {attempts}: the eviction of {m} was accepted with another member already down: the drain took a majority of the servers (quorum lost)")
-            }
-            EvictionOutcome::RefusedByBudget { message } => last = message,
-        }
-        let s = p.status(m).await?;
-        anyhow::ensure!(s.running && s.phase == "Running", "attempt {attempts}: {m} is no longer running: {}", describe_member(&s));
+        let outcome = eviction(p.as_ref(), m).await?;
+        last = verdicts::refused_attempt(attempts, m, &outcome, &p.status(m).await?)?;
         faults::hello_intact(p.as_ref(), reader, czxid, op).await.with_context(|| format!("attempt {attempts}: /hello"))?;
         tokio::time::sleep(RETRY).await;
     }
@@ -382,6 +309,15 @@ mod tests {
     use crate::platform::kube::tests::{budget_refusal, eviction_accepted, expect, expect_typed, node, platform};
     use http::Method;
     use serde_json::json;
+
+    use crate::suites::ledger::Ledger;
+
+    /// As the suite cordons: the revert owed first, then the action.
+    async fn cordon(ledger: &Ledger, p: &dyn Platform, node: &str) -> anyhow::Result<()> {
+        let action = Action::Cordon { node: node.into() };
+        ledger.owe(action.revert().unwrap());
+        action.inject(p).await.map(drop)
+    }
 
     #[test]
     fn a_pinned_volume_is_recognised_in_the_schedulers_words() {
@@ -407,23 +343,24 @@ mod tests {
                 "message":"the server is currently unable to handle the request","reason":"ServiceUnavailable","code":503});
             expect(&mut h, Method::POST, "/api/v1/namespaces/ns/pods/zk-0/eviction?", 503, unavailable).await;
             let mut uncordoned = Vec::new();
-            for n in ["w1", "w2"] {
+            for n in ["w2", "w1"] {
                 let (body, ct) = expect_typed(&mut h, Method::PATCH, &format!("/api/v1/nodes/{n}?"), 200, node(n, false)).await;
                 assert_eq!((body, ct.as_str()), (crate::platform::kube::cluster::cordon_patch(None), "application/merge-patch+json"));
                 uncordoned.push(n);
             }
             uncordoned
         });
-        let cordons = Cordons::new(p.clone());
+        let ledger = Ledger::new(p.clone());
         let body = async {
-            cordons.cordon("w1").await?;
-            cordons.cordon("w2").await?;
-            evict_accepted(p.cluster().unwrap(), "zk-0", Duration::from_secs(5)).await
+            for node in ["w1", "w2"] {
+                cordon(&ledger, p.as_ref(), node).await?;
+            }
+            evict_accepted(p.as_ref(), "zk-0", Duration::from_secs(5)).await
         };
         let err = body.await.unwrap_err();
         assert!(format!("{err:#}").contains("unable to handle the request"), "{err:#}");
-        assert_eq!(cordons.undo_all().await.unwrap(), vec!["w1", "w2"]);
-        assert_eq!(server.await.unwrap(), vec!["w1", "w2"]);
+        assert_eq!(ledger.revert_all().await.unwrap(), vec!["uncordon w2", "uncordon w1"]);
+        assert_eq!(server.await.unwrap(), vec!["w2", "w1"]);
     }
 
     #[tokio::test]
@@ -435,9 +372,9 @@ mod tests {
             let (body, _) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/w3?", 200, node("w3", false)).await;
             assert_eq!(body["spec"], json!({"unschedulable": false}));
         });
-        let cordons = Cordons::new(p.clone());
-        cordons.cordon("w3").await.unwrap();
-        drop(cordons); // as when Ctrl-C drops the suite's future
+        let ledger = Ledger::new(p.clone());
+        cordon(&ledger, p.as_ref(), "w3").await.unwrap();
+        drop(ledger); // as when Ctrl-C drops the suite's future
         tokio::time::timeout(Duration::from_secs(5), server).await.expect("the uncordon was sent").unwrap();
     }
 
@@ -450,7 +387,7 @@ mod tests {
                 expect(&mut h, Method::POST, "/api/v1/namespaces/ns/pods/zk-2/eviction?", code, body).await;
             }
         });
-        let got = evict_accepted(p.cluster().unwrap(), "zk-2", Duration::from_secs(30)).await.unwrap();
+        let got = evict_accepted(p.as_ref(), "zk-2", Duration::from_secs(30)).await.unwrap();
         assert!(got.starts_with("201 after 2 refusal(s)"), "{got}");
         server.await.unwrap();
     }

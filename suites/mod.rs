@@ -4,8 +4,11 @@
 
 pub mod conformance;
 pub mod durability;
+#[cfg(test)]
+pub mod fake;
 pub mod faults;
 pub mod integrity;
+pub mod ledger;
 pub mod liveness;
 pub mod maintenance;
 pub mod manifest;
@@ -13,6 +16,7 @@ pub mod node_failure;
 pub mod process_failure;
 pub mod rolling_update;
 pub mod traffic;
+pub mod verdicts;
 pub mod walkthrough;
 
 use std::collections::BTreeMap;
@@ -28,6 +32,8 @@ use crate::error::{Error, Result};
 use crate::platform::{Platform, PlatformKind};
 use crate::report::model::{Marker, WorkloadSummary};
 use crate::report::{CheckReport, SuiteReport, Verdict};
+use faults::Fault;
+use ledger::{Action, Injected, Ledger, Revert};
 
 /// What a suite is, as `zk-chaos suites` lists it.
 #[derive(Debug)]
@@ -112,12 +118,14 @@ pub struct SuiteCtx {
     markers: Vec<Marker>,
     workload: Option<WorkloadSummary>,
     started_at: chrono::DateTime<chrono::Utc>,
+    ledger: Ledger,
 }
 
 impl SuiteCtx {
     pub fn new(name: &str, platform: Arc<dyn Platform>, config: Config, run_dir: PathBuf) -> SuiteCtx {
         let prefix = format!("/zk-chaos/{}", platform.run_id());
         SuiteCtx {
+            ledger: Ledger::new(platform.clone()),
             platform,
             config,
             run_dir,
@@ -139,6 +147,51 @@ impl SuiteCtx {
         tracing::info!(suite = %self.name, "{label}");
         self.markers.push(Marker { at, label });
         at
+    }
+
+    /// Injects a fault: marks the timeline ("fault: delete the StatefulSet"), writes its revert in
+    /// the suite's ledger, and does it. The [`Fault`] dates it; the result is the platform's
+    /// answer, for the suite to judge.
+    pub async fn inject(&mut self, action: &Action) -> (Fault, anyhow::Result<Injected>) {
+        let label = action.name();
+        self.inject_as(action, &label).await
+    }
+
+    /// [`SuiteCtx::inject`] with a label of the suite's own on the timeline.
+    pub async fn inject_as(&mut self, action: &Action, label: &str) -> (Fault, anyhow::Result<Injected>) {
+        let fault = Fault::inject(self, label);
+        (fault, self.act(action).await)
+    }
+
+    /// Does an action that is a step of the suite rather than its fault (cordoning the nodes a
+    /// drain must not use): into the ledger, not onto the timeline.
+    pub async fn act(&self, action: &Action) -> anyhow::Result<Injected> {
+        if let Some(r) = action.revert() {
+            self.ledger.owe(r);
+        }
+        action.inject(self.platform.as_ref()).await
+    }
+
+    /// Undoes a fault as a step of the suite (the walkthrough re-creates the StatefulSet, uncordons
+    /// a node); what fails stays in the ledger for the runner.
+    pub async fn revert(&self, r: &Revert) -> anyhow::Result<()> {
+        self.ledger.revert(r).await
+    }
+
+    /// The suite's ledger (shared: what a clone owes, the suite owes).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Undoes whatever the suite's faults left (the runner calls it after the suite, on every
+    /// path); recorded as a check when something was left.
+    pub async fn revert_owed(&mut self) {
+        if self.ledger.owed().is_empty() {
+            return;
+        }
+        let start = Instant::now();
+        let done = self.ledger.revert_all().await.map(|names| format!("the suite left {}: done", names.join(", ")));
+        self.record("every fault the suite left was reverted", start, done);
     }
 
     /// Attaches the judged workload to the suite's report.

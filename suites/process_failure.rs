@@ -4,11 +4,12 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, ensure};
+use anyhow::bail;
 use async_trait::async_trait;
 
-use super::faults::{self, Fault};
-use super::{walkthrough, About, Suite, SuiteCtx};
+use super::faults;
+use super::ledger::{Action, Injected};
+use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
 use crate::platform::{LifecycleKind, PlatformKind};
 
@@ -59,12 +60,15 @@ impl ProcessFailure {
             Err(e) => return ctx.record(&format!("{role} {member}: status before the fault"), Instant::now(), Err(e)),
         };
 
-        let fault = Fault::inject(ctx, &format!("pkill java in {member} ({role})"));
         let start = Instant::now();
-        let killed = p.exec(member, &["pkill", "java"]).await;
+        let kill = Action::KillProcess { member: member.to_string(), process: "java".into() };
+        let (fault, killed) = ctx.inject_as(&kill, &format!("{} ({role})", kill.name())).await;
         let pkill_ok = match killed {
-            Ok(out) if out.success() => true,
-            Ok(out) => return ctx.record(&format!("{role} {member}: pkill java"), start, Err(anyhow::anyhow!("pkill java exited {}: {}", out.exit_code, out.stderr.trim()))),
+            Ok(Injected::Exec(out)) if out.success() => true,
+            Ok(Injected::Exec(out)) => {
+                return ctx.record(&format!("{role} {member}: pkill java"), start, Err(anyhow::anyhow!("pkill java exited {}: {}", out.exit_code, out.stderr.trim())))
+            }
+            Ok(other) => return ctx.record(&format!("{role} {member}: pkill java"), start, Err(anyhow::anyhow!("the platform answered {other:?} to an exec"))),
             // The exec can be cut off by the container exiting under it: the events below tell.
             Err(e) => {
                 tracing::debug!("pkill java in {member}: {e:#}");
@@ -76,19 +80,7 @@ impl ProcessFailure {
         let exit_deadline = template.liveness.as_ref().map(|l| l.max_detection()).unwrap_or(t.member_ready) + t.operation;
         let start = Instant::now();
         let exited = fault.wait_event(p.as_ref(), member, &[LifecycleKind::Exited, LifecycleKind::LivenessKilled], exit_deadline).await;
-        let exited = match exited {
-            Ok(e) if e.kind == LifecycleKind::Exited => Ok(format!("exited {} ms after pkill ({})", fault.ms_to(e.at), e.detail)),
-            Ok(e) => Err(anyhow::anyhow!(
-                "the container did not exit when java died: the liveness probe killed it {} ms later ({}); the entry point must exit with its server",
-                fault.ms_to(e.at),
-                e.detail
-            )),
-            Err(_) => Err(anyhow::anyhow!(
-                "pkill java returned {} but the container did not exit and the restart count did not change within {}",
-                if pkill_ok { "0" } else { "an error" },
-                humantime::format_duration(exit_deadline)
-            )),
-        };
+        let exited = verdicts::exited_by_itself(fault.at, exited.as_ref().ok(), pkill_ok, exit_deadline);
         if !ctx.record(&format!("{role} {member}: the container exited when java was killed"), start, exited) {
             return false;
         }
@@ -105,19 +97,11 @@ impl ProcessFailure {
         let ready_ok = match ready {
             Ok(e) => {
                 ctx.metric(&format!("{role}.fault_to_ready_ms"), fault.ms_to(e.at));
-                match p.status(member).await {
-                    Ok(after) if after.restart_count == before.restart_count + 1 => ctx.record(
-                        &format!("{role} {member}: restarted exactly once and Ready"),
-                        start,
-                        Ok(format!("restart count {} -> {}, Ready {} ms after the fault", before.restart_count, after.restart_count, fault.ms_to(e.at))),
-                    ),
-                    Ok(after) => ctx.record(
-                        &format!("{role} {member}: restarted exactly once and Ready"),
-                        start,
-                        Err(anyhow::anyhow!("restart count went from {} to {}, not up by one", before.restart_count, after.restart_count)),
-                    ),
-                    Err(e) => ctx.record(&format!("{role} {member}: restarted exactly once and Ready"), start, Err(e)),
-                }
+                let once = p.status(member).await.and_then(|after| {
+                    verdicts::restarted_once(before.restart_count, after.restart_count)?;
+                    Ok(format!("restart count {} -> {}, Ready {} ms after the fault", before.restart_count, after.restart_count, fault.ms_to(e.at)))
+                });
+                ctx.record(&format!("{role} {member}: restarted exactly once and Ready"), start, once)
             }
             Err(e) => ctx.record(&format!("{role} {member}: restarted exactly once and Ready"), start, Err(e)),
         };
@@ -127,12 +111,7 @@ impl ProcessFailure {
 
         let start = Instant::now();
         let whole = fault.wait_whole(ctx, &format!("{role}.")).await;
-        let rejoined = whole.and_then(|view| {
-            let m = view.members.iter().find(|m| m.status.name == member);
-            let role_now = m.and_then(|m| m.server.as_ref().ok().cloned().flatten()).map(|s| format!("{:?}", s.mode).to_lowercase());
-            ensure!(role_now.as_deref() == Some("leader") || role_now.as_deref() == Some("follower"), "{member} is not serving: {}", view.describe());
-            Ok(format!("{member} is a {} again; {}", role_now.unwrap_or_default(), view.describe()))
-        });
+        let rejoined = whole.and_then(|view| verdicts::rejoined(&view, member));
         let ok = ctx.record(&format!("{role} {member}: rejoined, ensemble whole with one leader"), start, rejoined);
 
         let start = Instant::now();

@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::faults::{self, Fault};
+use super::ledger::Action;
 use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
-use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
+use crate::platform::{LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision};
 use crate::wait::{self, Seen};
 
 pub struct RollingUpdate;
@@ -40,50 +41,32 @@ impl Suite for RollingUpdate {
         let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
         let original = p.revisions().await?;
         let Some(first) = original.last().cloned() else { bail!("the StatefulSet has no revision") };
-        let old_cpu = first.template.pointer("/spec/containers/0/resources/requests/cpu").cloned();
+        let old_cpu = cpu_of(&first.template).cloned();
         let traffic = super::traffic::Traffic::start(ctx).await?;
 
         let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
             { "op": "replace", "path": CPU_PATH, "value": NEW_CPU }
         ]))?;
-        let fault = Fault::inject(ctx, &format!("patch the StatefulSet: cpu request {NEW_CPU}"));
-        p.patch_statefulset(&patch).await?;
+        let (fault, patched) = ctx.inject(&Action::PatchTemplate { patch, what: format!("cpu request {NEW_CPU}") }).await;
+        patched?;
         let updated = rollout(ctx, &fault, "update", &first.hash).await;
 
         if let Some(new_hash) = updated {
             let start = Instant::now();
-            let history = async {
-                let revs = p.revisions().await?;
-                ensure!(revs.len() >= 2, "{} revision(s) after the update; expected the old and the new template", revs.len());
-                let (old, new) = (&revs[revs.len() - 2], &revs[revs.len() - 1]);
-                ensure!(old.hash == first.hash, "the previous revision is {} (number {}), not the original {}", old.hash, old.number, first.hash);
-                // The API server stores quantities canonically ("0.3" comes back as "300m"): compare amounts.
-                let cpu = new.template.pointer("/spec/containers/0/resources/requests/cpu").and_then(|v| v.as_str().map(String::from));
-                ensure!(same_cpu(cpu.as_deref(), Some(NEW_CPU)), "the newest revision's cpu request is {cpu:?}, not {NEW_CPU}");
-                ensure!(new.number > old.number, "revision numbers do not increase: {} then {}", old.number, new.number);
-                Ok(format!("revisions {} ({}) and {} ({}, cpu {NEW_CPU})", old.number, old.hash, new.number, new.hash))
-            }
-            .await;
+            let history = p.revisions().await.and_then(|revs| history_has_both(&revs, &first.hash));
             ctx.record("the revision history has the old and the new template", start, history);
 
-            let undo = Fault::inject(ctx, "roll back (rollout undo)");
-            p.rollback().await?;
+            let (undo, rolled_back) = ctx.inject(&Action::Rollback).await;
+            rolled_back?;
             if rollout(ctx, &undo, "undo", &new_hash).await.is_some() {
                 let start = Instant::now();
                 let back = async {
                     let revs = p.revisions().await?;
-                    let now = revs.last().ok_or_else(|| anyhow!("no revision after the undo"))?;
-                    ensure!(now.hash == first.hash, "the current template is {}, not the original {}", now.hash, first.hash);
-                    let cpu = now.template.pointer("/spec/containers/0/resources/requests/cpu").cloned();
-                    ensure!(
-                        same_cpu(cpu.as_ref().and_then(|c| c.as_str()), old_cpu.as_ref().and_then(|c| c.as_str())),
-                        "the cpu request is {cpu:?} after the undo, not {old_cpu:?}"
-                    );
+                    let mut statuses = Vec::new();
                     for m in &members {
-                        let s = p.status(m).await?;
-                        ensure!(s.revision.as_deref() == Some(first.hash.as_str()), "{m} runs revision {:?}, not {}", s.revision, first.hash);
+                        statuses.push(p.status(m).await?);
                     }
-                    Ok(format!("every member back on revision {} (cpu {})", first.hash, old_cpu.map(|c| c.to_string()).unwrap_or_default()))
+                    undo_restored(&revs, &first.hash, old_cpu.as_ref(), &statuses)
                 }
                 .await;
                 ctx.record("undo restored the original template", start, back);
@@ -160,20 +143,7 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
     let events: Vec<LifecycleEvent> = p.lifecycle().into_iter().filter(|e| e.at >= fault.at).collect();
     ctx.record(&format!("{label}: members replaced one at a time in reverse ordinal order"), start, one_at_a_time(&events, &members));
 
-    let majority = n / 2 + 1;
-    let worst = samples.iter().min_by_key(|s| s.up);
-    let held = match worst {
-        None => Err(anyhow!("the ensemble was never sampled during the rollout")),
-        Some(w) if w.up >= majority => Ok(format!(
-            "{} samples, at most {} ms apart; at least {} of {n} members up (running and Ready) in every one (fewest: {} at {})",
-            samples.len(),
-            largest_gap(&samples),
-            majority,
-            w.up,
-            w.at.format("%H:%M:%S%.3f")
-        )),
-        Some(w) => Err(anyhow!("quorum lost at {}: only {} of {n} members up: {}", w.at.format("%H:%M:%S%.3f"), w.up, w.seen)),
-    };
+    let held = majority_held(&samples, n);
     ctx.record(&format!("{label}: a majority was up at every sampled moment"), start, held);
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
     // Every sample, so a reader can see the ensemble through the rollout.
@@ -203,6 +173,55 @@ async fn sampled<T>(p: &dyn Platform, op_timeout: Duration, done: impl std::futu
                 tokio::time::sleep(wait::POLL).await;
             }
         }
+    }
+}
+
+/// The cpu request of a revision's pod template.
+fn cpu_of(template: &serde_json::Value) -> Option<&serde_json::Value> {
+    template.pointer("/spec/containers/0/resources/requests/cpu")
+}
+
+/// After the update the history has the original revision `first` and, after it with a higher
+/// number, the new template with the walkthrough's cpu request.
+fn history_has_both(revs: &[Revision], first: &str) -> anyhow::Result<String> {
+    ensure!(revs.len() >= 2, "{} revision(s) after the update; expected the old and the new template", revs.len());
+    let (old, new) = (&revs[revs.len() - 2], &revs[revs.len() - 1]);
+    ensure!(old.hash == first, "the previous revision is {} (number {}), not the original {first}", old.hash, old.number);
+    // The API server stores quantities canonically ("0.3" comes back as "300m"): compare amounts.
+    let cpu = cpu_of(&new.template).and_then(|v| v.as_str().map(String::from));
+    ensure!(same_cpu(cpu.as_deref(), Some(NEW_CPU)), "the newest revision's cpu request is {cpu:?}, not {NEW_CPU}");
+    ensure!(new.number > old.number, "revision numbers do not increase: {} then {}", old.number, new.number);
+    Ok(format!("revisions {} ({}) and {} ({}, cpu {NEW_CPU})", old.number, old.hash, new.number, new.hash))
+}
+
+/// After the undo the current template is the original revision `first` with its cpu request
+/// `old_cpu`, and every member runs it.
+fn undo_restored(revs: &[Revision], first: &str, old_cpu: Option<&serde_json::Value>, members: &[MemberStatus]) -> anyhow::Result<String> {
+    let now = revs.last().ok_or_else(|| anyhow!("no revision after the undo"))?;
+    ensure!(now.hash == first, "the current template is {}, not the original {first}", now.hash);
+    let cpu = cpu_of(&now.template);
+    ensure!(same_cpu(cpu.and_then(|c| c.as_str()), old_cpu.and_then(|c| c.as_str())), "the cpu request is {cpu:?} after the undo, not {old_cpu:?}");
+    for s in members {
+        ensure!(s.revision.as_deref() == Some(first), "{} runs revision {:?}, not {first}", s.name, s.revision);
+    }
+    Ok(format!("every member back on revision {first} (cpu {})", old_cpu.map(|c| c.to_string()).unwrap_or_default()))
+}
+
+/// A majority of the `n` members was up (running and Ready) in every sample, and there was at
+/// least one sample.
+fn majority_held(samples: &[Sample], n: usize) -> anyhow::Result<String> {
+    let majority = n / 2 + 1;
+    match samples.iter().min_by_key(|s| s.up) {
+        None => Err(anyhow!("the ensemble was never sampled during the rollout")),
+        Some(w) if w.up >= majority => Ok(format!(
+            "{} samples, at most {} ms apart; at least {} of {n} members up (running and Ready) in every one (fewest: {} at {})",
+            samples.len(),
+            largest_gap(samples),
+            majority,
+            w.up,
+            w.at.format("%H:%M:%S%.3f")
+        )),
+        Some(w) => Err(anyhow!("quorum lost at {}: only {} of {n} members up: {}", w.at.format("%H:%M:%S%.3f"), w.up, w.seen)),
     }
 }
 
@@ -328,6 +347,48 @@ mod tests {
         assert!(!same_cpu(Some("300m"), None));
         assert!(same_cpu(None, None));
         assert!(!same_cpu(Some("1Gi"), Some("1G")));
+    }
+
+    fn rev(number: i64, hash: &str, cpu: &str) -> Revision {
+        Revision { number, hash: hash.into(), template: serde_json::json!({"spec": {"containers": [{"resources": {"requests": {"cpu": cpu}}}]}}) }
+    }
+
+    #[test]
+    fn the_history_must_have_the_original_then_the_new_template() {
+        assert_eq!(history_has_both(&[rev(1, "a", "500m"), rev(2, "b", "300m")], "a").unwrap(), "revisions 1 (a) and 2 (b, cpu 0.3)");
+        assert_eq!(history_has_both(&[rev(1, "a", "500m")], "a").unwrap_err().to_string(), "1 revision(s) after the update; expected the old and the new template");
+        assert_eq!(history_has_both(&[rev(1, "x", "500m"), rev(2, "b", "300m")], "a").unwrap_err().to_string(), "the previous revision is x (number 1), not the original a");
+        assert_eq!(history_has_both(&[rev(1, "a", "500m"), rev(2, "b", "500m")], "a").unwrap_err().to_string(), "the newest revision's cpu request is Some(\"500m\"), not 0.3");
+        assert_eq!(history_has_both(&[rev(3, "a", "500m"), rev(3, "b", "0.3")], "a").unwrap_err().to_string(), "revision numbers do not increase: 3 then 3");
+        // Only the last two count: an older third revision before them is history.
+        assert!(history_has_both(&[rev(1, "z", "1"), rev(2, "a", "500m"), rev(3, "b", "0.3")], "a").is_ok());
+    }
+
+    #[test]
+    fn the_undo_must_bring_every_member_back_to_the_original_template() {
+        let on = |name: &str, r: &str| MemberStatus { revision: Some(r.into()), ..MemberStatus::absent(name, 0) };
+        let old = serde_json::json!("500m");
+        let revs = [rev(2, "b", "300m"), rev(3, "a", "0.5")];
+        assert_eq!(undo_restored(&revs, "a", Some(&old), &[on("zk-0", "a"), on("zk-1", "a")]).unwrap(), "every member back on revision a (cpu \"500m\")");
+        assert_eq!(undo_restored(&[], "a", Some(&old), &[]).unwrap_err().to_string(), "no revision after the undo");
+        assert_eq!(undo_restored(&revs[..1], "a", Some(&old), &[]).unwrap_err().to_string(), "the current template is b, not the original a");
+        let wrong_cpu = [rev(3, "a", "300m")];
+        assert!(undo_restored(&wrong_cpu, "a", Some(&old), &[]).unwrap_err().to_string().starts_with("the cpu request is Some(String(\"300m\")) after the undo"));
+        assert_eq!(undo_restored(&revs, "a", Some(&old), &[on("zk-0", "a"), on("zk-1", "b")]).unwrap_err().to_string(), "zk-1 runs revision Some(\"b\"), not a");
+        let unlabelled = MemberStatus::absent("zk-2", 2);
+        assert!(undo_restored(&revs, "a", Some(&old), &[unlabelled]).is_err());
+    }
+
+    #[test]
+    fn a_majority_must_be_up_in_every_sample() {
+        let s = |ms: i64, up: usize| Sample { at: DateTime::<Utc>::from_timestamp_millis(ms).unwrap(), up, leader: true, seen: format!("{up} up") };
+        let ok = majority_held(&[s(0, 3), s(500, 2), s(1000, 3)], 3).unwrap();
+        assert!(ok.starts_with("3 samples, at most 500 ms apart; at least 2 of 3 members up (running and Ready) in every one (fewest: 2 at "), "{ok}");
+        let err = majority_held(&[s(0, 3), s(500, 1), s(1000, 3)], 3).unwrap_err().to_string();
+        assert!(err.starts_with("quorum lost at ") && err.ends_with(": only 1 of 3 members up: 1 up"), "{err}");
+        assert!(majority_held(&[s(0, 2)], 4).is_err(), "2 of 4 is not a majority");
+        assert!(majority_held(&[s(0, 3)], 5).is_ok());
+        assert_eq!(majority_held(&[], 3).unwrap_err().to_string(), "the ensemble was never sampled during the rollout");
     }
 
     #[test]

@@ -356,6 +356,21 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_description_lists_ten_of_each_kind_and_counts_the_rest() {
+        let (h, s) = healthy();
+        let mut j = check(&h, &s, &opts());
+        j.lost = (0..10).map(|i| format!("w{i}")).collect();
+        let ten = j.describe();
+        assert!(ten.starts_with("10 lost acknowledged writes: w0; w1; w2; w3; w4; w5; w6; w7; w8; w9. 3 acknowledged"), "{ten}");
+        assert!(!ten.contains("more)"), "{ten}");
+        j.lost.push("w10".into());
+        j.stale_reads = vec!["r0".into()];
+        let eleven = j.describe();
+        assert!(eleven.starts_with("11 lost acknowledged writes: w0; w1; w2; w3; w4; w5; w6; w7; w8; w9 (and 1 more). 1 stale reads: r0. 3 acknowledged"), "{eleven}");
+        assert!(!eleven.contains("w10"), "{eleven}");
+    }
+
+    #[test]
     fn a_lost_acknowledged_write_fails_naming_it() {
         let (h, mut s) = healthy();
         s.values.remove("/p/workload/w0/op-0000000001");

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Mutation test of the judges: every verdict of the fault suites (suites/verdicts.rs and the pure
+# judges beside the suites), the ensemble's conditions (harness/ensemble.rs) and the workload's
+# checker (harness/workload/checker.rs). A mutant that survives the unit tests is a judge a broken
+# deployment could slip past: kill it with a test, or explain it in the test code.
+#
+# Run by hand (it takes long: one build a mutant); not part of .ci/run:
+#   bash ci/mutants.sh            # every mutant of the judges
+#   bash ci/mutants.sh --list     # what would be tried
+# Extra arguments go to cargo mutants. Needs `cargo install cargo-mutants` (v27).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# What acts rather than judges is left out: the suites' async bodies (they act on a platform and
+# are exercised end to end), the sampling loop, and the ensemble's observation over the network.
+exec cargo mutants \
+  -f verdicts.rs -f rolling_update.rs -f durability.rs -f node_failure.rs -f ensemble.rs -f checker.rs \
+  --exclude-re 'impl Suite for|rollout|sampled|EnsembleView::observe|wait_whole|read_final_state|read_once' \
+  "$@" -- --lib

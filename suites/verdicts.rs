@@ -1,0 +1,323 @@
+//! The fault suites' verdicts as pure functions of what was recorded: lifecycle events, member
+//! statuses, ensemble views, reads. The suites act and gather; these judge. Each way a verdict
+//! can fail has a unit test below, and `ci/mutants.sh` checks that no change to a verdict goes
+//! unnoticed by them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, ensure};
+use chrono::{DateTime, Utc};
+
+use super::integrity::WORLD;
+use crate::client::{hex_zxid, ZnodeStat};
+use crate::ensemble::EnsembleView;
+use crate::platform::{EvictionOutcome, LifecycleEvent, LifecycleKind, MemberStatus};
+
+/// Milliseconds from `from` to `to` (0 if `to` came first).
+pub fn ms_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_milliseconds().max(0) as f64
+}
+
+/// process-failure: after `pkill java` the container must exit by itself, before a liveness
+/// probe could have noticed. `seen` is the first Exited or LivenessKilled event after the fault,
+/// `None` if none came within `deadline`; `pkill_ok` whether pkill itself reported success.
+pub fn exited_by_itself(fault_at: DateTime<Utc>, seen: Option<&LifecycleEvent>, pkill_ok: bool, deadline: Duration) -> anyhow::Result<String> {
+    match seen {
+        Some(e) if e.kind == LifecycleKind::Exited => Ok(format!("exited {} ms after pkill ({})", ms_between(fault_at, e.at), e.detail)),
+        Some(e) => Err(anyhow!(
+            "the container did not exit when java died: the liveness probe killed it {} ms later ({}); the entry point must exit with its server",
+            ms_between(fault_at, e.at),
+            e.detail
+        )),
+        None => Err(anyhow!(
+            "pkill java returned {} but the container did not exit and the restart count did not change within {}",
+            if pkill_ok { "0" } else { "an error" },
+            humantime::format_duration(deadline)
+        )),
+    }
+}
+
+/// The member was restarted exactly once: its restart count went up by one, no more, no less.
+pub fn restarted_once(before: u32, after: u32) -> anyhow::Result<()> {
+    ensure!(after == before + 1, "restart count went from {before} to {after}, not up by one");
+    Ok(())
+}
+
+/// liveness: the container was killed by its liveness probe after exactly `threshold` failures
+/// since the fault. `kill` is the first LivenessKilled or Exited event after it.
+pub fn killed_by_liveness(events: &[LifecycleEvent], member: &str, fault_at: DateTime<Utc>, kill: &LifecycleEvent, threshold: u32) -> anyhow::Result<String> {
+    ensure!(kill.kind == LifecycleKind::LivenessKilled, "the container exited by itself ({}) instead of being restarted by its liveness probe", kill.detail);
+    let failures = events.iter().filter(|x| x.member == member && x.kind == LifecycleKind::LivenessFailed && x.at >= fault_at && x.at <= kill.at).count() as u32;
+    ensure!(failures == threshold, "the container was killed after {failures} liveness failures, not the manifest's failureThreshold {threshold}");
+    Ok(format!("{failures} liveness failures, then the container was killed {} ms after the fault ({})", ms_between(fault_at, kill.at), kill.detail))
+}
+
+/// liveness: the member came back in a new container, restarted once, with the probe script
+/// the fault removed present again (`script_present`): a fresh container from the image.
+pub fn fresh_container(before: &MemberStatus, now: &MemberStatus, script: &str, script_present: bool) -> anyhow::Result<()> {
+    restarted_once(before.restart_count, now.restart_count)?;
+    ensure!(now.container_id != before.container_id, "the container is the same one ({:?}): it was not replaced", now.container_id);
+    ensure!(script_present, "{script} is still missing after the restart: the container was not fresh from the image");
+    Ok(())
+}
+
+/// process-failure: the killed member serves again as leader or follower in a whole ensemble.
+pub fn rejoined(view: &EnsembleView, member: &str) -> anyhow::Result<String> {
+    let m = view.members.iter().find(|m| m.status.name == member);
+    let role = m.and_then(|m| m.server.as_ref().ok().cloned().flatten()).map(|s| format!("{:?}", s.mode).to_lowercase());
+    match role.as_deref() {
+        Some(r @ ("leader" | "follower")) => Ok(format!("{member} is a {r} again; {}", view.describe())),
+        _ => bail!("{member} is not serving: {}", view.describe()),
+    }
+}
+
+/// durability: every member's last zxid now is at least what it was before the fault (a member
+/// absent before is not judged; one that reports no zxid now fails).
+pub fn zxids_never_back(before: &BTreeMap<String, i64>, view: &EnsembleView) -> anyhow::Result<String> {
+    let mut seen = Vec::new();
+    for m in &view.members {
+        let name = &m.status.name;
+        let Some(was) = before.get(name) else { continue };
+        let now = m.server.as_ref().ok().cloned().flatten().map(|s| s.zxid);
+        match now {
+            Some(now) if now >= *was => seen.push(format!("{name} {} -> {}", hex_zxid(*was), hex_zxid(now))),
+            Some(now) => bail!("{name}'s last zxid went back from {} to {}: it lost transactions", hex_zxid(*was), hex_zxid(now)),
+            None => bail!("{name} does not report a zxid: {}", view.describe()),
+        }
+    }
+    ensure!(!seen.is_empty(), "no member reported a zxid before the fault: nothing to compare ({})", view.describe());
+    Ok(format!("ensemble whole; last zxid never went back: {}", seen.join(", ")))
+}
+
+/// durability: the members still there after the StatefulSet was deleted (a pod that exists or
+/// a container that runs), as "zk-1 Running"; empty when every member is gone.
+pub fn still_there(statuses: &[MemberStatus]) -> Vec<String> {
+    statuses.iter().filter(|s| s.exists || s.running).map(|s| format!("{} {}", s.name, s.phase)).collect()
+}
+
+/// The walkthrough's `/hello` read through `member` after a sync: it must be `world` with the
+/// cZxid it was created with (a re-created `/hello` means the data was lost).
+pub fn hello_intact(member: &str, read: Option<(Vec<u8>, ZnodeStat)>, czxid: i64) -> anyhow::Result<String> {
+    match read {
+        None => bail!("/hello is gone: {member} has no /hello (it was created with cZxid {})", hex_zxid(czxid)),
+        Some((v, _)) if v != WORLD => bail!("/hello through {member} is {:?}, not \"world\"", String::from_utf8_lossy(&v)),
+        Some((_, stat)) if stat.czxid != czxid => {
+            bail!("/hello through {member} has cZxid {}, not the original {}: it was re-created, so the data was lost", hex_zxid(stat.czxid), hex_zxid(czxid))
+        }
+        Some(_) => Ok(format!("/hello = world through {member}, cZxid {} as written", hex_zxid(czxid))),
+    }
+}
+
+/// maintenance: one attempt to evict `member` while another member is down must be refused by
+/// the budget, and the member must still be running afterwards.
+pub fn refused_attempt(attempt: u32, member: &str, outcome: &EvictionOutcome, after: &MemberStatus) -> anyhow::Result<String> {
+    let message = match outcome {
+        EvictionOutcome::Accepted => {
+            bail!("attempt {attempt}: the eviction of {member} was accepted with another member already down: the drain took a majority of the servers (quorum lost)")
+        }
+        EvictionOutcome::RefusedByBudget { message } => message.clone(),
+    };
+    ensure!(after.running && after.phase == "Running", "attempt {attempt}: {member} is no longer running: {}", describe_member(after));
+    Ok(message)
+}
+
+/// `zk-1 Pending (Unschedulable: ...) on no node`
+pub fn describe_member(s: &MemberStatus) -> String {
+    format!("{} {}{} on {}", s.name, s.phase, s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(), s.node.as_deref().unwrap_or("no node"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::fourlw::{Mode, ServerState};
+    use crate::ensemble::MemberView;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp_millis(1_000_000 + ms).unwrap()
+    }
+
+    fn ev(ms: i64, member: &str, kind: LifecycleKind) -> LifecycleEvent {
+        LifecycleEvent { at: at(ms), member: member.into(), kind, detail: format!("{kind:?} detail") }
+    }
+
+    fn status(name: &str, restarts: u32, container: &str) -> MemberStatus {
+        MemberStatus {
+            restart_count: restarts,
+            container_id: Some(container.into()),
+            exists: true,
+            running: true,
+            ready: true,
+            phase: "Running".into(),
+            reason: None,
+            node: Some("w1".into()),
+            ..MemberStatus::absent(name, 0)
+        }
+    }
+
+    fn member(name: &str, mode: Option<Mode>, zxid: i64) -> MemberView {
+        let server = match mode {
+            Some(mode) => Ok(Some(ServerState { mode, zxid, synced_followers: None, version: "3.8.0".into() })),
+            None => Err("connection refused".into()),
+        };
+        MemberView { status: status(name, 0, "c"), server }
+    }
+
+    fn view(members: Vec<MemberView>) -> EnsembleView {
+        EnsembleView { members }
+    }
+
+    #[test]
+    fn ms_between_counts_forward_and_never_goes_negative() {
+        assert_eq!(ms_between(at(0), at(1234)), 1234.0);
+        assert_eq!(ms_between(at(10), at(5)), 0.0);
+        assert_eq!(ms_between(at(7), at(7)), 0.0);
+    }
+
+    #[test]
+    fn a_container_that_exits_by_itself_passes() {
+        let e = ev(809, "zk-1", LifecycleKind::Exited);
+        assert_eq!(exited_by_itself(at(0), Some(&e), true, Duration::from_secs(70)).unwrap(), "exited 809 ms after pkill (Exited detail)");
+    }
+
+    #[test]
+    fn a_container_the_liveness_probe_had_to_kill_fails() {
+        let e = ev(31_000, "zk-1", LifecycleKind::LivenessKilled);
+        let err = exited_by_itself(at(0), Some(&e), true, Duration::from_secs(70)).unwrap_err().to_string();
+        assert!(err.starts_with("the container did not exit when java died: the liveness probe killed it 31000 ms later"), "{err}");
+    }
+
+    #[test]
+    fn a_container_that_never_exited_fails_saying_what_pkill_returned() {
+        let err = exited_by_itself(at(0), None, true, Duration::from_secs(70)).unwrap_err().to_string();
+        assert_eq!(err, "pkill java returned 0 but the container did not exit and the restart count did not change within 1m 10s");
+        let err = exited_by_itself(at(0), None, false, Duration::from_secs(5)).unwrap_err().to_string();
+        assert!(err.starts_with("pkill java returned an error "), "{err}");
+    }
+
+    #[test]
+    fn the_restart_count_must_go_up_by_exactly_one() {
+        assert!(restarted_once(0, 1).is_ok());
+        assert!(restarted_once(4, 5).is_ok());
+        assert_eq!(restarted_once(0, 0).unwrap_err().to_string(), "restart count went from 0 to 0, not up by one");
+        assert_eq!(restarted_once(0, 2).unwrap_err().to_string(), "restart count went from 0 to 2, not up by one");
+        assert!(restarted_once(3, 2).is_err());
+    }
+
+    fn probe_history(failures: i64) -> (Vec<LifecycleEvent>, LifecycleEvent) {
+        let mut events = vec![ev(-5_000, "zk-0", LifecycleKind::LivenessFailed), ev(1_000, "zk-1", LifecycleKind::LivenessFailed)];
+        for i in 0..failures {
+            events.push(ev(10_000 * (i + 1), "zk-0", LifecycleKind::LivenessFailed));
+        }
+        let kill = ev(10_000 * failures + 1, "zk-0", LifecycleKind::LivenessKilled);
+        events.push(kill.clone());
+        // After the kill: not counted.
+        events.push(ev(10_000 * failures + 500, "zk-0", LifecycleKind::LivenessFailed));
+        (events, kill)
+    }
+
+    #[test]
+    fn a_kill_after_exactly_failure_threshold_failures_passes() {
+        let (events, kill) = probe_history(3);
+        let ok = killed_by_liveness(&events, "zk-0", at(0), &kill, 3).unwrap();
+        assert_eq!(ok, "3 liveness failures, then the container was killed 30001 ms after the fault (LivenessKilled detail)");
+    }
+
+    #[test]
+    fn a_kill_after_more_or_fewer_failures_than_the_threshold_fails() {
+        for (failures, threshold) in [(2, 3), (4, 3), (1, 2)] {
+            let (events, kill) = probe_history(failures);
+            let err = killed_by_liveness(&events, "zk-0", at(0), &kill, threshold).unwrap_err().to_string();
+            assert_eq!(err, format!("the container was killed after {failures} liveness failures, not the manifest's failureThreshold {threshold}"));
+        }
+    }
+
+    #[test]
+    fn a_failure_at_the_fault_or_at_the_kill_counts() {
+        let events = vec![ev(0, "zk-0", LifecycleKind::LivenessFailed), ev(20, "zk-0", LifecycleKind::LivenessFailed)];
+        let kill = ev(20, "zk-0", LifecycleKind::LivenessKilled);
+        assert!(killed_by_liveness(&events, "zk-0", at(0), &kill, 2).is_ok());
+    }
+
+    #[test]
+    fn an_exit_instead_of_a_liveness_kill_fails() {
+        let (events, _) = probe_history(3);
+        let exit = ev(30_001, "zk-0", LifecycleKind::Exited);
+        let err = killed_by_liveness(&events, "zk-0", at(0), &exit, 3).unwrap_err().to_string();
+        assert_eq!(err, "the container exited by itself (Exited detail) instead of being restarted by its liveness probe");
+    }
+
+    #[test]
+    fn a_fresh_container_is_a_new_one_restarted_once_with_the_script_back() {
+        let before = status("zk-0", 0, "a");
+        assert!(fresh_container(&before, &status("zk-0", 1, "b"), "/usr/bin/zookeeper-ready", true).is_ok());
+        let same = fresh_container(&before, &status("zk-0", 1, "a"), "/usr/bin/zookeeper-ready", true).unwrap_err().to_string();
+        assert_eq!(same, "the container is the same one (Some(\"a\")): it was not replaced");
+        let twice = fresh_container(&before, &status("zk-0", 2, "b"), "/usr/bin/zookeeper-ready", true).unwrap_err().to_string();
+        assert!(twice.contains("not up by one"), "{twice}");
+        let missing = fresh_container(&before, &status("zk-0", 1, "b"), "/usr/bin/zookeeper-ready", false).unwrap_err().to_string();
+        assert_eq!(missing, "/usr/bin/zookeeper-ready is still missing after the restart: the container was not fresh from the image");
+    }
+
+    #[test]
+    fn a_member_rejoins_as_leader_or_follower_only() {
+        let v = view(vec![member("zk-0", Some(Mode::Follower), 5), member("zk-1", Some(Mode::Leader), 5), member("zk-2", Some(Mode::Standalone), 5)]);
+        assert!(rejoined(&v, "zk-0").unwrap().starts_with("zk-0 is a follower again; "));
+        assert!(rejoined(&v, "zk-1").unwrap().starts_with("zk-1 is a leader again; "));
+        assert!(rejoined(&v, "zk-2").unwrap_err().to_string().starts_with("zk-2 is not serving: "));
+        let down = view(vec![member("zk-0", None, 0)]);
+        assert!(rejoined(&down, "zk-0").is_err());
+        assert!(rejoined(&v, "zk-9").is_err());
+        let not_serving = EnsembleView { members: vec![MemberView { status: status("zk-0", 0, "c"), server: Ok(None) }] };
+        assert!(rejoined(&not_serving, "zk-0").is_err());
+    }
+
+    #[test]
+    fn zxids_may_stay_or_grow_but_never_go_back() {
+        let before = BTreeMap::from([("zk-0".to_string(), 0x1_0000_0005), ("zk-1".to_string(), 0x1_0000_0005)]);
+        let grown = view(vec![member("zk-0", Some(Mode::Follower), 0x2_0000_0000), member("zk-1", Some(Mode::Leader), 0x1_0000_0005), member("zk-2", Some(Mode::Follower), 1)]);
+        assert_eq!(zxids_never_back(&before, &grown).unwrap(), "ensemble whole; last zxid never went back: zk-0 0x100000005 -> 0x200000000, zk-1 0x100000005 -> 0x100000005");
+        let back = view(vec![member("zk-0", Some(Mode::Follower), 0x1_0000_0004), member("zk-1", Some(Mode::Leader), 0x1_0000_0005)]);
+        assert_eq!(zxids_never_back(&before, &back).unwrap_err().to_string(), "zk-0's last zxid went back from 0x100000005 to 0x100000004: it lost transactions");
+        let silent = view(vec![member("zk-0", None, 0), member("zk-1", Some(Mode::Leader), 0x1_0000_0005)]);
+        assert!(zxids_never_back(&before, &silent).unwrap_err().to_string().starts_with("zk-0 does not report a zxid: "));
+        assert!(zxids_never_back(&BTreeMap::new(), &grown).unwrap_err().to_string().starts_with("no member reported a zxid before the fault"));
+    }
+
+    #[test]
+    fn a_member_is_gone_when_it_neither_exists_nor_runs() {
+        let gone = MemberStatus::absent("zk-0", 0);
+        let terminating = MemberStatus { running: false, phase: "Terminating".into(), ..status("zk-1", 0, "b") };
+        let orphan = MemberStatus { exists: false, phase: "Unknown".into(), ..status("zk-2", 0, "c") };
+        assert!(still_there(std::slice::from_ref(&gone)).is_empty());
+        assert_eq!(still_there(&[gone, terminating, orphan]), vec!["zk-1 Terminating", "zk-2 Unknown"]);
+    }
+
+    fn stat(czxid: i64) -> ZnodeStat {
+        ZnodeStat { czxid, mzxid: czxid, pzxid: czxid, version: 0, data_length: 5, num_children: 0, ephemeral_owner: 0 }
+    }
+
+    #[test]
+    fn hello_must_read_world_with_its_original_czxid() {
+        assert_eq!(hello_intact("zk-2", Some((b"world".to_vec(), stat(0x100000002))), 0x100000002).unwrap(), "/hello = world through zk-2, cZxid 0x100000002 as written");
+        assert_eq!(hello_intact("zk-2", None, 0x100000002).unwrap_err().to_string(), "/hello is gone: zk-2 has no /hello (it was created with cZxid 0x100000002)");
+        assert_eq!(hello_intact("zk-2", Some((b"w0rld".to_vec(), stat(0x100000002))), 0x100000002).unwrap_err().to_string(), "/hello through zk-2 is \"w0rld\", not \"world\"");
+        assert_eq!(
+            hello_intact("zk-2", Some((b"world".to_vec(), stat(0x200000002))), 0x100000002).unwrap_err().to_string(),
+            "/hello through zk-2 has cZxid 0x200000002, not the original 0x100000002: it was re-created, so the data was lost"
+        );
+    }
+
+    #[test]
+    fn an_eviction_during_the_refusal_window_must_be_refused_with_the_member_running() {
+        let refused = EvictionOutcome::RefusedByBudget { message: "Cannot evict pod as it would violate the pod's disruption budget.".into() };
+        let running = status("zk-2", 0, "c");
+        assert_eq!(refused_attempt(1, "zk-2", &refused, &running).unwrap(), "Cannot evict pod as it would violate the pod's disruption budget.");
+        let err = refused_attempt(3, "zk-2", &EvictionOutcome::Accepted, &running).unwrap_err().to_string();
+        assert!(err.starts_with("attempt 3: the eviction of zk-2 was accepted with another member already down"), "{err}");
+        let stopped = MemberStatus { running: false, ..running.clone() };
+        assert_eq!(refused_attempt(2, "zk-2", &refused, &stopped).unwrap_err().to_string(), "attempt 2: zk-2 is no longer running: zk-2 Running on w1");
+        let terminating = MemberStatus { phase: "Terminating".into(), reason: Some("evicted".into()), ..running };
+        assert_eq!(refused_attempt(2, "zk-2", &refused, &terminating).unwrap_err().to_string(), "attempt 2: zk-2 is no longer running: zk-2 Terminating (evicted) on w1");
+    }
+}
