@@ -197,6 +197,8 @@ pub struct SuiteEntry {
     pub disruptive: bool,
     /// Where it runs; on any other platform it is reported as skipped.
     pub platforms: Vec<&'static str>,
+    /// What it needs of a platform beyond the ensemble (`nodes`, `evictions`, `live-objects`).
+    pub needs: &'static [crate::platform::Capability],
 }
 
 pub fn list_suites(suites: &[Box<dyn Suite>]) -> SuiteListing {
@@ -210,6 +212,7 @@ pub fn list_suites(suites: &[Box<dyn Suite>]) -> SuiteListing {
                 sections: s.sections().iter().map(|&sec| sec.into()).collect(),
                 disruptive: s.disruptive(),
                 platforms: platform_list(s.as_ref()),
+                needs: s.about().needs,
             })
             .collect(),
     }
@@ -445,11 +448,12 @@ mod tests {
         for s in suites {
             let mut keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
             keys.sort();
-            assert_eq!(keys, ["description", "disruptive", "name", "platforms", "sections"], "{s}");
+            assert_eq!(keys, ["description", "disruptive", "name", "needs", "platforms", "sections"], "{s}");
         }
         let maintenance = suites.iter().find(|s| s["name"] == "maintenance").unwrap();
         assert_eq!(maintenance["disruptive"], true);
         assert_eq!(maintenance["platforms"], serde_json::json!(["kube", "kind"]));
+        assert_eq!(maintenance["needs"], serde_json::json!(["nodes", "evictions"]));
         assert_eq!(
             maintenance["sections"],
             serde_json::json!([{"title": "Surviving maintenance", "url": "https://kubernetes.io/docs/tutorials/stateful-application/zookeeper/#surviving-maintenance"}])

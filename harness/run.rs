@@ -389,7 +389,7 @@ mod tests {
 
         use super::super::run_suite;
         use crate::config::Config;
-        use crate::platform::{Platform, PlatformKind};
+        use crate::platform::Platform;
         use crate::suites::fake::{Call, FakePlatform};
         use crate::suites::ledger::Action;
         use crate::suites::{About, Suite, SuiteCtx};
@@ -406,7 +406,7 @@ mod tests {
 
         struct OneFault(Action, End);
 
-        static ABOUT: About = About { name: "one-fault", sections: &[], summary: "a fault, then an end", platforms: &PlatformKind::ALL, disruptive: true };
+        static ABOUT: About = About { name: "one-fault", sections: &[], summary: "a fault, then an end", needs: &[], disruptive: true };
 
         #[async_trait]
         impl Suite for OneFault {
@@ -484,6 +484,27 @@ mod tests {
                 let expected: Vec<Call> = std::iter::once(did).chain(undo.filter(|u| matches!(u, Call::Uncordon(_)))).collect();
                 assert_eq!(fake.calls(), expected, "{name}");
             }
+        }
+
+        #[tokio::test]
+        async fn each_fault_is_an_operation_of_the_suites_history() {
+            let fake = Arc::new(FakePlatform::without_nodes());
+            let p: Arc<dyn Platform> = fake.clone();
+            let dir = tempfile::tempdir().unwrap();
+            let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
+            ctx.inject(&Action::KillProcess { member: "zk-1".into(), process: "java".into() }).await.1.unwrap();
+            assert!(ctx.inject(&Action::Cordon { node: "w1".into() }).await.1.is_err(), "Docker has no nodes");
+            let faults = ctx.faults().to_vec();
+            assert_eq!(
+                faults.iter().map(|f| (f.name.as_str(), f.outcome, f.detail.as_str())).collect::<Vec<_>>(),
+                [("pkill java in zk-1", "ok", "exit 0"), ("cordon w1", "failed", "docker has no nodes to cordon"),]
+            );
+            assert!(faults.iter().all(|f| f.invoked <= f.completed));
+            let report = ctx.finish(Ok(()), std::time::Instant::now());
+            assert_eq!(report.artifacts, ["one-fault/faults.jsonl"]);
+            let saved = std::fs::read_to_string(dir.path().join("one-fault/faults.jsonl")).unwrap();
+            assert_eq!(saved.lines().count(), 2);
+            assert!(saved.lines().next().unwrap().contains("\"name\":\"pkill java in zk-1\""), "{saved}");
         }
 
         #[tokio::test]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::client::fourlw::parse_properties;
 use crate::ensemble;
-use crate::platform::{LifecycleEvent, LifecycleKind, Platform, PlatformKind};
+use crate::platform::{LifecycleEvent, LifecycleKind, Platform};
 
 pub struct Conformance;
 
@@ -52,7 +52,7 @@ impl Suite for Conformance {
                 &walkthrough::NON_PRIVILEGED_USER,
             ],
             summary: "ordered start, hostnames, myid, zoo.cfg, one leader, stdout logging, non-root server, writable data dir",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: false,
         }
     }

@@ -12,7 +12,7 @@ use super::faults;
 use super::ledger::{Action, Revert};
 use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
-use crate::platform::{LifecycleKind, PlatformKind, VolumeIdentity};
+use crate::platform::{LifecycleKind, VolumeIdentity};
 use crate::wait::{self, Seen};
 
 pub struct Durability;
@@ -24,7 +24,7 @@ impl Suite for Durability {
             name: "durability",
             sections: &[&walkthrough::DURABLE_STORAGE],
             summary: "delete the StatefulSet (volumes stay), re-create it: same volumes, /hello with its original cZxid, no zxid going back",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: true,
         }
     }

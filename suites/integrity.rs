@@ -8,7 +8,6 @@ use async_trait::async_trait;
 
 use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::client::{self, hex_zxid, ZnodeStat};
-use crate::platform::PlatformKind;
 use crate::wait::{self, Seen};
 
 pub struct Integrity;
@@ -24,7 +23,7 @@ impl Suite for Integrity {
             name: "integrity",
             sections: &[&walkthrough::SANITY_TESTING],
             summary: "create /hello = world through zk-0; read it, with its stat, through every other member",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: false,
         }
     }

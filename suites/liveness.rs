@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::faults;
 use super::ledger::{Action, Injected};
 use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
-use crate::platform::{LifecycleKind, PlatformKind};
+use crate::platform::LifecycleKind;
 
 pub struct Liveness;
 
@@ -25,7 +25,7 @@ impl Suite for Liveness {
             name: "liveness",
             sections: &[&walkthrough::TESTING_FOR_LIVENESS, &walkthrough::TESTING_FOR_READINESS],
             summary: "rm zookeeper-ready in zk-0: liveness fails failureThreshold times, a fresh container restarts it, unready meanwhile",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: true,
         }
     }

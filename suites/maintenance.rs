@@ -26,7 +26,7 @@ use super::faults;
 use super::ledger::{Action, Injected, Revert};
 use super::verdicts::{self, describe_member};
 use super::{walkthrough, About, Suite, SuiteCtx};
-use crate::platform::{BudgetStatus, Cluster, EvictionOutcome, MemberStatus, Platform, PlatformKind};
+use crate::platform::{BudgetStatus, Capability, Cluster, EvictionOutcome, MemberStatus, Platform};
 use crate::wait::{self, Seen};
 
 /// How long the budget must keep refusing the third eviction.
@@ -42,7 +42,7 @@ impl Suite for Maintenance {
             name: "maintenance",
             sections: &[&walkthrough::SURVIVING_MAINTENANCE],
             summary: "drain three nodes in turn: zk-0 moves, zk-1 stays Pending, zk-2's eviction is refused by the budget (429 DisruptionBudget) while /hello stays readable; uncordon, and it goes through",
-            platforms: &[PlatformKind::Kube, PlatformKind::Kind],
+            needs: &[Capability::Nodes, Capability::Evictions],
             disruptive: true,
         }
     }

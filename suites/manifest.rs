@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::manifest::selects;
-use crate::platform::PlatformKind;
+use crate::platform::{Capability, PlatformKind};
 
 pub struct ManifestSuite;
 
@@ -48,14 +48,15 @@ impl Suite for ManifestSuite {
             name: "manifest",
             sections: &[&walkthrough::CREATING_AN_ENSEMBLE, &walkthrough::TESTING_FOR_READINESS, &walkthrough::TOLERATING_NODE_FAILURE, &walkthrough::SURVIVING_MAINTENANCE],
             summary: "what the objects decide: anti-affinity selects the pods, the budget leaves a quorum, the Services select the pods, probes that can fail, known start flags",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: false,
         }
     }
 
     /// On a cluster the live objects are judged, so they must exist; the manifest needs nothing.
     fn needs_ensemble(&self, platform: PlatformKind) -> bool {
-        platform != PlatformKind::Docker
+        // Live objects are judged where an API server holds them; elsewhere the file alone decides.
+        platform.can(&[Capability::LiveObjects])
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

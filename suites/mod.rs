@@ -29,11 +29,14 @@ use async_trait::async_trait;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::platform::{Platform, PlatformKind};
+use crate::platform::{Capability, Platform, PlatformKind};
 use crate::report::model::{Marker, WorkloadSummary};
 use crate::report::{CheckReport, SuiteReport, Verdict};
 use faults::Fault;
 use ledger::{Action, Injected, Ledger, Revert};
+
+/// The suite's faults as operations, beside its `workload-history.jsonl`.
+pub const FAULTS_FILE: &str = "faults.jsonl";
 
 /// What a suite is, as `zk-chaos suites` lists it.
 #[derive(Debug)]
@@ -42,8 +45,9 @@ pub struct About {
     /// The walkthrough's sections it certifies, in page order.
     pub sections: &'static [&'static walkthrough::Section],
     pub summary: &'static str,
-    /// Platforms it runs on; on any other it is reported as skipped, with the reason.
-    pub platforms: &'static [PlatformKind],
+    /// What it needs of a platform beyond running the ensemble; on a platform without it the
+    /// suite is reported as skipped, with the reason.
+    pub needs: &'static [Capability],
     /// Injects faults or disrupts nodes: refused on clusters the run did not create unless the
     /// user allows it explicitly.
     pub disruptive: bool,
@@ -62,8 +66,9 @@ pub trait Suite: Send + Sync {
     fn summary(&self) -> &'static str {
         self.about().summary
     }
-    fn platforms(&self) -> &'static [PlatformKind] {
-        self.about().platforms
+    /// The platforms that have what it needs.
+    fn platforms(&self) -> Vec<PlatformKind> {
+        PlatformKind::ALL.into_iter().filter(|k| k.can(self.about().needs)).collect()
     }
     fn disruptive(&self) -> bool {
         self.about().disruptive
@@ -119,6 +124,18 @@ pub struct SuiteCtx {
     workload: Option<WorkloadSummary>,
     started_at: chrono::DateTime<chrono::Utc>,
     ledger: Ledger,
+    faults: Vec<FaultOp>,
+}
+
+/// A fault as an operation of the suite's history, beside the client's (`faults.jsonl`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FaultOp {
+    pub name: String,
+    pub invoked: chrono::DateTime<chrono::Utc>,
+    pub completed: chrono::DateTime<chrono::Utc>,
+    /// `ok` when the platform accepted it, `failed` with the error when it did not.
+    pub outcome: &'static str,
+    pub detail: String,
 }
 
 impl SuiteCtx {
@@ -126,6 +143,7 @@ impl SuiteCtx {
         let prefix = format!("/zk-chaos/{}", platform.run_id());
         SuiteCtx {
             ledger: Ledger::new(platform.clone()),
+            faults: Vec::new(),
             platform,
             config,
             run_dir,
@@ -160,7 +178,20 @@ impl SuiteCtx {
     /// [`SuiteCtx::inject`] with a label of the suite's own on the timeline.
     pub async fn inject_as(&mut self, action: &Action, label: &str) -> (Fault, anyhow::Result<Injected>) {
         let fault = Fault::inject(self, label);
-        (fault, self.act(action).await)
+        let result = self.act(action).await;
+        let (outcome, detail) = match &result {
+            Ok(Injected::Exec(o)) => ("ok", format!("exit {}{}", o.exit_code, if o.stderr.trim().is_empty() { String::new() } else { format!(": {}", o.stderr.trim()) })),
+            Ok(Injected::Eviction(e)) => ("ok", format!("{e:?}")),
+            Ok(Injected::Accepted) => ("ok", "accepted".to_string()),
+            Err(e) => ("failed", format!("{e:#}")),
+        };
+        self.faults.push(FaultOp { name: label.to_string(), invoked: fault.at, completed: chrono::Utc::now(), outcome, detail });
+        (fault, result)
+    }
+
+    /// The faults injected so far, oldest first.
+    pub fn faults(&self) -> &[FaultOp] {
+        &self.faults
     }
 
     /// Does an action that is a step of the suite rather than its fault (cordoning the nodes a
@@ -264,6 +295,13 @@ impl SuiteCtx {
     pub fn finish(mut self, outcome: anyhow::Result<()>, started: Instant) -> SuiteReport {
         if let Err(e) = outcome {
             self.record("suite completed", started, Err(e.context("suite aborted")));
+        }
+        if !self.faults.is_empty() {
+            let faults = std::mem::take(&mut self.faults);
+            let saved = self.artifact_path(FAULTS_FILE).and_then(|path| crate::report::save_json_lines(&path, &faults));
+            if let Err(e) = saved {
+                tracing::warn!("could not save the suite's faults: {e:#}");
+            }
         }
         SuiteReport {
             verdict: SuiteReport::judge(&self.checks),

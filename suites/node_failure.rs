@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{walkthrough, About, Suite, SuiteCtx};
-use crate::platform::PlatformKind;
+use crate::platform::Capability;
 
 pub struct NodeFailure;
 
@@ -21,7 +21,7 @@ impl Suite for NodeFailure {
             name: "node-failure",
             sections: &[&walkthrough::TOLERATING_NODE_FAILURE],
             summary: "every member on its own node, kept apart by the live StatefulSet's required podAntiAffinity on kubernetes.io/hostname",
-            platforms: &[PlatformKind::Kube, PlatformKind::Kind],
+            needs: &[Capability::Nodes],
             disruptive: false,
         }
     }

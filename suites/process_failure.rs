@@ -11,7 +11,7 @@ use super::faults;
 use super::ledger::{Action, Injected};
 use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
-use crate::platform::{LifecycleKind, PlatformKind};
+use crate::platform::LifecycleKind;
 
 pub struct ProcessFailure;
 
@@ -22,7 +22,7 @@ impl Suite for ProcessFailure {
             name: "process-failure",
             sections: &[&walkthrough::HANDLING_PROCESS_FAILURE],
             summary: "pkill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: true,
         }
     }

@@ -13,7 +13,7 @@ use super::faults::{self, Fault};
 use super::ledger::Action;
 use super::{walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble::EnsembleView;
-use crate::platform::{LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision};
+use crate::platform::{LifecycleEvent, LifecycleKind, MemberStatus, Platform, Revision};
 use crate::wait::{self, Seen};
 
 pub struct RollingUpdate;
@@ -29,7 +29,7 @@ impl Suite for RollingUpdate {
             name: "rolling-update",
             sections: &[&walkthrough::UPDATING_THE_ENSEMBLE],
             summary: "patch cpu to 0.3: members replaced one at a time in reverse order, a majority up throughout; history; undo",
-            platforms: &PlatformKind::ALL,
+            needs: &[],
             disruptive: true,
         }
     }

@@ -58,6 +58,34 @@ impl fmt::Display for PlatformKind {
     }
 }
 
+/// What a platform can do that not every platform can. Suites say which they need
+/// ([`crate::suites::About::needs`]); the runner skips a suite whose needs the platform lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Several nodes, to spread members over, cordon and drain ([`Platform::cluster`]).
+    Nodes,
+    /// The Eviction API, which a PodDisruptionBudget answers.
+    Evictions,
+    /// An API server holding the objects as applied, defaults filled in ([`Cluster::live_objects`]).
+    LiveObjects,
+}
+
+impl PlatformKind {
+    /// What the platform can do: Docker runs every member on one host with no API server.
+    pub fn capabilities(self) -> &'static [Capability] {
+        match self {
+            PlatformKind::Docker => &[],
+            PlatformKind::Kube | PlatformKind::Kind => &[Capability::Nodes, Capability::Evictions, Capability::LiveObjects],
+        }
+    }
+
+    /// Whether the platform has every one of `needs`.
+    pub fn can(self, needs: &[Capability]) -> bool {
+        needs.iter().all(|n| self.capabilities().contains(n))
+    }
+}
+
 /// What an exec in a member printed and how it exited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
@@ -311,6 +339,17 @@ mod tests {
         let out = ExecOutput { exit_code: 1, stdout: String::new(), stderr: "no such file\n".into() };
         let msg = out.into_stdout("cat myid").unwrap_err().to_string();
         assert_eq!(msg, "cat myid exited 1: no such file");
+    }
+
+    #[test]
+    fn only_clusters_have_nodes_and_evictions() {
+        assert!(PlatformKind::Docker.can(&[]));
+        assert!(!PlatformKind::Docker.can(&[Capability::Nodes]));
+        assert!(!PlatformKind::Docker.can(&[Capability::Evictions]));
+        assert!(!PlatformKind::Docker.can(&[Capability::LiveObjects]));
+        for k in [PlatformKind::Kube, PlatformKind::Kind] {
+            assert!(k.can(&[Capability::Nodes, Capability::Evictions]), "{k}");
+        }
     }
 
     #[test]

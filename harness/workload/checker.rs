@@ -407,6 +407,48 @@ mod tests {
     }
 
     #[test]
+    fn reads_are_judged_against_the_newest_state_the_session_saw_first() {
+        // cversion 5 seen first by the read at 10, again at 20, then 7, then 6: only the last is
+        // stale, and each message names the first read that showed what was seen.
+        let h = vec![read(0, "0x1", 10, 1, 0x10, 5), read(0, "0x1", 20, 1, 0x10, 5), read(0, "0x1", 30, 1, 0x10, 7), read(0, "0x1", 40, 1, 0x10, 6)];
+        let stale = stale_reads(&h);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].contains("saw cversion 6 after the session had seen 7") && stale[0].contains(&h[2].describe()), "{}", stale[0]);
+        let again = vec![read(0, "0x1", 10, 1, 0x10, 5), read(0, "0x1", 20, 1, 0x10, 5), read(0, "0x1", 30, 1, 0x10, 4)];
+        let stale = stale_reads(&again);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].ends_with(&format!("({})", again[0].describe())), "the first read that showed 5: {}", stale[0]);
+        // The same with zxids: 0x10 first seen by the write, then again by a read.
+        let z = vec![write(0, "0x1", 0, 1, Outcome::Acknowledged, 0, Some(0x10)), read(0, "0x1", 10, 1, 0x10, 1), read(0, "0x1", 20, 1, 0x0f, 1)];
+        let stale = stale_reads(&z);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].ends_with(&format!("({})", z[0].describe())), "{}", stale[0]);
+    }
+
+    #[test]
+    fn only_acknowledged_operations_of_a_session_are_evidence() {
+        // Equal state twice is not older.
+        assert!(stale_reads(&[read(0, "0x1", 10, 1, 0x10, 5), read(0, "0x1", 20, 1, 0x10, 5)]).is_empty());
+        // A failed operation's zxid is no evidence of what the session saw.
+        let failed = write(0, "0x1", 0, 1, Outcome::Failed, 0, Some(0x20));
+        assert!(stale_reads(&[failed, read(0, "0x1", 10, 1, 0x10, 1)]).is_empty());
+        // Operations with no session (before one was established) are not one session.
+        assert!(stale_reads(&[read(0, "", 10, 1, 0x20, 5), read(1, "", 20, 1, 0x10, 1)]).is_empty());
+    }
+
+    #[test]
+    fn throughput_and_sessions_count_what_was_done() {
+        let (h, _) = healthy();
+        assert_eq!(sessions(&h), 1);
+        let two = History::new(vec![read(0, "0x1", 0, 1, 1, 1), read(1, "0x2", 0, 1, 1, 1), read(2, "", 0, 1, 1, 1)]);
+        assert_eq!(sessions(&two), 2, "no session is not a session");
+        // 3 acknowledged from 0 to 22 ms.
+        assert!((ops_per_second(&h.ops) - 3.0 / 0.022).abs() < 1e-6, "{}", ops_per_second(&h.ops));
+        assert_eq!(ops_per_second(&[read(0, "0x1", 5, 0, 1, 1)]), 0.0, "no time passed: no rate");
+        assert_eq!(ops_per_second(&[]), 0.0);
+    }
+
+    #[test]
     fn another_session_may_read_older_state() {
         // After its session expired, worker 0 reads on a new session through a lagging member:
         // ZooKeeper promises nothing across sessions, so this is not stale.
