@@ -109,6 +109,22 @@ mod tests {
     }
 
     #[test]
+    fn a_match_labels_selector_counts_only_when_every_label_is_the_pods() {
+        let m = crate::manifest::Manifest::load(std::path::Path::new("fixtures/zookeeper.yaml")).unwrap();
+        let sts = m.documents.iter().find(|d| d["kind"] == "StatefulSet").unwrap().clone();
+        let with = |selector: serde_json::Value| {
+            let mut s = sts.clone();
+            s["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"] = selector;
+            anti_affinity(&s)
+        };
+        assert!(with(json!({"matchLabels": {"app": "zk"}})).unwrap().contains("matchLabels"));
+        assert!(with(json!({"matchLabels": {"app": "kafka"}})).is_err(), "another app's label");
+        assert!(with(json!({"matchLabels": {"app": "zk", "tier": "db"}})).is_err(), "a label the pods lack");
+        assert!(with(json!({"matchLabels": {}})).is_err(), "an empty selector is not the pods' own");
+        assert!(with(json!({})).is_err(), "no selector at all");
+    }
+
+    #[test]
     fn members_sharing_a_node_or_unscheduled_fail() {
         let n = |v: &[(&str, Option<&str>)]| v.iter().map(|(m, n)| (m.to_string(), n.map(str::to_string))).collect::<BTreeMap<_, _>>();
         assert!(distinct_nodes(&n(&[("zk-0", Some("w1")), ("zk-1", Some("w2")), ("zk-2", Some("w3"))])).is_ok());
