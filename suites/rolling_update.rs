@@ -340,6 +340,8 @@ mod tests {
         assert_eq!(cpu_millis("1"), Some(1000));
         assert_eq!(cpu_millis("1.5"), Some(1500));
         assert_eq!(cpu_millis(".25"), Some(250));
+        assert_eq!(cpu_millis("0.300"), Some(300), "three decimals are millicores");
+        assert_eq!(cpu_millis("1.250"), Some(1250));
         assert_eq!(cpu_millis("0.0005"), None);
         assert!(same_cpu(Some("300m"), Some("0.3")));
         assert!(same_cpu(Some("500m"), Some("0.5")));
