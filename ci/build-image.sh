@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fixture image zk-chaos/zookeeper (ZooKeeper 3.8 from Debian's zookeeper package) from
-# fixtures/image.
+# fixtures/image, and the partition helper zk-chaos/netfilter (iptables and netcat) from
+# fixtures/netfilter, both on the same base.
 #
 #   bash ci/build-image.sh          # a second run with nothing changed only compares labels
 #
@@ -17,7 +18,8 @@
 # the base's name and image ID, so a change to either rebuilds it; an up-to-date image is left alone.
 #
 # Runs as any user who can reach the Docker engine (root, or a member of the docker group).
-# Environment: ZK_CHAOS_IMAGE (default zk-chaos/zookeeper:3.8), ZK_CHAOS_BASE_IMAGE,
+# Environment: ZK_CHAOS_IMAGE (default zk-chaos/zookeeper:3.8), ZK_CHAOS_NETFILTER_IMAGE (default
+# zk-chaos/netfilter:bookworm), ZK_CHAOS_BASE_IMAGE,
 # ZK_CHAOS_DEBOOTSTRAP_BASE, ZK_CHAOS_DEBIAN_SUITE (bookworm), ZK_CHAOS_DEBIAN_MIRROR (apt's own).
 # Exit codes: 0 built or up to date; 3 no Docker engine answers, or no base can be had (not present,
 # not pullable, and the debootstrap base cannot be made: not root); 1 a build step failed.
@@ -25,6 +27,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 image=${ZK_CHAOS_IMAGE:-zk-chaos/zookeeper:3.8}
+netfilter=${ZK_CHAOS_NETFILTER_IMAGE:-zk-chaos/netfilter:bookworm}
 ordinary=debian:bookworm-slim
 debootstrap_base=${ZK_CHAOS_DEBOOTSTRAP_BASE:-zk-chaos/debian-zookeeper-base:bookworm}
 suite=${ZK_CHAOS_DEBIAN_SUITE:-bookworm}
@@ -101,17 +104,29 @@ else
 fi
 
 base_id=$(docker image inspect -f '{{.Id}}' "$base")
-hash=$( { (cd "$here/fixtures/image" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); echo "base $base $base_id"; } | sha256sum | cut -c1-16)
-current=$(docker image inspect -f '{{ index .Config.Labels "zk-chaos.fixture-hash" }}' "$image" 2>/dev/null || true)
-if [ "$current" = "$hash" ]; then
-  log "$image is up to date (fixture hash $hash, base $base)"
-  exit 0
-fi
-log "building $image from fixtures/image on $base ($base_id)"
-buildlog=$(mktemp /tmp/zk-chaos-build.XXXXXX)
-if ! docker build --build-arg "BASE=$base" --label "zk-chaos.fixture-hash=$hash" --label "zk-chaos.base=$base@$base_id" \
-  -t "$image" "$here/fixtures/image" >"$buildlog" 2>&1; then
-  tail -n 30 "$buildlog" >&2; log "docker build failed (full log: $buildlog)"; exit 1
-fi
-rm -f "$buildlog"
-log "built $image (fixture hash $hash, base $base)"
+
+# build IMAGE CONTEXT [DOCKER BUILD FLAGS]: builds fixtures/CONTEXT on the base as IMAGE, unless
+# IMAGE's fixture hash (of the context's files and of the base) says it is up to date.
+build() {
+  local image=$1 context=$here/fixtures/$2; shift 2
+  local hash current buildlog
+  hash=$( { (cd "$context" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); echo "base $base $base_id"; } | sha256sum | cut -c1-16)
+  current=$(docker image inspect -f '{{ index .Config.Labels "zk-chaos.fixture-hash" }}' "$image" 2>/dev/null || true)
+  if [ "$current" = "$hash" ]; then
+    log "$image is up to date (fixture hash $hash, base $base)"
+    return 0
+  fi
+  log "building $image from ${context#"$here"/} on $base ($base_id)"
+  buildlog=$(mktemp /tmp/zk-chaos-build.XXXXXX)
+  if ! docker build "$@" --build-arg "BASE=$base" --label "zk-chaos.fixture-hash=$hash" --label "zk-chaos.base=$base@$base_id" \
+    -t "$image" "$context" >"$buildlog" 2>&1; then
+    tail -n 30 "$buildlog" >&2; log "docker build failed (full log: $buildlog)"; exit 1
+  fi
+  rm -f "$buildlog"
+  log "built $image (fixture hash $hash, base $base)"
+}
+
+build "$image" image
+# The partition helper installs iptables with apt when the base lacks it: the build's containers
+# get the host's network, from which Debian's packages are reachable (the bridge may resolve nothing).
+build "$netfilter" netfilter --network host

@@ -157,7 +157,11 @@ pub fn describe_suites(suites: &[Box<dyn Suite>]) -> String {
     for suite in suites {
         let disruptive = if suite.disruptive() { "yes" } else { "no" };
         let _ = writeln!(s, "{:<16} {:<10} {:<17} {}", suite.name(), disruptive, platform_list(suite.as_ref()).join(","), suite.summary());
-        let _ = writeln!(s, "{:<45} walkthrough: {}", "", walkthrough::titles(suite.sections()));
+        if suite.in_walkthrough() {
+            let _ = writeln!(s, "{:<45} walkthrough: {}", "", walkthrough::titles(suite.sections()));
+        } else {
+            let _ = writeln!(s, "{:<45} beyond the walkthrough: runs only when named (--suite {})", "", suite.name());
+        }
     }
     let _ = write!(
         s,

@@ -22,11 +22,12 @@ pub struct EnsembleView {
 }
 
 impl EnsembleView {
-    /// Looks at every member once, concurrently.
+    /// Looks at every member once, concurrently: its status as the platform's watch last saw it
+    /// ([`Platform::watched_status`]) and its server's answer now.
     pub async fn observe(p: &dyn Platform, timeout: Duration) -> anyhow::Result<EnsembleView> {
         let names = p.members();
         let looks = names.iter().map(|m| async move {
-            let status = p.status(m).await?;
+            let status = p.watched_status(m).await?;
             let server = if status.running {
                 match p.client_addr(m).await {
                     Ok(addr) => fourlw::server_state(addr, timeout).await.map_err(|e| format!("{e:#}")),
@@ -120,9 +121,14 @@ impl EnsembleView {
     }
 }
 
-/// Waits until the ensemble is whole; returns the whole view.
+/// Looks at the ensemble that may be out at once while waiting for it to be whole.
+pub const OVERLAP: usize = 3;
+
+/// Waits until the ensemble is whole; returns the whole view. Looks overlap ([`OVERLAP`]): on
+/// Kubernetes one look takes about as long as a port-forwarded exchange, longer than the wait's
+/// interval.
 pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
-    wait::until("ensemble whole (one leader, every follower synced, all Ready)", deadline, Some(p.subscribe()), || async {
+    wait::until_overlapping("ensemble whole (one leader, every follower synced, all Ready)", deadline, OVERLAP, Some(p.subscribe()), || async {
         let view = EnsembleView::observe(p, op_timeout).await?;
         Ok(match view.whole() {
             Ok(_) => Seen::Done(view),

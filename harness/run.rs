@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::ownership::{self, RunLocks};
 use crate::platform::docker::DockerPlatform;
-use crate::platform::{Platform, PlatformKind};
+use crate::platform::{Capability, Platform, PlatformKind};
 use crate::report::model::Subject;
 use crate::report::{self, CheckReport, RunReport, SuiteReport, Verdict};
 use crate::suites::{self, walkthrough, Suite, SuiteCtx};
@@ -311,11 +311,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
 
     for (i, suite) in p.suites.iter().enumerate() {
         if !suite.platforms().contains(&kind) {
-            let needs = suite.platforms().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
-            out.push(SuiteReport::skipped(
-                suite.name(),
-                &format!("needs --platform {needs}; the walkthrough's {} is about a cluster of nodes", walkthrough::cite(suite.sections())),
-            ));
+            out.push(SuiteReport::skipped(suite.name(), &skip_reason(suite.as_ref(), kind)));
             continue;
         }
         if p.opts.fail_fast && out.iter().any(|s| s.verdict == Verdict::Fail) {
@@ -378,6 +374,18 @@ pub fn write(report: &RunReport, results: &Path, member_logs: &BTreeMap<String, 
     Ok(dir)
 }
 
+/// Why `suite` cannot run on `kind`: what it needs that the platform lacks.
+fn skip_reason(suite: &dyn Suite, kind: PlatformKind) -> String {
+    let needs = suite.platforms().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
+    let missing: Vec<Capability> = suite.about().needs.iter().copied().filter(|c| !kind.can(&[*c])).collect();
+    if missing.iter().all(|c| matches!(c, Capability::Nodes | Capability::Evictions | Capability::LiveObjects)) {
+        format!("needs --platform {needs}; the walkthrough's {} is about a cluster of nodes", walkthrough::cite(suite.sections()))
+    } else {
+        let names = missing.iter().map(|c| serde_json::to_string(c).unwrap_or_default().trim_matches('"').to_string()).collect::<Vec<_>>().join(", ");
+        format!("needs {names}, which the {kind} platform does not offer in this version (runs on --platform {needs})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +438,11 @@ mod tests {
                 (Action::DeleteStatefulSet, Call::DeleteStatefulSet, Some(Call::ApplyStatefulSet)),
                 (Action::KillProcess { member: "zk-1".into(), process: "java".into() }, Call::Exec("zk-1".into(), "pkill java".into()), None),
                 (Action::Rollback, Call::Rollback, None),
+                (
+                    Action::Partition { cut: crate::platform::Cut { member: "zk-1".into(), peers: vec!["zk-0".into(), "zk-2".into()], one_way: false } },
+                    Call::Cut("zk-1".into()),
+                    Some(Call::Mend("zk-1".into())),
+                ),
             ]
         }
 
@@ -467,7 +480,7 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn a_suite_interrupted_mid_fault_has_its_uncordons_started_and_the_rest_left_to_the_teardown() {
+        async fn a_suite_interrupted_mid_fault_has_its_uncordons_and_heals_started_and_the_rest_left_to_the_teardown() {
             for (action, did, undo) in actions() {
                 let name = action.name();
                 let fake = Arc::new(FakePlatform::new());
@@ -481,7 +494,7 @@ mod tests {
                 for _ in 0..100 {
                     tokio::task::yield_now().await;
                 }
-                let expected: Vec<Call> = std::iter::once(did).chain(undo.filter(|u| matches!(u, Call::Uncordon(_)))).collect();
+                let expected: Vec<Call> = std::iter::once(did).chain(undo.filter(|u| matches!(u, Call::Uncordon(_) | Call::Mend(_)))).collect();
                 assert_eq!(fake.calls(), expected, "{name}");
             }
         }

@@ -78,6 +78,77 @@ where
     }
 }
 
+/// As [`until`], but looks overlap: a look starts every [`POLL`] ([`POLL_SOON`] after a
+/// [`Seen::Soon`], at once on a wake) even while earlier ones are still out, up to `overlap` at a
+/// time, and the first to answer `Done` ends the wait. Where one look takes longer than the
+/// interval (each four-letter word through a Kubernetes port-forward opens a connection through
+/// the API server), the moment the condition holds is then noticed about one look after it,
+/// rather than up to two.
+///
+/// # Errors
+/// As [`until`]: at the deadline, naming the last sighting, or the first look's own error.
+pub async fn until_overlapping<T, F, Fut>(what: &str, deadline: Duration, overlap: usize, mut wake: Option<watch::Receiver<u64>>, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Seen<T>>>,
+{
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let start = Instant::now();
+    let end = start + deadline;
+    let mut last = String::from("no look answered yet");
+    let mut gap = POLL;
+    let mut next = start;
+    let mut next_progress = start + PROGRESS_EVERY;
+    let mut out = FuturesUnordered::new();
+    tracing::debug!("waiting up to {} for {what} (looks overlap, {overlap} at most)", humantime::format_duration(deadline));
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            anyhow::bail!("{what} not after {}: last seen: {last}", humantime::format_duration(deadline));
+        }
+        if now >= next && out.len() < overlap.max(1) {
+            out.push(probe());
+            next = now + gap;
+        }
+        if now >= next_progress {
+            tracing::info!("still waiting for {what} ({}s of {}s): {last}", now.duration_since(start).as_secs(), deadline.as_secs());
+            next_progress += PROGRESS_EVERY;
+        }
+        let start_next = tokio::time::sleep_until(if out.len() < overlap.max(1) { next.min(end) } else { end });
+        let woken = async {
+            match wake.as_mut() {
+                Some(rx) => {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            Some(seen) = out.next(), if !out.is_empty() => match seen? {
+                Seen::Done(v) => {
+                    tracing::debug!("{what}: after {} ms", start.elapsed().as_millis());
+                    return Ok(v);
+                }
+                Seen::NotYet(seen) => {
+                    last = seen;
+                    gap = POLL;
+                }
+                Seen::Soon(seen) => {
+                    last = seen;
+                    if gap != POLL_SOON {
+                        next = next.min(Instant::now() + POLL_SOON);
+                    }
+                    gap = POLL_SOON;
+                }
+            },
+            _ = start_next => {}
+            _ = woken => next = Instant::now(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +198,60 @@ mod tests {
         assert_eq!(v, 3);
         let err = until::<(), _, _>("x", Duration::from_secs(5), None, || async { anyhow::bail!("wrong value") }).await.unwrap_err();
         assert_eq!(err.to_string(), "wrong value");
+    }
+
+    /// A probe whose looks each take `look` and say `Done` from `done_at` on (by when the look started).
+    async fn overlapping(look: Duration, done_at: Duration, overlap: usize) -> (Duration, usize) {
+        let began = Instant::now();
+        let mut looks = 0;
+        let r = until_overlapping("x", Duration::from_secs(5), overlap, None, || {
+            looks += 1;
+            let started = began.elapsed();
+            async move {
+                tokio::time::sleep(look).await;
+                Ok(if started >= done_at { Seen::Done(()) } else { Seen::Soon(String::new()) })
+            }
+        })
+        .await;
+        r.unwrap();
+        (began.elapsed(), looks)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overlapping_looks_notice_sooner_than_one_look_after_another() {
+        let look = Duration::from_millis(150);
+        let done_at = Duration::from_millis(1000);
+        let (alone, _) = overlapping(look, done_at, 1).await;
+        let (overlapped, looks) = overlapping(look, done_at, 4).await;
+        // One at a time: a look starts as the one before answers (0, 150, ... 1050 ms), and the
+        // first started at or after 1 s answers at 1200 ms. Overlapping: one starts every 20 ms,
+        // four out at once.
+        assert_eq!(alone, Duration::from_millis(1200), "one look after another");
+        assert!(overlapped <= done_at + look + POLL_SOON, "{overlapped:?}: about one look after it holds");
+        assert!(overlapped < alone);
+        assert!(looks >= 4, "{looks} looks");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overlapping_looks_never_exceed_the_bound_and_give_up_at_the_deadline() {
+        let out = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let err = until_overlapping::<(), _, _>("zk-1 whole", Duration::from_secs(2), 3, None, || {
+            let (out, most) = (out.clone(), most.clone());
+            async move {
+                let now = out.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                out.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(Seen::Soon("a follower syncing".into()))
+            }
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 3, "at most three looks out at once");
+        assert!(err.starts_with("zk-1 whole not after 2s: last seen: a follower syncing"), "{err}");
+        let wrong = until_overlapping::<(), _, _>("x", Duration::from_secs(2), 3, None, || async { anyhow::bail!("wrong value") }).await.unwrap_err();
+        assert_eq!(wrong.to_string(), "wrong value");
     }
 }

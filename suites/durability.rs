@@ -48,11 +48,7 @@ impl Suite for Durability {
         let (fault, deleted) = ctx.inject(&Action::DeleteStatefulSet).await;
         deleted?;
         let gone = wait::until("every member gone", t.member_ready, Some(p.subscribe()), || async {
-            let mut statuses = Vec::new();
-            for m in &members {
-                statuses.push(p.status(m).await?);
-            }
-            let left = verdicts::still_there(&statuses);
+            let left = verdicts::still_there(&super::faults::statuses(p.as_ref(), &members).await?);
             Ok(if left.is_empty() { Seen::Done(()) } else { Seen::NotYet(format!("still there: {}", left.join(", "))) })
         })
         .await;

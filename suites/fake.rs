@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::manifest::Manifest;
-use crate::platform::{BudgetStatus, Cluster, EvictionOutcome, ExecOutput, LifecycleEvent, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity};
+use crate::platform::{BudgetStatus, Cluster, Cut, EvictionOutcome, ExecOutput, LifecycleEvent, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity};
 
 /// A call that acts on the ensemble.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub enum Call {
     Cordon(String),
     Uncordon(String),
     Evict(String),
+    Cut(String),
+    Mend(String),
 }
 
 pub struct FakePlatform {
@@ -149,6 +151,14 @@ impl Platform for FakePlatform {
     }
     fn cluster(&self) -> Option<&dyn Cluster> {
         self.nodes.then_some(self as &dyn Cluster)
+    }
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        self.call(Call::Cut(cut.member.clone()));
+        Ok(())
+    }
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        self.call(Call::Mend(member.to_string()));
+        Ok(())
     }
     async fn teardown(&self) -> anyhow::Result<()> {
         Ok(())

@@ -89,6 +89,15 @@ pub fn last_events(p: &dyn Platform, member: &str, n: usize) -> String {
     }
 }
 
+/// Every member's status now, in the order of `members`.
+pub async fn statuses(p: &dyn Platform, members: &[String]) -> anyhow::Result<Vec<crate::platform::MemberStatus>> {
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        out.push(p.status(m).await?);
+    }
+    Ok(out)
+}
+
 /// Writes the walkthrough's `/hello` = `world` (if absent) through `member`; returns its stat.
 pub async fn write_hello(p: &dyn Platform, member: &str, op_timeout: Duration) -> anyhow::Result<ZnodeStat> {
     let zk = client::connect(p.client_addr(member).await?, op_timeout).await?;

@@ -1,7 +1,7 @@
 //! Faults as values and the one ledger of what they left to undo.
 //!
 //! An [`Action`] is what a suite does to the ensemble (kill a process, remove a file, delete the
-//! StatefulSet, patch or roll back its template, cordon a node, evict a pod): it has a name for the
+//! StatefulSet, patch or roll back its template, cordon a node, evict a pod, partition a member): it has a name for the
 //! timeline, an `inject` that does it through the [`Platform`] and returns what the platform
 //! answered, and, where one exists, a [`Revert`]. [`SuiteCtx::inject`](super::SuiteCtx::inject)
 //! writes the revert into the suite's [`Ledger`] *before* injecting (an action that failed after
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::platform::{EvictionOutcome, ExecOutput, Platform};
+use crate::platform::{Cut, EvictionOutcome, ExecOutput, Platform};
 
 /// What a suite does to the ensemble.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,8 @@ pub enum Action {
     Cordon { node: String },
     /// Ask the Eviction API to evict a member's pod.
     Evict { member: String },
+    /// Drop packets between a member and its peers (or only its own to them).
+    Partition { cut: Cut },
 }
 
 /// What the platform answered to an action.
@@ -58,6 +60,10 @@ pub enum Revert {
     },
     /// Create the StatefulSet again from the manifest.
     RecreateStatefulSet,
+    /// Remove a member's partition rules.
+    Mend {
+        member: String,
+    },
 }
 
 impl Action {
@@ -70,6 +76,7 @@ impl Action {
             Action::Rollback => "roll back (rollout undo)".into(),
             Action::Cordon { node } => format!("cordon {node}"),
             Action::Evict { member } => format!("evict {member}"),
+            Action::Partition { cut } => format!("partition: {}", cut.describe()),
         }
     }
 
@@ -79,6 +86,7 @@ impl Action {
         match self {
             Action::Cordon { node } => Some(Revert::Uncordon { node: node.clone() }),
             Action::DeleteStatefulSet => Some(Revert::RecreateStatefulSet),
+            Action::Partition { cut } => Some(Revert::Mend { member: cut.member.clone() }),
             _ => None,
         }
     }
@@ -100,6 +108,7 @@ impl Action {
                 let c = p.cluster().ok_or_else(|| anyhow!("{} has no pods to evict", p.kind()))?;
                 Ok(Injected::Eviction(c.evict(member).await?))
             }
+            Action::Partition { cut } => p.cut(cut).await.map(|()| Injected::Accepted),
         }
     }
 }
@@ -109,6 +118,7 @@ impl Revert {
         match self {
             Revert::Uncordon { node } => format!("uncordon {node}"),
             Revert::RecreateStatefulSet => "re-create the StatefulSet".into(),
+            Revert::Mend { member } => format!("heal the partition of {member}"),
         }
     }
 
@@ -119,13 +129,15 @@ impl Revert {
                 c.uncordon(node).await.with_context(|| format!("uncordon {node}"))
             }
             Revert::RecreateStatefulSet => p.apply_statefulset().await.context("re-create the StatefulSet"),
+            Revert::Mend { member } => p.mend(member).await.with_context(|| format!("heal the partition of {member}")),
         }
     }
 
     /// Whether it must still be made when the run is interrupted: the teardown removes the run's
-    /// own objects (a deleted StatefulSet need not come back), but the nodes are not the run's.
+    /// own objects (a deleted StatefulSet need not come back), but the nodes are not the run's,
+    /// and a run kept with `--keep` keeps its members: a partition is never left in place.
     fn outlives_the_run(&self) -> bool {
-        matches!(self, Revert::Uncordon { .. })
+        matches!(self, Revert::Uncordon { .. } | Revert::Mend { .. })
     }
 }
 

@@ -1,4 +1,5 @@
-//! The suites: each certifies sections of the walkthrough ([`walkthrough`]) and reads like them.
+//! The suites: each certifies sections of the walkthrough ([`walkthrough`]) and reads like them;
+//! those with no section (`partition`) go beyond it, and run only when named.
 //! A suite never names a platform; it speaks to the ensemble through [`Platform`] and records checks in its
 //! [`SuiteCtx`].
 
@@ -13,6 +14,7 @@ pub mod liveness;
 pub mod maintenance;
 pub mod manifest;
 pub mod node_failure;
+pub mod partition;
 pub mod process_failure;
 pub mod rolling_update;
 pub mod traffic;
@@ -30,7 +32,7 @@ use async_trait::async_trait;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::platform::{Capability, Platform, PlatformKind};
-use crate::report::model::{Marker, WorkloadSummary};
+use crate::report::model::{Marker, RegisterSummary, WorkloadSummary};
 use crate::report::{CheckReport, SuiteReport, Verdict};
 use faults::Fault;
 use ledger::{Action, Injected, Ledger, Revert};
@@ -73,6 +75,11 @@ pub trait Suite: Send + Sync {
     fn disruptive(&self) -> bool {
         self.about().disruptive
     }
+    /// Whether it certifies sections of the walkthrough; one that goes beyond it runs only when
+    /// named (`--suite partition`), never as part of `certify`.
+    fn in_walkthrough(&self) -> bool {
+        !self.about().sections.is_empty()
+    }
     /// Whether the suite needs the ensemble deployed on `platform`. A run whose suites need none
     /// deploys nothing (`zk-chaos run --suite manifest` on Docker judges the file alone).
     fn needs_ensemble(&self, _platform: PlatformKind) -> bool {
@@ -95,16 +102,18 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(rolling_update::RollingUpdate),
         Box::new(node_failure::NodeFailure),
         Box::new(maintenance::Maintenance),
+        Box::new(partition::Partition),
     ]
 }
 
-/// The suites named on the command line, in run order; an unknown name is bad input.
+/// The suites named on the command line, in run order; none named: every suite of the
+/// walkthrough (those beyond it run only when named). An unknown name is bad input.
 pub fn select(names: &[String]) -> Result<Vec<Box<dyn Suite>>> {
     let known: Vec<&str> = all().iter().map(|s| s.name()).collect();
     if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
         return Err(Error::bad_input(format!("unknown suite '{unknown}'; the suites are: {} (`zk-chaos suites` describes them)", known.join(", "))));
     }
-    Ok(all().into_iter().filter(|s| names.is_empty() || names.iter().any(|n| n == s.name())).collect())
+    Ok(all().into_iter().filter(|s| if names.is_empty() { s.in_walkthrough() } else { names.iter().any(|n| n == s.name()) }).collect())
 }
 
 /// What a suite works with, and where it records what it saw.
@@ -122,6 +131,7 @@ pub struct SuiteCtx {
     artifacts: Vec<String>,
     markers: Vec<Marker>,
     workload: Option<WorkloadSummary>,
+    register: Option<RegisterSummary>,
     started_at: chrono::DateTime<chrono::Utc>,
     ledger: Ledger,
     faults: Vec<FaultOp>,
@@ -154,8 +164,17 @@ impl SuiteCtx {
             artifacts: Vec::new(),
             markers: Vec::new(),
             workload: None,
+            register: None,
             started_at: chrono::Utc::now(),
         }
+    }
+
+    /// Marks a moment seen earlier (`at`) on the suite's timeline, in time order.
+    pub fn mark_at(&mut self, at: chrono::DateTime<chrono::Utc>, label: impl Into<String>) {
+        let label = label.into();
+        tracing::info!(suite = %self.name, "{label}");
+        let i = self.markers.partition_point(|m| m.at <= at);
+        self.markers.insert(i, Marker { at, label });
     }
 
     /// Marks a moment on the suite's timeline ("fault injected: pkill java in zk-1").
@@ -226,6 +245,10 @@ impl SuiteCtx {
     }
 
     /// Attaches the judged workload to the suite's report.
+    pub fn set_register(&mut self, summary: RegisterSummary) {
+        self.register = Some(summary);
+    }
+
     pub fn set_workload(&mut self, summary: WorkloadSummary) {
         self.workload = Some(summary);
     }
@@ -315,6 +338,7 @@ impl SuiteCtx {
             started_at: Some(self.started_at),
             markers: self.markers,
             workload: self.workload,
+            register: self.register,
         }
     }
 }
@@ -335,13 +359,17 @@ mod tests {
     fn selection_keeps_run_order_and_defaults_to_all() {
         let picked: Vec<_> = select(&["integrity".into(), "conformance".into()]).unwrap().iter().map(|s| s.name()).collect();
         assert_eq!(picked, ["conformance", "integrity"]);
-        assert_eq!(select(&[]).unwrap().len(), all().len());
+        let default: Vec<_> = select(&[]).unwrap().iter().map(|s| s.name()).collect();
+        assert_eq!(default.len(), 9, "every suite of the walkthrough: {default:?}");
+        assert!(!default.contains(&"partition"), "beyond the walkthrough: only when named");
+        assert_eq!(select(&["partition".into()]).unwrap()[0].name(), "partition");
     }
 
     #[test]
     fn every_suite_names_its_sections_and_platforms() {
         for s in all() {
-            assert!(!s.sections().is_empty() && !s.summary().is_empty() && !s.platforms().is_empty(), "{}", s.name());
+            assert!(!s.summary().is_empty() && !s.platforms().is_empty(), "{}", s.name());
+            assert!(s.in_walkthrough() || s.summary().starts_with("beyond the walkthrough"), "{}: a suite without sections says it goes beyond the walkthrough", s.name());
         }
     }
 }

@@ -62,11 +62,7 @@ impl Suite for RollingUpdate {
                 let start = Instant::now();
                 let back = async {
                     let revs = p.revisions().await?;
-                    let mut statuses = Vec::new();
-                    for m in &members {
-                        statuses.push(p.status(m).await?);
-                    }
-                    undo_restored(&revs, &first.hash, old_cpu.as_ref(), &statuses)
+                    undo_restored(&revs, &first.hash, old_cpu.as_ref(), &super::faults::statuses(p.as_ref(), &members).await?)
                 }
                 .await;
                 ctx.record("undo restored the original template", start, back);

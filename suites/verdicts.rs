@@ -127,6 +127,79 @@ pub fn describe_member(s: &MemberStatus) -> String {
     format!("{} {}{} on {}", s.name, s.phase, s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(), s.node.as_deref().unwrap_or("no node"))
 }
 
+/// partition: every probe opened its connection (before a cut, to show the probe can succeed;
+/// after the heal, to show it is gone).
+pub fn all_reached(probes: &[(String, String, bool)]) -> anyhow::Result<String> {
+    ensure!(!probes.is_empty(), "nothing was probed");
+    let closed: Vec<String> = probes.iter().filter(|p| !p.2).map(|(f, t, _)| format!("{f} -> {t}")).collect();
+    ensure!(closed.is_empty(), "no connection: {}", closed.join(", "));
+    Ok(format!("{} connections opened", probes.len()))
+}
+
+/// partition: under a cut no probe opens, both ways (a one-way cut drops the member's replies
+/// too), and the rules counted what they did: dropped packets going out, and either dropped
+/// packets coming in (a cut) or packets let in from the peers (one way: that way is open).
+pub fn cut_in_force(probes: &[(String, String, bool)], counters: &crate::platform::CutCounters, one_way: bool) -> anyhow::Result<String> {
+    ensure!(!probes.is_empty(), "nothing was probed");
+    let open: Vec<String> = probes.iter().filter(|p| p.2).map(|(f, t, _)| format!("{f} -> {t}")).collect();
+    ensure!(open.is_empty(), "still connected under the cut: {}", open.join(", "));
+    ensure!(counters.out_dropped > 0, "the cut's rules dropped no outgoing packet ({counters:?}): the probes failed for another reason");
+    if one_way {
+        ensure!(counters.in_dropped == 0, "a one-way cut dropped {} incoming packets", counters.in_dropped);
+        ensure!(counters.in_let_through > 0, "no packet of the peers arrived ({counters:?}): the other way is not shown open");
+        Ok(format!("{} probes refused; {} outgoing packets dropped, {} incoming let through", probes.len(), counters.out_dropped, counters.in_let_through))
+    } else {
+        ensure!(counters.in_dropped > 0, "the cut's rules dropped no incoming packet ({counters:?})");
+        Ok(format!("{} probes refused; {} outgoing and {} incoming packets dropped", probes.len(), counters.out_dropped, counters.in_dropped))
+    }
+}
+
+/// partition: the members other than `cut` have exactly one leader and it serves, while `cut`
+/// does not count itself a leader or follower of it. `Ok`: the leader's name.
+pub fn majority_leader(view: &EnsembleView, cut: &str) -> Result<String, String> {
+    let leaders: Vec<&str> = view.leaders().into_iter().filter(|m| *m != cut).collect();
+    let [leader] = leaders.as_slice() else { return Err(format!("{} leaders among the majority: {}", leaders.len(), view.describe())) };
+    let serving = view.leaders().len() + view.followers().len();
+    let majority = view.members.len() / 2 + 1;
+    if view.leaders().contains(&cut) || view.followers().contains(&cut) {
+        return Err(format!("{cut} still serves under the cut: {}", view.describe()));
+    }
+    if serving < majority {
+        return Err(format!("{serving} of {} members serve, fewer than a majority: {}", view.members.len(), view.describe()));
+    }
+    Ok(leader.to_string())
+}
+
+/// partition: the register history is linearizable, and it shows something: at least one
+/// acknowledged update and one read after `sync`.
+pub fn register_linearizable(history: &crate::workload::register::RegisterHistory, verdict: &crate::workload::register::Verdict) -> anyhow::Result<String> {
+    use crate::workload::register::{Outcome, Verdict};
+    let ok_updates = history.ops.iter().filter(|o| o.is_update() && o.outcome == Outcome::Ok).count();
+    let synced_reads = history.ops.iter().filter(|o| o.is_read() && o.outcome == Outcome::Ok && o.synced_at.is_some()).count();
+    match verdict {
+        Verdict::Linearizable => {
+            ensure!(
+                ok_updates > 0 && synced_reads > 0,
+                "nothing to judge: {ok_updates} acknowledged updates and {synced_reads} reads after sync in {} operations",
+                history.ops.len()
+            );
+            Ok(format!("linearizable: {} operations, {ok_updates} acknowledged updates, {synced_reads} reads after sync", history.ops.len()))
+        }
+        other => bail!("{}", other.describe()),
+    }
+}
+
+/// partition: no breach of one of ZooKeeper's guarantees; a breach names its operations.
+pub fn breaches<'a>(history: &crate::workload::register::RegisterHistory, found: impl IntoIterator<Item = &'a crate::workload::register::Breach>) -> anyhow::Result<String> {
+    let found: Vec<&crate::workload::register::Breach> = found.into_iter().collect();
+    ensure!(!history.ops.is_empty(), "no operation was recorded");
+    if found.is_empty() {
+        return Ok(format!("held over {} operations", history.ops.len()));
+    }
+    let first: Vec<String> = found.iter().take(3).map(|b| format!("{} (operations {:?})", b.message, b.ops)).collect();
+    bail!("{} breaches; the first: {}", found.len(), first.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +392,91 @@ mod tests {
         assert_eq!(refused_attempt(2, "zk-2", &refused, &stopped).unwrap_err().to_string(), "attempt 2: zk-2 is no longer running: zk-2 Running on w1");
         let terminating = MemberStatus { phase: "Terminating".into(), reason: Some("evicted".into()), ..running };
         assert_eq!(refused_attempt(2, "zk-2", &refused, &terminating).unwrap_err().to_string(), "attempt 2: zk-2 is no longer running: zk-2 Terminating (evicted) on w1");
+    }
+
+    fn probe(from: &str, to: &str, opened: bool) -> (String, String, bool) {
+        (from.into(), to.into(), opened)
+    }
+
+    #[test]
+    fn probes_that_all_open_pass_and_one_closed_or_none_at_all_fails() {
+        assert!(all_reached(&[probe("zk-0", "zk-1", true), probe("zk-1", "zk-0", true)]).is_ok());
+        assert_eq!(all_reached(&[probe("zk-0", "zk-1", true), probe("zk-1", "zk-0", false)]).unwrap_err().to_string(), "no connection: zk-1 -> zk-0");
+        assert!(all_reached(&[]).is_err(), "nothing probed proves nothing");
+    }
+
+    #[test]
+    fn a_cut_is_in_force_only_when_no_probe_opens_and_its_rules_counted_drops() {
+        use crate::platform::CutCounters;
+        let refused = [probe("zk-2", "zk-0", false), probe("zk-0", "zk-2", false)];
+        let two_way = CutCounters { out_dropped: 2, in_dropped: 3, in_let_through: 0 };
+        assert!(cut_in_force(&refused, &two_way, false).is_ok());
+        let leaked = [probe("zk-2", "zk-0", false), probe("zk-0", "zk-2", true)];
+        assert!(cut_in_force(&leaked, &two_way, false).unwrap_err().to_string().starts_with("still connected under the cut: zk-0 -> zk-2"));
+        assert!(cut_in_force(&[], &two_way, false).is_err());
+        let nothing_counted = CutCounters::default();
+        assert!(cut_in_force(&refused, &nothing_counted, false).unwrap_err().to_string().contains("dropped no outgoing packet"), "refused for another reason");
+        assert!(cut_in_force(&refused, &CutCounters { in_dropped: 0, ..two_way }, false).is_err(), "a two-way cut drops incoming packets");
+        let one_way = CutCounters { out_dropped: 2, in_dropped: 0, in_let_through: 4 };
+        assert!(cut_in_force(&refused, &one_way, true).is_ok());
+        assert!(cut_in_force(&refused, &CutCounters { in_let_through: 0, ..one_way }, true).unwrap_err().to_string().contains("no packet of the peers arrived"));
+        assert!(cut_in_force(&refused, &two_way, true).is_err(), "a one-way cut that drops incoming packets is two-way");
+    }
+
+    #[test]
+    fn the_majority_needs_one_serving_leader_without_the_cut_member() {
+        let elected = view(vec![member("zk-0", Some(Mode::Leader), 1), member("zk-1", Some(Mode::Follower), 1), member("zk-2", None, 1)]);
+        assert_eq!(majority_leader(&elected, "zk-2").unwrap(), "zk-0");
+        let old_leader = view(vec![member("zk-0", Some(Mode::Follower), 1), member("zk-1", Some(Mode::Follower), 1), member("zk-2", Some(Mode::Leader), 1)]);
+        assert!(majority_leader(&old_leader, "zk-2").unwrap_err().starts_with("0 leaders among the majority"), "the cut leader does not count");
+        let two = view(vec![member("zk-0", Some(Mode::Leader), 1), member("zk-1", Some(Mode::Leader), 1), member("zk-2", None, 1)]);
+        assert!(majority_leader(&two, "zk-2").unwrap_err().starts_with("2 leaders"));
+        let still_following = view(vec![member("zk-0", Some(Mode::Leader), 1), member("zk-1", Some(Mode::Follower), 1), member("zk-2", Some(Mode::Follower), 1)]);
+        assert!(majority_leader(&still_following, "zk-2").unwrap_err().contains("zk-2 still serves under the cut"));
+        let alone = view(vec![member("zk-0", Some(Mode::Leader), 1), member("zk-1", None, 1), member("zk-2", None, 1)]);
+        assert!(majority_leader(&alone, "zk-2").unwrap_err().contains("fewer than a majority"));
+    }
+
+    fn reg_op(id: usize, kind: crate::workload::register::Call, outcome: crate::workload::register::Outcome, synced: bool) -> crate::workload::register::RegisterOp {
+        crate::workload::register::RegisterOp {
+            id,
+            process: 0,
+            session: String::new(),
+            key: "/k".into(),
+            call: kind,
+            invoked: id as i64 * 10,
+            completed: id as i64 * 10 + 5,
+            outcome,
+            read: None,
+            version: None,
+            zxid: None,
+            synced_at: synced.then_some(id as i64 * 10 - 1),
+        }
+    }
+
+    #[test]
+    fn a_linearizable_register_history_must_show_an_update_and_a_synced_read() {
+        use crate::workload::register::{Call, Outcome, RegisterHistory, RegisterOp, State, Verdict};
+        let write = reg_op(1, Call::Write { value: "a".into() }, Outcome::Ok, false);
+        let mut read = reg_op(2, Call::Read, Outcome::Ok, true);
+        read.read = Some(State::new("a", 1));
+        let h = RegisterHistory { initial: State::default(), ops: vec![write.clone(), read.clone()] };
+        assert!(register_linearizable(&h, &Verdict::Linearizable).is_ok());
+        let no_sync = RegisterHistory { ops: vec![write.clone(), RegisterOp { synced_at: None, ..read.clone() }], ..h.clone() };
+        assert!(register_linearizable(&no_sync, &Verdict::Linearizable).unwrap_err().to_string().starts_with("nothing to judge"));
+        let failed = RegisterHistory { ops: vec![RegisterOp { outcome: Outcome::Failed, ..write }, read], ..h.clone() };
+        assert!(register_linearizable(&failed, &Verdict::Linearizable).is_err(), "no acknowledged update");
+        let unknown = Verdict::Unknown { reason: "the budget ran out".into() };
+        assert_eq!(register_linearizable(&h, &unknown).unwrap_err().to_string(), "unknown: the budget ran out", "unknown is not a pass");
+    }
+
+    #[test]
+    fn a_breach_fails_naming_its_operations() {
+        use crate::workload::register::{Breach, Call, Outcome, RegisterHistory};
+        let h = RegisterHistory { ops: vec![reg_op(1, Call::Read, Outcome::Ok, false)], ..Default::default() };
+        assert!(breaches(&h, &[]).is_ok());
+        let b = Breach { ops: vec![4, 7], message: "session 0x1 read version 2 after version 3".into() };
+        assert_eq!(breaches(&h, &[b]).unwrap_err().to_string(), "1 breaches; the first: session 0x1 read version 2 after version 3 (operations [4, 7])");
+        assert!(breaches(&RegisterHistory::default(), &[]).is_err(), "no operation: nothing held");
     }
 }

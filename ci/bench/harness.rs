@@ -299,11 +299,12 @@ async fn faults(platform_kind: PlatformKind) -> String {
     };
 
     let looks = Arc::new(Mutex::new(Vec::<Look>::new()));
-    // One `srvr` exchange with the first member per look, timed alone: on kind it goes through a
-    // port-forward (an open, the exchange, and the close the server makes).
+    // One `srvr` exchange with the first member every 200 ms, timed alone: on kind it goes
+    // through a port-forward (an open, the exchange, and the close the server makes). Its own
+    // task, so the observer's looks follow each other without it.
     let srvr_ms = Arc::new(Mutex::new(Vec::<u64>::new()));
-    let observer = {
-        let (p, looks, srvr_ms) = (platform.clone(), looks.clone(), srvr_ms.clone());
+    let timer = {
+        let (p, srvr_ms) = (platform.clone(), srvr_ms.clone());
         tokio::spawn(async move {
             loop {
                 if let Some(first) = p.members().first() {
@@ -315,13 +316,23 @@ async fn faults(platform_kind: PlatformKind) -> String {
                         }
                     }
                 }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    // The independent observer: looks at the ensemble one look after another, 10 ms apart, so
+    // the moment it became whole is placed within one look of the observer.
+    let observer = {
+        let (p, looks) = (platform.clone(), looks.clone());
+        tokio::spawn(async move {
+            loop {
                 let start = Utc::now();
                 let whole = match EnsembleView::observe(p.as_ref(), Duration::from_secs(2)).await {
                     Ok(v) => v.whole().is_ok(),
                     Err(_) => false,
                 };
                 looks.lock().unwrap().push(Look { start, end: Utc::now(), whole });
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
     };
@@ -330,6 +341,7 @@ async fn faults(platform_kind: PlatformKind) -> String {
     };
     let finished = run::execute(&prepared, platform.clone(), interrupt).await;
     observer.abort();
+    timer.abort();
     drop(platform);
     run::close(&prepared, &session).await.expect("closing the session (on kind: deleting the cluster)");
     let report = finished.report;

@@ -257,6 +257,12 @@ impl PodTemplate {
     pub fn client_port(&self) -> u16 {
         self.ports.iter().find(|p| p.name.as_deref() == Some("client")).map(|p| p.container_port).unwrap_or(2181)
     }
+
+    /// The port every member listens on for leader election (the walkthrough names it
+    /// `leader-election`; ZooKeeper's default is 3888).
+    pub fn election_port(&self) -> u16 {
+        self.ports.iter().find(|p| p.name.as_deref() == Some("leader-election")).map(|p| p.container_port).unwrap_or(3888)
+    }
 }
 
 /// A probe's timing with Kubernetes' defaults. A handler other than exec is the cluster's to run:

@@ -6,6 +6,7 @@
 
 pub mod docker;
 pub mod kube;
+pub mod netfilter;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -69,13 +70,15 @@ pub enum Capability {
     Evictions,
     /// An API server holding the objects as applied, defaults filled in ([`Cluster::live_objects`]).
     LiveObjects,
+    /// Packet filtering between members ([`Platform::cut`]).
+    Partitions,
 }
 
 impl PlatformKind {
     /// What the platform can do: Docker runs every member on one host with no API server.
     pub fn capabilities(self) -> &'static [Capability] {
         match self {
-            PlatformKind::Docker => &[],
+            PlatformKind::Docker => &[Capability::Partitions],
             PlatformKind::Kube | PlatformKind::Kind => &[Capability::Nodes, Capability::Evictions, Capability::LiveObjects],
         }
     }
@@ -84,6 +87,35 @@ impl PlatformKind {
     pub fn can(self, needs: &[Capability]) -> bool {
         needs.iter().all(|n| self.capabilities().contains(n))
     }
+}
+
+/// A partition of one member: its packets to each of `peers` dropped and, unless `one_way`, the
+/// peers' packets to it. Set in the member's own network namespace, so it holds for every port
+/// (client, quorum, election) and leaves the harness's own path to the member open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cut {
+    pub member: String,
+    pub peers: Vec<String>,
+    pub one_way: bool,
+}
+
+impl Cut {
+    /// `zk-1 cut off from zk-0, zk-2` / `zk-1's packets to zk-0, zk-2 dropped (theirs arrive)`
+    pub fn describe(&self) -> String {
+        if self.one_way {
+            format!("{}'s packets to {} dropped (theirs arrive)", self.member, self.peers.join(", "))
+        } else {
+            format!("{} cut off from {}", self.member, self.peers.join(", "))
+        }
+    }
+}
+
+/// A cut's packet counts: what it dropped each way, and (one-way) what it let in from the peers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CutCounters {
+    pub out_dropped: u64,
+    pub in_dropped: u64,
+    pub in_let_through: u64,
 }
 
 /// What an exec in a member printed and how it exited.
@@ -282,6 +314,12 @@ pub trait Platform: Send + Sync {
         self.manifest().member_names()
     }
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus>;
+    /// The member's status as the platform's own watch last saw it, for the repeated looks of a
+    /// wait: it costs no request where `status` costs one, and may lag the platform by the
+    /// watch's delivery. Without a watch (or while it is down) it is `status`.
+    async fn watched_status(&self, member: &str) -> anyhow::Result<MemberStatus> {
+        self.status(member).await
+    }
     /// Where the harness reaches the member's client port (on loopback).
     async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr>;
     /// Runs `argv` in the member's container as its user, with the operation timeout.
@@ -316,6 +354,25 @@ pub trait Platform: Send + Sync {
     /// Nodes, cordons and evictions, where the platform has them.
     fn cluster(&self) -> Option<&dyn Cluster> {
         None
+    }
+
+    /// Sets `cut` ([`Capability::Partitions`]). Fails if the member is cut already.
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        anyhow::bail!("{} cannot partition members (cut {})", self.kind(), cut.member)
+    }
+    /// Removes every rule of a cut of `member`, and proves none is left; a member not cut is
+    /// mended at once.
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        anyhow::bail!("{} cannot partition members (mend {member})", self.kind())
+    }
+    /// The packet counts of `member`'s cut.
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
+        anyhow::bail!("{} cannot partition members (counters of {member})", self.kind())
+    }
+    /// Whether a TCP connection from `from`'s network namespace to `to`'s `port` opens within a
+    /// second: the probe of whether a cut is in force.
+    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
+        anyhow::bail!("{} cannot probe between members ({from} to {to}:{port})", self.kind())
     }
 
     /// Removes everything this run created. Errors are returned, never swallowed.

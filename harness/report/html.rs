@@ -1,7 +1,8 @@
 //! `report.html`: the run for a person, in one self-contained file (inline CSS and SVG, no script,
 //! nothing fetched). Verdicts first, then per suite its checks, recovery times as a table and a
 //! bar chart, and for fault suites a timeline: faults, each member's lifecycle on its own lane,
-//! the moment the ensemble was whole again, and the workload's outcomes over time. Failure
+//! the moment the ensemble was whole again, and the workload's outcomes over time; for a register
+//! history that cannot be linearized, its smallest failing part drawn. Failure
 //! messages are in the check table; member logs are one click away.
 
 use std::collections::BTreeMap;
@@ -9,8 +10,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::model::{RunReport, SuiteReport, Verdict, WorkloadSummary};
+use super::model::{RegisterSummary, RunReport, SuiteReport, Verdict, WorkloadSummary};
 use crate::platform::{LifecycleEvent, LifecycleKind};
+use crate::workload::register::{Call, FailingPart, Outcome as RegisterOutcome, RegisterOp};
 
 /// How many lines of each member's log the page carries.
 pub const LOG_TAIL_LINES: usize = 300;
@@ -179,7 +181,89 @@ fn suite_section(h: &mut String, suite: &SuiteReport) {
     if let Some(w) = &suite.workload {
         workload_block(h, w);
     }
+    if let Some(r) = &suite.register {
+        register_block(h, r);
+    }
     h.push_str("</section>");
+}
+
+fn register_block(h: &mut String, r: &RegisterSummary) {
+    let _ = write!(h, "<h3>Register history</h3><p>{} operations, history <code>{}</code>: {}</p>", r.operations, escape(&r.history_file), escape(&short(&r.verdict, 300)));
+    if let Some(part) = &r.failing_part {
+        h.push_str("<h4>The smallest part that cannot be linearized</h4>");
+        h.push_str(&failing_part_svg(part));
+        let _ = write!(
+            h,
+            "<p class=\"legend\">one lane per client process; each bar from invocation to completion; <span style=\"background:{PASS}\"></span>ok <span style=\"background:{UNKNOWN}\"></span>unknown (may take effect any time after its start) &nbsp; circled numbers: the longest legal order found; red outline: #{} could not be placed before it completed</p>",
+            part.stuck
+        );
+    }
+}
+
+/// What one register operation did, for its bar: `W "a"`, `CAS v1 "b"`, `R ("a", v1)`.
+fn op_label(op: &RegisterOp) -> String {
+    let what = match &op.call {
+        Call::Write { value } => format!("W {value:?}"),
+        Call::Cas { expected_version, value } => format!("CAS v{expected_version} {value:?}"),
+        Call::Read => match &op.read {
+            Some(st) => format!("R {st}"),
+            None => "R".to_string(),
+        },
+    };
+    format!("#{} {what}", op.id)
+}
+
+/// The failing part as bars on one lane per process over time, Porcupine's way: the order
+/// found is numbered, the operation it could not get past is outlined.
+pub fn failing_part_svg(part: &FailingPart) -> String {
+    let mut processes: Vec<u32> = part.ops.iter().map(|o| o.process).collect();
+    processes.sort_unstable();
+    processes.dedup();
+    let t0 = part.ops.iter().map(|o| o.invoked).min().unwrap_or(0);
+    let known_end = part.ops.iter().filter(|o| o.outcome != RegisterOutcome::Unknown).map(|o| o.completed).chain(part.ops.iter().map(|o| o.invoked)).max().unwrap_or(t0);
+    let span = ((known_end - t0) as f64 * 1.15).max(1.0);
+    let (left, width) = (110.0, SVG_WIDTH - 130.0);
+    let x = |t: i64| left + ((t - t0) as f64 / span).clamp(0.0, 1.0) * width;
+    let height = 30.0 + LANE * 1.6 * processes.len() as f64 + 24.0;
+    let mut s = format!(r#"<svg class="register" viewBox="0 0 {SVG_WIDTH} {height}" width="{SVG_WIDTH}" height="{height}" role="img" aria-label="failing part">"#);
+    let _ = write!(
+        s,
+        r#"<text x="8" y="18" class="lane">from {}{}</text>"#,
+        escape(&part.initial.to_string()),
+        part.initial_from.as_ref().map(|o| format!(" (left by #{})", o.id)).unwrap_or_default()
+    );
+    let order: BTreeMap<usize, usize> = part.linearized.iter().enumerate().map(|(i, p)| (p.id, i + 1)).collect();
+    for (lane, proc_) in processes.iter().enumerate() {
+        let y = 30.0 + LANE * 1.6 * lane as f64;
+        let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">process {proc_}</text>"#, y + 16.0);
+        for op in part.ops.iter().filter(|o| o.process == *proc_) {
+            let unknown = op.outcome == RegisterOutcome::Unknown;
+            let x0 = x(op.invoked);
+            let x1 = if unknown { left + width } else { x(op.completed).max(x0 + 3.0) };
+            let fill = if unknown { UNKNOWN } else { PASS };
+            let stroke = if op.id == part.stuck { format!(r#" stroke="{FAIL}" stroke-width="3""#) } else { String::new() };
+            let dash = if unknown { r#" stroke-dasharray="4 3""# } else { "" };
+            let _ = write!(
+                s,
+                r#"<rect class="op" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="22" rx="3" fill="{fill}" fill-opacity="0.35"{stroke}{dash}><title>{}</title></rect>"#,
+                x1 - x0,
+                escape(&op.describe())
+            );
+            let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" class="oplabel">{}</text>"#, x0 + 3.0, y + 15.0, escape(&short(&op_label(op), 40)));
+            if let Some(n) = order.get(&op.id) {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="8" fill="white" stroke="{PASS}"/><text x="{:.1}" y="{:.1}" class="order">{n}</text>"#,
+                    x1 - 9.0,
+                    y - 2.0,
+                    x1 - 12.0,
+                    y + 2.0
+                );
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
 }
 
 fn workload_block(h: &mut String, w: &WorkloadSummary) {
@@ -417,7 +501,7 @@ table.kv th{text-align:right;padding-right:10px;color:#57606a;font-weight:500}.n
 tr.failrow td{background:#ffebe9;font-weight:500}.bad{color:#cf222e;font-weight:600}.muted{color:#57606a}\
 code{font-size:12px}pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:480px;font-size:12px}\
 .row{display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap}\
-.tick{font-size:10px;fill:#57606a;text-anchor:middle}.lane{font-size:12px;font-weight:600}.mark{font-size:11px}.bl{font-size:11px}\
+.tick{font-size:10px;fill:#57606a;text-anchor:middle}.lane{font-size:12px;font-weight:600}.oplabel{font-size:11px}.order{font-size:10px;font-weight:600}.mark{font-size:11px}.bl{font-size:11px}\
 .failures{border:2px solid #cf222e;border-radius:6px;background:#fff8f7;padding:6px 14px;margin-bottom:12px}.failures li{margin:3px 0}\
 .legend{font-size:12px;color:#57606a}.legend span{display:inline-block;width:12px;height:10px;margin:0 3px 0 8px}";
 
@@ -450,6 +534,64 @@ mod tests {
             history_file: "process-failure/workload-history.jsonl".into(),
         });
         s
+    }
+
+    fn failing_part() -> FailingPart {
+        use crate::workload::register::{Placed, State};
+        let op = |id: usize, process: u32, call: Call, invoked: i64, completed: i64, outcome: RegisterOutcome, read: Option<State>| RegisterOp {
+            id,
+            process,
+            session: String::new(),
+            key: "/r/k0".into(),
+            call,
+            invoked,
+            completed,
+            outcome,
+            read,
+            version: None,
+            zxid: None,
+            synced_at: None,
+        };
+        FailingPart {
+            initial: State::default(),
+            initial_from: None,
+            ops: vec![
+                op(3, 0, Call::Write { value: "<a>".into() }, 0, 100, RegisterOutcome::Ok, None),
+                op(5, 1, Call::Read, 200, 300, RegisterOutcome::Ok, Some(State::new("", 0))),
+                op(6, 2, Call::Cas { expected_version: 1, value: "b".into() }, 150, 160, RegisterOutcome::Unknown, None),
+            ],
+            linearized: vec![Placed { id: 3, state: State::new("<a>", 1) }],
+            stuck: 5,
+            minimal: true,
+            key_ops: 40,
+        }
+    }
+
+    #[test]
+    fn the_failing_part_is_drawn_a_lane_per_process_with_the_order_and_the_stuck_operation() {
+        let svg = failing_part_svg(&failing_part());
+        assert_eq!(svg.matches(r#"<rect class="op""#).count(), 3, "a bar per operation: {svg}");
+        assert!(svg.contains("process 0") && svg.contains("process 1") && svg.contains("process 2"));
+        assert_eq!(svg.matches(&format!(r#"stroke="{FAIL}""#)).count(), 1, "only the stuck operation is outlined");
+        let stuck = svg.split("<rect").find(|r| r.contains(&format!(r#"stroke="{FAIL}""#))).unwrap();
+        assert!(stuck.contains("#5"), "the outline is #5's: {stuck}");
+        assert!(svg.contains(r#"class="order">1</text>"#), "#3 is first in the order found");
+        assert!(svg.contains("stroke-dasharray"), "an unknown operation is drawn open-ended");
+        assert!(svg.contains("W &quot;&lt;a&gt;&quot;") && !svg.contains("<a>"), "values are escaped");
+        let mut s = fault_suite();
+        s.register = Some(RegisterSummary {
+            operations: 40,
+            history_file: "partition/register-history.json".into(),
+            verdict: "not linearizable on /r/k0: ...".into(),
+            failing_part: Some(failing_part()),
+        });
+        let mut h = String::new();
+        suite_section(&mut h, &s);
+        assert!(h.contains("<h3>Register history</h3>") && h.contains("red outline: #5"), "{h}");
+        s.register.as_mut().unwrap().failing_part = None;
+        let mut h = String::new();
+        suite_section(&mut h, &s);
+        assert!(h.contains("Register history") && !h.contains("<svg class=\"register\""), "a linearizable history has nothing to draw");
     }
 
     #[test]

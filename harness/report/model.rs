@@ -63,6 +63,22 @@ pub struct SuiteReport {
     /// The client workload that ran through the fault, judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadSummary>,
+    /// The register workload's history, judged for linearizability (the partition suite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<RegisterSummary>,
+}
+
+/// The register workload's history as the linearizability checker judged it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterSummary {
+    pub operations: usize,
+    /// The history, relative to the run folder.
+    pub history_file: String,
+    /// The checker's verdict in words: `linearizable`, `not linearizable on /k0: ...`, `unknown: ...`.
+    pub verdict: String,
+    /// The smallest part that cannot be linearized, for the drawing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_part: Option<crate::workload::register::FailingPart>,
 }
 
 /// A named moment of a suite.
@@ -114,6 +130,7 @@ impl SuiteReport {
             started_at: None,
             markers: Vec::new(),
             workload: None,
+            register: None,
         }
     }
 
@@ -225,6 +242,7 @@ pub(crate) mod tests {
                     started_at: Some(t),
                     markers: vec![],
                     workload: None,
+                    register: None,
                 },
                 SuiteReport::skipped("maintenance", "needs a Kubernetes cluster (--platform kube or kind)"),
             ],

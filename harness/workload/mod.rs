@@ -87,18 +87,7 @@ impl Workload {
             .await
             .context("opening the workers' sessions")?;
 
-        let shared = Arc::new(Shared {
-            addrs,
-            cancel: CancellationToken::new(),
-            deadline: Instant::now() + cfg.max_duration,
-            max_operations: cfg.max_operations,
-            issued: AtomicU64::new(0),
-            period: Duration::from_secs_f64(1.0 / f64::from(cfg.rate_per_second.max(1))),
-            next_slot: Mutex::new(Instant::now()),
-            ops: Arc::new(Mutex::new(Vec::new())),
-            op_timeout,
-            opts: opts.clone(),
-        });
+        let shared = Arc::new(Shared { addrs, pace: Pace::new(cfg), ops: Arc::new(Mutex::new(Vec::new())), op_timeout, opts: opts.clone() });
         tracing::info!(
             "workload: {} workers under {prefix}/workload, at most {}/s, {} operations, {}",
             opts.workers,
@@ -114,7 +103,7 @@ impl Workload {
                 tokio::spawn(w.run(session))
             })
             .collect();
-        Ok(Workload { cancel: shared.cancel.clone(), workers, ops: shared.ops.clone(), op_timeout })
+        Ok(Workload { cancel: shared.pace.cancel.clone(), workers, ops: shared.ops.clone(), op_timeout })
     }
 
     /// Whether every worker stopped by itself (the duration or operation budget ran out).
@@ -149,20 +138,38 @@ impl Workload {
 
 struct Shared {
     addrs: Vec<SocketAddr>,
-    cancel: CancellationToken,
-    deadline: Instant,
-    max_operations: u64,
-    issued: AtomicU64,
-    period: Duration,
-    next_slot: Mutex<Instant>,
+    pace: Pace,
     ops: Arc<Mutex<Vec<Op>>>,
     op_timeout: Duration,
     opts: WorkloadOptions,
 }
 
-impl Shared {
-    /// Waits for the next slot of the shared rate; false when the workload must stop.
-    async fn permit(&self) -> bool {
+/// The bounds of a workload shared by its loops: a rate, a deadline and a number of operations,
+/// and a token that stops them all.
+pub(crate) struct Pace {
+    pub(crate) cancel: CancellationToken,
+    deadline: Instant,
+    max_operations: u64,
+    issued: AtomicU64,
+    period: Duration,
+    next_slot: Mutex<Instant>,
+}
+
+impl Pace {
+    pub(crate) fn new(cfg: &WorkloadConfig) -> Pace {
+        Pace {
+            cancel: CancellationToken::new(),
+            deadline: Instant::now() + cfg.max_duration,
+            max_operations: cfg.max_operations,
+            issued: AtomicU64::new(0),
+            period: Duration::from_secs_f64(1.0 / f64::from(cfg.rate_per_second.max(1))),
+            next_slot: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for the next slot of the shared rate; false when the workload must stop (stopped,
+    /// past its deadline, or its operations spent).
+    pub(crate) async fn permit(&self) -> bool {
         let slot = {
             let mut next = self.next_slot.lock().expect("rate lock");
             let slot = (*next).max(Instant::now());
@@ -178,7 +185,9 @@ impl Shared {
         }
         self.issued.fetch_add(1, Ordering::SeqCst) < self.max_operations
     }
+}
 
+impl Shared {
     /// Records an invocation; the returned index completes it.
     fn invoke(&self, op: Op) -> usize {
         let mut ops = self.ops.lock().expect("history lock");
@@ -203,7 +212,7 @@ struct Worker {
 /// Definite failures: the server answered with an error, so the operation did not take effect.
 /// Everything else (connection lost, session expired, client closed, timeouts) may have been
 /// applied before the answer was lost.
-fn outcome_of(e: &zk::Error) -> Outcome {
+pub(crate) fn outcome_of(e: &zk::Error) -> Outcome {
     use zk::Error::*;
     match e {
         NoNode | NodeExists | BadVersion | NoAuth | InvalidAcl | NotEmpty | NoChildrenForEphemerals | BadArguments(_) | NotReadOnly | QuotaExceeded | Throttled | Unimplemented => {
@@ -219,7 +228,7 @@ impl Worker {
         let mut session = Some(session);
         let mut k: u64 = 0;
         let mut write_next = true;
-        while s.permit().await {
+        while s.pace.permit().await {
             let kind = if write_next || !s.opts.reads { OpKind::Write } else { OpKind::Read };
             write_next = !write_next;
             if session.as_ref().is_none_or(|c| c.state().is_terminated()) {

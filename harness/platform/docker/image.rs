@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 /// The script, by its path in the repository.
 pub const SCRIPT: &str = "ci/build-image.sh";
 
-/// The build context, as the script finds it next to itself.
-pub const CONTEXT: &str = "fixtures/image";
+/// The build contexts (the fixture image's, the partition helper's), as the script finds them
+/// next to itself.
+pub const CONTEXTS: &[&str] = &["fixtures/image", "fixtures/netfilter"];
 
 /// What the build needs from the checkout: (path in the repository, content, mode).
 pub const FILES: &[(&str, &str, u32)] = &[
@@ -20,7 +21,12 @@ pub const FILES: &[(&str, &str, u32)] = &[
     ("fixtures/image/Dockerfile", include_str!("../../../fixtures/image/Dockerfile"), 0o644),
     ("fixtures/image/start-zookeeper", include_str!("../../../fixtures/image/start-zookeeper"), 0o644),
     ("fixtures/image/zookeeper-ready", include_str!("../../../fixtures/image/zookeeper-ready"), 0o644),
+    ("fixtures/netfilter/Dockerfile", include_str!("../../../fixtures/netfilter/Dockerfile"), 0o644),
 ];
+
+/// The partition helper the same script builds (iptables and netcat), when
+/// `ZK_CHAOS_NETFILTER_IMAGE` is not set.
+pub const NETFILTER_IMAGE: &str = "zk-chaos/netfilter:bookworm";
 
 /// The image the walkthrough's manifest names, built when `ZK_CHAOS_IMAGE` is not set.
 pub const DEFAULT_IMAGE: &str = "zk-chaos/zookeeper:3.8";
@@ -74,28 +80,32 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
     }
 
-    /// Every file of the build context is built in: a file added to fixtures/image/ and not to
+    /// Every file of the build contexts is built in: a file added to fixtures/image/ and not to
     /// [`FILES`] would make the installed binary build another image than the checkout.
     #[test]
-    fn every_file_of_the_build_context_is_built_in() {
-        let mut on_disk: Vec<String> = std::fs::read_dir(repo().join(CONTEXT)).unwrap().map(|e| format!("{CONTEXT}/{}", e.unwrap().file_name().to_string_lossy())).collect();
-        on_disk.push(SCRIPT.to_string());
+    fn every_file_of_the_build_contexts_is_built_in() {
+        let mut on_disk = vec![SCRIPT.to_string()];
+        for context in CONTEXTS {
+            on_disk.extend(std::fs::read_dir(repo().join(context)).unwrap().map(|e| format!("{context}/{}", e.unwrap().file_name().to_string_lossy())));
+        }
         on_disk.sort();
         let mut built_in: Vec<String> = FILES.iter().map(|(p, _, _)| p.to_string()).collect();
         built_in.sort();
         assert_eq!(built_in, on_disk);
     }
 
-    /// The script reads nothing else from the checkout than the build context: were it to, the
+    /// The script reads nothing else from the checkout than the build contexts: were it to, the
     /// file would have to be built in too.
     #[test]
-    fn the_script_reads_only_the_build_context_from_the_checkout() {
+    fn the_script_reads_only_the_build_contexts_from_the_checkout() {
         let script = FILES[0].1;
         let uses: Vec<&str> = script.match_indices("$here/").map(|(i, _)| &script[i..]).collect();
-        assert!(!uses.is_empty(), "the script no longer finds its context next to itself: update materialise");
+        assert!(!uses.is_empty(), "the script no longer finds its contexts next to itself: update materialise");
         for u in uses {
-            assert!(u.starts_with(&format!("$here/{CONTEXT}")), "ci/build-image.sh reads {} from the checkout; add it to FILES", u.lines().next().unwrap());
+            assert!(u.starts_with("$here/fixtures/$2"), "ci/build-image.sh reads {} from the checkout; add it to FILES", u.lines().next().unwrap());
         }
+        let built: Vec<String> = script.lines().filter_map(|l| l.strip_prefix("build \"$")).filter_map(|l| l.split_whitespace().nth(1)).map(|c| format!("fixtures/{c}")).collect();
+        assert_eq!(built, CONTEXTS, "the contexts the script builds");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use self::pod::{Lifecycle, Pod, PodSpec};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, PodTemplate};
-use crate::platform::{ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
+use crate::platform::{netfilter, Cut, CutCounters, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
 pub struct DockerPlatform {
@@ -35,6 +35,8 @@ pub struct DockerPlatform {
     config: Config,
     network: String,
     image: String,
+    /// The partition helper's image ([`netfilter`]).
+    netfilter_image: String,
     host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
     life: Arc<Lifecycle>,
     state: Arc<Mutex<State>>,
@@ -81,6 +83,7 @@ impl DockerPlatform {
             namespace: manifest.namespace().to_string(),
             network: run_id.clone(),
             image,
+            netfilter_image: std::env::var("ZK_CHAOS_NETFILTER_IMAGE").unwrap_or_else(|_| image::NETFILTER_IMAGE.to_string()),
             host_ports,
             life: Arc::new(Lifecycle::new()),
             state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),
@@ -123,6 +126,55 @@ impl DockerPlatform {
         });
         if let Some(old) = self.controller.lock().expect("controller lock").replace(handle) {
             old.abort();
+        }
+    }
+
+    /// The member's address on the run's network (its running container's).
+    async fn member_ip(&self, member: &str) -> anyhow::Result<String> {
+        let id = self.running_container(member).await?;
+        let c = self.docker.inspect_container(&id, None).await.with_context(|| format!("inspecting {member}"))?;
+        c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .with_context(|| format!("{member} has no address on {}", self.network))
+    }
+
+    /// Runs `script` in the partition helper in `member`'s network namespace (with CAP_NET_ADMIN
+    /// when `admin`), within the operation timeout: its exit code and output.
+    async fn in_network_of(&self, member: &str, script: String, admin: bool) -> anyhow::Result<(i64, String)> {
+        use bollard::container::Config as ContainerConfig;
+        use bollard::models::HostConfig;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static HELPERS: AtomicU64 = AtomicU64::new(0);
+        if self.docker.inspect_image(&self.netfilter_image).await.is_err() {
+            bail!(
+                "the partition helper image {} is not in the Docker engine: build it with `zk-chaos image build` (or bash ci/build-image.sh), which builds it beside the fixture image",
+                self.netfilter_image
+            );
+        }
+        let id = self.running_container(member).await?;
+        let name = format!("{}-{member}-net-{}", self.run_id, HELPERS.fetch_add(1, Ordering::SeqCst));
+        let config = ContainerConfig {
+            image: Some(self.netfilter_image.clone()),
+            user: Some("0".into()),
+            entrypoint: Some(vec!["sh".into(), "-c".into(), script]),
+            labels: Some(crate::platform::run_labels(&self.run_id)),
+            host_config: Some(HostConfig { network_mode: Some(format!("container:{id}")), cap_add: admin.then(|| vec!["NET_ADMIN".to_string()]), ..Default::default() }),
+            ..Default::default()
+        };
+        let timeout = self.config.timeouts.operation;
+        tokio::time::timeout(timeout, pod::run_to_end(&self.docker, &name, config))
+            .await
+            .map_err(|_| anyhow::anyhow!("the partition helper in {member}'s network did not finish within {}", humantime::format_duration(timeout)))?
+    }
+
+    /// [`Self::in_network_of`] with CAP_NET_ADMIN, failing unless the script exits 0.
+    async fn netfilter(&self, member: &str, what: &str, script: String) -> anyhow::Result<String> {
+        match self.in_network_of(member, script, true).await? {
+            (0, out) => Ok(out),
+            (code, out) => bail!("{what} in {member}'s network namespace exited {code}: {}", out.trim()),
         }
     }
 
@@ -321,6 +373,31 @@ impl Platform for DockerPlatform {
         let port = self.manifest.pod_template().client_port();
         let host = self.host_ports.get(member).and_then(|p| p.get(&port)).with_context(|| format!("no client port for {member}"))?;
         Ok(SocketAddr::from(([127, 0, 0, 1], *host)))
+    }
+
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        let mut ips = Vec::new();
+        for peer in &cut.peers {
+            ips.push(self.member_ip(peer).await?);
+        }
+        self.netfilter(&cut.member, "setting the cut", netfilter::cut_script(cut, &ips)).await.map(drop)
+    }
+
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        self.netfilter(member, "mending the cut", netfilter::mend_script()).await.map(drop)
+    }
+
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
+        netfilter::parse_counters(&self.netfilter(member, "reading the cut's counters", netfilter::counters_script()).await?)
+    }
+
+    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
+        let ip = self.member_ip(to).await?;
+        match self.in_network_of(from, netfilter::probe_script(&ip, port), false).await? {
+            (0, _) => Ok(true),
+            (1, _) => Ok(false),
+            (code, out) => bail!("probing {to}:{port} from {from} exited {code}: {}", out.trim()),
+        }
     }
 
     async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {

@@ -349,14 +349,9 @@ impl Worker {
             host_config: Some(HostConfig { mounts: Some(mounts(spec)), network_mode: Some("none".into()), ..Default::default() }),
             ..Default::default()
         };
-        let c = self.docker.create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config).await.context("creating the fsGroup helper")?;
-        self.docker.start_container(&c.id, None::<StartContainerOptions<String>>).await.context("starting the fsGroup helper")?;
-        let code = wait_exit(&self.docker, &c.id).await;
-        let logs = engine::logs(&self.docker, &c.id, Some(20)).await.unwrap_or_default();
-        let _ = self.docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
-        match code? {
-            0 => Ok(()),
-            n => anyhow::bail!("applying fsGroup {group} to {paths} exited {n}: {}", logs.trim()),
+        match run_to_end(&self.docker, &name, config).await.context("the fsGroup helper")? {
+            (0, _) => Ok(()),
+            (n, logs) => anyhow::bail!("applying fsGroup {group} to {paths} exited {n}: {}", logs.trim()),
         }
     }
 
@@ -435,6 +430,21 @@ pub async fn create_network(docker: &Docker, name: &str, run_id: &str) -> anyhow
         .await
         .with_context(|| format!("creating network {name}"))?;
     Ok(())
+}
+
+/// Creates a helper container `name`, runs it to its end and removes it: its exit code and the
+/// last 50 lines of its output. The container is removed on every path, a failed start included.
+pub async fn run_to_end(docker: &Docker, name: &str, config: Config<String>) -> anyhow::Result<(i64, String)> {
+    let _ = docker.remove_container(name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+    let c = docker.create_container(Some(CreateContainerOptions { name: name.to_string(), platform: None }), config).await.with_context(|| format!("creating {name}"))?;
+    let ran = async {
+        docker.start_container(&c.id, None::<StartContainerOptions<String>>).await.with_context(|| format!("starting {name}"))?;
+        let code = wait_exit(docker, &c.id).await?;
+        anyhow::Ok((code, engine::logs(docker, &c.id, Some(50)).await.unwrap_or_default()))
+    }
+    .await;
+    let _ = docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+    ran
 }
 
 /// Resolves with the container's exit code when it stops.

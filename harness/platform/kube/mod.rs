@@ -53,6 +53,8 @@ pub struct KubePlatform {
     forwards: tokio::sync::Mutex<BTreeMap<String, (SocketAddr, tokio::task::JoinHandle<()>)>>,
     /// The watchers of the pods and the Events (aborted at teardown).
     poller: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The members' pods as the pod watch last delivered them (see [`Watched`]).
+    watched: Arc<Watched>,
     /// Nodes this run cordoned and has not uncordoned yet: teardown uncordons them.
     cordoned: Mutex<BTreeSet<String>>,
     kind_cluster: Option<kind::KindCluster>,
@@ -79,6 +81,7 @@ impl KubePlatform {
             life: Arc::new(Record::default()),
             forwards: tokio::sync::Mutex::new(BTreeMap::new()),
             poller: Mutex::new(Vec::new()),
+            watched: Arc::new(Watched::default()),
             cordoned: Mutex::new(BTreeSet::new()),
             kind_cluster: None,
             delete_cluster: false,
@@ -205,7 +208,7 @@ impl KubePlatform {
         let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
         let members = self.manifest.member_names();
         let selector = self.selector();
-        let pod_task = tokio::spawn(watch_pods(pods, selector, members.clone(), self.life.clone()));
+        let pod_task = tokio::spawn(watch_pods(pods, selector, members.clone(), self.life.clone(), self.watched.clone()));
         let event_task = tokio::spawn(watch_events(events, members, self.life.clone()));
         // Each watcher is aborted itself: aborting a task that awaits them would leave them running.
         for old in std::mem::replace(&mut *self.poller.lock().expect("poller lock"), vec![pod_task, event_task]) {
@@ -278,7 +281,7 @@ const WATCH_SECONDS: u32 = 240;
 
 /// The pods' lifecycle: a list, then a watch from its resourceVersion; again from a new list when
 /// the watch fails (a resourceVersion too old, a dropped connection). Runs until aborted.
-async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life: Arc<Record>) {
+async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life: Arc<Record>, watched: Arc<Watched>) {
     let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
     let see = |seen: &mut BTreeMap<String, Snap>, member: &str, now: Option<Snap>| {
         for (kind, detail) in lifecycle::diff(seen.get(member), now.as_ref()) {
@@ -299,6 +302,7 @@ async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life
             }
         };
         let listed: BTreeMap<String, Snap> = list.items.iter().filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p)))).collect();
+        watched.listed(list.items.iter().filter(|p| p.metadata.name.as_ref().is_some_and(|n| members.contains(n))).cloned());
         for m in &members {
             see(&mut seen, m, listed.get(m).cloned());
         }
@@ -339,9 +343,48 @@ async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life
                 if gone && current.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
                     continue;
                 }
-                see(&mut seen, &name, if gone { None } else { Some(Snap::of(&pod)) });
+                // The pod first, then its lifecycle events: they wake the waits, which read it.
+                let snap = if gone { None } else { Some(Snap::of(&pod)) };
+                watched.changed(&name, if gone { None } else { Some(pod) });
+                see(&mut seen, &name, snap);
             }
         }
+        watched.lost();
+    }
+}
+
+/// The members' pods as the pod watch last delivered them: live from its first list until the
+/// watch fails, stale (`None`) from then until the next list. A status read from here costs no
+/// request and lags the API server by the watch's delivery (milliseconds on kind), where a GET
+/// costs a round trip each time: the repeated looks of a wait read here.
+#[derive(Default)]
+pub struct Watched {
+    pods: Mutex<Option<BTreeMap<String, Pod>>>,
+}
+
+impl Watched {
+    fn listed(&self, pods: impl Iterator<Item = Pod>) {
+        let map = pods.filter_map(|p| Some((p.metadata.name.clone()?, p))).collect();
+        *self.pods.lock().expect("watched lock") = Some(map);
+    }
+
+    fn changed(&self, member: &str, pod: Option<Pod>) {
+        if let Some(map) = self.pods.lock().expect("watched lock").as_mut() {
+            match pod {
+                Some(p) => map.insert(member.to_string(), p),
+                None => map.remove(member),
+            };
+        }
+    }
+
+    fn lost(&self) {
+        *self.pods.lock().expect("watched lock") = None;
+    }
+
+    /// `None`: the watch is not live, so nothing can be said from here. `Some(None)`: the watch
+    /// says there is no such pod.
+    pub fn pod(&self, member: &str) -> Option<Option<Pod>> {
+        self.pods.lock().expect("watched lock").as_ref().map(|m| m.get(member).cloned())
     }
 }
 
@@ -579,6 +622,14 @@ impl Platform for KubePlatform {
         let pods = self.pods();
         let pod = reread(|| pods.get_opt(member)).await?;
         Ok(member_status(member, ordinal, pod.as_ref()))
+    }
+
+    async fn watched_status(&self, member: &str) -> anyhow::Result<MemberStatus> {
+        let ordinal = self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))?;
+        match self.watched.pod(member) {
+            Some(pod) => Ok(member_status(member, ordinal, pod.as_ref())),
+            None => self.status(member).await,
+        }
     }
 
     async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr> {

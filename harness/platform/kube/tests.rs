@@ -581,6 +581,12 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
     })
     .await;
     all.unwrap();
+    // The waits' looks read the pods as the watch delivered them, with no request of their own:
+    // the mock server above answers only watches now, and would fail a GET.
+    let zk0 = p.watched_status("zk-0").await.unwrap();
+    assert_eq!((zk0.exists, zk0.ready, zk0.restart_count), (true, false, 1), "the watched MODIFIED pod, not the listed one: {zk0:?}");
+    let zk1 = p.watched_status("zk-1").await.unwrap();
+    assert!(!zk1.exists, "the watch never saw zk-1, so there is none: {zk1:?}");
     // Dated when they arrived: the kubelet's second-precision times (16:00:29, finishedAt 16:00:30)
     // are not used, so an event cannot land before the fault that caused it.
     for e in p.lifecycle() {
@@ -588,4 +594,24 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
     }
     p.stop_background().await;
     server.abort();
+}
+
+#[test]
+fn watched_pods_say_nothing_until_listed_and_after_the_watch_is_lost() {
+    use super::Watched;
+    use k8s_openapi::api::core::v1::Pod;
+    let pod = |name: &str, uid: &str| -> Pod { serde_json::from_value(pod_json(name, uid, true, 0, "2026-11-28T16:00:00Z")).unwrap() };
+    let w = Watched::default();
+    assert!(w.pod("zk-0").is_none(), "before the first list the watch knows nothing");
+    w.changed("zk-0", Some(pod("zk-0", "u0")));
+    assert!(w.pod("zk-0").is_none(), "a change without a list is not a view of every pod");
+    w.listed([pod("zk-0", "u0")].into_iter());
+    assert_eq!(w.pod("zk-0").unwrap().unwrap().metadata.uid.as_deref(), Some("u0"));
+    assert!(w.pod("zk-1").unwrap().is_none(), "listed without zk-1: there is none");
+    w.changed("zk-1", Some(pod("zk-1", "u1")));
+    w.changed("zk-0", None);
+    assert!(w.pod("zk-0").unwrap().is_none(), "deleted");
+    assert_eq!(w.pod("zk-1").unwrap().unwrap().metadata.uid.as_deref(), Some("u1"));
+    w.lost();
+    assert!(w.pod("zk-1").is_none(), "a lost watch says nothing until the next list");
 }

@@ -7,7 +7,9 @@ pub mod generate;
 pub mod guarantees;
 pub mod history;
 pub mod linearizability;
+pub mod live;
 
 pub use guarantees::{judge, Breach, Guarantees};
 pub use history::{Call, Outcome, RegisterHistory, RegisterOp, State};
 pub use linearizability::{check, check_with, FailingPart, Placed, Reads, Verdict};
+pub use live::{RegisterOptions, RegisterWorkload};

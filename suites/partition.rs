@@ -1,0 +1,304 @@
+//! `partition`: beyond the walkthrough, which kills processes and drains nodes but never cuts the
+//! network. With both workloads running throughout (the acknowledged-writes one and the register
+//! one, judged for linearizability and ZooKeeper's guarantees), three partitions, one after the
+//! other:
+//!
+//! 1. the leader cut off from both followers;
+//! 2. one follower cut off from the others;
+//! 3. one way: the leader's packets to the followers dropped, theirs to it let through (and
+//!    counted, as the proof that this way is open).
+//!
+//! Each is proved to be in force (the cut member cannot open the others' election port, and they
+//! cannot open its own; the rules count the packets they dropped), the cut member is seen to stop
+//! serving, a leader on the majority side serves a write, the partition is held for
+//! [`HOLD`], healed through the ledger (so it is healed on every path), the heal is proved by
+//! the same probes succeeding again, and the ensemble is whole with the member rejoined. Fault to
+//! the majority's leader and heal to whole are recorded as metrics and on the timeline.
+
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+
+use super::ledger::{Action, Revert};
+use super::{faults, verdicts, About, Suite, SuiteCtx};
+use crate::client::fourlw::{self, Mode};
+use crate::ensemble::EnsembleView;
+use crate::platform::{Capability, Cut, Platform};
+use crate::report::model::RegisterSummary;
+use crate::wait::{self, Seen};
+use crate::workload::register::{self, RegisterHistory, RegisterOptions, RegisterWorkload, Verdict};
+
+/// How long each partition is held once the majority side serves.
+pub const HOLD: Duration = Duration::from_secs(5);
+/// How long the register workload runs before the first partition: the baseline every later
+/// operation is judged against (and, where the ensemble is broken from the start, the evidence).
+pub const BASELINE: Duration = Duration::from_secs(3);
+/// The time the linearizability search may take.
+pub const CHECK_BUDGET: Duration = Duration::from_secs(20);
+pub const REGISTER_FILE: &str = "register-history.json";
+pub const FAILING_PART_FILE: &str = "register-failing-part.json";
+pub const LINEARIZABLE: &str = "register: the history is linearizable (reads after sync, writes, compare-and-sets)";
+pub const GUARANTEES: &str = "register: acknowledged writes in zxid order, no session reads older state than it saw";
+pub const SYNC_READS: &str = "register: every read after sync saw the writes acknowledged before the sync";
+
+/// The three partitions, in the order they are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    LeaderCutOff,
+    FollowerCutOff,
+    LeaderOneWay,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 3] = [Scenario::LeaderCutOff, Scenario::FollowerCutOff, Scenario::LeaderOneWay];
+
+    /// The metric prefix.
+    pub fn key(self) -> &'static str {
+        match self {
+            Scenario::LeaderCutOff => "leader_cut_off",
+            Scenario::FollowerCutOff => "follower_cut_off",
+            Scenario::LeaderOneWay => "leader_one_way",
+        }
+    }
+
+    fn role(self) -> Mode {
+        match self {
+            Scenario::FollowerCutOff => Mode::Follower,
+            _ => Mode::Leader,
+        }
+    }
+
+    fn one_way(self) -> bool {
+        self == Scenario::LeaderOneWay
+    }
+}
+
+pub struct Partition;
+
+#[async_trait]
+impl Suite for Partition {
+    fn about(&self) -> &'static About {
+        &About {
+            name: "partition",
+            sections: &[],
+            summary: "beyond the walkthrough: the leader cut off, a follower cut off, the leader's packets dropped one way; each in force, a leader on the majority side, healed, whole; the register history linearizable",
+            needs: &[Capability::Partitions],
+            disruptive: true,
+        }
+    }
+
+    async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+        let p = ctx.platform.clone();
+        let t = ctx.config.timeouts.clone();
+        let members = p.members();
+        anyhow::ensure!(members.len() >= 3, "a partition needs at least three members (a majority on one side); the manifest has {}", members.len());
+        let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
+        let traffic = super::traffic::Traffic::start(ctx).await?;
+        let mut addrs = Vec::new();
+        for m in &members {
+            addrs.push(p.client_addr(m).await?);
+        }
+        let prefix = format!("{}/{}", ctx.prefix, ctx.name());
+        let register = RegisterWorkload::start(addrs, &prefix, &ctx.config.workload, t.operation, RegisterOptions::default()).await?;
+        ctx.mark("register workload started");
+        tokio::time::sleep(BASELINE).await;
+
+        for (n, scenario) in Scenario::ALL.into_iter().enumerate() {
+            if !round(ctx, scenario, &prefix, n).await {
+                break;
+            }
+        }
+
+        let ops = register.recorded();
+        let history = register.stop().await;
+        ctx.mark(format!("register workload stopped ({ops} operations)"));
+        judge_register(ctx, &history)?;
+
+        let start = Instant::now();
+        let intact = faults::hello_intact(p.as_ref(), &members[0], hello.czxid, t.operation).await;
+        ctx.record("/hello intact after the partitions", start, intact);
+        traffic.finish(ctx).await
+    }
+}
+
+/// One partition, from proof that the probes can succeed to the ensemble whole after the heal.
+/// False when a step failed (later partitions would build on a broken ensemble).
+async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize) -> bool {
+    let p = ctx.platform.clone();
+    let t = ctx.config.timeouts.clone();
+    let port = p.manifest().pod_template().election_port();
+    let key = scenario.key();
+
+    let start = Instant::now();
+    let view = match EnsembleView::observe(p.as_ref(), t.operation).await {
+        Ok(v) => v,
+        Err(e) => return ctx.record(&format!("{key}: the ensemble before the partition"), start, Err(e)),
+    };
+    let picked = match scenario.role() {
+        Mode::Leader => view.leaders().first().map(|s| s.to_string()),
+        _ => view.followers().last().map(|s| s.to_string()),
+    };
+    let Some(member) = picked else {
+        return ctx.record(&format!("{key}: a {:?} to cut off", scenario.role()).to_lowercase(), start, Err(anyhow!("there is none: {}", view.describe())));
+    };
+    let peers: Vec<String> = p.members().into_iter().filter(|m| *m != member).collect();
+    let cut = Cut { member: member.clone(), peers: peers.clone(), one_way: scenario.one_way() };
+    let what = cut.describe();
+
+    // The probes must be able to succeed, or their failing under the cut would prove nothing.
+    let start = Instant::now();
+    let before = probes(p.as_ref(), &member, &peers, port).await;
+    let open = before.and_then(|b| verdicts::all_reached(&b));
+    if !ctx.record(&format!("{key}: before the cut, {member} and {} open each other's port {port}", peers.join(", ")), start, open) {
+        return false;
+    }
+
+    let start = Instant::now();
+    let (fault, set) = ctx.inject(&Action::Partition { cut: cut.clone() }).await;
+    if !ctx.record(&format!("{key}: {what}"), start, set.map(|_| "the rules are set".to_string())) {
+        return false;
+    }
+
+    let start = Instant::now();
+    let during = probes(p.as_ref(), &member, &peers, port).await;
+    let counters = p.cut_counters(&member).await;
+    let in_force = during.and_then(|d| verdicts::cut_in_force(&d, &counters?, cut.one_way));
+    let ok = ctx.record(&format!("{key}: the partition is in force"), start, in_force);
+
+    // The cut member noticing it lost the quorum and the majority electing (or keeping) a leader
+    // happen side by side: wait for both at once, each timed when it was seen.
+    let ok = ok && {
+        let start = Instant::now();
+        let (stopped, led) = tokio::join!(async { wait_not_serving(p.as_ref(), &member, t.ensemble_whole, t.operation).await.map(|()| chrono::Utc::now()) }, async {
+            wait_majority_leader(p.as_ref(), &member, t.ensemble_whole, t.operation).await.map(|l| (l, chrono::Utc::now()))
+        },);
+        let stopped = stopped.map(|at| {
+            let ms = fault.ms_to(at);
+            ctx.metric(&format!("{key}.fault_to_not_serving_ms"), ms);
+            format!("{member} says it is not serving {ms:.0} ms after the cut")
+        });
+        let stopped_ok = ctx.record(&format!("{key}: {member} stops serving"), start, stopped);
+        let served = match led {
+            Ok((leader, at)) => {
+                ctx.metric(&format!("{key}.fault_to_leader_ms"), fault.ms_to(at));
+                ctx.mark_at(at, format!("{key}: {leader} leads the majority"));
+                majority_write(p.as_ref(), &leader, &format!("{prefix}/partition-{n}"), t.operation).await.map(|w| format!("{leader} leads {}; {w}", peers.join(", ")))
+            }
+            Err(e) => Err(e),
+        };
+        ctx.record(&format!("{key}: a leader on the majority side serves a write"), start, served) && stopped_ok
+    };
+
+    if ok {
+        tokio::time::sleep(HOLD).await;
+    }
+
+    // Healed whatever happened above; the ledger heals it too if this fails.
+    let start = Instant::now();
+    let heal_at = ctx.mark(format!("heal: {member}"));
+    let healed = ctx.revert(&Revert::Mend { member: member.clone() }).await;
+    let healed = match healed {
+        Ok(()) => probes(p.as_ref(), &member, &peers, port).await.and_then(|a| verdicts::all_reached(&a)),
+        Err(e) => Err(e),
+    };
+    if !ctx.record(&format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", ")), start, healed) {
+        return false;
+    }
+
+    let start = Instant::now();
+    let whole = fault.wait_whole(ctx, &format!("{key}.")).await;
+    if whole.is_ok() {
+        // wait_whole marked "whole again" just before it returned.
+        ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, chrono::Utc::now()));
+    }
+    let whole = whole.and_then(|view| verdicts::rejoined(&view, &member));
+    ctx.record(&format!("{key}: after the heal {member} rejoined, ensemble whole"), start, whole) && ok
+}
+
+/// The election port both ways between `member` and each peer: `(from, to, opened)`.
+async fn probes(p: &dyn Platform, member: &str, peers: &[String], port: u16) -> anyhow::Result<Vec<(String, String, bool)>> {
+    let mut out = Vec::new();
+    for peer in peers {
+        out.push((member.to_string(), peer.clone(), p.reaches(member, peer, port).await?));
+        out.push((peer.clone(), member.to_string(), p.reaches(peer, member, port).await?));
+    }
+    Ok(out)
+}
+
+/// Waits until `member`'s server answers that it does not serve (it has lost its quorum).
+async fn wait_not_serving(p: &dyn Platform, member: &str, deadline: Duration, op_timeout: Duration) -> anyhow::Result<()> {
+    let addr = p.client_addr(member).await?;
+    wait::until(&format!("{member} not serving"), deadline, None, || async {
+        Ok(match fourlw::server_state(addr, op_timeout).await {
+            Ok(None) => Seen::Done(()),
+            Ok(Some(s)) => Seen::NotYet(format!("{member} still {:?}", s.mode).to_lowercase()),
+            Err(e) => Seen::NotYet(format!("{member}: {e:#}")),
+        })
+    })
+    .await
+}
+
+/// Waits until the members other than `cut` have one leader that serves; returns it.
+async fn wait_majority_leader(p: &dyn Platform, cut: &str, deadline: Duration, op_timeout: Duration) -> anyhow::Result<String> {
+    wait::until(&format!("a leader among the members other than {cut}"), deadline, None, || async {
+        let view = EnsembleView::observe(p, op_timeout).await?;
+        Ok(match verdicts::majority_leader(&view, cut) {
+            Ok(leader) => Seen::Done(leader),
+            Err(why) => Seen::NotYet(why),
+        })
+    })
+    .await
+}
+
+/// Creates `path` through `member` (a new znode, so the answer is a write the quorum made).
+async fn majority_write(p: &dyn Platform, member: &str, path: &str, op_timeout: Duration) -> anyhow::Result<String> {
+    let zk = crate::client::connect(p.client_addr(member).await?, op_timeout).await?;
+    let opts = zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    let (stat, _) =
+        tokio::time::timeout(op_timeout, zk.create(path, b"majority", &opts)).await.map_err(|_| anyhow!("create {path} through {member}: no answer within {op_timeout:?}"))??;
+    Ok(format!("create {path} through {member} acknowledged (zxid {:#x})", stat.czxid))
+}
+
+/// Saves the register history and records its three judgements.
+fn judge_register(ctx: &mut SuiteCtx, history: &RegisterHistory) -> anyhow::Result<()> {
+    let file = ctx.artifact_path(REGISTER_FILE)?;
+    history.save(&file)?;
+    let start = Instant::now();
+    let verdict = register::check(history, CHECK_BUDGET);
+    ctx.record(LINEARIZABLE, start, verdicts::register_linearizable(history, &verdict));
+    let start = Instant::now();
+    let g = register::judge(history);
+    ctx.record(GUARANTEES, start, verdicts::breaches(history, g.zxid_order.iter().chain(&g.session_order)));
+    let start = Instant::now();
+    ctx.record(SYNC_READS, start, verdicts::breaches(history, &g.sync_reads));
+    let failing_part = match &verdict {
+        Verdict::NotLinearizable { part, .. } => {
+            let file = ctx.artifact_path(FAILING_PART_FILE)?;
+            std::fs::write(&file, serde_json::to_string_pretty(part)?)?;
+            Some((**part).clone())
+        }
+        _ => None,
+    };
+    ctx.set_register(RegisterSummary { operations: history.ops.len(), history_file: format!("{}/{REGISTER_FILE}", ctx.name()), verdict: verdict.describe(), failing_part });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scenarios_cut_the_leader_a_follower_and_the_leader_one_way() {
+        let s: Vec<(Mode, bool)> = Scenario::ALL.iter().map(|s| (s.role(), s.one_way())).collect();
+        assert_eq!(s, [(Mode::Leader, false), (Mode::Follower, false), (Mode::Leader, true)]);
+        let keys: std::collections::BTreeSet<_> = Scenario::ALL.iter().map(|s| s.key()).collect();
+        assert_eq!(keys.len(), 3, "each scenario's metrics are its own");
+    }
+
+    #[test]
+    fn a_run_with_nothing_to_judge_is_not_judged_linearizable() {
+        let empty = RegisterHistory::default();
+        assert!(verdicts::register_linearizable(&empty, &register::check(&empty, CHECK_BUDGET)).is_err());
+    }
+}
