@@ -201,8 +201,12 @@ pub struct SuiteEntry {
     pub disruptive: bool,
     /// Where it runs; on any other platform it is reported as skipped.
     pub platforms: Vec<&'static str>,
-    /// What it needs of a platform beyond the ensemble (`nodes`, `evictions`, `live-objects`).
+    /// What it needs of a platform beyond the ensemble (`nodes`, `evictions`, `live-objects`,
+    /// `partitions`).
     pub needs: &'static [crate::platform::Capability],
+    /// Certifies sections of the walkthrough (`certify` runs it); false: beyond it, run only when
+    /// named.
+    pub in_walkthrough: bool,
 }
 
 pub fn list_suites(suites: &[Box<dyn Suite>]) -> SuiteListing {
@@ -217,6 +221,7 @@ pub fn list_suites(suites: &[Box<dyn Suite>]) -> SuiteListing {
                 disruptive: s.disruptive(),
                 platforms: platform_list(s.as_ref()),
                 needs: s.about().needs,
+                in_walkthrough: s.in_walkthrough(),
             })
             .collect(),
     }

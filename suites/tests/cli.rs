@@ -103,7 +103,15 @@ fn suites_as_json_parses_and_describes_every_suite() {
     assert_eq!(listing["walkthrough"]["url"], "https://kubernetes.io/docs/tutorials/stateful-application/zookeeper/");
     let suites = listing["suites"].as_array().unwrap();
     let names: Vec<&str> = suites.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance"]);
+    assert_eq!(names, ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition"]);
+    for s in suites {
+        let beyond = s["name"] == "partition";
+        assert_eq!(s["in_walkthrough"], !beyond, "{s}");
+        assert_eq!(s["sections"].as_array().unwrap().is_empty(), beyond, "{s}");
+    }
+    let partition = suites.iter().find(|s| s["name"] == "partition").unwrap();
+    assert_eq!(partition["needs"], serde_json::json!(["partitions"]));
+    assert_eq!(partition["platforms"], serde_json::json!(["docker"]));
     for s in suites {
         assert!(s["disruptive"].is_boolean() && !s["description"].as_str().unwrap().is_empty(), "{s}");
         assert!(!s["platforms"].as_array().unwrap().is_empty(), "{s}");
@@ -119,6 +127,7 @@ fn suites_as_json_parses_and_describes_every_suite() {
     let (code, table, _) = zk_chaos(&["suites"]);
     assert_eq!(code, 0);
     assert!(table.starts_with("SUITE") && table.contains("DISRUPTIVE") && !table.contains("TUTORIAL.md"), "{table}");
+    assert!(table.contains("beyond the walkthrough: runs only when named (--suite partition)"), "{table}");
 }
 
 /// `certify --help` offers what certify accepts (no --suite) and every command's help lists the
