@@ -457,7 +457,7 @@ mod tests {
         for s in suites {
             let mut keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
             keys.sort();
-            assert_eq!(keys, ["description", "disruptive", "name", "needs", "platforms", "sections"], "{s}");
+            assert_eq!(keys, ["description", "disruptive", "in_walkthrough", "name", "needs", "platforms", "sections"], "{s}");
         }
         let maintenance = suites.iter().find(|s| s["name"] == "maintenance").unwrap();
         assert_eq!(maintenance["disruptive"], true);

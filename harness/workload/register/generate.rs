@@ -72,13 +72,15 @@ pub struct Shape {
     /// How often an acknowledged write records the version it made (a version pins a write's
     /// place in the order, so fewer make the search work harder).
     pub versions_percent: u64,
+    /// Of the operations, how many in a hundred have an unknown outcome (the next five fail).
+    pub unknown_percent: i64,
 }
 
 impl Shape {
     /// The cross-check's histories: 2-4 processes, 1-3 keys, 5-20 operations.
-    pub const SMALL: Shape = Shape { processes: (2, 4), keys: (1, 3), ops: (5, 20), versions_percent: 70 };
+    pub const SMALL: Shape = Shape { processes: (2, 4), keys: (1, 3), ops: (5, 20), versions_percent: 70, unknown_percent: 10 };
     /// Harder for the search: more processes on fewer keys, longer, fewer versions.
-    pub const LARGE: Shape = Shape { processes: (3, 6), keys: (1, 2), ops: (30, 60), versions_percent: 20 };
+    pub const LARGE: Shape = Shape { processes: (3, 6), keys: (1, 2), ops: (30, 60), versions_percent: 20, unknown_percent: 10 };
 }
 
 /// The history for `seed` in [`Shape::SMALL`]: odd seeds are mutated.
@@ -127,10 +129,13 @@ pub fn simulate(rng: &mut Rng, shape: &Shape) -> RegisterHistory {
         let synced = call == Call::Read && rng.chance(75);
         let invoked = if synced { start + rng.range(1, 3) * 10 } else { start };
         let completed = invoked + rng.range(1, 12) * 10;
-        let outcome = match rng.range(0, 99) {
-            0..=9 => Outcome::Unknown,
-            10..=14 => Outcome::Failed,
-            _ => Outcome::Ok,
+        let roll = rng.range(0, 99);
+        let outcome = if roll < shape.unknown_percent {
+            Outcome::Unknown
+        } else if roll < shape.unknown_percent + 5 {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
         };
         let from = if synced { start } else { invoked };
         let at = match outcome {
