@@ -288,7 +288,12 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
     let mut placed = vec![0u64; words];
     let mut seen: HashSet<(Vec<u64>, (u32, i64))> = HashSet::new();
     let mut stack: Vec<(usize, State)> = Vec::new();
+    // The longest legal prefix seen (id, state after each) and the operation it got stuck at.
+    // Kept up to date incrementally: `low` is the lowest the stack has been since the prefix was
+    // last copied, and the entries below it are still the stack's, so only those above are
+    // copied again (copying the whole stack at each new depth made long histories quadratic).
     let mut best: (Vec<(usize, State)>, usize) = (Vec::new(), NIL);
+    let mut low = 0usize;
     let mut state = initial.clone();
     let mut e = next[head];
     let mut steps: u64 = 0;
@@ -332,11 +337,15 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
             e = next[e];
         } else {
             if best.1 == NIL || stack.len() > best.0.len() {
-                best = (placed_order(&stack, &state, ops), ops[i].id);
+                best.0.truncate(low.min(best.0.len()));
+                extend_order(&mut best.0, &stack, &state, ops);
+                best.1 = ops[i].id;
+                low = stack.len();
             }
             let Some((c, before)) = stack.pop() else {
                 return Search::Stuck { linearized: best.0, stuck: best.1 };
             };
+            low = low.min(stack.len());
             state = before;
             let j = c / 2;
             placed[j / 64] &= !(1 << (j % 64));
@@ -347,9 +356,13 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
     Search::Linearizable(stack.iter().map(|(c, _)| ops[c / 2].id).collect())
 }
 
-/// The stack as (id, state after each), the last state being `current`.
-fn placed_order(stack: &[(usize, State)], current: &State, ops: &[Op]) -> Vec<(usize, State)> {
-    (0..stack.len()).map(|k| (ops[stack[k].0 / 2].id, stack.get(k + 1).map_or(current, |(_, s)| s).clone())).collect()
+/// Extends `order` (the stack's first entries as (id, state after each)) to the whole stack, the
+/// last state being `current`. An entry's state after it is the state saved when the next was
+/// placed, so it does not change while the entry stays on the stack.
+fn extend_order(order: &mut Vec<(usize, State)>, stack: &[(usize, State)], current: &State, ops: &[Op]) {
+    for k in order.len()..stack.len() {
+        order.push((ops[stack[k].0 / 2].id, stack.get(k + 1).map_or(current, |(_, s)| s).clone()));
+    }
 }
 
 /// Shrinks a key's failing operations (see the module documentation) until `deadline`.
