@@ -257,6 +257,35 @@ enum Search {
 
 const NIL: usize = usize::MAX;
 
+/// The search's memo: (placed set, state) pairs by their hash (see [`search`]).
+type Memo = HashMap<u64, Vec<(Vec<u64>, (u32, i64))>, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// SplitMix64's finaliser: a well-spread 64-bit value for each input.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The Wing-Gong-Lowe search over one key's operations: walk the time-ordered list of call and
 /// return entries; at a call, place that operation next if the model allows it and (placed set,
 /// state) is new, take it out of the list and start again from the head; at a return, the
@@ -286,7 +315,13 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
     };
     let words = n.div_ceil(64).max(1);
     let mut placed = vec![0u64; words];
-    let mut seen: HashSet<(Vec<u64>, (u32, i64))> = HashSet::new();
+    // The memo of (placed set, state) pairs tried, by a hash kept incrementally: each operation
+    // has a random key, a placed set's hash is the XOR of its operations' keys (Zobrist), so
+    // placing or unplacing one costs one XOR instead of hashing the whole set. The sets are still
+    // stored whole and compared on a hash match, so a collision cannot prune a legal order.
+    let keys: Vec<u64> = (0..n as u64).map(|i| mix(i + 1)).collect();
+    let mut placed_hash = 0u64;
+    let mut seen: Memo = Memo::default();
     let mut stack: Vec<(usize, State)> = Vec::new();
     // The longest legal prefix seen (id, state after each) and the operation it got stuck at.
     // Kept up to date incrementally: `low` is the lowest the stack has been since the prefix was
@@ -326,13 +361,18 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
         if e.is_multiple_of(2) {
             if let Some(after) = step(&state, &ops[i].kind) {
                 placed[i / 64] |= 1 << (i % 64);
-                if seen.insert((placed.clone(), intern(&after))) {
+                placed_hash ^= keys[i];
+                let st = intern(&after);
+                let tried = seen.entry(placed_hash ^ mix(((st.0 as u64) << 40) ^ st.1 as u64)).or_default();
+                if !tried.iter().any(|(set, s)| *s == st && *set == placed) {
+                    tried.push((placed.clone(), st));
                     stack.push((e, std::mem::replace(&mut state, after)));
                     lift(&mut next, &mut prev, e);
                     e = next[head];
                     continue;
                 }
                 placed[i / 64] &= !(1 << (i % 64));
+                placed_hash ^= keys[i];
             }
             e = next[e];
         } else {
@@ -349,6 +389,7 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
             state = before;
             let j = c / 2;
             placed[j / 64] &= !(1 << (j % 64));
+            placed_hash ^= keys[j];
             unlift(&mut next, &mut prev, c);
             e = next[c];
         }
