@@ -180,9 +180,7 @@ impl SuiteCtx {
     /// Marks a moment on the suite's timeline ("fault injected: pkill java in zk-1").
     pub fn mark(&mut self, label: impl Into<String>) -> chrono::DateTime<chrono::Utc> {
         let at = chrono::Utc::now();
-        let label = label.into();
-        tracing::info!(suite = %self.name, "{label}");
-        self.markers.push(Marker { at, label });
+        self.mark_at(at, label);
         at
     }
 

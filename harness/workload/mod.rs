@@ -114,16 +114,7 @@ impl Workload {
     /// Stops the workers and returns the history. An operation in flight may complete within
     /// the operation timeout; one that does not is recorded as unknown at the moment of stopping.
     pub async fn stop(self) -> History {
-        self.cancel.cancel();
-        let grace = self.op_timeout + Duration::from_secs(2);
-        let mut workers = self.workers;
-        let all = futures::future::join_all(workers.iter_mut());
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!("workload: a worker did not stop within {}; its operation in flight is unknown", humantime::format_duration(grace));
-            for w in &workers {
-                w.abort();
-            }
-        }
+        stop_loops(&self.cancel, self.workers, self.op_timeout, "workload: a worker").await;
         let now = Utc::now();
         let mut ops = std::mem::take(&mut *self.ops.lock().expect("history lock"));
         for op in ops.iter_mut().filter(|o| o.completed < o.invoked) {
@@ -133,6 +124,19 @@ impl Workload {
             op.error = Some("still in flight when the workload stopped".into());
         }
         History::new(ops)
+    }
+}
+
+/// Stops a workload's loops: cancels them, gives each the operation timeout and 2 s to finish
+/// what is in flight, then aborts those still running (their operation in flight stays unknown).
+pub(crate) async fn stop_loops(cancel: &CancellationToken, mut loops: Vec<tokio::task::JoinHandle<()>>, op_timeout: Duration, who: &str) {
+    cancel.cancel();
+    let grace = op_timeout + Duration::from_secs(2);
+    if tokio::time::timeout(grace, futures::future::join_all(loops.iter_mut())).await.is_err() {
+        tracing::warn!("{who} did not stop within {}; its operation in flight is unknown", humantime::format_duration(grace));
+        for l in &loops {
+            l.abort();
+        }
     }
 }
 

@@ -250,6 +250,11 @@ impl KubePlatform {
         failed_create_message(&list.items, member)
     }
 
+    /// The member's ordinal: its place in [`Platform::members`].
+    fn ordinal(&self, member: &str) -> anyhow::Result<usize> {
+        self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))
+    }
+
     async fn statefulset_uid(&self) -> anyhow::Result<String> {
         let sets = self.statefulsets();
         let sts = reread(|| sets.get(self.manifest.name())).await?;
@@ -301,8 +306,9 @@ async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life
                 continue;
             }
         };
-        let listed: BTreeMap<String, Snap> = list.items.iter().filter_map(|p| p.metadata.name.clone().filter(|n| members.contains(n)).map(|n| (n, Snap::of(p)))).collect();
-        watched.listed(list.items.iter().filter(|p| p.metadata.name.as_ref().is_some_and(|n| members.contains(n))).cloned());
+        let mine: BTreeMap<String, Pod> = list.items.into_iter().filter_map(|p| Some((p.metadata.name.clone().filter(|n| members.contains(n))?, p))).collect();
+        let listed: BTreeMap<String, Snap> = mine.iter().map(|(n, p)| (n.clone(), Snap::of(p))).collect();
+        watched.listed(mine);
         for m in &members {
             see(&mut seen, m, listed.get(m).cloned());
         }
@@ -363,9 +369,8 @@ pub struct Watched {
 }
 
 impl Watched {
-    fn listed(&self, pods: impl Iterator<Item = Pod>) {
-        let map = pods.filter_map(|p| Some((p.metadata.name.clone()?, p))).collect();
-        *self.pods.lock().expect("watched lock") = Some(map);
+    fn listed(&self, pods: BTreeMap<String, Pod>) {
+        *self.pods.lock().expect("watched lock") = Some(pods);
     }
 
     fn changed(&self, member: &str, pod: Option<Pod>) {
@@ -618,14 +623,14 @@ impl Platform for KubePlatform {
     }
 
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
-        let ordinal = self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))?;
+        let ordinal = self.ordinal(member)?;
         let pods = self.pods();
         let pod = reread(|| pods.get_opt(member)).await?;
         Ok(member_status(member, ordinal, pod.as_ref()))
     }
 
     async fn watched_status(&self, member: &str) -> anyhow::Result<MemberStatus> {
-        let ordinal = self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))?;
+        let ordinal = self.ordinal(member)?;
         match self.watched.pod(member) {
             Some(pod) => Ok(member_status(member, ordinal, pod.as_ref())),
             None => self.status(member).await,

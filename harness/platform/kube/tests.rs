@@ -600,12 +600,13 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
 fn watched_pods_say_nothing_until_listed_and_after_the_watch_is_lost() {
     use super::Watched;
     use k8s_openapi::api::core::v1::Pod;
+    use std::collections::BTreeMap;
     let pod = |name: &str, uid: &str| -> Pod { serde_json::from_value(pod_json(name, uid, true, 0, "2026-11-28T16:00:00Z")).unwrap() };
     let w = Watched::default();
     assert!(w.pod("zk-0").is_none(), "before the first list the watch knows nothing");
     w.changed("zk-0", Some(pod("zk-0", "u0")));
     assert!(w.pod("zk-0").is_none(), "a change without a list is not a view of every pod");
-    w.listed([pod("zk-0", "u0")].into_iter());
+    w.listed(BTreeMap::from([("zk-0".to_string(), pod("zk-0", "u0"))]));
     assert_eq!(w.pod("zk-0").unwrap().unwrap().metadata.uid.as_deref(), Some("u0"));
     assert!(w.pod("zk-1").unwrap().is_none(), "listed without zk-1: there is none");
     w.changed("zk-1", Some(pod("zk-1", "u1")));

@@ -24,7 +24,7 @@ use super::generate::Rng;
 use super::history::{Call, Outcome, RegisterHistory, RegisterOp, State};
 use crate::client;
 use crate::config::WorkloadConfig;
-use crate::workload::{outcome_of, Pace};
+use crate::workload::{outcome_of, stop_loops, Pace};
 
 /// How the register workload is shaped.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,14 +159,7 @@ impl RegisterWorkload {
     /// Stops the processes and returns the history. An operation still in flight after the
     /// operation timeout stays unknown.
     pub async fn stop(self) -> RegisterHistory {
-        self.shared.pace.cancel.cancel();
-        let grace = self.shared.op_timeout + Duration::from_secs(2);
-        let mut tasks = self.tasks;
-        if tokio::time::timeout(grace, futures::future::join_all(tasks.iter_mut())).await.is_err() {
-            for t in &tasks {
-                t.abort();
-            }
-        }
+        stop_loops(&self.shared.pace.cancel, self.tasks, self.shared.op_timeout, "register workload: a process").await;
         let ops = std::mem::take(&mut *self.shared.ops.lock().expect("history lock"));
         RegisterHistory { initial: State::default(), ops }
     }
