@@ -239,22 +239,32 @@ pub fn exit_code(report: &RunReport) -> i32 {
 }
 
 /// On Docker and kind (which loads the image from the local engine), builds a missing fixture
-/// image (`zk-chaos/...`) once with the built-in build ([`image::build`]); any other missing image
-/// the platform reports, with what to do.
+/// image (`zk-chaos/...`) once with the built-in build ([`image::build`]), which also builds the
+/// partition helper; so it does when only the helper is missing and a selected suite partitions.
+/// Any other missing image the platform reports, with what to do.
 pub async fn ensure_image(p: &Prepared) -> Result<()> {
     if p.opts.platform == PlatformKind::Kube {
         return Ok(());
     }
     let Some(image) = p.manifest.pod_template().image.filter(|i| i.starts_with("zk-chaos/")) else { return Ok(()) };
+    let partitions = p.suites.iter().any(|s| s.about().needs.contains(&crate::platform::Capability::Partitions));
+    let helper = crate::platform::netfilter::image();
     let docker = engine::connect().await?;
-    if docker.inspect_image(&image).await.is_ok() {
+    let mut missing = Vec::new();
+    for wanted in std::iter::once(&image).chain(partitions.then_some(&helper).filter(|h| h.starts_with("zk-chaos/"))) {
+        if docker.inspect_image(wanted).await.is_err() {
+            missing.push(wanted.as_str());
+        }
+    }
+    if missing.is_empty() {
         return Ok(());
     }
-    tracing::info!("the image {image} is missing: building it as `zk-chaos image build` does (once; later runs reuse it)");
+    let missing = missing.join(" and ");
+    tracing::info!("missing: {missing}; building as `zk-chaos image build` does (once; later runs reuse it)");
     match image::build(Some(&image), &engine::cli_env()).await? {
         0 => Ok(()),
         code => Err(Error::unavailable(format!(
-            "building the image {image} failed (exit {code}); see the build's output above, fix what it names and retry, \
+            "building {missing} failed (exit {code}); see the build's output above, fix what it names and retry, \
              or build it separately with `ZK_CHAOS_IMAGE={image} zk-chaos image build`"
         ))),
     }

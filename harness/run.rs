@@ -134,10 +134,14 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
     use crate::platform::kube::kind::KindCluster;
     let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
     let config = p.kind_config.clone().unwrap_or_else(crate::platform::kube::kind::KindConfig::builtin);
+    // The partition helper only when a selected suite partitions: it is not needed otherwise.
+    let helper = crate::platform::netfilter::image();
+    let partitions = p.suites.iter().any(|s| s.about().needs.contains(&crate::platform::Capability::Partitions));
+    let images: Vec<&str> = if partitions { vec![&image, &helper] } else { vec![&image] };
     let cluster = KindCluster::planned(first_run_id);
     session.own(&cluster.name)?;
     tokio::select! {
-        created = cluster.create(&config, &image) => created?,
+        created = cluster.create(&config, &images) => created?,
         _ = interrupt => {
             tracing::warn!("interrupted while creating kind cluster {}: deleting it", cluster.name);
             if let Err(e) = cluster.delete().await {

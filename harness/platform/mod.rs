@@ -79,7 +79,7 @@ impl PlatformKind {
     pub fn capabilities(self) -> &'static [Capability] {
         match self {
             PlatformKind::Docker => &[Capability::Partitions],
-            PlatformKind::Kube | PlatformKind::Kind => &[Capability::Nodes, Capability::Evictions, Capability::LiveObjects],
+            PlatformKind::Kube | PlatformKind::Kind => &[Capability::Nodes, Capability::Evictions, Capability::LiveObjects, Capability::Partitions],
         }
     }
 

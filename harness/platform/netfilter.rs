@@ -1,7 +1,8 @@
 //! Partitions: packet-filter rules in a member's own network namespace, set by the image
 //! `zk-chaos/netfilter` (iptables, netcat; ci/build-image.sh builds it) run with CAP_NET_ADMIN in
 //! that namespace: on Docker a helper container sharing the member's network
-//! (`--network container:<member>`). The rules live in the member's namespace, so they go with its
+//! (`--network container:<member>`), on Kubernetes an ephemeral container of the member's pod
+//! (`kube::partition`). The rules live in the member's namespace, so they go with its
 //! container; a mend removes them before that. These are the scripts the helper runs.
 //!
 //! Two chains of their own, jumped to first from OUTPUT and INPUT:
@@ -14,6 +15,11 @@ use std::fmt::Write;
 use anyhow::bail;
 
 use crate::platform::{Cut, CutCounters};
+
+/// The partition helper's image: `ZK_CHAOS_NETFILTER_IMAGE`, or the one ci/build-image.sh builds.
+pub fn image() -> String {
+    std::env::var("ZK_CHAOS_NETFILTER_IMAGE").unwrap_or_else(|_| crate::platform::docker::image::NETFILTER_IMAGE.to_string())
+}
 
 pub const OUT: &str = "ZK-CHAOS-OUT";
 pub const IN: &str = "ZK-CHAOS-IN";

@@ -111,7 +111,7 @@ fn suites_as_json_parses_and_describes_every_suite() {
     }
     let partition = suites.iter().find(|s| s["name"] == "partition").unwrap();
     assert_eq!(partition["needs"], serde_json::json!(["partitions"]));
-    assert_eq!(partition["platforms"], serde_json::json!(["docker"]));
+    assert_eq!(partition["platforms"], serde_json::json!(["docker", "kube", "kind"]));
     for s in suites {
         assert!(s["disruptive"].is_boolean() && !s["description"].as_str().unwrap().is_empty(), "{s}");
         assert!(!s["platforms"].as_array().unwrap().is_empty(), "{s}");

@@ -1,10 +1,11 @@
 //! End-to-end on real kind clusters: the `zk-chaos` binary certifies the reference deployment with
 //! `--platform kind` (a cluster of its own, created and deleted by the run), and the negative
 //! controls fail their suites on one shared cluster, each run in a namespace of its own through
-//! `--platform kube`.
+//! `--platform kube`; so does the partition suite, passing on the reference deployment and failing
+//! on the standalone one.
 //!
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
-//! and the fixture image (`ci/build-image.sh`). One cluster at a time: two would not fit two cores.
+//! and the fixture and partition helper images (`ci/build-image.sh`). One cluster at a time: two would not fit two cores.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -23,6 +24,8 @@ use cli::{fixture, root, zk_chaos, Background, Run};
 static CLUSTERS: Mutex<()> = Mutex::new(());
 
 const IMAGE: &str = "zk-chaos/zookeeper:3.8";
+/// The partition helper (ci/build-image.sh builds it beside the fixture image).
+const NETFILTER: &str = "zk-chaos/netfilter:bookworm";
 
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     common::start_docker();
@@ -70,7 +73,7 @@ impl Shared {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let cluster = KindCluster::planned(&zk_chaos::run::new_run_id("zk-chaos-e2e"));
         let shared = Shared { cluster, rt };
-        shared.rt.block_on(shared.cluster.create(&kind::KindConfig::builtin(), IMAGE)).expect("a kind cluster");
+        shared.rt.block_on(shared.cluster.create(&kind::KindConfig::builtin(), &[IMAGE, NETFILTER])).expect("a kind cluster");
         shared
     }
 
@@ -167,6 +170,11 @@ fn negative_controls_fail_their_suites_on_kind_and_node_pinned_volumes_are_repor
     assert_eq!(run.code, 1, "{}", run.output());
     let checks = run.checks("process-failure").join("\n");
     assert!(checks.contains("the container did not exit when java died"), "{checks}");
+
+    // Partitions from an ephemeral container in each pod: the reference deployment passes, every
+    // member standalone fails with the failing part of the register history named.
+    cli::assert_partition_passed(&shared.run("partition", &fixture("zookeeper.yaml"), &[]));
+    cli::assert_partition_failed_standalone(&shared.run("partition", &fixture("broken/no-replication.yaml"), &[]));
 
     // Node-pinned volumes (kind's default StorageClass): zk-0 cannot move; the rest of section 15
     // is skipped with its reason, never passed.

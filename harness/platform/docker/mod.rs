@@ -83,7 +83,7 @@ impl DockerPlatform {
             namespace: manifest.namespace().to_string(),
             network: run_id.clone(),
             image,
-            netfilter_image: std::env::var("ZK_CHAOS_NETFILTER_IMAGE").unwrap_or_else(|_| image::NETFILTER_IMAGE.to_string()),
+            netfilter_image: netfilter::image(),
             host_ports,
             life: Arc::new(Lifecycle::new()),
             state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),

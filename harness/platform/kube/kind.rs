@@ -115,9 +115,9 @@ impl KindCluster {
         KindCluster { name, kubeconfig }
     }
 
-    /// Creates this planned cluster from `config` and loads `image` into it. On failure after
-    /// creation, deletes it.
-    pub async fn create(&self, config: &KindConfig, image: &str) -> Result<()> {
+    /// Creates this planned cluster from `config` and loads `images` into it (in one `kind load`,
+    /// so the layers they share are copied once). On failure after creation, deletes it.
+    pub async fn create(&self, config: &KindConfig, images: &[&str]) -> Result<()> {
         let bin = binary();
         match Command::new(&bin).arg("version").output().await {
             Ok(o) if o.status.success() => {}
@@ -139,10 +139,15 @@ impl KindCluster {
             let _ = cluster.delete().await;
             return Err(Error::unavailable(format!("kind could not create cluster {}: {e:#}", cluster.name)));
         }
-        if let Err(e) = run(&["load", "docker-image", image, "--name", &cluster.name]).await {
+        let mut load = vec!["load", "docker-image"];
+        load.extend_from_slice(images);
+        load.extend_from_slice(&["--name", &cluster.name]);
+        if let Err(e) = run(&load).await {
             let _ = cluster.delete().await;
             return Err(Error::unavailable(format!(
-                "kind could not load the image {image} into cluster {} (is it in the local Docker engine? build it with `zk-chaos image build`): {e:#}",
+                "kind could not load the image{} {} into cluster {} (are they in the local Docker engine? build them with `zk-chaos image build`): {e:#}",
+                if images.len() == 1 { "" } else { "s" },
+                images.join(" and "),
                 cluster.name
             )));
         }
@@ -208,7 +213,7 @@ mod tests {
     async fn missing_binary_is_unavailable_and_the_cli_is_driven_with_these_arguments() {
         let dir = tempfile::tempdir().unwrap();
         std::env::set_var("ZK_CHAOS_KIND", dir.path().join("no-kind-here"));
-        let err = KindCluster::planned("zk-chaos-20261128-162600-ab12").create(&KindConfig::builtin(), "img").await.unwrap_err();
+        let err = KindCluster::planned("zk-chaos-20261128-162600-ab12").create(&KindConfig::builtin(), &["img"]).await.unwrap_err();
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("go install sigs.k8s.io/kind"), "{err}");
 
@@ -221,7 +226,7 @@ mod tests {
         let cfg = dir.path().join("cluster.yaml");
         std::fs::write(&cfg, "kind: Cluster\n").unwrap();
         let c = KindCluster::planned("zk-chaos-20261128-162600-ab12");
-        c.create(&KindConfig::load(&cfg).unwrap(), "zk-chaos/zookeeper:3.8").await.unwrap();
+        c.create(&KindConfig::load(&cfg).unwrap(), &["zk-chaos/zookeeper:3.8", "zk-chaos/netfilter:bookworm"]).await.unwrap();
         assert_eq!(c.context(), "kind-zk-chaos-162600-ab12");
         c.delete().await.unwrap();
         std::env::remove_var("ZK_CHAOS_KIND");
@@ -230,7 +235,7 @@ mod tests {
         assert_eq!(lines[0], "version");
         let own = c.kubeconfig.with_extension("kind.yaml");
         assert!(lines[1].starts_with(&format!("create cluster --name zk-chaos-162600-ab12 --config {} --kubeconfig ", own.display())), "{}", lines[1]);
-        assert_eq!(lines[2], "load docker-image zk-chaos/zookeeper:3.8 --name zk-chaos-162600-ab12");
+        assert_eq!(lines[2], "load docker-image zk-chaos/zookeeper:3.8 zk-chaos/netfilter:bookworm --name zk-chaos-162600-ab12");
         assert!(lines[3].starts_with("delete cluster --name zk-chaos-162600-ab12 --kubeconfig "), "{}", lines[3]);
     }
 }

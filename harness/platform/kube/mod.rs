@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod connect;
 pub mod kind;
 pub mod lifecycle;
+pub mod partition;
 pub mod safety;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -33,7 +34,7 @@ use self::lifecycle::{Record, Snap};
 use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::platform::run_labels;
-use crate::platform::{Cluster, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
+use crate::platform::{Cluster, Cut, CutCounters, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
 /// The field manager of every server-side apply.
@@ -107,6 +108,33 @@ impl KubePlatform {
         self.kind_cluster = Some(cluster);
         self.delete_cluster = delete_cluster;
         self
+    }
+
+    /// Runs `argv` in `member`'s pod, in `container` (the first one if `None`), within the
+    /// operation timeout.
+    async fn exec_in(&self, member: &str, container: Option<&str>, argv: &[&str]) -> anyhow::Result<ExecOutput> {
+        let mut ap = AttachParams::default().stdin(false).stdout(true).stderr(true);
+        if let Some(c) = container {
+            ap = ap.container(c);
+        }
+        let work = async {
+            let mut proc = self.pods().exec(member, argv.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &ap).await?;
+            let status = proc.take_status().ok_or_else(|| anyhow!("exec: no status channel"))?;
+            let mut out = proc.stdout().ok_or_else(|| anyhow!("exec: no stdout"))?;
+            let mut err = proc.stderr().ok_or_else(|| anyhow!("exec: no stderr"))?;
+            let (mut so, mut se) = (Vec::new(), Vec::new());
+            let (a, b) = tokio::join!(out.read_to_end(&mut so), err.read_to_end(&mut se));
+            a?;
+            b?;
+            let status = status.await;
+            let code = exit_code(status.as_ref())?;
+            let _ = proc.join().await;
+            anyhow::Ok(ExecOutput { exit_code: code, stdout: String::from_utf8_lossy(&so).into(), stderr: String::from_utf8_lossy(&se).into() })
+        };
+        tokio::time::timeout(self.config.timeouts.operation, work)
+            .await
+            .map_err(|_| anyhow!("exec {argv:?} in {member}: no answer within {:?}", self.config.timeouts.operation))?
+            .with_context(|| format!("exec {argv:?} in {member}"))
     }
 
     pub fn context(&self) -> &str {
@@ -650,25 +678,23 @@ impl Platform for KubePlatform {
     }
 
     async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {
-        let ap = AttachParams::default().stdin(false).stdout(true).stderr(true);
-        let work = async {
-            let mut proc = self.pods().exec(member, argv.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &ap).await?;
-            let status = proc.take_status().ok_or_else(|| anyhow!("exec: no status channel"))?;
-            let mut out = proc.stdout().ok_or_else(|| anyhow!("exec: no stdout"))?;
-            let mut err = proc.stderr().ok_or_else(|| anyhow!("exec: no stderr"))?;
-            let (mut so, mut se) = (Vec::new(), Vec::new());
-            let (a, b) = tokio::join!(out.read_to_end(&mut so), err.read_to_end(&mut se));
-            a?;
-            b?;
-            let status = status.await;
-            let code = exit_code(status.as_ref())?;
-            let _ = proc.join().await;
-            anyhow::Ok(ExecOutput { exit_code: code, stdout: String::from_utf8_lossy(&so).into(), stderr: String::from_utf8_lossy(&se).into() })
-        };
-        tokio::time::timeout(self.config.timeouts.operation, work)
-            .await
-            .map_err(|_| anyhow!("exec {argv:?} in {member}: no answer within {:?}", self.config.timeouts.operation))?
-            .with_context(|| format!("exec {argv:?} in {member}"))
+        self.exec_in(member, None, argv).await
+    }
+
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        self.cut_member(cut).await
+    }
+
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        self.mend_member(member).await
+    }
+
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
+        self.counters_of(member).await
+    }
+
+    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
+        self.probe(from, to, port).await
     }
 
     async fn logs(&self, member: &str, tail: Option<usize>) -> anyhow::Result<String> {

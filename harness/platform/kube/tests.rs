@@ -616,3 +616,45 @@ fn watched_pods_say_nothing_until_listed_and_after_the_watch_is_lost() {
     w.lost();
     assert!(w.pod("zk-1").is_none(), "a lost watch says nothing until the next list");
 }
+
+/// A cut on Kubernetes: the pod has no helper, so one is added through the ephemeralcontainers
+/// subresource (a strategic merge patch), waited for until running, and the rules are set by an
+/// exec into that container, with the peers' pod IPs.
+#[tokio::test]
+async fn a_cut_adds_the_helper_as_an_ephemeral_container_and_execs_into_it() {
+    use crate::platform::kube::partition::HELPER;
+    let (p, mut h) = platform();
+    let pod = |name: &str, ip: &str, helper: Option<&str>| {
+        let mut v = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"containers": [{"name": "kubernetes-zookeeper"}]}, "status": {"podIP": ip}});
+        if let Some(state) = helper {
+            v["spec"]["ephemeralContainers"] = json!([{"name": HELPER}]);
+            v["status"]["ephemeralContainerStatuses"] = json!([{"name": HELPER, "image": "i", "imageID": "", "ready": false, "restartCount": 0, "state": {state: {}}}]);
+        }
+        v
+    };
+    let server = tokio::spawn(async move {
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-1", 200, pod("zk-1", "10.244.2.3", None)).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-2", 200, pod("zk-2", "10.244.3.4", None)).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-0", 200, pod("zk-0", "10.244.1.2", None)).await;
+        let (sent, ct) = expect_typed(&mut h, Method::PATCH, "/api/v1/namespaces/ns/pods/zk-0/ephemeralcontainers?", 200, pod("zk-0", "10.244.1.2", Some("waiting"))).await;
+        assert_eq!(ct, "application/strategic-merge-patch+json");
+        assert_eq!(sent["spec"]["ephemeralContainers"][0]["name"], HELPER);
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-0", 200, pod("zk-0", "10.244.1.2", Some("waiting"))).await;
+        expect(&mut h, Method::GET, "/api/v1/namespaces/ns/pods/zk-0", 200, pod("zk-0", "10.244.1.2", Some("running"))).await;
+        let (req, send) = h.next_request().await.unwrap();
+        let uri = req.uri().to_string();
+        let (path, query) = uri.split_once('?').unwrap();
+        assert_eq!(path, "/api/v1/namespaces/ns/pods/zk-0/exec");
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        assert!(pairs.contains(&("container".into(), HELPER.into())), "{uri}");
+        let command: Vec<&str> = pairs.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(command[..2], ["sh", "-c"]);
+        let script = command[2];
+        assert!(script.contains("-d 10.244.2.3 -j DROP") && script.contains("-s 10.244.3.4 -j DROP"), "{script}");
+        drop(send);
+    });
+    let cut = crate::platform::Cut { member: "zk-0".into(), peers: vec!["zk-1".into(), "zk-2".into()], one_way: false };
+    assert!(p.cut(&cut).await.is_err(), "the mock refuses the exec's upgrade");
+    server.await.unwrap();
+}

@@ -55,6 +55,35 @@ impl Run {
     }
 }
 
+/// A passing `partition` run: every scenario in force, the cut member stopped, a majority leader
+/// serving, healed and whole again; the register history (with compare-and-sets) linearizable.
+pub fn assert_partition_passed(run: &Run) {
+    assert_eq!(run.code, 0, "{}\n{:?}", run.output(), run.failures("partition"));
+    let checks = run.checks("partition").join("\n");
+    for scenario in ["leader_cut_off", "follower_cut_off", "leader_one_way"] {
+        for step in ["the partition is in force", "stops serving", "a leader on the majority side serves a write", "healed,", "rejoined, ensemble whole"] {
+            assert!(checks.lines().any(|c| c.starts_with(&format!("pass {scenario}: ")) && c.contains(step)), "{scenario}: {step}\n{checks}");
+        }
+    }
+    assert!(checks.contains("register: the history is linearizable"), "{checks}");
+    let suite = run.suite("partition");
+    for metric in ["leader_cut_off.fault_to_leader_ms", "leader_one_way.fault_to_leader_ms", "follower_cut_off.heal_to_whole_ms"] {
+        assert!(suite["metrics"][metric].as_f64().is_some_and(|ms| ms > 0.0), "{metric}: {}", suite["metrics"]);
+    }
+    let history = run.results.path().join("latest/partition/register-history.json");
+    let text = std::fs::read_to_string(&history).unwrap_or_else(|e| panic!("{}: {e}", history.display()));
+    assert!(text.contains("\"kind\": \"cas\""), "the register history has compare-and-sets");
+}
+
+/// The standalone control (`broken/no-replication.yaml`) failing `partition`: the register
+/// history is not linearizable and the checker names the part that fails.
+pub fn assert_partition_failed_standalone(run: &Run) {
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("partition").join("\n");
+    assert!(failures.contains("register: the history is linearizable") && failures.contains("not linearizable on /"), "{failures}");
+    assert!(failures.contains("operations fail together"), "the failing part is named: {failures}");
+}
+
 pub fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
