@@ -194,36 +194,36 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize) -
         tokio::time::sleep(HOLD).await;
     }
 
-    // Healed whatever happened above; the ledger heals it too if this fails.
+    // Healed whatever happened above; the ledger heals it too if this fails. The probes that
+    // prove the heal and the wait for the ensemble to be whole run side by side, so the moment
+    // it is whole is not noticed only after the probes.
     let start = Instant::now();
     let heal_at = ctx.mark(format!("heal: {member}"));
     let healed = ctx.revert(&Revert::Mend { member: member.clone() }).await;
-    let healed = match healed {
-        Ok(()) => probes(p.as_ref(), &member, &peers, port).await.and_then(|a| verdicts::all_reached(&a)),
-        Err(e) => Err(e),
-    };
-    if !ctx.record(&format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", ")), start, healed) {
-        return false;
+    if let Err(e) = healed {
+        return ctx.record(&format!("{key}: healed"), start, Err(e));
     }
-
-    let start = Instant::now();
-    let whole = fault.wait_whole(ctx, &format!("{key}.")).await;
+    let whole_start = Instant::now();
+    let (after, (whole, whole_at)) = tokio::join!(probes(p.as_ref(), &member, &peers, port), async {
+        let whole = fault.wait_whole(ctx, &format!("{key}.")).await;
+        (whole, chrono::Utc::now())
+    });
+    let healed = after.and_then(|a| verdicts::all_reached(&a));
+    let healed_ok = ctx.record(&format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", ")), start, healed);
     if whole.is_ok() {
         // wait_whole marked "whole again" just before it returned.
-        ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, chrono::Utc::now()));
+        ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, whole_at));
     }
     let whole = whole.and_then(|view| verdicts::rejoined(&view, &member));
-    ctx.record(&format!("{key}: after the heal {member} rejoined, ensemble whole"), start, whole) && ok
+    ctx.record(&format!("{key}: after the heal {member} rejoined, ensemble whole"), whole_start, whole) && healed_ok && ok
 }
 
-/// The election port both ways between `member` and each peer: `(from, to, opened)`.
+/// The election port both ways between `member` and each peer: `(from, to, opened)`. The probes
+/// run side by side (each takes up to a second where a cut drops its packets).
 async fn probes(p: &dyn Platform, member: &str, peers: &[String], port: u16) -> anyhow::Result<Vec<(String, String, bool)>> {
-    let mut out = Vec::new();
-    for peer in peers {
-        out.push((member.to_string(), peer.clone(), p.reaches(member, peer, port).await?));
-        out.push((peer.clone(), member.to_string(), p.reaches(peer, member, port).await?));
-    }
-    Ok(out)
+    let pairs: Vec<(String, String)> = peers.iter().flat_map(|peer| [(member.to_string(), peer.clone()), (peer.clone(), member.to_string())]).collect();
+    let opened = futures::future::try_join_all(pairs.iter().map(|(from, to)| p.reaches(from, to, port))).await?;
+    Ok(pairs.into_iter().zip(opened).map(|((from, to), o)| (from, to, o)).collect())
 }
 
 /// Waits until `member`'s server answers that it does not serve (it has lost its quorum).

@@ -8,7 +8,10 @@
 //!     number, the same concurrency (sessions, one write at a time each), the same znode size
 //!     and layout; after an uncounted warm-up round, rounds alternate which client goes first.
 //! (a) Overhead and detection latency: one run of the fault suites (durability, process-failure,
-//!     liveness; rolling-update too with ZK_CHAOS_BENCH_ROLLING=1, about 4 more minutes) through
+//!     liveness; rolling-update too with ZK_CHAOS_BENCH_ROLLING=1, about 4 more minutes; the
+//!     partition suite with ZK_CHAOS_BENCH_PARTITION=1, about 1 more minute, its recovery the
+//!     sum of its three cuts' fault to whole, the 5 s each is held included; only those with
+//!     ZK_CHAOS_BENCH_ONLY_EXTRA=1) through
 //!     `zk_chaos::run`. Per suite: wall time, the recovery inside it (its `*fault_to_whole_ms`
 //!     metrics), and the harness overhead (the rest, as % of wall time). Detection latency: from
 //!     the moment the ensemble actually became whole to the suite's "ensemble whole again"
@@ -22,7 +25,8 @@
 //! does, and the Ready events come from the API server's watch.
 //!
 //! Environment: ZK_CHAOS_BENCH_PLATFORM (docker or kind; default docker), ZK_CHAOS_BENCH_WRITES (default 4000), ZK_CHAOS_BENCH_WORKERS (8),
-//! ZK_CHAOS_BENCH_VALUE_SIZE (32), ZK_CHAOS_BENCH_ROUNDS (4), ZK_CHAOS_BENCH_ROLLING (unset),
+//! ZK_CHAOS_BENCH_VALUE_SIZE (32), ZK_CHAOS_BENCH_ROUNDS (4), ZK_CHAOS_BENCH_ROLLING,
+//! ZK_CHAOS_BENCH_PARTITION, ZK_CHAOS_BENCH_ONLY_EXTRA (unset),
 //! ZK_CHAOS_BENCH_SKIP_FAULTS / ZK_CHAOS_BENCH_SKIP_THROUGHPUT (unset).
 
 use std::path::{Path, PathBuf};
@@ -272,6 +276,12 @@ async fn faults(platform_kind: PlatformKind) -> String {
     let mut suites = vec!["durability".to_string(), "process-failure".to_string(), "liveness".to_string()];
     if flag("ZK_CHAOS_BENCH_ROLLING") {
         suites.push("rolling-update".to_string());
+    }
+    if flag("ZK_CHAOS_BENCH_PARTITION") {
+        suites.push("partition".to_string());
+    }
+    if flag("ZK_CHAOS_BENCH_ONLY_EXTRA") {
+        suites.retain(|s| s == "rolling-update" || s == "partition");
     }
     let results = root().join("target/bench-results");
     std::fs::create_dir_all(&results).unwrap();
