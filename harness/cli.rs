@@ -247,7 +247,7 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
         return Ok(());
     }
     let Some(image) = p.manifest.pod_template().image.filter(|i| i.starts_with("zk-chaos/")) else { return Ok(()) };
-    let partitions = p.suites.iter().any(|s| s.about().needs.contains(&crate::platform::Capability::Partitions));
+    let partitions = p.needs(crate::platform::Capability::Partitions);
     let helper = crate::platform::netfilter::image();
     let docker = engine::connect().await?;
     let mut missing = Vec::new();

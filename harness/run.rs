@@ -46,6 +46,14 @@ pub struct Prepared {
     pub kind_config: Option<crate::platform::kube::kind::KindConfig>,
 }
 
+impl Prepared {
+    /// Whether a selected suite needs `capability` (on kind, the partition helper's image is
+    /// loaded only then).
+    pub fn needs(&self, capability: crate::platform::Capability) -> bool {
+        self.suites.iter().any(|s| s.about().needs.contains(&capability))
+    }
+}
+
 /// Checks the manifest and the suite names. Bad input is an error here, before any platform work.
 pub fn prepare(opts: RunOptions) -> Result<Prepared> {
     let mut manifest = Manifest::load_or_reference(opts.manifest.as_deref())?;
@@ -136,8 +144,7 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
     let config = p.kind_config.clone().unwrap_or_else(crate::platform::kube::kind::KindConfig::builtin);
     // The partition helper only when a selected suite partitions: it is not needed otherwise.
     let helper = crate::platform::netfilter::image();
-    let partitions = p.suites.iter().any(|s| s.about().needs.contains(&crate::platform::Capability::Partitions));
-    let images: Vec<&str> = if partitions { vec![&image, &helper] } else { vec![&image] };
+    let images: Vec<&str> = if p.needs(crate::platform::Capability::Partitions) { vec![&image, &helper] } else { vec![&image] };
     let cluster = KindCluster::planned(first_run_id);
     session.own(&cluster.name)?;
     tokio::select! {

@@ -199,9 +199,9 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize) -
     // it is whole is not noticed only after the probes.
     let start = Instant::now();
     let heal_at = ctx.mark(format!("heal: {member}"));
-    let healed = ctx.revert(&Revert::Mend { member: member.clone() }).await;
-    if let Err(e) = healed {
-        return ctx.record(&format!("{key}: healed"), start, Err(e));
+    let healed_check = format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", "));
+    if let Err(e) = ctx.revert(&Revert::Mend { member: member.clone() }).await {
+        return ctx.record(&healed_check, start, Err(e));
     }
     let whole_start = Instant::now();
     let (after, (whole, whole_at)) = tokio::join!(probes(p.as_ref(), &member, &peers, port), async {
@@ -209,7 +209,7 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize) -
         (whole, chrono::Utc::now())
     });
     let healed = after.and_then(|a| verdicts::all_reached(&a));
-    let healed_ok = ctx.record(&format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", ")), start, healed);
+    let healed_ok = ctx.record(&healed_check, start, healed);
     if whole.is_ok() {
         // wait_whole marked "whole again" just before it returned.
         ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, whole_at));

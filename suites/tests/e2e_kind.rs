@@ -5,7 +5,8 @@
 //! on the standalone one.
 //!
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
-//! and the fixture and partition helper images (`ci/build-image.sh`). One cluster at a time: two would not fit two cores.
+//! and the fixture and partition helper images (`ci/build-image.sh`). One cluster at a time: two
+//! would not fit two cores.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -24,8 +25,6 @@ use cli::{fixture, root, zk_chaos, Background, Run};
 static CLUSTERS: Mutex<()> = Mutex::new(());
 
 const IMAGE: &str = "zk-chaos/zookeeper:3.8";
-/// The partition helper (ci/build-image.sh builds it beside the fixture image).
-const NETFILTER: &str = "zk-chaos/netfilter:bookworm";
 
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     common::start_docker();
@@ -73,7 +72,8 @@ impl Shared {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let cluster = KindCluster::planned(&zk_chaos::run::new_run_id("zk-chaos-e2e"));
         let shared = Shared { cluster, rt };
-        shared.rt.block_on(shared.cluster.create(&kind::KindConfig::builtin(), &[IMAGE, NETFILTER])).expect("a kind cluster");
+        let helper = zk_chaos::platform::netfilter::image();
+        shared.rt.block_on(shared.cluster.create(&kind::KindConfig::builtin(), &[IMAGE, &helper])).expect("a kind cluster");
         shared
     }
 
