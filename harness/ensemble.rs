@@ -89,6 +89,11 @@ impl EnsembleView {
         self.members.iter().all(|m| m.status.ready && matches!(&m.server, Ok(Some(s)) if matches!(s.mode, Mode::Leader | Mode::Follower)))
     }
 
+    /// Every member's server serves clients, in any mode (standalone included).
+    pub fn all_serving(&self) -> bool {
+        self.members.iter().all(|m| matches!(&m.server, Ok(Some(_))))
+    }
+
     /// A leader serves and a majority of members serve with it.
     pub fn has_quorum(&self) -> bool {
         let serving = self.leaders().len() + self.followers().len();
@@ -135,6 +140,19 @@ pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Durati
             Err(missing) if view.all_serving_and_ready() => Seen::Soon(missing),
             Err(missing) => Seen::NotYet(missing),
         })
+    })
+    .await
+}
+
+/// Waits until every member's server serves clients, as leader, follower or standalone; returns
+/// that view. Running and Ready is not that: the walkthrough's readiness probe asks `ruok`, which a
+/// server answers while it elects, or while it leads before any follower joined it (seen on kind:
+/// zk-2, elected by a vote zk-0 then changed, led no one for initLimit x tickTime, 20 s, and closed
+/// every client's connection, after Ready).
+pub async fn wait_serving(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
+    wait::until_overlapping("every member serving", deadline, OVERLAP, Some(p.subscribe()), || async {
+        let view = EnsembleView::observe(p, op_timeout).await?;
+        Ok(if view.all_serving() { Seen::Done(view) } else { Seen::NotYet(view.describe()) })
     })
     .await
 }

@@ -311,6 +311,13 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
     }
     if deploy {
         tracing::info!("ensemble up in {:.1}s", deploy_start.elapsed().as_secs_f64());
+        // Before the suites: each member's server serving, which Ready does not say (see
+        // wait_serving). A deployment where some never serves is the suites' to judge: they run.
+        let serving = Instant::now();
+        match crate::ensemble::wait_serving(platform.as_ref(), t.ensemble_whole, t.operation).await {
+            Ok(view) => tracing::info!("every member serving {:.1}s after that: {}", serving.elapsed().as_secs_f64(), view.describe()),
+            Err(e) => tracing::warn!("not every member serves {:.0}s after Ready; the suites run and judge it: {e:#}", serving.elapsed().as_secs_f64()),
+        }
     }
     if let Some(first) = platform.members().first().filter(|_| deploy) {
         if let Ok(addr) = platform.client_addr(first).await {

@@ -31,8 +31,13 @@ use crate::workload::register::{self, RegisterHistory, RegisterOptions, Register
 
 /// How long each partition is held once the majority side serves.
 pub const HOLD: Duration = Duration::from_secs(5);
-/// How long the register workload runs before the first partition: the baseline every later
-/// operation is judged against (and, where the ensemble is broken from the start, the evidence).
+/// The register workload's baseline before the first partition: the operations every later one
+/// is judged against. The first cut waits until [`BASELINE_OPS`] operations have their answer
+/// (about three for each of the workload's three sessions), or [`BASELINE`] has passed since the
+/// workload started; the first round's observation and probes run meanwhile.
+pub const BASELINE_OPS: usize = 10;
+/// The longest wait for the baseline, and the least the workload runs when no partition is made
+/// (where the ensemble is broken from the start, its history is the evidence).
 pub const BASELINE: Duration = Duration::from_secs(3);
 /// The time the linearizability search may take.
 pub const CHECK_BUDGET: Duration = Duration::from_secs(20);
@@ -94,20 +99,33 @@ impl Suite for Partition {
         let members = p.members();
         anyhow::ensure!(members.len() >= 3, "a partition needs at least three members (a majority on one side); the manifest has {}", members.len());
         let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
-        let traffic = super::traffic::Traffic::start(ctx).await?;
-        let mut addrs = Vec::new();
-        for m in &members {
-            addrs.push(p.client_addr(m).await?);
-        }
         let prefix = format!("{}/{}", ctx.prefix, ctx.name());
-        let register = RegisterWorkload::start(addrs, &prefix, &ctx.config.workload, t.operation, RegisterOptions::default()).await?;
+        // The two workloads start side by side, and what cuts need (Kubernetes: each pod's helper
+        // container) is made ready meanwhile. A failure of that is left to the first probe, which
+        // reports it.
+        let workload = ctx.config.workload.clone();
+        let (prepared, traffic, register) = tokio::join!(p.prepare_cuts(&members), super::traffic::Traffic::start(ctx), async {
+            let mut addrs = Vec::new();
+            for m in &members {
+                addrs.push(p.client_addr(m).await?);
+            }
+            RegisterWorkload::start(addrs, &prefix, &workload, t.operation, RegisterOptions::default()).await
+        });
+        if let Err(e) = prepared {
+            tracing::warn!("preparing the partitions: {e:#}");
+        }
+        let (traffic, register) = (traffic?, register?);
         ctx.mark("register workload started");
-        tokio::time::sleep(BASELINE).await;
+        let mut baseline = Baseline { register: &register, since: Instant::now(), done: false };
 
         for (n, scenario) in Scenario::ALL.into_iter().enumerate() {
-            if !round(ctx, scenario, &prefix, n).await {
+            if !round(ctx, scenario, &prefix, n, &mut baseline).await {
                 break;
             }
+        }
+        if !baseline.done {
+            // No cut was made: the workload still runs its full baseline, the evidence.
+            tokio::time::sleep_until((baseline.since + BASELINE).into()).await;
         }
 
         let ops = register.recorded();
@@ -122,9 +140,30 @@ impl Suite for Partition {
     }
 }
 
+/// The register workload's baseline (see [`BASELINE_OPS`]), waited for once, before the first cut.
+struct Baseline<'a> {
+    register: &'a RegisterWorkload,
+    since: Instant,
+    done: bool,
+}
+
+impl Baseline<'_> {
+    async fn wait(&mut self, ctx: &mut SuiteCtx) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let until = self.since + BASELINE;
+        while self.register.completed() < BASELINE_OPS && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ctx.mark(format!("register baseline: {} operations answered", self.register.completed()));
+    }
+}
+
 /// One partition, from proof that the probes can succeed to the ensemble whole after the heal.
 /// False when a step failed (later partitions would build on a broken ensemble).
-async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize) -> bool {
+async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, baseline: &mut Baseline<'_>) -> bool {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let port = p.manifest().pod_template().election_port();
@@ -154,6 +193,7 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize) -
         return false;
     }
 
+    baseline.wait(ctx).await;
     let start = Instant::now();
     let (fault, set) = ctx.inject(&Action::Partition { cut: cut.clone() }).await;
     if !ctx.record(&format!("{key}: {what}"), start, set.map(|_| "the rules are set".to_string())) {

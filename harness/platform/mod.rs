@@ -375,6 +375,13 @@ pub trait Platform: Send + Sync {
         anyhow::bail!("{} cannot probe between members ({from} to {to}:{port})", self.kind())
     }
 
+    /// Makes ready what cutting `members` needs, so that the first cut or probe does not wait for
+    /// it (on Kubernetes each pod's partition helper); nothing where nothing is needed ahead.
+    async fn prepare_cuts(&self, members: &[String]) -> anyhow::Result<()> {
+        let _ = members;
+        Ok(())
+    }
+
     /// Removes everything this run created. Errors are returned, never swallowed.
     async fn teardown(&self) -> anyhow::Result<()>;
 

@@ -531,28 +531,88 @@ pub fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1:
     bail!("exec failed: {} ({})", s.message.as_deref().unwrap_or(""), s.reason.as_deref().unwrap_or(""))
 }
 
-/// Accepts connections on `listener` and forwards each through a port-forward to `pod:port`.
-async fn forward_loop(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: String, port: u16) {
-    loop {
-        let Ok((mut conn, _)) = listener.accept().await else { return };
-        let pods = pods.clone();
-        let pod = pod.clone();
-        tokio::spawn(async move {
-            let mut pf = match pods.portforward(&pod, &[port]).await {
-                Ok(pf) => pf,
-                Err(e) => {
-                    tracing::debug!("port-forward to {pod}:{port}: {e}");
-                    return;
-                }
-            };
-            let Some(mut upstream) = pf.take_stream(port) else { return };
-            if let Err(e) = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await {
-                tracing::debug!("port-forward to {pod}:{port} ended: {e}");
-            }
-            drop(upstream);
-            let _ = pf.join().await;
-        });
+/// How long a port-forward opened ahead of need stays on offer (see [`forward_loop`]). The
+/// runtime dials the server in the pod when the port-forward opens, and ZooKeeper closes a
+/// connection that has not asked for a session within 10 s (its sessionless-connection timeout):
+/// an older spare is closed and another opened.
+const SPARE_FOR: Duration = Duration::from_secs(7);
+
+/// A port-forward opened before a connection needs it; closed when dropped unused.
+struct Spare {
+    pf: Option<kube::api::Portforwarder>,
+    made: tokio::time::Instant,
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        if let Some(pf) = &self.pf {
+            pf.abort();
+        }
     }
+}
+
+/// Accepts connections on `listener` and forwards each through a port-forward to `pod:port`.
+///
+/// Opening a port-forward (a WebSocket to the API server, the kubelet's stream, the runtime's
+/// dial into the pod) is most of what a new connection would wait for, and the harness opens one
+/// for each probe of a member: one is kept open ahead ([`SPARE_FOR`]), taken by the next
+/// connection, and replaced at once. Both loops run in this task, so aborting it ends both.
+async fn forward_loop(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: String, port: u16) {
+    let slot: Mutex<Option<Spare>> = Mutex::new(None);
+    let taken = tokio::sync::Notify::new();
+    let accept = async {
+        loop {
+            let Ok((conn, _)) = listener.accept().await else { return };
+            let spare = slot.lock().expect("spare lock").take();
+            if spare.is_some() {
+                taken.notify_one();
+            }
+            let pf = spare.filter(|s| s.made.elapsed() < SPARE_FOR).and_then(|mut s| s.pf.take());
+            tokio::spawn(forward(conn, pf, pods.clone(), pod.clone(), port));
+        }
+    };
+    let spares = async {
+        loop {
+            let made = tokio::time::Instant::now();
+            match pods.portforward(&pod, &[port]).await {
+                Ok(pf) => {
+                    tracing::trace!("port-forward to {pod}:{port}: a spare opened in {} ms", made.elapsed().as_millis());
+                    *slot.lock().expect("spare lock") = Some(Spare { pf: Some(pf), made });
+                    // Until it is taken, or too old to offer.
+                    let _ = tokio::time::timeout_at(made + SPARE_FOR, taken.notified()).await;
+                }
+                Err(e) => {
+                    // The pod may be gone for a while (deleted, re-created): try again, slowly.
+                    tracing::trace!("port-forward to {pod}:{port}: no spare: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = spares => {}
+    }
+}
+
+/// Forwards one accepted connection through `spare`, or a port-forward opened for it.
+async fn forward(mut conn: tokio::net::TcpStream, spare: Option<kube::api::Portforwarder>, pods: Api<Pod>, pod: String, port: u16) {
+    let mut pf = match spare {
+        Some(pf) => pf,
+        None => match pods.portforward(&pod, &[port]).await {
+            Ok(pf) => pf,
+            Err(e) => {
+                tracing::debug!("port-forward to {pod}:{port}: {e}");
+                return;
+            }
+        },
+    };
+    let Some(mut upstream) = pf.take_stream(port) else { return };
+    if let Err(e) = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await {
+        tracing::debug!("port-forward to {pod}:{port} ended: {e}");
+    }
+    drop(upstream);
+    let _ = pf.join().await;
 }
 
 /// Deletes a namespace as a run's teardown does: its pods first and at once, then the namespace.
@@ -695,6 +755,10 @@ impl Platform for KubePlatform {
 
     async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
         self.probe(from, to, port).await
+    }
+
+    async fn prepare_cuts(&self, members: &[String]) -> anyhow::Result<()> {
+        futures::future::try_join_all(members.iter().map(|m| self.helper(m))).await.map(drop)
     }
 
     async fn logs(&self, member: &str, tail: Option<usize>) -> anyhow::Result<String> {

@@ -84,7 +84,7 @@ pub fn next_helper_name(pod: &Pod) -> String {
 
 impl KubePlatform {
     /// A running partition helper in `member`'s pod, added and waited for if there is none.
-    async fn helper(&self, member: &str) -> anyhow::Result<String> {
+    pub(super) async fn helper(&self, member: &str) -> anyhow::Result<String> {
         let pods = self.pods();
         let pod = pods.get(member).await.with_context(|| format!("reading {member}'s pod"))?;
         if let Some(running) = helpers(&pod).into_iter().rev().find(|h| helper_state(&pod, h) == HelperState::Running) {

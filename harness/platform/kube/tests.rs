@@ -3,6 +3,7 @@
 //! API reference documents them. No cluster is involved.
 
 use std::path::Path;
+use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
@@ -361,18 +362,25 @@ async fn exec_request_shape_and_a_refused_upgrade() {
     server.await.unwrap();
 }
 
+/// A port-forward is opened ahead, before any connection; a connection that finds none ready
+/// (the spare's is still unanswered here, so the spare loop waits on it) opens its own.
 #[tokio::test]
-async fn port_forward_request_per_accepted_connection() {
+async fn port_forward_opened_ahead_and_per_connection_without_a_spare() {
     let (p, mut h) = platform();
     let addr = p.client_addr("zk-0").await.unwrap();
     assert!(addr.ip().is_loopback());
     assert_eq!(p.client_addr("zk-0").await.unwrap(), addr, "one listener per member");
+    let is_port_forward = |req: &Request<Body>| {
+        assert_eq!(req.method(), Method::GET);
+        assert_eq!(req.uri().to_string(), "/api/v1/namespaces/ns/pods/zk-0/portforward?&ports=2181");
+        assert_eq!(req.headers().get("upgrade").map(|v| v.to_str().unwrap()), Some("websocket"));
+    };
+    let (spare, send) = tokio::time::timeout(Duration::from_secs(5), h.next_request()).await.expect("a spare opened with no connection").unwrap();
+    is_port_forward(&spare);
     let _conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (req, send) = h.next_request().await.unwrap();
-    assert_eq!(req.method(), Method::GET);
-    assert_eq!(req.uri().to_string(), "/api/v1/namespaces/ns/pods/zk-0/portforward?&ports=2181");
-    assert_eq!(req.headers().get("upgrade").map(|v| v.to_str().unwrap()), Some("websocket"));
-    drop(send);
+    let (own, own_send) = tokio::time::timeout(Duration::from_secs(5), h.next_request()).await.expect("the connection's own port-forward").unwrap();
+    is_port_forward(&own);
+    drop((send, own_send));
 }
 
 #[test]

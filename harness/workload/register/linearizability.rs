@@ -29,8 +29,9 @@
 //! 3. operations invoked after every other kept operation completed are dropped.
 //!
 //! Move 3 is tried first in bulk (everything invoked after the operation the search got stuck at
-//! had completed, and after what was in flight then), then every move one operation at a time,
-//! latest first. Each deletion is kept only if the rest is still not linearizable; shrinking goes
+//! had completed, and after what was in flight then), then move 2 in bulk (the reads in chunks,
+//! latest chunk first, the chunks halved down to two reads), then every move one operation at a
+//! time, latest first. Each deletion is kept only if the rest is still not linearizable; shrinking goes
 //! on until no move applies (`minimal`: no single operation can be dropped that way) or the budget
 //! runs out.
 //! The part also carries the longest legal order the search found for it and the operation whose
@@ -43,8 +44,11 @@
 //! 2000 operations mostly stay [`Verdict::Unknown`] after 20 s (so does Porcupine), while 500
 //! take milliseconds to seconds; shrinking a long failing history can use up the rest of the
 //! budget (`minimal: false`). Keys are searched one after another, not in parallel. The memo
-//! keeps a copy of the placed set per configuration, so memory grows with the budget: such a
-//! 2000-operation history reached 565 MB resident after its 20 s (debug build).
+//! keeps each configuration's placed set as two windows (see `Window`), a few words each when the
+//! search places operations roughly in invocation order. Unknown outcomes have a window of their
+//! own, which one never placed holds open from its place on: with many of them memory grows with
+//! the budget (before windows, such a 2000-operation history reached 565 MB resident after its
+//! 20 s, debug build).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -257,8 +261,76 @@ enum Search {
 
 const NIL: usize = usize::MAX;
 
-/// The search's memo: (placed set, state) pairs by their hash (see [`search`]).
-type Memo = HashMap<u64, Vec<(Vec<u64>, (u32, i64))>, std::hash::BuildHasherDefault<PassThrough>>;
+/// The search's memo: (placed set, state) pairs by their hash (see [`search`]). A placed set is
+/// two bit sets, of the operations with a return and of those without (unknown outcomes), each
+/// kept as its window (see [`Window`]): the index of its first word that is not full, and the
+/// words from there to its last word that is not empty. An entry is the two windows' first
+/// indices, the first window's length, both windows' words, and the state.
+type Memo = HashMap<u64, Vec<MemoEntry>, std::hash::BuildHasherDefault<PassThrough>>;
+
+struct MemoEntry {
+    lo: [u32; 2],
+    split: u32,
+    words: Box<[u64]>,
+    state: (u32, i64),
+}
+
+impl MemoEntry {
+    fn is(&self, lo: [u32; 2], sets: [&[u64]; 2], state: (u32, i64)) -> bool {
+        let (a, b) = self.words.split_at(self.split as usize);
+        self.state == state && self.lo == lo && a == sets[0] && b == sets[1]
+    }
+}
+
+/// The bounds of a placed set's window, kept as operations are placed and unplaced. Operations are
+/// numbered in invocation order, and the search places them roughly in that order, so a placed
+/// set is nearly always "every operation up to some point, and a few in flight after it": the
+/// window is a few words however long the history is. Operations without a return are numbered
+/// apart: the search need never place one, and one left out would hold the window open. Words below `lo` are full, words above `hi`
+/// are empty; both are functions of the set alone, so equal sets have equal windows.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The first word that is not full (`words` when every word is).
+    lo: usize,
+    /// The last word that is not empty (0 when none is).
+    hi: usize,
+}
+
+impl Window {
+    fn placed(self, set: &[u64], word: usize) -> Window {
+        let mut lo = self.lo;
+        while lo < set.len() && set[lo] == u64::MAX {
+            lo += 1;
+        }
+        Window { lo, hi: self.hi.max(word) }
+    }
+
+    fn unplaced(self, set: &[u64], word: usize) -> Window {
+        let mut hi = self.hi;
+        while hi > 0 && set[hi] == 0 {
+            hi -= 1;
+        }
+        Window { lo: self.lo.min(word), hi }
+    }
+
+    /// The words of the window (empty when every word below `hi` is full).
+    fn of(self, set: &[u64]) -> &[u64] {
+        &set[self.lo.min(self.hi + 1)..=self.hi]
+    }
+}
+
+/// Owns the memo and frees it, when it is large, on a thread of its own: freeing tens of millions
+/// of entries takes seconds, which a verdict reached at its budget would otherwise overrun by.
+struct Release(Memo);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let memo = std::mem::take(&mut self.0);
+        if memo.len() > 1 << 20 {
+            std::thread::spawn(move || drop(memo));
+        }
+    }
+}
 
 /// A hasher for keys that are already hashes.
 #[derive(Default)]
@@ -313,15 +385,27 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
         let k = values.len() as u32;
         (*values.entry(s.value.clone()).or_insert(k), s.version)
     };
-    let words = n.div_ceil(64).max(1);
-    let mut placed = vec![0u64; words];
+    // Each operation's bit in the placed set: its set (0: it has a return, 1: unknown outcome)
+    // and its rank in invocation order in that set (see [`Window`]).
+    let mut by_call: Vec<usize> = (0..n).collect();
+    by_call.sort_by_key(|&i| (ops[i].call, ops[i].id));
+    let mut bit = vec![(0usize, 0usize); n];
+    let mut counts = [0usize; 2];
+    for &i in &by_call {
+        let set = usize::from(ops[i].ret.is_none());
+        bit[i] = (set, counts[set]);
+        counts[set] += 1;
+    }
+    let mut placed = counts.map(|c| vec![0u64; c.div_ceil(64).max(1)]);
+    let mut window = [Window { lo: 0, hi: 0 }; 2];
     // The memo of (placed set, state) pairs tried, by a hash kept incrementally: each operation
     // has a random key, a placed set's hash is the XOR of its operations' keys (Zobrist), so
     // placing or unplacing one costs one XOR instead of hashing the whole set. The sets are still
-    // stored whole and compared on a hash match, so a collision cannot prune a legal order.
+    // stored (as their windows) and compared on a hash match, so a collision cannot prune a
+    // legal order.
     let keys: Vec<u64> = (0..n as u64).map(|i| mix(i + 1)).collect();
     let mut placed_hash = 0u64;
-    let mut seen: Memo = Memo::default();
+    let mut seen = Release(Memo::default());
     let mut stack: Vec<(usize, State)> = Vec::new();
     // The longest legal prefix seen (id, state after each) and the operation it got stuck at.
     // Kept up to date incrementally: `low` is the lowest the stack has been since the prefix was
@@ -360,19 +444,25 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
         let i = e / 2;
         if e.is_multiple_of(2) {
             if let Some(after) = step(&state, &ops[i].kind) {
-                placed[i / 64] |= 1 << (i % 64);
+                let (k, b) = bit[i];
+                placed[k][b / 64] |= 1 << (b % 64);
                 placed_hash ^= keys[i];
+                let before = window[k];
+                window[k] = window[k].placed(&placed[k], b / 64);
                 let st = intern(&after);
-                let tried = seen.entry(placed_hash ^ mix(((st.0 as u64) << 40) ^ st.1 as u64)).or_default();
-                if !tried.iter().any(|(set, s)| *s == st && *set == placed) {
-                    tried.push((placed.clone(), st));
+                let sets = [window[0].of(&placed[0]), window[1].of(&placed[1])];
+                let lo = [window[0].lo as u32, window[1].lo as u32];
+                let tried = seen.0.entry(placed_hash ^ mix(((st.0 as u64) << 40) ^ st.1 as u64)).or_default();
+                if !tried.iter().any(|t| t.is(lo, sets, st)) {
+                    tried.push(MemoEntry { lo, split: sets[0].len() as u32, words: [sets[0], sets[1]].concat().into(), state: st });
                     stack.push((e, std::mem::replace(&mut state, after)));
                     lift(&mut next, &mut prev, e);
                     e = next[head];
                     continue;
                 }
-                placed[i / 64] &= !(1 << (i % 64));
+                placed[k][b / 64] &= !(1 << (b % 64));
                 placed_hash ^= keys[i];
+                window[k] = before;
             }
             e = next[e];
         } else {
@@ -388,8 +478,10 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
             low = low.min(stack.len());
             state = before;
             let j = c / 2;
-            placed[j / 64] &= !(1 << (j % 64));
+            let (k, b) = bit[j];
+            placed[k][b / 64] &= !(1 << (b % 64));
             placed_hash ^= keys[j];
+            window[k] = window[k].unplaced(&placed[k], b / 64);
             unlift(&mut next, &mut prev, c);
             e = next[c];
         }
@@ -424,8 +516,35 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
             (initial, ops) = strip_leading(initial, rest, &mut stripped);
         }
     }
+    // Move 2 in bulk: reads dropped in chunks, halved until single reads (most reads of a long
+    // history do not matter to its failure, and trying them one by one searches once each).
+    let mut size = ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).count() / 2;
+    'bulk: while size > 1 {
+        let reads: Vec<usize> = ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).map(|o| o.id).collect();
+        for chunk in reads.chunks(size).rev() {
+            if Instant::now() >= deadline {
+                minimal = false;
+                break 'bulk;
+            }
+            let drop: HashSet<usize> = chunk.iter().copied().collect();
+            let rest: Vec<Op> = ops.iter().filter(|o| !drop.contains(&o.id)).cloned().collect();
+            match search(&initial, &rest, deadline) {
+                Search::Stuck { linearized, stuck } => {
+                    found = (linearized, stuck);
+                    let rest = before_the_future(&rest, found.1).unwrap_or(rest);
+                    (initial, ops) = strip_leading(initial, rest, &mut stripped);
+                }
+                Search::Linearizable(_) => {}
+                Search::Timeout => {
+                    minimal = false;
+                    break 'bulk;
+                }
+            }
+        }
+        size /= 2;
+    }
     // Then one operation at a time, latest first, pass after pass until none can go.
-    'shrink: loop {
+    'shrink: while minimal {
         let mut changed = false;
         let mut by_call: Vec<(i64, usize)> = ops.iter().map(|o| (o.call, o.id)).collect();
         by_call.sort_by_key(|&c| std::cmp::Reverse(c));
@@ -436,8 +555,7 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
             }
             // Gone when a deletion made it a leading operation.
             let Some(k) = ops.iter().position(|o| o.id == id) else { continue };
-            let others_done = ops.iter().enumerate().filter(|(j, _)| *j != k).filter_map(|(_, o)| o.ret).max();
-            let droppable = matches!(ops[k].kind, Kind::Read(_)) || others_done.is_none_or(|t| ops[k].call > t);
+            let droppable = matches!(ops[k].kind, Kind::Read(_)) || others_done(&ops, k).is_none_or(|t| ops[k].call > t);
             if !droppable {
                 continue;
             }
@@ -474,6 +592,11 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
         minimal,
         key_ops,
     }
+}
+
+/// The latest completion of the operations other than `ops[k]` (None when none completes).
+fn others_done(ops: &[Op], k: usize) -> Option<i64> {
+    ops.iter().enumerate().filter(|(j, _)| *j != k).filter_map(|(_, o)| o.ret).max()
 }
 
 /// The operations without those invoked after `stuck` completed, nor after the completion of any
@@ -931,5 +1054,35 @@ mod tests {
         // A leading operation that cannot take effect is the whole part.
         let (initial, rest) = strip_leading(State::new("z", 7), ops, &mut Vec::new());
         assert_eq!((initial, rest.iter().map(|o| o.id).collect::<Vec<_>>()), (State::new("a", 8), vec![1]));
+    }
+    /// The window kept as bits are set and cleared is the one computed from the set alone, so equal
+    /// sets meet in the memo whatever order they were made in.
+    #[test]
+    fn a_placed_sets_window_depends_on_the_set_alone() {
+        let from_scratch = |set: &[u64]| {
+            let lo = set.iter().position(|w| *w != u64::MAX).unwrap_or(set.len());
+            let hi = set.iter().rposition(|w| *w != 0).unwrap_or(0);
+            (lo, hi)
+        };
+        let mut rng = super::super::generate::Rng::new(7);
+        for bits in [1usize, 63, 64, 65, 200, 256] {
+            let mut set = vec![0u64; bits.div_ceil(64)];
+            let mut window = Window { lo: 0, hi: 0 };
+            for _ in 0..20_000 {
+                let b = rng.range(0, bits as i64 - 1) as usize;
+                // Mostly the lowest clear bit, as the search places in invocation order.
+                let b = if rng.chance(70) { (0..bits).find(|&k| set[k / 64] & (1 << (k % 64)) == 0).unwrap_or(b) } else { b };
+                if set[b / 64] & (1 << (b % 64)) == 0 {
+                    set[b / 64] |= 1 << (b % 64);
+                    window = window.placed(&set, b / 64);
+                } else {
+                    set[b / 64] &= !(1 << (b % 64));
+                    window = window.unplaced(&set, b / 64);
+                }
+                assert_eq!((window.lo, window.hi), from_scratch(&set), "{bits} bits: {set:x?}");
+                let (lo, hi) = from_scratch(&set);
+                assert_eq!(window.of(&set), &set[lo.min(hi + 1)..=hi]);
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@
 //! nanoseconds since the workload started, on the monotonic clock.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ struct Shared {
     pace: Pace,
     clock: Instant,
     ops: Mutex<Vec<RegisterOp>>,
+    /// Operations that have their answer (of any outcome).
+    completed: AtomicUsize,
     op_timeout: Duration,
     session_timeout: Duration,
 }
@@ -92,6 +95,7 @@ impl Shared {
         op.completed = completed;
         op.outcome = outcome;
         f(op);
+        self.completed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -131,21 +135,36 @@ impl RegisterWorkload {
         // Through every member too: each must already have the keys (NodeExists: the ensemble
         // replicated them); a member that creates one anew does not share the others' data (a
         // standalone server), and its processes then start from the same initial state.
-        for addr in &addrs {
-            let zk = client::connect(*addr, op_timeout).await.context("starting the register workload")?;
-            tokio::time::timeout(op_timeout, client::ensure_path(&zk, &folder)).await.map_err(within(format!("mkdir {folder} through {addr}")))??;
-            for key in &keys {
-                match tokio::time::timeout(op_timeout, zk.create(key, b"", &create)).await.map_err(within(format!("create {key} through {addr}")))? {
-                    Ok(_) => tracing::warn!("register workload: {key} did not exist through {addr}: that member does not share the others' data"),
-                    Err(zk::Error::NodeExists) => {}
-                    Err(e) => return Err(e).with_context(|| format!("creating the register {key} through {addr}")),
+        // Through every member at once, a session each.
+        futures::future::try_join_all(addrs.iter().map(|addr| {
+            let (folder, keys, create) = (&folder, &keys, &create);
+            async move {
+                let zk = client::connect(*addr, op_timeout).await.context("starting the register workload")?;
+                tokio::time::timeout(op_timeout, client::ensure_path(&zk, folder)).await.map_err(within(format!("mkdir {folder} through {addr}")))??;
+                for key in keys {
+                    match tokio::time::timeout(op_timeout, zk.create(key, b"", create)).await.map_err(within(format!("create {key} through {addr}")))? {
+                        Ok(_) => tracing::warn!("register workload: {key} did not exist through {addr}: that member does not share the others' data"),
+                        Err(zk::Error::NodeExists) => {}
+                        Err(e) => return Err(e).with_context(|| format!("creating the register {key} through {addr}")),
+                    }
                 }
+                anyhow::Ok(())
             }
-        }
+        }))
+        .await?;
         let sessions = futures::future::try_join_all((0..opts.processes).map(|p| client::connect(addrs[p as usize % addrs.len()], op_timeout)))
             .await
             .context("opening the register workload's sessions")?;
-        let shared = Arc::new(Shared { addrs, keys, pace: Pace::new(cfg), clock: Instant::now(), ops: Mutex::new(Vec::new()), op_timeout, session_timeout: opts.session_timeout });
+        let shared = Arc::new(Shared {
+            addrs,
+            keys,
+            pace: Pace::new(cfg),
+            clock: Instant::now(),
+            ops: Mutex::new(Vec::new()),
+            completed: AtomicUsize::new(0),
+            op_timeout,
+            session_timeout: opts.session_timeout,
+        });
         tracing::info!("register workload: {} processes on {} keys under {folder}", opts.processes, opts.keys);
         let tasks = sessions.into_iter().zip(0..opts.processes).map(|(session, p)| tokio::spawn(process(shared.clone(), p, session))).collect();
         Ok(RegisterWorkload { shared, tasks })
@@ -154,6 +173,11 @@ impl RegisterWorkload {
     /// Operations recorded so far (for progress reports).
     pub fn recorded(&self) -> usize {
         self.shared.ops.lock().expect("history lock").len()
+    }
+
+    /// Operations that have their answer so far (ok, failed or unknown after the timeout).
+    pub fn completed(&self) -> usize {
+        self.shared.completed.load(Ordering::Relaxed)
     }
 
     /// Stops the processes and returns the history. An operation still in flight after the
