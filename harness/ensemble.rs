@@ -133,13 +133,10 @@ pub const OVERLAP: usize = 3;
 /// Kubernetes one look takes about as long as a port-forwarded exchange, longer than the wait's
 /// interval.
 pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
-    wait::until_overlapping("ensemble whole (one leader, every follower synced, all Ready)", deadline, OVERLAP, Some(p.subscribe()), || async {
-        let view = EnsembleView::observe(p, op_timeout).await?;
-        Ok(match view.whole() {
-            Ok(_) => Seen::Done(view),
-            Err(missing) if view.all_serving_and_ready() => Seen::Soon(missing),
-            Err(missing) => Seen::NotYet(missing),
-        })
+    wait_view(p, "ensemble whole (one leader, every follower synced, all Ready)", deadline, op_timeout, |view| match view.whole() {
+        Ok(_) => Seen::Done(()),
+        Err(missing) if view.all_serving_and_ready() => Seen::Soon(missing),
+        Err(missing) => Seen::NotYet(missing),
     })
     .await
 }
@@ -150,9 +147,19 @@ pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Durati
 /// zk-2, elected by a vote zk-0 then changed, led no one for initLimit x tickTime, 20 s, and closed
 /// every client's connection, after Ready).
 pub async fn wait_serving(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
-    wait::until_overlapping("every member serving", deadline, OVERLAP, Some(p.subscribe()), || async {
+    wait_view(p, "every member serving", deadline, op_timeout, |view| if view.all_serving() { Seen::Done(()) } else { Seen::NotYet(view.describe()) }).await
+}
+
+/// Observes the ensemble (again at each change the platform reports, overlapping slow
+/// observations) until `judge` says a view is done; returns that view.
+async fn wait_view(p: &dyn Platform, what: &str, deadline: Duration, op_timeout: Duration, judge: fn(&EnsembleView) -> Seen<()>) -> anyhow::Result<EnsembleView> {
+    wait::until_overlapping(what, deadline, OVERLAP, Some(p.subscribe()), || async {
         let view = EnsembleView::observe(p, op_timeout).await?;
-        Ok(if view.all_serving() { Seen::Done(view) } else { Seen::NotYet(view.describe()) })
+        Ok(match judge(&view) {
+            Seen::Done(()) => Seen::Done(view),
+            Seen::Soon(missing) => Seen::Soon(missing),
+            Seen::NotYet(missing) => Seen::NotYet(missing),
+        })
     })
     .await
 }

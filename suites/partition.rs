@@ -153,11 +153,8 @@ impl Baseline<'_> {
             return;
         }
         self.done = true;
-        let until = self.since + BASELINE;
-        while self.register.completed() < BASELINE_OPS && Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        ctx.mark(format!("register baseline: {} operations answered", self.register.completed()));
+        let answered = self.register.wait_completed(BASELINE_OPS, (self.since + BASELINE).into()).await;
+        ctx.mark(format!("register baseline: {answered} operations answered"));
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end on real kind clusters: the `zk-chaos` binary certifies the reference deployment with
-//! `--platform kind` (a cluster of its own, created and deleted by the run), and the negative
+//! `--platform kind` (a cluster of its own, created and deleted by the command, its repeat on the
+//! same cluster interrupted), and the negative
 //! controls fail their suites on one shared cluster, each run in a namespace of its own through
 //! `--platform kube`; so does the partition suite, passing on the reference deployment and failing
 //! on the standalone one.
@@ -37,28 +38,52 @@ fn kind_clusters() -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| l.starts_with("zk-chaos")).collect()
 }
 
+/// `certify --platform kind --repeat 2`: the first run passes every suite on the cluster the
+/// command creates, section 15 in full with the budget's refusal a real 429; the second run uses
+/// the same cluster, and Ctrl-C in it deletes the cluster. (One cluster for both halves: creating
+/// one and loading the images takes about 2 minutes, a second certify would take 15.)
 #[test]
-fn certify_on_kind_passes_every_suite_with_the_budgets_refusal_from_the_api_server() {
+fn certify_on_kind_passes_every_suite_and_its_repeat_shares_the_cluster_that_ctrl_c_deletes() {
     let _one = exclusive();
-    let run = zk_chaos(&["certify", "--platform", "kind"]);
-    assert_eq!(run.code, 0, "{}", run.output());
-    let report = run.report();
-    assert_eq!(report["platform"], "kind");
-    let suites = report["suites"].as_array().unwrap();
-    assert_eq!(suites.len(), 9, "{}", run.output());
+    let mut run = Background::start(&["certify", "--platform", "kind", "--repeat", "2"]);
+    let ids = [run.next_run_id(900), run.next_run_id(3600)];
+    run.signal("INT");
+    assert_eq!(run.finish(600), Some(130), "{}", run.log());
+    assert_ne!(ids[0], ids[1]);
+    let log = run.seen.join("\n");
+    assert_eq!(log.matches("creating kind cluster").count(), 1, "{}", run.log());
+    let report = |id: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(run.results.path().join(id).join("report.json")).unwrap()).unwrap() };
+    let (first, second) = (report(&ids[0]), report(&ids[1]));
+
+    assert_eq!(first["platform"], "kind");
+    let suites = first["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 9, "{first}");
     for s in suites {
-        assert_eq!(s["verdict"], "pass", "{} on kind: {}", s["name"], run.checks(s["name"].as_str().unwrap()).join("\n"));
+        assert_eq!(s["verdict"], "pass", "{} on kind: {}", s["name"], cli::suite_checks(s).join("\n"));
     }
+    assert_eq!(first["verdict"], "pass", "{}", run.log());
     // Section 15 in full on movable volumes: nothing of it skipped, the refusal a real 429.
-    let maintenance = run.checks("maintenance");
+    let maintenance = checks(&first, "maintenance");
     assert!(maintenance.iter().all(|c| c.starts_with("pass ")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("Ready again on another node")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("Pending: anti-affinity") && c.contains("Pending")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("refused by the budget") && c.contains("429 DisruptionBudget")), "{maintenance:#?}");
-    // The run's cluster and its shared volume directory are gone.
-    let cluster = kind::cluster_name(report["run_id"].as_str().unwrap());
-    assert!(!kind_clusters().contains(&cluster), "{cluster} left behind");
+
+    // The second run was interrupted on the first run's cluster, which is gone with its shared
+    // volume directory.
+    assert_eq!(second["interrupted"], true, "{}", run.log());
+    let cluster = kind::cluster_name(&ids[0]);
+    for r in [&first, &second] {
+        let notes = r["notes"].to_string();
+        assert!(notes.contains(&format!("kind cluster {cluster}")), "{notes}");
+    }
+    assert!(!kind_clusters().contains(&cluster), "{cluster} left behind\n{}", run.log());
     assert!(!kind::shared_dir(&cluster).exists(), "{} left behind", kind::shared_dir(&cluster).display());
+}
+
+/// `verdict name: message` of every check of a suite in a report.
+fn checks(report: &Value, suite: &str) -> Vec<String> {
+    cli::suite_checks(report["suites"].as_array().unwrap().iter().find(|s| s["name"] == suite).unwrap_or_else(|| panic!("no suite {suite} in {report}")))
 }
 
 /// A cluster for several runs, deleted when dropped (also when a test fails).
@@ -247,29 +272,4 @@ fn negative_controls_fail_their_suites_on_kind_and_node_pinned_volumes_are_repor
     assert!(said.contains(&format!("deleted namespace {id}")), "{said}");
     assert_eq!(shared.cordons(), vec![], "after clean");
     shared.assert_namespace_gone(&id);
-}
-
-/// `--repeat 2 --platform kind`: both runs on one cluster the command creates; Ctrl-C in the
-/// second run deletes it.
-#[test]
-fn repeated_runs_on_kind_share_one_cluster_that_ctrl_c_deletes() {
-    let _one = exclusive();
-    let mut run = Background::start(&["run", "--platform", "kind", "--repeat", "2", "--suite", "node-failure"]);
-    let ids = [run.next_run_id(600), run.next_run_id(900)];
-    run.signal("INT");
-    assert_eq!(run.finish(600), Some(130), "{}", run.log());
-    let log = run.seen.join("\n");
-    assert_eq!(log.matches("creating kind cluster").count(), 1, "{}", run.log());
-    assert_ne!(ids[0], ids[1]);
-    let cluster = kind::cluster_name(&ids[0]);
-    let report = |id: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(run.results.path().join(id).join("report.json")).unwrap()).unwrap() };
-    let (first, second) = (report(&ids[0]), report(&ids[1]));
-    assert_eq!(first["verdict"], "pass", "{}", run.log());
-    assert_eq!(second["interrupted"], true, "{}", run.log());
-    for r in [&first, &second] {
-        let notes = r["notes"].to_string();
-        assert!(notes.contains(&format!("kind cluster {cluster}")), "{notes}");
-    }
-    assert!(!kind_clusters().contains(&cluster), "{cluster} left behind\n{}", run.log());
-    assert!(!kind::shared_dir(&cluster).exists(), "{} left behind", kind::shared_dir(&cluster).display());
 }

@@ -503,42 +503,31 @@ fn extend_order(order: &mut Vec<(usize, State)>, stack: &[(usize, State)], curre
 fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<(usize, State)>, usize), deadline: Instant) -> FailingPart {
     let key_ops = ops.len();
     let mut stripped = Vec::new();
-    let (mut initial, mut ops) = strip_leading(initial.clone(), ops, &mut stripped);
+    let (initial, ops) = strip_leading(initial.clone(), ops, &mut stripped);
     // Leading operations stripped come first in every order: what the search found stays valid
     // without them.
-    let mut found = found;
+    let mut part = Part { initial, ops, found, stripped };
     let mut minimal = true;
     // Move 3 in bulk first: what was invoked after the stuck operation completed (and after what
     // that leaves in flight) cannot matter to it, and in a long history that is most of it.
-    if let Some(rest) = before_the_future(&ops, found.1) {
-        if let Search::Stuck { linearized, stuck } = search(&initial, &rest, deadline) {
-            found = (linearized, stuck);
-            (initial, ops) = strip_leading(initial, rest, &mut stripped);
-        }
+    if let Some(rest) = before_the_future(&part.ops, part.found.1) {
+        part.accept(rest, false, deadline);
     }
     // Move 2 in bulk: reads dropped in chunks, halved until single reads (most reads of a long
     // history do not matter to its failure, and trying them one by one searches once each).
-    let mut size = ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).count() / 2;
+    let mut size = part.ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).count() / 2;
     'bulk: while size > 1 {
-        let reads: Vec<usize> = ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).map(|o| o.id).collect();
+        let reads: Vec<usize> = part.ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).map(|o| o.id).collect();
         for chunk in reads.chunks(size).rev() {
             if Instant::now() >= deadline {
                 minimal = false;
                 break 'bulk;
             }
             let drop: HashSet<usize> = chunk.iter().copied().collect();
-            let rest: Vec<Op> = ops.iter().filter(|o| !drop.contains(&o.id)).cloned().collect();
-            match search(&initial, &rest, deadline) {
-                Search::Stuck { linearized, stuck } => {
-                    found = (linearized, stuck);
-                    let rest = before_the_future(&rest, found.1).unwrap_or(rest);
-                    (initial, ops) = strip_leading(initial, rest, &mut stripped);
-                }
-                Search::Linearizable(_) => {}
-                Search::Timeout => {
-                    minimal = false;
-                    break 'bulk;
-                }
+            let rest: Vec<Op> = part.ops.iter().filter(|o| !drop.contains(&o.id)).cloned().collect();
+            if part.accept(rest, true, deadline).is_none() {
+                minimal = false;
+                break 'bulk;
             }
         }
         size /= 2;
@@ -546,7 +535,7 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
     // Then one operation at a time, latest first, pass after pass until none can go.
     'shrink: while minimal {
         let mut changed = false;
-        let mut by_call: Vec<(i64, usize)> = ops.iter().map(|o| (o.call, o.id)).collect();
+        let mut by_call: Vec<(i64, usize)> = part.ops.iter().map(|o| (o.call, o.id)).collect();
         by_call.sort_by_key(|&c| std::cmp::Reverse(c));
         for (_, id) in by_call {
             if Instant::now() >= deadline {
@@ -554,21 +543,16 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
                 break 'shrink;
             }
             // Gone when a deletion made it a leading operation.
-            let Some(k) = ops.iter().position(|o| o.id == id) else { continue };
-            let droppable = matches!(ops[k].kind, Kind::Read(_)) || others_done(&ops, k).is_none_or(|t| ops[k].call > t);
+            let Some(k) = part.ops.iter().position(|o| o.id == id) else { continue };
+            let droppable = matches!(part.ops[k].kind, Kind::Read(_)) || others_done(&part.ops, k).is_none_or(|t| part.ops[k].call > t);
             if !droppable {
                 continue;
             }
-            let mut rest = ops.clone();
+            let mut rest = part.ops.clone();
             rest.remove(k);
-            match search(&initial, &rest, deadline) {
-                Search::Stuck { linearized, stuck } => {
-                    found = (linearized, stuck);
-                    (initial, ops) = strip_leading(initial, rest, &mut stripped);
-                    changed = true;
-                }
-                Search::Linearizable(_) => {}
-                Search::Timeout => {
+            match part.accept(rest, false, deadline) {
+                Some(taken) => changed |= taken,
+                None => {
                     minimal = false;
                     break 'shrink;
                 }
@@ -578,6 +562,7 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
             break;
         }
     }
+    let Part { initial, ops, found, stripped } = part;
     let ids: HashSet<usize> = ops.iter().map(|o| o.id).collect();
     let mut recorded: Vec<RegisterOp> = history.ops.iter().filter(|o| ids.contains(&o.id)).cloned().collect();
     recorded.sort_by_key(|o| (o.invoked, o.id));
@@ -591,6 +576,34 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
         stuck: found.1,
         minimal,
         key_ops,
+    }
+}
+
+/// A failing part being shrunk: the state it starts from, its operations, the search's result on
+/// them (the order found and the operation stuck), and the operations stripped from its front
+/// (each with whether it changed the state).
+struct Part {
+    initial: State,
+    ops: Vec<Op>,
+    found: (Vec<(usize, State)>, usize),
+    stripped: Vec<(usize, bool)>,
+}
+
+impl Part {
+    /// Searches `rest`, some of the part's operations. When it still fails it becomes the part,
+    /// stripped of its leading operations and, with `future`, first of what was invoked after its
+    /// failure (move 3). Some(whether it was taken); None when the search ran out of time.
+    fn accept(&mut self, rest: Vec<Op>, future: bool, deadline: Instant) -> Option<bool> {
+        match search(&self.initial, &rest, deadline) {
+            Search::Stuck { linearized, stuck } => {
+                self.found = (linearized, stuck);
+                let rest = if future { before_the_future(&rest, stuck).unwrap_or(rest) } else { rest };
+                (self.initial, self.ops) = strip_leading(self.initial.clone(), rest, &mut self.stripped);
+                Some(true)
+            }
+            Search::Linearizable(_) => Some(false),
+            Search::Timeout => None,
+        }
     }
 }
 
@@ -1019,8 +1032,7 @@ mod tests {
                 let fed = feed(&alone.by_key()[key.as_str()], Reads::Synced);
                 assert_eq!(fed.len(), part.ops.len(), "seed {seed}: every operation of the part is one the search uses");
                 for k in 0..fed.len() {
-                    let others_done = fed.iter().enumerate().filter(|(j, _)| *j != k).filter_map(|(_, o)| o.ret).max();
-                    if matches!(fed[k].kind, Kind::Read(_)) || others_done.is_none_or(|t| fed[k].call > t) {
+                    if matches!(fed[k].kind, Kind::Read(_)) || others_done(&fed, k).is_none_or(|t| fed[k].call > t) {
                         let mut rest = fed.clone();
                         rest.remove(k);
                         assert!(

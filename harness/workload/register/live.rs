@@ -57,6 +57,8 @@ struct Shared {
     ops: Mutex<Vec<RegisterOp>>,
     /// Operations that have their answer (of any outcome).
     completed: AtomicUsize,
+    /// Woken at each answer (see `RegisterWorkload::wait_completed`).
+    answered: tokio::sync::Notify,
     op_timeout: Duration,
     session_timeout: Duration,
 }
@@ -96,6 +98,8 @@ impl Shared {
         op.outcome = outcome;
         f(op);
         self.completed.fetch_add(1, Ordering::Relaxed);
+        drop(ops);
+        self.answered.notify_waiters();
     }
 }
 
@@ -132,10 +136,10 @@ impl RegisterWorkload {
                 .with_context(|| format!("creating the register {key} (it must not exist: its state is the history's initial one)"))?;
         }
         drop(setup);
-        // Through every member too: each must already have the keys (NodeExists: the ensemble
-        // replicated them); a member that creates one anew does not share the others' data (a
-        // standalone server), and its processes then start from the same initial state.
-        // Through every member at once, a session each.
+        // Through every member too, at once, a session each: each must already have the keys
+        // (NodeExists: the ensemble replicated them); a member that creates one anew does not
+        // share the others' data (a standalone server), and its processes then start from the
+        // same initial state.
         futures::future::try_join_all(addrs.iter().map(|addr| {
             let (folder, keys, create) = (&folder, &keys, &create);
             async move {
@@ -162,6 +166,7 @@ impl RegisterWorkload {
             clock: Instant::now(),
             ops: Mutex::new(Vec::new()),
             completed: AtomicUsize::new(0),
+            answered: tokio::sync::Notify::new(),
             op_timeout,
             session_timeout: opts.session_timeout,
         });
@@ -178,6 +183,18 @@ impl RegisterWorkload {
     /// Operations that have their answer so far (ok, failed or unknown after the timeout).
     pub fn completed(&self) -> usize {
         self.shared.completed.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` operations have their answer or `deadline` passes; the count then.
+    pub async fn wait_completed(&self, n: usize, deadline: tokio::time::Instant) -> usize {
+        loop {
+            // Made before the count is read: an answer in between still wakes it.
+            let answered = self.shared.answered.notified();
+            let done = self.completed();
+            if done >= n || tokio::time::timeout_at(deadline, answered).await.is_err() {
+                return self.completed();
+            }
+        }
     }
 
     /// Stops the processes and returns the history. An operation still in flight after the

@@ -41,18 +41,18 @@ impl Run {
 
     /// `verdict name: message` of every check of a suite.
     pub fn checks(&self, suite: &str) -> Vec<String> {
-        self.suite(suite)["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| format!("{} {}: {}", c["verdict"].as_str().unwrap(), c["name"].as_str().unwrap(), c["message"].as_str().unwrap()))
-            .collect()
+        suite_checks(&self.suite(suite))
     }
 
     /// The failed checks' messages of a suite.
     pub fn failures(&self, suite: &str) -> Vec<String> {
         self.checks(suite).into_iter().filter_map(|c| c.strip_prefix("fail ").map(String::from)).collect()
     }
+}
+
+/// `verdict name: message` of every check of a suite's report.
+pub fn suite_checks(suite: &Value) -> Vec<String> {
+    suite["checks"].as_array().unwrap().iter().map(|c| format!("{} {}: {}", c["verdict"].as_str().unwrap(), c["name"].as_str().unwrap(), c["message"].as_str().unwrap())).collect()
 }
 
 /// A passing `partition` run: every scenario in force, the cut member stopped, a majority leader
