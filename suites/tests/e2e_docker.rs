@@ -71,19 +71,6 @@ fn certify_passes_every_docker_suite_on_the_reference_manifest() {
 }
 
 #[test]
-fn integrity_fails_when_members_do_not_replicate() {
-    let _one = exclusive();
-    let run = zk_chaos(&["run", "--suite", "integrity", "--manifest", &fixture("broken/no-replication.yaml")]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("integrity").join("\n");
-    assert!(failures.contains("the value written through zk-0 is not visible through zk-1"), "{failures}");
-    assert!(run.stdout.contains("not visible through zk-1"), "{}", run.output());
-    // A failed run keeps each member's log.
-    assert!(run.results.path().join("latest/logs/zk-1.log").exists());
-    assert_clean(&run);
-}
-
-#[test]
 fn conformance_fails_when_the_server_runs_as_root() {
     let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "conformance", "--manifest", &fixture("broken/root-user.yaml")]);
@@ -371,11 +358,18 @@ fn repeat_reports_each_checks_pass_rate() {
     }
 }
 
+/// Members that do not replicate fail the integrity suite, and `--fail-fast` stops the repeat
+/// at that first failed run (one run of the negative control serves both).
 #[test]
-fn fail_fast_stops_repeating_at_the_first_failed_run() {
+fn integrity_fails_when_members_do_not_replicate_and_fail_fast_stops_the_repeat_there() {
     let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "integrity", "--manifest", &fixture("broken/no-replication.yaml"), "--repeat", "3", "--fail-fast"]);
     assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("integrity").join("\n");
+    assert!(failures.contains("the value written through zk-0 is not visible through zk-1"), "{failures}");
+    assert!(run.stdout.contains("not visible through zk-1"), "{}", run.output());
+    // A failed run keeps each member's log.
+    assert!(run.results.path().join("latest/logs/zk-1.log").exists());
     let rep = repeat_report(&run);
     assert_eq!(rep["runs"].as_array().unwrap().len(), 1, "stopped after the first failed run: {rep}");
     assert!(run.stdout.contains("FAILS"), "{}", run.output());
