@@ -1,9 +1,8 @@
 //! End-to-end on real kind clusters: the `zk-chaos` binary certifies the reference deployment with
 //! `--platform kind` (a cluster of its own, created and deleted by the command, its repeat on the
-//! same cluster interrupted), and the negative
-//! controls fail their suites on one shared cluster, each run in a namespace of its own through
-//! `--platform kube`; so does the partition suite, passing on the reference deployment and failing
-//! on the standalone one.
+//! same cluster interrupted), and the negative controls fail their suites on one shared cluster,
+//! each run in a namespace of its own through `--platform kube`; so does the partition suite,
+//! passing on the reference deployment and failing on the standalone one.
 //!
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
 //! and the fixture and partition helper images (`ci/build-image.sh`). One cluster at a time: two
@@ -40,8 +39,9 @@ fn kind_clusters() -> Vec<String> {
 
 /// `certify --platform kind --repeat 2`: the first run passes every suite on the cluster the
 /// command creates, section 15 in full with the budget's refusal a real 429; the second run uses
-/// the same cluster, and Ctrl-C in it deletes the cluster. (One cluster for both halves: creating
-/// one and loading the images takes about 2 minutes, a second certify would take 15.)
+/// the same cluster, and Ctrl-C during its deploy deletes the cluster. (One cluster for both
+/// halves: a separate repeat test created its own, 1.5-2 minutes with the images' load, and ran a
+/// whole suite before its Ctrl-C.)
 #[test]
 fn certify_on_kind_passes_every_suite_and_its_repeat_shares_the_cluster_that_ctrl_c_deletes() {
     let _one = exclusive();

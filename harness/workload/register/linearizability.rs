@@ -598,7 +598,7 @@ impl Part {
             Search::Stuck { linearized, stuck } => {
                 self.found = (linearized, stuck);
                 let rest = if future { before_the_future(&rest, stuck).unwrap_or(rest) } else { rest };
-                (self.initial, self.ops) = strip_leading(self.initial.clone(), rest, &mut self.stripped);
+                (self.initial, self.ops) = strip_leading(std::mem::take(&mut self.initial), rest, &mut self.stripped);
                 Some(true)
             }
             Search::Linearizable(_) => Some(false),
