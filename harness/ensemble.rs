@@ -5,6 +5,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::client::fourlw::{self, Mode, ServerState};
 use crate::platform::{MemberStatus, Platform};
 use crate::wait::{self, Seen};
@@ -131,9 +133,10 @@ pub const OVERLAP: usize = 3;
 
 /// Waits until the ensemble is whole; returns the whole view. Looks overlap ([`OVERLAP`]): on
 /// Kubernetes one look takes about as long as a port-forwarded exchange, longer than the wait's
-/// interval.
+/// interval. While the platform's watch shows a member not Ready, a look asks no server (see
+/// [`ASK_SERVERS_EVERY`]).
 pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
-    wait_view(p, "ensemble whole (one leader, every follower synced, all Ready)", deadline, op_timeout, |view| match view.whole() {
+    wait_view(p, "ensemble whole (one leader, every follower synced, all Ready)", deadline, op_timeout, Some(ASK_SERVERS_EVERY), |view| match view.whole() {
         Ok(_) => Seen::Done(()),
         Err(missing) if view.all_serving_and_ready() => Seen::Soon(missing),
         Err(missing) => Seen::NotYet(missing),
@@ -141,20 +144,47 @@ pub async fn wait_whole(p: &dyn Platform, deadline: Duration, op_timeout: Durati
     .await
 }
 
+/// "Whole" needs every member Ready, so while the platform's watch shows one that is not, a look
+/// of [`wait_whole`] reads only the watched statuses and says so, and asks the servers at most
+/// this often (for what the wait reports if it gives up). Asking them at every look (three or
+/// four exchanges, on Kubernetes each through a port-forward) loaded the API server and used up
+/// the port-forwards opened ahead that the look after the last Ready needs. The judgement is the
+/// same: the full look reads readiness from the same watch.
+pub const ASK_SERVERS_EVERY: Duration = Duration::from_secs(1);
+
 /// Waits until every member's server serves clients, as leader, follower or standalone; returns
 /// that view. Running and Ready is not that: the walkthrough's readiness probe asks `ruok`, which a
 /// server answers while it elects, or while it leads before any follower joined it (seen on kind:
 /// zk-2, elected by a vote zk-0 then changed, led no one for initLimit x tickTime, 20 s, and closed
 /// every client's connection, after Ready).
 pub async fn wait_serving(p: &dyn Platform, deadline: Duration, op_timeout: Duration) -> anyhow::Result<EnsembleView> {
-    wait_view(p, "every member serving", deadline, op_timeout, |view| if view.all_serving() { Seen::Done(()) } else { Seen::NotYet(view.describe()) }).await
+    wait_view(p, "every member serving", deadline, op_timeout, None, |view| if view.all_serving() { Seen::Done(()) } else { Seen::NotYet(view.describe()) }).await
 }
 
 /// Observes the ensemble (again at each change the platform reports, overlapping slow
-/// observations) until `judge` says a view is done; returns that view.
-async fn wait_view(p: &dyn Platform, what: &str, deadline: Duration, op_timeout: Duration, judge: fn(&EnsembleView) -> Seen<()>) -> anyhow::Result<EnsembleView> {
-    wait::until_overlapping(what, deadline, OVERLAP, Some(p.subscribe()), || async {
+/// observations) until `judge` says a view is done; returns that view. With `unready_asks`, a
+/// look while a watched member is not Ready asks no server unless the last look that did is that
+/// old ([`ASK_SERVERS_EVERY`]): for judges that need every member Ready.
+async fn wait_view(
+    p: &dyn Platform,
+    what: &str,
+    deadline: Duration,
+    op_timeout: Duration,
+    unready_asks: Option<Duration>,
+    judge: fn(&EnsembleView) -> Seen<()>,
+) -> anyhow::Result<EnsembleView> {
+    // When the servers were last asked, and what that look saw.
+    let asked: std::sync::Mutex<Option<(Instant, String)>> = std::sync::Mutex::new(None);
+    let asked = &asked;
+    wait::until_overlapping(what, deadline, OVERLAP, Some(p.subscribe()), || async move {
+        if let Some(every) = unready_asks {
+            let last = asked.lock().expect("never poisoned").clone();
+            if let Some(seen) = unready_without_asking(p, every, last.as_ref()).await? {
+                return Ok(Seen::NotYet(seen));
+            }
+        }
         let view = EnsembleView::observe(p, op_timeout).await?;
+        *asked.lock().expect("never poisoned") = Some((Instant::now(), view.describe()));
         Ok(match judge(&view) {
             Seen::Done(()) => Seen::Done(view),
             Seen::Soon(missing) => Seen::Soon(missing),
@@ -162,6 +192,19 @@ async fn wait_view(p: &dyn Platform, what: &str, deadline: Duration, op_timeout:
         })
     })
     .await
+}
+
+/// `Some(what is missing)` when the platform's watch shows a member not Ready and the servers were
+/// asked less than `every` ago (`asked`: when, and what that look saw); `None`: ask them now.
+async fn unready_without_asking(p: &dyn Platform, every: Duration, asked: Option<&(Instant, String)>) -> anyhow::Result<Option<String>> {
+    let Some((at, seen)) = asked.filter(|(at, _)| at.elapsed() < every) else { return Ok(None) };
+    for m in p.members() {
+        let status = p.watched_status(&m).await?;
+        if !status.ready {
+            return Ok(Some(format!("{m} is not Ready ({}); the servers, {} ms ago: {seen}", status.phase.to_lowercase(), at.elapsed().as_millis())));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -276,5 +319,59 @@ mod tests {
         let v = EnsembleView { members: (0..3).map(|i| member(&format!("zk-{i}"), Some(Mode::Standalone), None, true)).collect() };
         assert!(v.whole().unwrap_err().starts_with("0 leaders"));
         assert!(!v.has_quorum());
+    }
+
+    /// A wait for "whole" asks no server while the watch shows a member not Ready (but at most
+    /// [`ASK_SERVERS_EVERY`] apart, and says what they said), and asks at once when it turns
+    /// Ready; the judgement is the same as with every look asking.
+    #[tokio::test]
+    async fn a_wait_for_whole_asks_no_server_while_a_member_is_not_ready() {
+        use crate::suites::fake::FakePlatform;
+        let p = FakePlatform::new();
+        p.set("zk-2", |m| m.ready = false);
+        let ms = Duration::from_millis;
+        let drive = async {
+            tokio::time::sleep(ms(700)).await;
+            // The first look asked all three and the leader's mntr; none since (7 looks at POLL).
+            let early = p.exchanges();
+            assert!((3..=4).contains(&early), "{early} exchanges in the first 700 ms");
+            tokio::time::sleep(ASK_SERVERS_EVERY).await;
+            let later = p.exchanges();
+            assert!(later > early && later <= 2 * early, "{later} exchanges after a second more: one more full look");
+            p.set("zk-2", |m| m.ready = true);
+            tokio::time::Instant::now()
+        };
+        let (view, readied) = tokio::join!(wait_whole(&p, Duration::from_secs(10), Duration::from_secs(1)), drive);
+        let view = view.expect("whole once zk-2 is Ready");
+        assert!(readied.elapsed() < ms(300), "noticed {} ms after Ready", readied.elapsed().as_millis());
+        assert!(view.whole().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_whole_that_gives_up_says_who_is_not_ready_and_what_the_servers_said() {
+        use crate::suites::fake::FakePlatform;
+        let p = FakePlatform::new();
+        p.set("zk-0", |m| m.ready = false);
+        let err = wait_whole(&p, Duration::from_millis(500), Duration::from_secs(1)).await.unwrap_err().to_string();
+        assert!(err.contains("zk-0 is not Ready (running); the servers, "), "{err}");
+        assert!(err.contains("zk-1 leader 0x100000002 (2 synced) ready"), "{err}");
+        assert!(p.exchanges() <= 4, "one full look in 500 ms: {}", p.exchanges());
+    }
+
+    /// Every member Ready, the leader still syncing one follower: every look asks (the skip is
+    /// only for a member not Ready), and the sync is noticed within a few looks.
+    #[tokio::test]
+    async fn a_follower_still_syncing_is_asked_about_at_every_look() {
+        use crate::suites::fake::FakePlatform;
+        let p = FakePlatform::new();
+        p.set("zk-1", |m| m.synced = 1);
+        let drive = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let asked = p.exchanges();
+            assert!(asked >= 12, "looks every 20 ms once only the sync is missing: {asked} exchanges in 300 ms");
+            p.set("zk-1", |m| m.synced = 2);
+        };
+        let (view, ()) = tokio::join!(wait_whole(&p, Duration::from_secs(5), Duration::from_secs(1)), drive);
+        assert!(view.unwrap().whole().is_ok());
     }
 }

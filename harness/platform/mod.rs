@@ -6,6 +6,7 @@
 
 pub mod docker;
 pub mod kube;
+pub mod lifecycle_log;
 pub mod netfilter;
 
 use std::fmt;

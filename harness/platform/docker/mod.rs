@@ -20,10 +20,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Mutex};
 
-use self::pod::{Lifecycle, Pod, PodSpec};
+use self::pod::{Pod, PodSpec};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, PodTemplate};
+use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{netfilter, Cut, CutCounters, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
@@ -38,7 +39,7 @@ pub struct DockerPlatform {
     /// The partition helper's image ([`netfilter`]).
     netfilter_image: String,
     host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
-    life: Arc<Lifecycle>,
+    life: Arc<LifecycleLog>,
     state: Arc<Mutex<State>>,
     controller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -85,7 +86,7 @@ impl DockerPlatform {
             image,
             netfilter_image: netfilter::image(),
             host_ports,
-            life: Arc::new(Lifecycle::new()),
+            life: Arc::new(LifecycleLog::new()),
             state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),
             controller: std::sync::Mutex::new(None),
             docker,
@@ -200,7 +201,7 @@ struct Controller {
     ordered: bool,
     ready_deadline: Duration,
     op_timeout: Duration,
-    life: Arc<Lifecycle>,
+    life: Arc<LifecycleLog>,
     state: Arc<Mutex<State>>,
 }
 

@@ -14,50 +14,12 @@ use bollard::volume::CreateVolumeOptions;
 use bollard::Docker;
 use chrono::Utc;
 use futures::StreamExt;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::engine;
 use crate::manifest::pod::{PodTemplate, Probe, VolumeKind};
-use crate::platform::{run_labels, LifecycleEvent, LifecycleKind, MemberStatus};
-
-/// The lifecycle log shared by every pod of a run, with a counter that wakes waits.
-pub struct Lifecycle {
-    events: Mutex<Vec<LifecycleEvent>>,
-    tx: watch::Sender<u64>,
-}
-
-impl Default for Lifecycle {
-    fn default() -> Self {
-        Lifecycle::new()
-    }
-}
-
-impl Lifecycle {
-    pub fn new() -> Lifecycle {
-        Lifecycle { events: Mutex::new(Vec::new()), tx: watch::channel(0).0 }
-    }
-
-    pub fn record(&self, member: &str, kind: LifecycleKind, detail: impl Into<String>) {
-        let detail = detail.into();
-        tracing::info!(member, "{kind:?} {detail}");
-        self.events.lock().expect("lifecycle lock").push(LifecycleEvent { at: Utc::now(), member: member.to_string(), kind, detail });
-        self.tx.send_modify(|n| *n += 1);
-    }
-
-    pub fn events(&self) -> Vec<LifecycleEvent> {
-        self.events.lock().expect("lifecycle lock").clone()
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.tx.subscribe()
-    }
-
-    /// Wakes waiters without an event (a status field changed).
-    pub fn poke(&self) {
-        self.tx.send_modify(|n| *n += 1);
-    }
-}
+use crate::platform::lifecycle_log::LifecycleLog;
+use crate::platform::{run_labels, LifecycleKind, MemberStatus};
 
 /// Everything needed to run one member.
 #[derive(Debug, Clone)]
@@ -101,7 +63,7 @@ pub struct Pod {
 
 impl Pod {
     /// Creates the pod: a worker that keeps its container running until the pod is deleted.
-    pub fn spawn(docker: Docker, spec: PodSpec, life: Arc<Lifecycle>) -> Pod {
+    pub fn spawn(docker: Docker, spec: PodSpec, life: Arc<LifecycleLog>) -> Pod {
         let spec = Arc::new(spec);
         let status = Arc::new(Mutex::new(MemberStatus {
             name: spec.member.clone(),
@@ -156,7 +118,7 @@ struct Worker {
     spec: Arc<PodSpec>,
     status: Arc<Mutex<MemberStatus>>,
     previous_logs: Arc<Mutex<Option<String>>>,
-    life: Arc<Lifecycle>,
+    life: Arc<LifecycleLog>,
     cancel: CancellationToken,
 }
 
@@ -479,7 +441,7 @@ async fn run_probe(docker: &Docker, id: &str, probe: &Probe) -> Result<(), Strin
     }
 }
 
-async fn readiness_loop(docker: Docker, id: String, probe: Probe, status: Arc<Mutex<MemberStatus>>, life: Arc<Lifecycle>, member: String) {
+async fn readiness_loop(docker: Docker, id: String, probe: Probe, status: Arc<Mutex<MemberStatus>>, life: Arc<LifecycleLog>, member: String) {
     tokio::time::sleep(probe.initial_delay).await;
     let (mut ok, mut bad) = (0u32, 0u32);
     loop {
@@ -509,7 +471,7 @@ async fn readiness_loop(docker: Docker, id: String, probe: Probe, status: Arc<Mu
 }
 
 /// Returns (with the reason) once the probe failed `failureThreshold` times in a row.
-async fn liveness_loop(docker: &Docker, id: &str, probe: &Probe, life: &Lifecycle, member: &str) -> String {
+async fn liveness_loop(docker: &Docker, id: &str, probe: &Probe, life: &LifecycleLog, member: &str) -> String {
     tokio::time::sleep(probe.initial_delay).await;
     let mut bad = 0u32;
     loop {
@@ -601,16 +563,5 @@ mod tests {
         s.template.run_as_user = None;
         s.template.run_as_group = None;
         assert_eq!(container_config(&s).user, None, "the image's USER applies");
-    }
-
-    #[test]
-    fn lifecycle_records_and_wakes() {
-        let life = Lifecycle::new();
-        let mut rx = life.subscribe();
-        life.record("zk-0", LifecycleKind::Ready, "x");
-        assert!(rx.has_changed().unwrap());
-        rx.mark_unchanged();
-        assert_eq!(life.events().len(), 1);
-        assert_eq!(life.events()[0].kind, LifecycleKind::Ready);
     }
 }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
 use serde_json::json;
 
 use super::KubePlatform;
@@ -60,13 +61,18 @@ impl KubePlatform {
         let api: Api<Node> = Api::all(self.client.clone());
         api.patch(node, &PatchParams::default(), &Patch::Merge(cordon_patch(unschedulable.then_some(self.run_id.as_str())))).await?;
         tracing::info!("{} node {node}", if unschedulable { "cordoned" } else { "uncordoned" });
-        let mut c = self.cordoned.lock().expect("cordon lock");
         if unschedulable {
-            c.insert(node.to_string());
-        } else {
-            c.remove(node);
+            self.cordoned_any.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// The nodes whose cordon annotation names this run: cordoned by it and not uncordoned.
+    pub(super) async fn still_cordoned(&self) -> anyhow::Result<Vec<String>> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        let lp = Default::default();
+        let nodes = super::reread(|| api.list(&lp)).await?.items;
+        Ok(nodes.iter().filter(|n| n.annotations().get(CORDONED_BY) == Some(&self.run_id)).map(|n| n.name_any()).collect())
     }
 }
 

@@ -2,13 +2,10 @@
 //! and the difference between two snaps is the events that happened in between. Kubernetes
 //! Events (reason `Unhealthy` / `Killing`) add what pod status alone cannot tell: liveness.
 
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Event, Pod};
-use tokio::sync::watch;
 
-use crate::platform::{LifecycleEvent, LifecycleKind};
+use crate::platform::LifecycleKind;
 
 /// A k8s-openapi (jiff) timestamp as chrono.
 pub fn to_chrono(t: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
@@ -115,37 +112,6 @@ pub fn event_kind(ev: &Event) -> Option<LifecycleKind> {
         "Unhealthy" if msg.starts_with("Liveness probe failed") => Some(LifecycleKind::LivenessFailed),
         "Killing" if msg.contains("failed liveness probe") => Some(LifecycleKind::LivenessKilled),
         _ => None,
-    }
-}
-
-/// The run's events, and a counter that moves with each.
-pub struct Record {
-    events: Mutex<Vec<LifecycleEvent>>,
-    tx: watch::Sender<u64>,
-}
-
-impl Default for Record {
-    fn default() -> Self {
-        Record { events: Mutex::new(Vec::new()), tx: watch::channel(0).0 }
-    }
-}
-
-impl Record {
-    pub fn push(&self, member: &str, kind: LifecycleKind, detail: String) {
-        self.push_at(Utc::now(), member, kind, detail)
-    }
-    pub fn push_at(&self, at: DateTime<Utc>, member: &str, kind: LifecycleKind, detail: String) {
-        tracing::debug!("{member}: {kind:?} {detail}");
-        self.events.lock().expect("lifecycle lock").push(LifecycleEvent { at, member: member.to_string(), kind, detail });
-        self.tx.send_modify(|n| *n += 1);
-    }
-    pub fn all(&self) -> Vec<LifecycleEvent> {
-        let mut v = self.events.lock().expect("lifecycle lock").clone();
-        v.sort_by_key(|e| e.at);
-        v
-    }
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.tx.subscribe()
     }
 }
 

@@ -13,7 +13,7 @@ pub mod safety;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,9 +30,10 @@ use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
-use self::lifecycle::{Record, Snap};
+use self::lifecycle::Snap;
 use crate::config::Config;
 use crate::manifest::Manifest;
+use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::run_labels;
 use crate::platform::{Cluster, Cut, CutCounters, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
@@ -50,14 +51,16 @@ pub struct KubePlatform {
     own_namespace: bool,
     manifest: Manifest,
     config: Config,
-    life: Arc<Record>,
+    life: Arc<LifecycleLog>,
     forwards: tokio::sync::Mutex<BTreeMap<String, (SocketAddr, tokio::task::JoinHandle<()>)>>,
     /// The watchers of the pods and the Events (aborted at teardown).
     poller: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The members' pods as the pod watch last delivered them (see [`Watched`]).
     watched: Arc<Watched>,
-    /// Nodes this run cordoned and has not uncordoned yet: teardown uncordons them.
-    cordoned: Mutex<BTreeSet<String>>,
+    /// This run has cordoned a node: teardown then asks the API server which nodes its cordon
+    /// annotation ([`cluster::CORDONED_BY`]) is still on. The nodes themselves are the record;
+    /// what a suite owes is in the suite's ledger (`suites::ledger`), nowhere else.
+    cordoned_any: std::sync::atomic::AtomicBool,
     kind_cluster: Option<kind::KindCluster>,
     /// Teardown deletes the kind cluster (the command's last run) instead of the run's namespace.
     delete_cluster: bool,
@@ -79,11 +82,11 @@ impl KubePlatform {
             run_id,
             manifest,
             config,
-            life: Arc::new(Record::default()),
+            life: Arc::new(LifecycleLog::new()),
             forwards: tokio::sync::Mutex::new(BTreeMap::new()),
             poller: Mutex::new(Vec::new()),
             watched: Arc::new(Watched::default()),
-            cordoned: Mutex::new(BTreeSet::new()),
+            cordoned_any: Default::default(),
             kind_cluster: None,
             delete_cluster: false,
             notes: Mutex::new(Vec::new()),
@@ -314,11 +317,11 @@ const WATCH_SECONDS: u32 = 240;
 
 /// The pods' lifecycle: a list, then a watch from its resourceVersion; again from a new list when
 /// the watch fails (a resourceVersion too old, a dropped connection). Runs until aborted.
-async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life: Arc<Record>, watched: Arc<Watched>) {
+async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life: Arc<LifecycleLog>, watched: Arc<Watched>) {
     let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
     let see = |seen: &mut BTreeMap<String, Snap>, member: &str, now: Option<Snap>| {
         for (kind, detail) in lifecycle::diff(seen.get(member), now.as_ref()) {
-            life.push(member, kind, detail);
+            life.record(member, kind, detail);
         }
         match now {
             Some(s) => seen.insert(member.to_string(), s),
@@ -423,7 +426,7 @@ impl Watched {
 
 /// The kubelet's liveness Events (a count per Event: each repetition is one more failure). Those
 /// listed at the start are dated by the kubelet; those watched, when they arrived.
-async fn watch_events(events: Api<Event>, members: Vec<String>, life: Arc<Record>) {
+async fn watch_events(events: Api<Event>, members: Vec<String>, life: Arc<LifecycleLog>) {
     let mut counts: BTreeMap<String, i32> = BTreeMap::new();
     let see = |counts: &mut BTreeMap<String, i32>, ev: &Event, arrived: Option<chrono::DateTime<chrono::Utc>>| {
         let Some(kind) = lifecycle::event_kind(ev) else { return };
@@ -437,7 +440,7 @@ async fn watch_events(events: Api<Event>, members: Vec<String>, life: Arc<Record
         let kubelet_time = ev.last_timestamp.as_ref().and_then(|t| lifecycle::to_chrono(&t.0));
         let at = arrived.or(kubelet_time).unwrap_or_else(chrono::Utc::now);
         for _ in before..count {
-            life.push_at(at, &member, kind, ev.message.clone().unwrap_or_default());
+            life.record_at(at, &member, kind, ev.message.clone().unwrap_or_default());
         }
     };
     loop {
@@ -537,10 +540,47 @@ pub fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1:
 /// an older spare is closed and another opened.
 const SPARE_FOR: Duration = Duration::from_secs(7);
 
+/// How many port-forwards per member port are kept open ahead. A wait's look asks each member
+/// `srvr` and the leader `mntr` too, and its looks overlap ([`crate::ensemble::OVERLAP`]): with
+/// one spare, most exchanges of a look opened their own port-forward (about 50 ms here, and
+/// several times that under load).
+pub(super) const SPARES: usize = 3;
+
+/// How often the spares are looked over: one that found nothing listening in the pod (the
+/// member is starting or down) or is too old is replaced. Soon enough that a spare is ready
+/// shortly after the server listens; while nothing does, one spare at a time is tried, so the
+/// API server is asked at most this often.
+const SPARE_CHECK: Duration = Duration::from_millis(200);
+
 /// A port-forward opened before a connection needs it; closed when dropped unused.
 struct Spare {
     pf: Option<kube::api::Portforwarder>,
     made: tokio::time::Instant,
+    /// Resolves when the runtime reports an error for the port (nothing listened when it
+    /// dialled) or the port-forward ended: either way the spare cannot carry a connection.
+    ended: futures::future::BoxFuture<'static, Option<String>>,
+    /// `ended` has resolved (it must not be polled again).
+    gone: bool,
+}
+
+impl Spare {
+    fn open_for(&self) -> Duration {
+        SPARE_FOR.saturating_sub(self.made.elapsed())
+    }
+
+    /// The runtime reported an error for the port, or the port-forward ended.
+    fn ended(&mut self) -> bool {
+        use futures::FutureExt;
+        if !self.gone {
+            self.gone = (&mut self.ended).now_or_never().is_some();
+        }
+        self.gone
+    }
+
+    /// Still on offer and still able to carry a connection.
+    fn usable(&mut self) -> bool {
+        !self.open_for().is_zero() && !self.ended()
+    }
 }
 
 impl Drop for Spare {
@@ -555,43 +595,82 @@ impl Drop for Spare {
 ///
 /// Opening a port-forward (a WebSocket to the API server, the kubelet's stream, the runtime's
 /// dial into the pod) is most of what a new connection would wait for, and the harness opens one
-/// for each probe of a member: one is kept open ahead ([`SPARE_FOR`]), taken by the next
-/// connection, and replaced at once. Both loops run in this task, so aborting it ends both.
+/// for each probe of a member: up to [`SPARES`] are kept open ahead ([`SPARE_FOR`]), the oldest
+/// taken by the next connection and replaced at once; one that found nothing listening or is too
+/// old is replaced within [`SPARE_CHECK`]. Both loops run in this task, so aborting it ends both.
 async fn forward_loop(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: String, port: u16) {
-    let slot: Mutex<Option<Spare>> = Mutex::new(None);
+    let pool: Mutex<std::collections::VecDeque<Spare>> = Mutex::new(Default::default());
     let taken = tokio::sync::Notify::new();
     let accept = async {
         loop {
             let Ok((conn, _)) = listener.accept().await else { return };
-            let spare = slot.lock().expect("spare lock").take();
+            let spare = {
+                let mut pool = pool.lock().expect("spare lock");
+                pool.retain_mut(Spare::usable);
+                pool.pop_front()
+            };
             if spare.is_some() {
                 taken.notify_one();
             }
-            let pf = spare.filter(|s| s.made.elapsed() < SPARE_FOR).and_then(|mut s| s.pf.take());
+            let pf = spare.and_then(|mut s| s.pf.take());
             tokio::spawn(forward(conn, pf, pods.clone(), pod.clone(), port));
         }
     };
     let spares = async {
+        // The last spares opened found nothing listening, or could not be opened: open one at a
+        // time until one stays up.
+        let mut probing = false;
+        let mut opened_last = 0;
         loop {
-            let made = tokio::time::Instant::now();
-            match pods.portforward(&pod, &[port]).await {
-                Ok(pf) => {
-                    tracing::trace!("port-forward to {pod}:{port}: a spare opened in {} ms", made.elapsed().as_millis());
-                    *slot.lock().expect("spare lock") = Some(Spare { pf: Some(pf), made });
-                    // Until it is taken, or too old to offer.
-                    let _ = tokio::time::timeout_at(made + SPARE_FOR, taken.notified()).await;
+            let missing = {
+                let mut pool = pool.lock().expect("spare lock");
+                let before = pool.len();
+                pool.retain_mut(|s| !s.ended());
+                if pool.len() < before {
+                    probing = true;
+                } else if opened_last > 0 {
+                    probing = false;
                 }
-                Err(e) => {
-                    // The pod may be gone for a while (deleted, re-created): try again, slowly.
-                    tracing::trace!("port-forward to {pod}:{port}: no spare: {e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
+                pool.retain_mut(|s| !s.open_for().is_zero());
+                SPARES - pool.len()
+            };
+            let want = if probing { missing.min(1) } else { missing };
+            let opened: Vec<Spare> = futures::future::join_all((0..want).map(|_| open_spare(&pods, &pod, port))).await.into_iter().flatten().collect();
+            opened_last = opened.len();
+            let wait = if opened_last < want {
+                // The pod may be gone for a while (deleted, re-created): try again, slowly.
+                probing = true;
+                Duration::from_millis(500)
+            } else {
+                SPARE_CHECK
+            };
+            pool.lock().expect("spare lock").extend(opened);
+            let _ = tokio::time::timeout(wait, taken.notified()).await;
         }
     };
     tokio::select! {
         () = accept => {}
         () = spares => {}
+    }
+}
+
+/// Opens a port-forward to `pod:port` to keep ahead of need; `None` when it could not be opened
+/// (the pod may be gone for a while: deleted, re-created).
+async fn open_spare(pods: &Api<Pod>, pod: &str, port: u16) -> Option<Spare> {
+    let made = tokio::time::Instant::now();
+    match pods.portforward(pod, &[port]).await {
+        Ok(mut pf) => {
+            tracing::trace!("port-forward to {pod}:{port}: a spare opened in {} ms", made.elapsed().as_millis());
+            let ended = match pf.take_error(port) {
+                Some(e) => Box::pin(e) as futures::future::BoxFuture<'static, Option<String>>,
+                None => Box::pin(async { None }),
+            };
+            Some(Spare { pf: Some(pf), made, ended, gone: false })
+        }
+        Err(e) => {
+            tracing::trace!("port-forward to {pod}:{port}: no spare: {e}");
+            None
+        }
     }
 }
 
@@ -783,7 +862,7 @@ impl Platform for KubePlatform {
     }
 
     fn lifecycle(&self) -> Vec<LifecycleEvent> {
-        self.life.all()
+        self.life.events()
     }
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.life.subscribe()
@@ -851,10 +930,16 @@ impl Platform for KubePlatform {
         self.stop_background().await;
         let mut errors = Vec::new();
         // Nodes this run cordoned and did not uncordon (an interrupted maintenance suite).
-        let left: Vec<String> = self.cordoned.lock().expect("cordon lock").iter().cloned().collect();
-        for n in left {
-            if let Err(e) = Cluster::uncordon(self, &n).await {
-                errors.push(format!("uncordon {n}: {e:#}"));
+        if self.cordoned_any.load(std::sync::atomic::Ordering::SeqCst) {
+            match self.still_cordoned().await {
+                Ok(left) => {
+                    for n in left {
+                        if let Err(e) = Cluster::uncordon(self, &n).await {
+                            errors.push(format!("uncordon {n}: {e:#}"));
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("listing the nodes this run cordoned: {e:#}")),
             }
         }
         if let Some(k) = self.kind_cluster.as_ref().filter(|_| self.delete_cluster) {

@@ -113,7 +113,17 @@ async fn cordon_and_uncordon_are_merge_patches_of_spec_unschedulable_and_teardow
             json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": "zk-chaos-20261128-162600-ab12", "zk-chaos.run/cordoned-from": host}}, "spec": {"unschedulable": true}})
         );
         assert_eq!(ct, "application/merge-patch+json");
-        // Teardown: the node left cordoned is uncordoned, then the run's objects deleted.
+        // Teardown asks the API server which nodes still carry the run's cordon (the nodes are
+        // the record): worker2 does, worker3 is cordoned by another run, worker1 by nobody.
+        let cordoned = |name: &str, by: &str| {
+            let mut n = node(name, true);
+            n["metadata"]["annotations"] = json!({"zk-chaos.run/cordoned-by": by, "zk-chaos.run/cordoned-from": host});
+            n
+        };
+        let list = json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {},
+            "items": [node("worker1", false), cordoned("worker2", "zk-chaos-20261128-162600-ab12"), cordoned("worker3", "zk-chaos-20261128-170000-cd34")]});
+        expect(&mut h, Method::GET, "/api/v1/nodes?", 200, list).await;
+        // Only worker2 is uncordoned, then the run's objects deleted.
         let (body, _) = expect_typed(&mut h, Method::PATCH, "/api/v1/nodes/worker2?", 200, node("worker2", false)).await;
         assert_eq!(body, json!({"metadata": {"annotations": {"zk-chaos.run/cordoned-by": null, "zk-chaos.run/cordoned-from": null}}, "spec": {"unschedulable": false}}));
         h
@@ -362,10 +372,11 @@ async fn exec_request_shape_and_a_refused_upgrade() {
     server.await.unwrap();
 }
 
-/// A port-forward is opened ahead, before any connection; a connection that finds none ready
-/// (the spare's is still unanswered here, so the spare loop waits on it) opens its own.
+/// Port-forwards are opened ahead ([`super::SPARES`] of them, at once), before any connection;
+/// a connection that finds none ready (theirs are still unanswered here, so none is on offer)
+/// opens its own.
 #[tokio::test]
-async fn port_forward_opened_ahead_and_per_connection_without_a_spare() {
+async fn port_forwards_opened_ahead_and_per_connection_without_a_spare() {
     let (p, mut h) = platform();
     let addr = p.client_addr("zk-0").await.unwrap();
     assert!(addr.ip().is_loopback());
@@ -375,12 +386,17 @@ async fn port_forward_opened_ahead_and_per_connection_without_a_spare() {
         assert_eq!(req.uri().to_string(), "/api/v1/namespaces/ns/pods/zk-0/portforward?&ports=2181");
         assert_eq!(req.headers().get("upgrade").map(|v| v.to_str().unwrap()), Some("websocket"));
     };
-    let (spare, send) = tokio::time::timeout(Duration::from_secs(5), h.next_request()).await.expect("a spare opened with no connection").unwrap();
-    is_port_forward(&spare);
+    let mut pending = Vec::new();
+    for i in 0..super::SPARES {
+        let (spare, send) = tokio::time::timeout(Duration::from_secs(5), h.next_request()).await.unwrap_or_else(|_| panic!("spare {i} opened with no connection")).unwrap();
+        is_port_forward(&spare);
+        pending.push(send);
+    }
+    assert!(tokio::time::timeout(Duration::from_millis(300), h.next_request()).await.is_err(), "no more than SPARES opened ahead");
     let _conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (own, own_send) = tokio::time::timeout(Duration::from_secs(5), h.next_request()).await.expect("the connection's own port-forward").unwrap();
     is_port_forward(&own);
-    drop((send, own_send));
+    drop((pending, own_send));
 }
 
 #[test]
