@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Mutation test of the judges: every verdict of the fault suites (suites/verdicts.rs and the pure
-# judges beside the suites), the ensemble's conditions (harness/ensemble.rs) and the workload's
-# checker (harness/workload/checker.rs). A mutant that survives the unit tests is a judge a broken
-# deployment could slip past: kill it with a test, or explain it in the test code.
+# judges beside the suites), the ensemble's conditions (harness/ensemble.rs), the workload's
+# checker (harness/workload/checker.rs) and the register checker (its linearizability search,
+# harness/workload/register/linearizability.rs, and ZooKeeper's guarantees,
+# harness/workload/register/guarantees.rs). A mutant that survives the unit tests is a judge a
+# broken deployment could slip past: kill it with a test, or explain it in the test code.
 #
 # Run by hand (it takes long: one build a mutant); not part of .ci/run:
 #   bash ci/mutants.sh            # every mutant of the judges
 #   bash ci/mutants.sh --list     # what would be tried
+#   cargo mutants -f guarantees.rs -- --lib   # one file alone (further -f here would add files)
 # Extra arguments go to cargo mutants. Needs `cargo install cargo-mutants` (v27).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,5 +18,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # are exercised end to end), the sampling loop, and the ensemble's observation over the network.
 exec cargo mutants \
   -f verdicts.rs -f rolling_update.rs -f durability.rs -f node_failure.rs -f ensemble.rs -f checker.rs \
+  -f linearizability.rs -f guarantees.rs \
   --exclude-re 'impl Suite for|rollout|sampled|EnsembleView::observe|wait_whole|read_final_state|read_once' \
   "$@" -- --lib

@@ -17,8 +17,8 @@
 //!     the moment the ensemble actually became whole to the suite's "ensemble whole again"
 //!     marker. "Actually whole" is bounded from the platform's lifecycle events (the last Ready
 //!     of a member after the fault: whole needs every member Ready) and from an independent
-//!     observer in this process that looks at the ensemble every 50 ms (srvr/mntr and member
-//!     status, the same condition the harness waits for).
+//!     observer in this process that looks at the ensemble 50 ms after each of its looks ended
+//!     (srvr/mntr and member status, the same condition the harness waits for).
 //! (c) Peak memory: VmHWM of this process, which runs the harness as a library.
 //!
 //! On kind the observer reaches the members through the platform's port-forwards, as the harness
@@ -263,6 +263,9 @@ async fn throughput_rounds(p: Arc<DockerPlatform>, config: Config, params: Param
 // ---------------------------------------------------------------------------------------------
 // (a) overhead and detection latency
 
+/// The independent observer's pause between the end of a look and the start of the next.
+const OBSERVER_GAP: Duration = Duration::from_millis(50);
+
 /// One look of the independent observer: when it started and ended, and whether it saw the
 /// ensemble whole.
 #[derive(Debug, Clone, Copy)]
@@ -330,8 +333,12 @@ async fn faults(platform_kind: PlatformKind) -> String {
             }
         })
     };
-    // The independent observer: looks at the ensemble one look after another, 10 ms apart, so
-    // the moment it became whole is placed within one look of the observer.
+    // The independent observer: a look every 50 ms (each starts 50 ms after the last ended), so
+    // the moment it became whole is placed within one look and 50 ms. On kind it shares the
+    // harness's port-forwards, and its looks take the connections kept open ahead for the
+    // harness's: back to back (10 ms apart, 2026-12-02 to 2026-12-06) they took most of them,
+    // and the harness's looks after the last Ready opened port-forwards of their own (see README,
+    // Benchmark).
     let observer = {
         let (p, looks) = (platform.clone(), looks.clone());
         tokio::spawn(async move {
@@ -342,7 +349,7 @@ async fn faults(platform_kind: PlatformKind) -> String {
                     Err(_) => false,
                 };
                 looks.lock().unwrap().push(Look { start, end: Utc::now(), whole });
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(OBSERVER_GAP).await;
             }
         })
     };
@@ -363,7 +370,7 @@ async fn faults(platform_kind: PlatformKind) -> String {
     if session.kind.is_some() {
         println!("  kind cluster created and the image loaded in {session_ms} ms (not part of the run's duration)");
     }
-    println!("  observer: {} looks, median look {} ms", looks.len(), median_look_ms(&looks));
+    println!("  observer: {} looks, {} ms apart, median look {} ms", looks.len(), OBSERVER_GAP.as_millis(), median_look_ms(&looks));
     let mut srvr = srvr_ms.lock().unwrap().clone();
     srvr.sort();
     if !srvr.is_empty() {
