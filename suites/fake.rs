@@ -13,7 +13,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::client::fourlw::Mode;
-
 use crate::manifest::Manifest;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{
