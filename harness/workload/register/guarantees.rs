@@ -352,6 +352,54 @@ mod tests {
         assert_eq!(sync_reads(&h), [], "nothing to judge by");
     }
 
+    /// Killing the mutation test's survivors: each of the two core rules fails `core_held` alone.
+    #[test]
+    fn either_core_breach_alone_fails_core_held() {
+        let mut zxid = legal();
+        zxid.ops[1].zxid = Some(Z);
+        let g = judge(&zxid);
+        assert!(!g.zxid_order.is_empty() && g.session_order.is_empty(), "{g:?}");
+        assert!(!g.core_held());
+        let mut session = legal();
+        session.ops[5].read = Some(State::new("", 0));
+        session.ops[5].zxid = Some(0);
+        let g = judge(&session);
+        assert!(g.zxid_order.is_empty() && !g.session_order.is_empty(), "{g:?}");
+        assert!(!g.core_held());
+    }
+
+    /// The real-time rule compares against the highest zxid of every write completed before, not
+    /// the last one to complete: A (zxid +5) and C (zxid +3) were concurrent, C completed last,
+    /// and D, invoked after both, got zxid +4: below A's.
+    #[test]
+    fn the_real_time_rule_takes_the_highest_earlier_zxid() {
+        let h = history(vec![write(0, "0xa", "/r/a", "a", (0, 10), 1, Z + 5), write(1, "0xc", "/r/c", "c", (1, 12), 1, Z + 3), write(2, "0xd", "/r/d", "d", (20, 25), 1, Z + 4)]);
+        let b = zxid_order(&h);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!(b[0].ops, [0, 2]);
+    }
+
+    /// Intervals are closed, as in the linearizability check: an operation that completed at the
+    /// instant another was invoked is concurrent with it, not before it.
+    #[test]
+    fn completing_at_the_instant_of_an_invocation_orders_nothing() {
+        // A write acknowledged at 10 and another invoked at 10 may commit in either order.
+        let h = history(vec![write(0, "0xa", "/r/a", "a", (0, 10), 1, Z + 2), write(1, "0xb", "/r/b", "b", (10, 15), 1, Z + 1)]);
+        assert_eq!(zxid_order(&h), []);
+        // A session's read invoked at the instant its earlier read completed may be the older.
+        let h = history(vec![write(0, "0xa", "/r/k", "a1", (0, 5), 1, Z + 1), read(1, "0xb", "/r/k", ("a1", 1), (6, 10), Z + 1), read(2, "0xb", "/r/k", ("", 0), (10, 12), 0)]);
+        assert_eq!(session_order(&h), []);
+    }
+
+    /// Two writes acknowledged with one zxid are one breach, not also a breach of the version rule.
+    #[test]
+    fn a_shared_zxid_is_one_breach() {
+        let h = history(vec![write(0, "0xa", "/r/k", "a", (0, 10), 2, Z + 1), write(1, "0xb", "/r/k", "b", (0, 10), 1, Z + 1)]);
+        let b = zxid_order(&h);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(b[0].message.contains("both acknowledged with zxid"), "{}", b[0].message);
+    }
+
     #[test]
     fn failed_and_unknown_operations_are_no_evidence() {
         let mut h = legal();
