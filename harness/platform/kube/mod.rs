@@ -557,10 +557,9 @@ struct Spare {
     pf: Option<kube::api::Portforwarder>,
     made: tokio::time::Instant,
     /// Resolves when the runtime reports an error for the port (nothing listened when it
-    /// dialled) or the port-forward ended: either way the spare cannot carry a connection.
-    ended: futures::future::BoxFuture<'static, Option<String>>,
-    /// `ended` has resolved (it must not be polled again).
-    gone: bool,
+    /// dialled) or the port-forward ended: either way the spare cannot carry a connection. Fused:
+    /// once resolved it says so without being polled again.
+    ended: futures::future::Fuse<futures::future::BoxFuture<'static, Option<String>>>,
 }
 
 impl Spare {
@@ -570,11 +569,8 @@ impl Spare {
 
     /// The runtime reported an error for the port, or the port-forward ended.
     fn ended(&mut self) -> bool {
-        use futures::FutureExt;
-        if !self.gone {
-            self.gone = (&mut self.ended).now_or_never().is_some();
-        }
-        self.gone
+        use futures::future::{FusedFuture, FutureExt};
+        self.ended.is_terminated() || (&mut self.ended).now_or_never().is_some()
     }
 
     /// Still on offer and still able to carry a connection.
@@ -661,11 +657,12 @@ async fn open_spare(pods: &Api<Pod>, pod: &str, port: u16) -> Option<Spare> {
     match pods.portforward(pod, &[port]).await {
         Ok(mut pf) => {
             tracing::trace!("port-forward to {pod}:{port}: a spare opened in {} ms", made.elapsed().as_millis());
+            use futures::FutureExt;
             let ended = match pf.take_error(port) {
                 Some(e) => Box::pin(e) as futures::future::BoxFuture<'static, Option<String>>,
                 None => Box::pin(async { None }),
             };
-            Some(Spare { pf: Some(pf), made, ended, gone: false })
+            Some(Spare { pf: Some(pf), made, ended: ended.fuse() })
         }
         Err(e) => {
             tracing::trace!("port-forward to {pod}:{port}: no spare: {e}");
