@@ -357,7 +357,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
 
 /// Runs one suite, then reverts whatever its faults left, whether it returned, failed or
 /// panicked (a panic becomes the suite's error: the run goes on to its teardown).
-async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
     use futures::FutureExt;
     let outcome = std::panic::AssertUnwindSafe(suite.run(ctx)).catch_unwind().await;
     ctx.revert_owed().await;
@@ -465,7 +465,7 @@ mod tests {
         }
 
         async fn run(action: Action, end: End) -> (Vec<Call>, anyhow::Result<()>, Vec<crate::report::CheckReport>) {
-            let fake = Arc::new(FakePlatform::new());
+            let fake = Arc::new(FakePlatform::new().with_history());
             let p: Arc<dyn Platform> = fake.clone();
             let dir = tempfile::tempdir().unwrap();
             let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
@@ -501,7 +501,7 @@ mod tests {
         async fn a_suite_interrupted_mid_fault_has_its_uncordons_and_heals_started_and_the_rest_left_to_the_teardown() {
             for (action, did, undo) in actions() {
                 let name = action.name();
-                let fake = Arc::new(FakePlatform::new());
+                let fake = Arc::new(FakePlatform::new().with_history());
                 let p: Arc<dyn Platform> = fake.clone();
                 let dir = tempfile::tempdir().unwrap();
                 let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());

@@ -225,7 +225,7 @@ mod tests {
     use super::*;
 
     fn ledger() -> (Arc<FakePlatform>, Ledger) {
-        let fake = Arc::new(FakePlatform::new());
+        let fake = Arc::new(FakePlatform::new().with_history());
         let p: Arc<dyn Platform> = fake.clone();
         (fake, Ledger::new(p))
     }

@@ -316,7 +316,7 @@ fn template_of(statefulset: &Value) -> anyhow::Result<PodTemplate> {
 }
 
 /// The revision hash of a pod template (like controller-revision-hash: a digest of the template).
-fn revision_hash(template: &Value) -> String {
+pub(crate) fn revision_hash(template: &Value) -> String {
     let digest = Sha256::digest(serde_json::to_vec(template).unwrap_or_default());
     format!("{digest:x}")[..10].to_string()
 }

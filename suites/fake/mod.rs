@@ -1,0 +1,692 @@
+//! A platform with no engine and no cluster behind it, for unit tests of what the suites do. It
+//! records every call that acts on the ensemble, fails the calls a test asks it to fail, and plays
+//! a small kubelet and a small ZooKeeper ensemble ([`zookeeper`]) so that a whole suite runs in a
+//! unit test, in a second or two, against what the manifest says:
+//!
+//! - `pkill java` stops the member's server; the container exits with it unless the entry point
+//!   keeps it alive (`sleep infinity` after the server, `fixtures/broken/no-exit.yaml`), and an
+//!   exited container is restarted (restart count +1, a new container, `Restarted`, `Started`,
+//!   then `Ready` one step later);
+//! - the liveness and readiness probes run every [`Kubelet::probe_period`]; a probe fails while
+//!   a file its command names was removed (`rm /usr/bin/zookeeper-ready`) or, for one that asks
+//!   the server (`zookeeper-ready`), while the server is down. `failureThreshold` liveness failures
+//!   kill the container; a fresh container has every file again. A probe of `true` never fails;
+//! - deleting the StatefulSet deletes every pod; the data survives on the volumes only when the
+//!   manifest has `volumeClaimTemplates` (without, the tree is empty and the zxids start again);
+//!   applying it creates the pods one at a time, each Ready before the next (OrderedReady);
+//! - the servers form one ensemble with one data tree: a majority of servers up elects a leader
+//!   (the one that leads keeps leading; otherwise the highest ordinal up, in a new epoch), and
+//!   with `--servers=1` every member is a standalone server with a tree of its own.
+//!
+//! Everything happens on a clock of [`Kubelet::step`] (20 ms), not the manifest's seconds: the
+//! suites' deadlines are upper bounds, and their verdicts read events and states, not durations.
+//! A patch of the template is a new revision, rolled out from the highest ordinal down, each
+//! member Ready before the next goes; `rollout undo` patches the previous template back.
+//! Evictions and partitions only record the call.
+
+#[cfg(test)]
+mod runs;
+pub mod zookeeper;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::client::fourlw::Mode;
+use crate::manifest::Manifest;
+use crate::platform::docker::revision_hash;
+use crate::platform::lifecycle_log::LifecycleLog;
+use crate::platform::{
+    BudgetStatus, Cluster, Cut, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity,
+};
+pub use zookeeper::FakeMember;
+use zookeeper::{Port, Servers};
+
+/// A call that acts on the ensemble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Exec(String, String),
+    DeleteStatefulSet,
+    ApplyStatefulSet,
+    PatchStatefulSet,
+    Rollback,
+    Cordon(String),
+    Uncordon(String),
+    Evict(String),
+    Cut(String),
+    Mend(String),
+}
+
+/// How the fake kubelet behaves: read from the manifest ([`Kubelet::of`]), its clock set here.
+#[derive(Debug, Clone)]
+pub struct Kubelet {
+    /// One step of a container's life: exit to restart, start to Ready, one pod to the next.
+    pub step: Duration,
+    /// How often the probes run.
+    pub probe_period: Duration,
+    /// The container ends when its server does (no `sleep infinity` after it).
+    exits_with_server: bool,
+    /// The data directory is on a volume that outlives the pod.
+    volumes: bool,
+    /// `--servers=1`: each member alone.
+    standalone: bool,
+    liveness: Option<(String, u32)>,
+    readiness: Option<String>,
+}
+
+impl Kubelet {
+    /// What the manifest makes of a member: its probes, its volumes, its entry point.
+    pub fn of(manifest: &Manifest) -> Kubelet {
+        let t = manifest.pod_template();
+        let command = [t.command.clone(), t.args.clone()].concat().join(" ");
+        Kubelet {
+            step: Duration::from_millis(20),
+            probe_period: Duration::from_millis(20),
+            exits_with_server: !command.contains("sleep infinity"),
+            volumes: !t.claim_templates.is_empty(),
+            standalone: command.contains("--servers=1 ") || command.ends_with("--servers=1"),
+            liveness: t.liveness.as_ref().map(|p| (p.command.join(" "), p.failure_threshold)),
+            readiness: t.readiness.as_ref().map(|p| p.command.join(" ")),
+        }
+    }
+}
+
+/// A member's pod, as the fake kubelet keeps it.
+#[derive(Debug, Clone)]
+struct Pod {
+    exists: bool,
+    running: bool,
+    restart_count: u32,
+    /// Containers started for this member so far (the container id's number).
+    container: u32,
+    started_at: Option<DateTime<Utc>>,
+    /// Files removed from the current container.
+    removed: BTreeSet<String>,
+    liveness_failures: u32,
+    /// Bumped when the member's volume is made anew (no volumeClaimTemplates).
+    volume: u32,
+    /// The template revision it was created from.
+    revision: String,
+}
+
+impl Pod {
+    fn new(revision: &str) -> Pod {
+        Pod {
+            exists: true,
+            running: true,
+            restart_count: 0,
+            container: 1,
+            started_at: Some(Utc::now()),
+            removed: BTreeSet::new(),
+            liveness_failures: 0,
+            volume: 1,
+            revision: revision.to_string(),
+        }
+    }
+}
+
+/// What the platform and its background tasks share.
+struct Sim {
+    names: Vec<String>,
+    kubelet: Kubelet,
+    life: LifecycleLog,
+    servers: Arc<Mutex<Servers>>,
+    changed: watch::Sender<u64>,
+    pods: Mutex<Vec<Pod>>,
+    exchanges: Arc<AtomicUsize>,
+    /// The StatefulSet as patched, and its template's revisions, oldest first.
+    statefulset: Mutex<serde_json::Value>,
+    revisions: Mutex<Vec<Revision>>,
+}
+
+/// Background tasks, aborted with the platform.
+#[derive(Default)]
+struct Tasks(Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl Tasks {
+    fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.lock().unwrap().push(tokio::spawn(f));
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in self.0.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+pub struct FakePlatform {
+    manifest: Manifest,
+    nodes: bool,
+    calls: Mutex<Vec<Call>>,
+    failing_uncordons: Mutex<Vec<String>>,
+    sim: Arc<Sim>,
+    addrs: tokio::sync::Mutex<Vec<SocketAddr>>,
+    probing: std::sync::Once,
+    tasks: Tasks,
+}
+
+impl Default for FakePlatform {
+    fn default() -> FakePlatform {
+        FakePlatform::new()
+    }
+}
+
+impl FakePlatform {
+    /// Three healthy members of the reference manifest on a cluster of nodes: zk-1 leads, with
+    /// both others synced followers, all Ready.
+    pub fn new() -> FakePlatform {
+        FakePlatform::with_manifest(crate::manifest::walkthrough())
+    }
+
+    /// The members of `manifest`, healthy and Ready: zk-1 leads (zk-0 when alone).
+    pub fn with_manifest(manifest: Manifest) -> FakePlatform {
+        let n = manifest.replicas();
+        let kubelet = Kubelet::of(&manifest);
+        let standalone = kubelet.standalone;
+        let leader = if n > 1 { 1 } else { 0 };
+        let members = (0..n)
+            .map(|i| match (kubelet.standalone, i == leader) {
+                (true, _) => FakeMember::new(Some(Mode::Standalone), 0, 0x100000002),
+                (false, true) => FakeMember::new(Some(Mode::Leader), n as u32 - 1, 0x100000002),
+                (false, false) => FakeMember::new(Some(Mode::Follower), 0, 0x100000002),
+            })
+            .collect();
+        let statefulset = manifest.statefulset_document().clone();
+        let template = statefulset.pointer("/spec/template").cloned().unwrap_or_default();
+        let first = Revision { number: 1, hash: revision_hash(&template), template };
+        let sim = Sim {
+            pods: Mutex::new((0..n).map(|_| Pod::new(&first.hash)).collect()),
+            statefulset: Mutex::new(statefulset),
+            revisions: Mutex::new(vec![first]),
+            names: manifest.member_names(),
+            kubelet,
+            life: LifecycleLog::new(),
+            servers: Arc::new(Mutex::new(Servers::new(members, standalone))),
+            changed: watch::channel(0).0,
+            exchanges: Default::default(),
+        };
+        FakePlatform {
+            manifest,
+            nodes: true,
+            calls: Mutex::new(Vec::new()),
+            failing_uncordons: Mutex::new(Vec::new()),
+            sim: Arc::new(sim),
+            addrs: Default::default(),
+            probing: std::sync::Once::new(),
+            tasks: Tasks::default(),
+        }
+    }
+
+    /// Changes what `member`'s server answers, or its readiness. A change of readiness is a
+    /// lifecycle event (Ready or NotReady in its lifecycle log): it wakes the waits, as a platform's
+    /// watch does.
+    pub fn set(&self, member: &str, change: impl FnOnce(&mut FakeMember)) {
+        let i = self.sim.ordinal(member);
+        let ready = {
+            let mut s = self.sim.servers.lock().unwrap();
+            let before = s.members[i].ready;
+            change(&mut s.members[i]);
+            (s.members[i].ready != before).then_some(s.members[i].ready)
+        };
+        self.sim.changed.send_modify(|n| *n += 1);
+        match ready {
+            Some(true) => self.sim.life.record(member, LifecycleKind::Ready, "set by the test"),
+            Some(false) => self.sim.life.record(member, LifecycleKind::NotReady, "set by the test"),
+            None => {}
+        }
+    }
+
+    /// How many four-letter-word exchanges the fake servers have answered.
+    pub fn exchanges(&self) -> usize {
+        self.sim.exchanges.load(Ordering::SeqCst)
+    }
+
+    /// The data of `path` in the tree `member` serves, if it exists.
+    pub fn read(&self, member: &str, path: &str) -> Option<Vec<u8>> {
+        let i = self.sim.ordinal(member);
+        self.sim.servers.lock().unwrap().tree(i).get(path).map(<[u8]>::to_vec)
+    }
+
+    /// As after a finished rollout of the walkthrough's cpu patch: two revisions, every member
+    /// on the newer, so that a rollback has somewhere to go.
+    pub fn with_history(self) -> FakePlatform {
+        {
+            let mut sts = self.sim.statefulset.lock().unwrap();
+            let cpu = sts.pointer_mut("/spec/template/spec/containers/0/resources/requests/cpu").expect("the reference has a cpu request");
+            *cpu = serde_json::json!("0.3");
+            let template = sts.pointer("/spec/template").cloned().unwrap_or_default();
+            let hash = revision_hash(&template);
+            for pod in self.sim.pods.lock().unwrap().iter_mut() {
+                pod.revision = hash.clone();
+            }
+            self.sim.revisions.lock().unwrap().push(Revision { number: 2, hash, template });
+        }
+        self
+    }
+
+    /// As Docker: no nodes to cordon, no Eviction API.
+    pub fn without_nodes() -> FakePlatform {
+        FakePlatform { nodes: false, ..FakePlatform::new() }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Uncordoning `node` fails from now on, as when the API server is unavailable.
+    pub fn fail_uncordon(&self, node: &str) {
+        self.failing_uncordons.lock().unwrap().push(node.to_string());
+    }
+
+    fn call(&self, c: Call) {
+        self.calls.lock().unwrap().push(c);
+    }
+
+    /// A patch of the StatefulSet: a new template is a new revision (an old one again is that
+    /// revision, renumbered), rolled out by the controller.
+    fn patch(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
+        let mut sts = self.sim.statefulset.lock().unwrap().clone();
+        json_patch::patch(&mut sts, &patch.0)?;
+        let template = sts.pointer("/spec/template").cloned().unwrap_or_default();
+        let hash = revision_hash(&template);
+        *self.sim.statefulset.lock().unwrap() = sts;
+        {
+            let mut revs = self.sim.revisions.lock().unwrap();
+            if revs.last().is_some_and(|r| r.hash == hash) {
+                return Ok(());
+            }
+            let number = revs.iter().map(|r| r.number).max().unwrap_or(0) + 1;
+            revs.retain(|r| r.hash != hash);
+            revs.push(Revision { number, hash, template });
+        }
+        self.tasks.spawn(self.sim.clone().rolling_update());
+        Ok(())
+    }
+
+    /// Starts the probes (once): they matter only after a fault.
+    fn probe(&self) {
+        self.probing.call_once(|| {
+            let sim = self.sim.clone();
+            self.tasks.spawn(async move {
+                loop {
+                    tokio::time::sleep(sim.kubelet.probe_period).await;
+                    sim.probe_all();
+                }
+            });
+        });
+    }
+
+    /// The fake kubelet's answer to `argv` in a running container.
+    fn run(&self, i: usize, argv: &[&str]) -> ExecOutput {
+        let done = |exit_code: i64, stderr: &str| ExecOutput { exit_code, stdout: String::new(), stderr: stderr.to_string() };
+        match argv {
+            ["pkill", "java"] => {
+                let up = self.sim.servers.lock().unwrap().members[i].up;
+                if !up {
+                    return done(1, "");
+                }
+                self.sim.server_down(i);
+                if self.sim.kubelet.exits_with_server {
+                    let sim = self.sim.clone();
+                    self.tasks.spawn(async move { sim.container_ended(i, LifecycleKind::Exited, "exit code 143: java was killed").await });
+                }
+                self.probe();
+                done(0, "")
+            }
+            ["rm", path] => {
+                let removed = self.sim.pods.lock().unwrap()[i].removed.insert(path.to_string());
+                self.probe();
+                if removed {
+                    done(0, "")
+                } else {
+                    done(1, &format!("rm: cannot remove '{path}': No such file or directory"))
+                }
+            }
+            ["test", "-x", path] => done(if self.sim.pods.lock().unwrap()[i].removed.contains(*path) { 1 } else { 0 }, ""),
+            _ => done(0, ""),
+        }
+    }
+}
+
+impl Sim {
+    fn ordinal(&self, member: &str) -> usize {
+        self.names.iter().position(|m| m == member).expect("a member of the manifest")
+    }
+
+    /// After a change of which servers run: who serves and who leads, and every connection told.
+    fn reconcile(&self, s: &mut Servers) {
+        s.reconcile();
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    fn server_down(&self, i: usize) {
+        let mut s = self.servers.lock().unwrap();
+        s.members[i].up = false;
+        self.reconcile(&mut s);
+    }
+
+    fn set_ready(&self, i: usize, ready: bool, why: &str) {
+        let changed = {
+            let mut s = self.servers.lock().unwrap();
+            std::mem::replace(&mut s.members[i].ready, ready) != ready
+        };
+        if changed {
+            self.life.record(&self.names[i], if ready { LifecycleKind::Ready } else { LifecycleKind::NotReady }, why);
+        }
+    }
+
+    /// The container ended (`kind`: exited, or killed by its liveness probe); restarted a step
+    /// later unless the pod is gone by then, Ready a step after that.
+    async fn container_ended(self: Arc<Sim>, i: usize, kind: LifecycleKind, why: &str) {
+        let member = self.names[i].clone();
+        {
+            let mut pods = self.pods.lock().unwrap();
+            if !pods[i].running {
+                return;
+            }
+            pods[i].running = false;
+        }
+        self.server_down(i);
+        self.life.record(&member, kind, why);
+        self.set_ready(i, false, "the container stopped");
+        tokio::time::sleep(self.kubelet.step).await;
+        {
+            let mut pods = self.pods.lock().unwrap();
+            let pod = &mut pods[i];
+            if !pod.exists {
+                return;
+            }
+            pod.running = true;
+            pod.restart_count += 1;
+            pod.container += 1;
+            pod.started_at = Some(Utc::now());
+            pod.removed.clear();
+            pod.liveness_failures = 0;
+        }
+        self.life.record(&member, LifecycleKind::Restarted, "restartPolicy Always");
+        self.life.record(&member, LifecycleKind::Started, "a new container");
+        self.start_server(i).await;
+    }
+
+    /// The server starts in a running container; the readiness probe passes a step later.
+    async fn start_server(&self, i: usize) {
+        {
+            let mut s = self.servers.lock().unwrap();
+            s.members[i].up = true;
+            self.reconcile(&mut s);
+        }
+        tokio::time::sleep(self.kubelet.step).await;
+        if self.pods.lock().unwrap()[i].running {
+            self.set_ready(i, true, "readiness probe passed");
+        }
+    }
+
+    /// Whether a probe running `command` fails in member `i` now.
+    fn probe_fails(&self, i: usize, command: &str, removed: &BTreeSet<String>) -> bool {
+        let missing = removed.iter().any(|path| path.rsplit('/').next().is_some_and(|file| command.contains(file)));
+        let asks_server = command.contains("zookeeper-ready");
+        missing || (asks_server && !self.servers.lock().unwrap().members[i].up)
+    }
+
+    /// One round of the probes of every running container.
+    fn probe_all(self: &Arc<Sim>) {
+        for i in 0..self.names.len() {
+            let Some(pod) = self.pods.lock().unwrap().get(i).filter(|p| p.running).cloned() else { continue };
+            if let Some(readiness) = &self.kubelet.readiness {
+                if self.probe_fails(i, readiness, &pod.removed) {
+                    self.set_ready(i, false, &format!("readiness probe failed: {readiness}"));
+                }
+            }
+            let Some((liveness, threshold)) = &self.kubelet.liveness else { continue };
+            if !self.probe_fails(i, liveness, &pod.removed) {
+                self.pods.lock().unwrap()[i].liveness_failures = 0;
+                continue;
+            }
+            let failures = {
+                let mut pods = self.pods.lock().unwrap();
+                pods[i].liveness_failures += 1;
+                pods[i].liveness_failures
+            };
+            self.life.record(&self.names[i], LifecycleKind::LivenessFailed, format!("liveness probe failed ({failures} of {threshold}): {liveness}"));
+            if failures == *threshold {
+                tokio::spawn(self.clone().container_ended(i, LifecycleKind::LivenessKilled, "killed: liveness probe failed failureThreshold times"));
+            }
+        }
+    }
+
+    /// The pod of member `i` is deleted (`why`): its server stops with it.
+    fn delete_pod(&self, i: usize, why: &str) {
+        {
+            let mut pods = self.pods.lock().unwrap();
+            if !pods[i].exists {
+                return;
+            }
+            pods[i] = Pod { exists: false, running: false, started_at: None, ..pods[i].clone() };
+        }
+        self.server_down(i);
+        self.set_ready(i, false, "the pod is terminating");
+        self.life.record(&self.names[i], LifecycleKind::Deleted, why);
+    }
+
+    fn delete_pods(&self) {
+        for i in 0..self.names.len() {
+            self.delete_pod(i, "the StatefulSet was deleted");
+        }
+        if !self.kubelet.volumes {
+            let mut s = self.servers.lock().unwrap();
+            s.wipe();
+            for pod in self.pods.lock().unwrap().iter_mut() {
+                pod.volume += 1;
+            }
+        }
+    }
+
+    /// Member `i`'s pod is created from the newest revision, and its server started; returns
+    /// when it is Ready.
+    async fn create_pod(&self, i: usize) {
+        let revision = self.revisions.lock().unwrap().last().map(|r| r.hash.clone()).unwrap_or_default();
+        {
+            let mut pods = self.pods.lock().unwrap();
+            if pods[i].exists {
+                return;
+            }
+            pods[i] = Pod { container: pods[i].container + 1, volume: pods[i].volume, ..Pod::new(&revision) };
+        }
+        self.life.record(&self.names[i], LifecycleKind::Created, format!("created by the StatefulSet (revision {revision})"));
+        self.life.record(&self.names[i], LifecycleKind::Started, "a new container");
+        self.start_server(i).await;
+    }
+
+    /// The StatefulSet's controller: each missing pod created in order, Ready before the next.
+    async fn create_pods(self: Arc<Sim>) {
+        for i in 0..self.names.len() {
+            tokio::time::sleep(self.kubelet.step).await;
+            self.create_pod(i).await;
+        }
+    }
+
+    /// The controller's rolling update: from the highest ordinal down, each pod not on the newest
+    /// revision deleted and created again, Ready before the next goes.
+    async fn rolling_update(self: Arc<Sim>) {
+        for i in (0..self.names.len()).rev() {
+            let target = self.revisions.lock().unwrap().last().map(|r| r.hash.clone()).unwrap_or_default();
+            if self.pods.lock().unwrap()[i].revision == target {
+                continue;
+            }
+            self.delete_pod(i, "rolling update");
+            tokio::time::sleep(self.kubelet.step).await;
+            self.create_pod(i).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Platform for FakePlatform {
+    fn kind(&self) -> PlatformKind {
+        if self.nodes {
+            PlatformKind::Kind
+        } else {
+            PlatformKind::Docker
+        }
+    }
+    fn run_id(&self) -> &str {
+        "zk-chaos-20261201-000000-fake"
+    }
+    fn namespace(&self) -> &str {
+        "default"
+    }
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    async fn deploy(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
+        let Some(ordinal) = self.members().iter().position(|m| m == member) else { bail!("the fake platform has no member {member}") };
+        let pod = self.sim.pods.lock().unwrap()[ordinal].clone();
+        if !pod.exists {
+            return Ok(MemberStatus::absent(member, ordinal));
+        }
+        let ready = self.sim.servers.lock().unwrap().members[ordinal].ready;
+        Ok(MemberStatus {
+            exists: true,
+            running: pod.running,
+            ready: ready && pod.running,
+            restart_count: pod.restart_count,
+            revision: Some(pod.revision.clone()),
+            container_id: Some(format!("fake://{member}-{}", pod.container)),
+            started_at: pod.started_at,
+            phase: "Running".into(),
+            reason: None,
+            node: Some(format!("w{ordinal}")),
+            ..MemberStatus::absent(member, ordinal)
+        })
+    }
+    async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr> {
+        let Some(i) = self.members().iter().position(|m| m == member) else { bail!("the fake platform has no member {member}") };
+        let mut addrs = self.addrs.lock().await;
+        if addrs.is_empty() {
+            for ordinal in 0..self.members().len() {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                addrs.push(listener.local_addr()?);
+                let port = Port { servers: self.sim.servers.clone(), changed: self.sim.changed.subscribe(), ordinal, exchanges: self.sim.exchanges.clone() };
+                self.tasks.spawn(zookeeper::serve(listener, port));
+            }
+        }
+        Ok(addrs[i])
+    }
+    async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {
+        self.call(Call::Exec(member.to_string(), argv.join(" ")));
+        let Some(i) = self.members().iter().position(|m| m == member) else { bail!("the fake platform has no member {member}") };
+        if !self.sim.pods.lock().unwrap()[i].running {
+            bail!("{member} has no running container");
+        }
+        Ok(self.run(i, argv))
+    }
+    async fn logs(&self, _member: &str, _tail: Option<usize>) -> anyhow::Result<String> {
+        Ok(String::new())
+    }
+    async fn volumes(&self, member: &str) -> anyhow::Result<Vec<VolumeIdentity>> {
+        if !self.sim.kubelet.volumes {
+            return Ok(Vec::new());
+        }
+        let i = self.sim.ordinal(member);
+        let volume = self.sim.pods.lock().unwrap()[i].volume;
+        Ok(vec![VolumeIdentity { claim: format!("datadir-{member}"), id: format!("pv-{member}-{volume}") }])
+    }
+    fn lifecycle(&self) -> Vec<LifecycleEvent> {
+        self.sim.life.events()
+    }
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.sim.life.subscribe()
+    }
+    async fn delete_statefulset(&self) -> anyhow::Result<()> {
+        self.call(Call::DeleteStatefulSet);
+        self.sim.delete_pods();
+        Ok(())
+    }
+    async fn apply_statefulset(&self) -> anyhow::Result<()> {
+        self.call(Call::ApplyStatefulSet);
+        self.tasks.spawn(self.sim.clone().create_pods());
+        Ok(())
+    }
+    async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
+        self.call(Call::PatchStatefulSet);
+        self.patch(patch)
+    }
+    async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
+        Ok(self.sim.revisions.lock().unwrap().clone())
+    }
+    async fn update_revision(&self) -> anyhow::Result<Option<String>> {
+        Ok(self.sim.revisions.lock().unwrap().last().map(|r| r.hash.clone()))
+    }
+    async fn rollback(&self) -> anyhow::Result<()> {
+        self.call(Call::Rollback);
+        let previous = {
+            let revs = self.sim.revisions.lock().unwrap();
+            match revs.len() {
+                n if n >= 2 => revs[n - 2].template.clone(),
+                _ => bail!("no previous revision to roll back to"),
+            }
+        };
+        self.patch(&serde_json::from_value(serde_json::json!([{ "op": "replace", "path": "/spec/template", "value": previous }]))?)
+    }
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        self.nodes.then_some(self as &dyn Cluster)
+    }
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        self.call(Call::Cut(cut.member.clone()));
+        Ok(())
+    }
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        self.call(Call::Mend(member.to_string()));
+        Ok(())
+    }
+    async fn teardown(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn keep_instructions(&self) -> String {
+        String::new()
+    }
+}
+
+#[async_trait]
+impl Cluster for FakePlatform {
+    async fn nodes(&self) -> anyhow::Result<Vec<NodeInfo>> {
+        Ok((0..5).map(|i| NodeInfo { name: format!("w{i}"), schedulable: true, control_plane: false }).collect())
+    }
+    async fn cordon(&self, node: &str) -> anyhow::Result<()> {
+        self.call(Call::Cordon(node.to_string()));
+        Ok(())
+    }
+    async fn uncordon(&self, node: &str) -> anyhow::Result<()> {
+        if self.failing_uncordons.lock().unwrap().iter().any(|n| n == node) {
+            bail!("the API server is unavailable");
+        }
+        self.call(Call::Uncordon(node.to_string()));
+        Ok(())
+    }
+    async fn evict(&self, member: &str) -> anyhow::Result<EvictionOutcome> {
+        self.call(Call::Evict(member.to_string()));
+        Ok(EvictionOutcome::Accepted)
+    }
+    async fn budget(&self) -> anyhow::Result<BudgetStatus> {
+        Ok(BudgetStatus { current_healthy: 3, desired_healthy: 2, disruptions_allowed: 1, expected_pods: 3, observed_generation: Some(1), generation: Some(1) })
+    }
+    async fn volume_pinned_node(&self, _member: &str) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+}
