@@ -254,23 +254,24 @@ mod tests {
     async fn each_action_is_injected_through_the_platform() {
         let (fake, _) = ledger();
         let p: &dyn Platform = fake.as_ref();
+        // First: the fake's budget refuses an eviction while a member is down.
+        let ev = Action::Evict { member: "zk-2".into() }.inject(p).await.unwrap();
+        assert_eq!(ev, Injected::Eviction(EvictionOutcome::Accepted));
         let kill = Action::KillProcess { member: "zk-1".into(), process: "java".into() }.inject(p).await.unwrap();
         assert!(matches!(kill, Injected::Exec(ref o) if o.success()), "{kill:?}");
         Action::RemoveFile { member: "zk-0".into(), path: "/x".into() }.inject(p).await.unwrap();
         Action::DeleteStatefulSet.inject(p).await.unwrap();
         Action::Rollback.inject(p).await.unwrap();
         Action::Cordon { node: "w1".into() }.inject(p).await.unwrap();
-        let ev = Action::Evict { member: "zk-2".into() }.inject(p).await.unwrap();
-        assert_eq!(ev, Injected::Eviction(EvictionOutcome::Accepted));
         assert_eq!(
             fake.calls(),
             [
+                Call::Evict("zk-2".into()),
                 Call::Exec("zk-1".into(), "pkill java".into()),
                 Call::Exec("zk-0".into(), "rm /x".into()),
                 Call::DeleteStatefulSet,
                 Call::Rollback,
                 Call::Cordon("w1".into()),
-                Call::Evict("zk-2".into()),
             ]
         );
     }

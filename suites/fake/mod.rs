@@ -22,7 +22,12 @@
 //! suites' deadlines are upper bounds, and their verdicts read events and states, not durations.
 //! A patch of the template is a new revision, rolled out from the highest ordinal down, each
 //! member Ready before the next goes; `rollout undo` patches the previous template back.
-//! Evictions and partitions only record the call.
+//! - the cluster has five worker nodes; cordoned nodes take no pod, and with the StatefulSet's
+//!   required anti-affinity no node takes two members (a pod with no node is Pending, with the
+//!   scheduler's reason); an eviction is refused while the PodDisruptionBudget allows no
+//!   disruption, else the pod is deleted and created again.
+//!
+//! Partitions only record the call.
 
 #[cfg(test)]
 mod runs;
@@ -114,6 +119,9 @@ struct Pod {
     volume: u32,
     /// The template revision it was created from.
     revision: String,
+    /// The node it is bound to; `None` with `pending` saying why the scheduler found none.
+    node: Option<String>,
+    pending: Option<String>,
 }
 
 impl Pod {
@@ -128,6 +136,8 @@ impl Pod {
             liveness_failures: 0,
             volume: 1,
             revision: revision.to_string(),
+            node: None,
+            pending: None,
         }
     }
 }
@@ -144,6 +154,34 @@ struct Sim {
     /// The StatefulSet as patched, and its template's revisions, oldest first.
     statefulset: Mutex<serde_json::Value>,
     revisions: Mutex<Vec<Revision>>,
+    /// Nodes no pod may be scheduled on.
+    cordoned: Mutex<BTreeSet<String>>,
+    /// The StatefulSet requires podAntiAffinity on the hostname: one member a node.
+    spreads: bool,
+    /// How many members the PodDisruptionBudget wants healthy, if there is one.
+    budget: Option<i32>,
+}
+
+/// The fake cluster's worker nodes: w0 to w4.
+const NODES: usize = 5;
+
+fn node_name(i: usize) -> String {
+    format!("w{i}")
+}
+
+/// The members a budget wants healthy out of `n` (maxUnavailable or minAvailable, a number or a
+/// percentage rounded up, as the disruption controller does).
+fn budget_of(spec: &k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec, n: usize) -> i32 {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let scaled = |v: &IntOrString| match v {
+        IntOrString::Int(i) => *i,
+        IntOrString::String(p) => (p.trim_end_matches('%').parse::<i32>().unwrap_or(0) * n as i32 + 99) / 100,
+    };
+    match (&spec.max_unavailable, &spec.min_available) {
+        (Some(max), _) => n as i32 - scaled(max),
+        (None, Some(min)) => scaled(min),
+        (None, None) => n as i32,
+    }
 }
 
 /// Background tasks, aborted with the platform.
@@ -205,7 +243,10 @@ impl FakePlatform {
         let template = statefulset.pointer("/spec/template").cloned().unwrap_or_default();
         let first = Revision { number: 1, hash: revision_hash(&template), template };
         let sim = Sim {
-            pods: Mutex::new((0..n).map(|_| Pod::new(&first.hash)).collect()),
+            pods: Mutex::new((0..n).map(|i| Pod { node: Some(node_name(i)), ..Pod::new(&first.hash) }).collect()),
+            cordoned: Mutex::new(BTreeSet::new()),
+            spreads: crate::suites::node_failure::anti_affinity(&statefulset).is_ok(),
+            budget: manifest.pdb.as_ref().and_then(|b| b.spec.as_ref()).map(|spec| budget_of(spec, n)),
             statefulset: Mutex::new(statefulset),
             revisions: Mutex::new(vec![first]),
             names: manifest.member_names(),
@@ -491,8 +532,8 @@ impl Sim {
         }
     }
 
-    /// Member `i`'s pod is created from the newest revision, and its server started; returns
-    /// when it is Ready.
+    /// Member `i`'s pod is created from the newest revision and scheduled; returns when it is
+    /// Ready, or Pending when no node may take it.
     async fn create_pod(&self, i: usize) {
         let revision = self.revisions.lock().unwrap().last().map(|r| r.hash.clone()).unwrap_or_default();
         {
@@ -500,9 +541,42 @@ impl Sim {
             if pods[i].exists {
                 return;
             }
-            pods[i] = Pod { container: pods[i].container + 1, volume: pods[i].volume, ..Pod::new(&revision) };
+            pods[i] = Pod { container: pods[i].container + 1, volume: pods[i].volume, running: false, started_at: None, ..Pod::new(&revision) };
         }
         self.life.record(&self.names[i], LifecycleKind::Created, format!("created by the StatefulSet (revision {revision})"));
+        self.bind(i).await;
+    }
+
+    /// The scheduler: the first node, by name, that is not cordoned and (with the anti-affinity
+    /// rule) runs no other member; then the kubelet starts the container. Without such a node the
+    /// pod stays Pending, with the scheduler's reason, until an uncordon.
+    async fn bind(&self, i: usize) {
+        {
+            let mut pods = self.pods.lock().unwrap();
+            if !pods[i].exists || pods[i].node.is_some() {
+                return;
+            }
+            let cordoned = self.cordoned.lock().unwrap();
+            let taken: BTreeSet<String> = pods.iter().enumerate().filter(|(j, p)| *j != i && p.exists).filter_map(|(_, p)| p.node.clone()).collect();
+            let free = (0..NODES).map(node_name).find(|n| !(cordoned.contains(n) || (self.spreads && taken.contains(n))));
+            let pod = &mut pods[i];
+            match free {
+                Some(node) => {
+                    pod.node = Some(node);
+                    pod.pending = None;
+                    pod.running = true;
+                    pod.started_at = Some(Utc::now());
+                }
+                None => {
+                    let blocked = (0..NODES).map(node_name).filter(|n| !cordoned.contains(n)).count();
+                    pod.pending = Some(format!(
+                        "Unschedulable: 0/{NODES} nodes are available: {blocked} node(s) didn't match pod anti-affinity rules, {} node(s) were unschedulable",
+                        NODES - blocked
+                    ));
+                    return;
+                }
+            }
+        }
         self.life.record(&self.names[i], LifecycleKind::Started, "a new container");
         self.start_server(i).await;
     }
@@ -569,9 +643,9 @@ impl Platform for FakePlatform {
             revision: Some(pod.revision.clone()),
             container_id: Some(format!("fake://{member}-{}", pod.container)),
             started_at: pod.started_at,
-            phase: "Running".into(),
-            reason: None,
-            node: Some(format!("w{ordinal}")),
+            phase: if pod.node.is_some() { "Running" } else { "Pending" }.into(),
+            reason: pod.pending.clone(),
+            node: pod.node.clone(),
             ..MemberStatus::absent(member, ordinal)
         })
     }
@@ -666,10 +740,12 @@ impl Platform for FakePlatform {
 #[async_trait]
 impl Cluster for FakePlatform {
     async fn nodes(&self) -> anyhow::Result<Vec<NodeInfo>> {
-        Ok((0..5).map(|i| NodeInfo { name: format!("w{i}"), schedulable: true, control_plane: false }).collect())
+        let cordoned = self.sim.cordoned.lock().unwrap();
+        Ok((0..NODES).map(|i| NodeInfo { name: node_name(i), schedulable: !cordoned.contains(&node_name(i)), control_plane: false }).collect())
     }
     async fn cordon(&self, node: &str) -> anyhow::Result<()> {
         self.call(Call::Cordon(node.to_string()));
+        self.sim.cordoned.lock().unwrap().insert(node.to_string());
         Ok(())
     }
     async fn uncordon(&self, node: &str) -> anyhow::Result<()> {
@@ -677,16 +753,56 @@ impl Cluster for FakePlatform {
             bail!("the API server is unavailable");
         }
         self.call(Call::Uncordon(node.to_string()));
+        self.sim.cordoned.lock().unwrap().remove(node);
+        let pending: Vec<usize> = self.sim.pods.lock().unwrap().iter().enumerate().filter(|(_, p)| p.exists && p.node.is_none()).map(|(i, _)| i).collect();
+        for i in pending {
+            let sim = self.sim.clone();
+            self.tasks.spawn(async move { sim.bind(i).await });
+        }
         Ok(())
     }
+    /// Refused while the budget allows no disruption; accepted, the pod is deleted and the
+    /// StatefulSet's controller creates it again a step later.
     async fn evict(&self, member: &str) -> anyhow::Result<EvictionOutcome> {
         self.call(Call::Evict(member.to_string()));
+        if self.sim.budget.is_some() && self.budget().await?.disruptions_allowed <= 0 {
+            return Ok(EvictionOutcome::RefusedByBudget { message: "Cannot evict pod as it would violate the pod's disruption budget.".into() });
+        }
+        let i = self.sim.ordinal(member);
+        self.sim.delete_pod(i, "evicted");
+        let sim = self.sim.clone();
+        self.tasks.spawn(async move {
+            tokio::time::sleep(sim.kubelet.step).await;
+            sim.create_pod(i).await;
+        });
         Ok(EvictionOutcome::Accepted)
     }
     async fn budget(&self) -> anyhow::Result<BudgetStatus> {
-        Ok(BudgetStatus { current_healthy: 3, desired_healthy: 2, disruptions_allowed: 1, expected_pods: 3, observed_generation: Some(1), generation: Some(1) })
+        let Some(desired) = self.sim.budget else { bail!("the manifest has no PodDisruptionBudget") };
+        let healthy = {
+            let pods = self.sim.pods.lock().unwrap();
+            let s = self.sim.servers.lock().unwrap();
+            pods.iter().zip(&s.members).filter(|(p, m)| p.exists && p.running && m.ready).count() as i32
+        };
+        let n = self.sim.names.len() as i32;
+        Ok(BudgetStatus {
+            current_healthy: healthy,
+            desired_healthy: desired,
+            disruptions_allowed: (healthy - desired).max(0),
+            expected_pods: n,
+            observed_generation: Some(1),
+            generation: Some(1),
+        })
     }
     async fn volume_pinned_node(&self, _member: &str) -> anyhow::Result<Option<String>> {
         Ok(None)
+    }
+    async fn live_statefulset(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(self.sim.statefulset.lock().unwrap().clone())
+    }
+    /// The manifest's objects, the StatefulSet as patched (no defaults applied).
+    async fn live_objects(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let sts = self.sim.statefulset.lock().unwrap().clone();
+        Ok(self.manifest.documents.iter().map(|d| if crate::manifest::is_statefulset(d) { sts.clone() } else { d.clone() }).collect())
     }
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::FakePlatform;
 use crate::config::{Config, Timeouts, WorkloadConfig};
 use crate::manifest::Manifest;
+use crate::platform::Cluster;
 use crate::platform::{LifecycleKind, Platform};
 use crate::report::{CheckReport, Verdict};
-use crate::suites::{durability, integrity, liveness, process_failure, rolling_update, Suite, SuiteCtx};
+use crate::suites::{durability, integrity, liveness, maintenance, manifest, node_failure, process_failure, rolling_update, Suite, SuiteCtx};
 
 /// Short deadlines (the fake's steps are 20 ms) and a small workload.
 fn config() -> Config {
@@ -68,7 +69,11 @@ impl Ran {
 }
 
 async fn run(suite: &dyn Suite, manifest: Manifest) -> Ran {
-    let fake = Arc::new(FakePlatform::with_manifest(manifest));
+    run_on(suite, FakePlatform::with_manifest(manifest)).await
+}
+
+async fn run_on(suite: &dyn Suite, fake: FakePlatform) -> Ran {
+    let fake = Arc::new(fake);
     let p: Arc<dyn Platform> = fake.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut ctx = SuiteCtx::new(suite.name(), p, config(), dir.path().to_path_buf());
@@ -160,4 +165,50 @@ async fn rolling_update_passes_on_the_reference() {
     }
     let revs = ran.fake.revisions().await.unwrap();
     assert_eq!(revs.iter().map(|r| r.number).collect::<Vec<_>>(), [2, 3], "the original revision renumbered by the undo");
+}
+
+#[tokio::test]
+async fn node_failure_passes_on_the_reference_and_fails_when_the_anti_affinity_selects_nothing() {
+    let ran = run(&node_failure::NodeFailure, fixture("zookeeper.yaml")).await;
+    ran.passed(2);
+    let ran = run(&node_failure::NodeFailure, fixture("broken/anti-affinity-selects-nothing.yaml")).await;
+    ran.failed("the live StatefulSet requires podAntiAffinity on kubernetes.io/hostname", "selects the pods' own labels");
+}
+
+#[tokio::test]
+async fn maintenance_passes_on_the_reference() {
+    let ran = run(&maintenance::Maintenance, fixture("zookeeper.yaml")).await;
+    ran.passed(15);
+    assert!(ran.fake.calls().iter().filter(|c| matches!(c, super::Call::Evict(m) if m == "zk-2")).count() > 2, "the third drain was refused, then accepted");
+    assert_eq!(ran.fake.status("zk-1").await.unwrap().node.as_deref(), Some("w0"), "zk-1 moved to the first node once it was uncordoned");
+    let nodes = ran.fake.nodes().await.unwrap();
+    assert!(nodes.iter().all(|n| n.schedulable), "every node uncordoned: {nodes:?}");
+}
+
+#[tokio::test]
+async fn maintenance_fails_without_a_budget_and_with_one_that_allows_two() {
+    let ran = run(&maintenance::Maintenance, fixture("broken/no-pdb.yaml")).await;
+    ran.failed("the budget allows one disruption", "has no PodDisruptionBudget");
+    ran.failed("every eviction of zk-2 for 10s refused by the budget, zk-2 running, /hello readable", "quorum lost");
+    assert_eq!(ran.verdict("every node cordoned was uncordoned"), Verdict::Pass);
+
+    let ran = run(&maintenance::Maintenance, fixture("broken/pdb-allows-two.yaml")).await;
+    ran.failed("the budget allows one disruption", "allowing 1 disruption(s)");
+    assert_eq!(ran.verdict("every node cordoned was uncordoned"), Verdict::Pass);
+}
+
+#[tokio::test]
+async fn the_manifest_suite_judges_the_live_objects_and_fails_each_broken_field_once() {
+    for fake in [FakePlatform::with_manifest(fixture("zookeeper.yaml")), FakePlatform { nodes: false, ..FakePlatform::with_manifest(fixture("zookeeper.yaml")) }] {
+        let kind = fake.kind();
+        let ran = run_on(&manifest::ManifestSuite, fake).await;
+        assert!(ran.checks.iter().all(|c| c.verdict == Verdict::Pass), "{kind}: {:#?}", ran.checks);
+        assert!(ran.checks.len() > 3, "{kind}: {:#?}", ran.checks);
+    }
+    for (broken, field) in [("pdb-allows-two.yaml", "maxUnavailable"), ("headless-selects-nothing.yaml", "selector")] {
+        let ran = run(&manifest::ManifestSuite, fixture(&format!("broken/{broken}"))).await;
+        let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).collect();
+        assert_eq!(failed.len(), 1, "{broken}: {failed:#?}");
+        assert!(failed[0].message.contains(field), "{broken}: {:?}", failed[0].message);
+    }
 }
