@@ -162,6 +162,9 @@ struct Sim {
     budget: Option<i32>,
 }
 
+/// The fixture image's user and group (`USER 1000`, its directories owned by 1000:1000).
+const IMAGE_UID: i64 = 1000;
+
 /// The fake cluster's worker nodes: w0 to w4.
 const NODES: usize = 5;
 
@@ -256,6 +259,12 @@ impl FakePlatform {
             changed: watch::channel(0).0,
             exchanges: Default::default(),
         };
+        // As deployed: each member created, started and Ready before the next (OrderedReady).
+        for m in &sim.names {
+            for kind in [LifecycleKind::Created, LifecycleKind::Started, LifecycleKind::Ready] {
+                sim.life.record(m, kind, "deployed");
+            }
+        }
         FakePlatform {
             manifest,
             nodes: true,
@@ -354,6 +363,26 @@ impl FakePlatform {
         Ok(())
     }
 
+    /// The zoo.cfg the image's `start-zookeeper` writes from the manifest's flags: each flag's
+    /// setting, and with `--servers=N` (N > 1) one `server.` line a member.
+    fn zoo_cfg(&self) -> String {
+        use crate::suites::conformance::{flag, FLAG_SETTINGS};
+        let t = self.manifest.pod_template();
+        let command = [t.command, t.args].concat().join(" ");
+        let mut cfg = String::from("# written by start-zookeeper from its flags\n");
+        for (name, setting) in FLAG_SETTINGS {
+            if let Some(v) = flag(&command, &format!("--{name}")) {
+                cfg += &format!("{setting}={v}\n");
+            }
+        }
+        let servers: usize = flag(&command, "--servers").and_then(|n| n.parse().ok()).unwrap_or(1);
+        let (peer, election) = (flag(&command, "--server_port").unwrap_or("2888".into()), flag(&command, "--election_port").unwrap_or("3888".into()));
+        for (i, m) in self.sim.names.iter().enumerate().take(if servers > 1 { servers } else { 0 }) {
+            cfg += &format!("server.{}={}:{peer}:{election}\n", i + 1, self.manifest.fqdn(m, self.namespace()));
+        }
+        cfg
+    }
+
     /// Starts the probes (once): they matter only after a fault.
     fn probe(&self) {
         self.probing.call_once(|| {
@@ -370,6 +399,7 @@ impl FakePlatform {
     /// The fake kubelet's answer to `argv` in a running container.
     fn run(&self, i: usize, argv: &[&str]) -> ExecOutput {
         let done = |exit_code: i64, stderr: &str| ExecOutput { exit_code, stdout: String::new(), stderr: stderr.to_string() };
+        let said = |stdout: &str| ExecOutput { exit_code: 0, stdout: format!("{stdout}\n"), stderr: String::new() };
         match argv {
             ["pkill", "java"] => {
                 let up = self.sim.servers.lock().unwrap().members[i].up;
@@ -394,6 +424,21 @@ impl FakePlatform {
                 }
             }
             ["test", "-x", path] => done(if self.sim.pods.lock().unwrap()[i].removed.contains(*path) { 1 } else { 0 }, ""),
+            ["hostname"] => said(&self.sim.names[i]),
+            ["hostname", "-f"] => said(&self.manifest.fqdn(&self.sim.names[i], self.namespace())),
+            ["cat", path] if path.ends_with("/myid") => said(&(i + 1).to_string()),
+            ["cat", path] if path.ends_with("/zoo.cfg") => said(&self.zoo_cfg()),
+            ["ps", "-o", "uid=,user=,args=", "-C", "java"] => {
+                if !self.sim.servers.lock().unwrap().members[i].up {
+                    return done(1, "");
+                }
+                let uid = self.manifest.pod_template().run_as_user.unwrap_or(IMAGE_UID);
+                said(&format!(
+                    "{uid:>5} {} java -cp /opt/zookeeper/lib/* org.apache.zookeeper.server.quorum.QuorumPeerMain /opt/zookeeper/conf/zoo.cfg",
+                    if uid == 0 { "root" } else { "zookeeper" }
+                ))
+            }
+            ["stat", "-c", "%g %A", _] => said(&format!("{} drwxrwsr-x", self.manifest.pod_template().fs_group.unwrap_or(IMAGE_UID))),
             _ => done(0, ""),
         }
     }
@@ -670,8 +715,10 @@ impl Platform for FakePlatform {
         }
         Ok(self.run(i, argv))
     }
-    async fn logs(&self, _member: &str, _tail: Option<usize>) -> anyhow::Result<String> {
-        Ok(String::new())
+    /// What the fixture image's log4j configuration prints to the console.
+    async fn logs(&self, member: &str, _tail: Option<usize>) -> anyhow::Result<String> {
+        let i = self.sim.ordinal(member);
+        Ok(format!("2026-12-01 00:00:00,000 [myid:{}] - INFO  [main:QuorumPeerMain@137] - Starting quorum peer\n", i + 1))
     }
     async fn volumes(&self, member: &str) -> anyhow::Result<Vec<VolumeIdentity>> {
         if !self.sim.kubelet.volumes {

@@ -11,7 +11,7 @@ use crate::manifest::Manifest;
 use crate::platform::Cluster;
 use crate::platform::{LifecycleKind, Platform};
 use crate::report::{CheckReport, Verdict};
-use crate::suites::{durability, integrity, liveness, maintenance, manifest, node_failure, process_failure, rolling_update, Suite, SuiteCtx};
+use crate::suites::{conformance, durability, integrity, liveness, maintenance, manifest, node_failure, process_failure, rolling_update, Suite, SuiteCtx};
 
 /// Short deadlines (the fake's steps are 20 ms) and a small workload.
 fn config() -> Config {
@@ -106,7 +106,7 @@ async fn durability_passes_on_the_reference_and_fails_without_volumes() {
     // gone, volumes, Ready, whole, /hello, three volumes, the workload
     ran.passed(9);
     for m in ["zk-0", "zk-1", "zk-2"] {
-        assert_eq!((count(&ran.fake, m, LifecycleKind::Deleted), count(&ran.fake, m, LifecycleKind::Created)), (1, 1), "{m}");
+        assert_eq!((count(&ran.fake, m, LifecycleKind::Deleted), count(&ran.fake, m, LifecycleKind::Created)), (1, 2), "{m}: deployed, deleted, created again");
     }
 
     let ran = run(&durability::Durability, fixture("broken/no-volume.yaml")).await;
@@ -211,4 +211,27 @@ async fn the_manifest_suite_judges_the_live_objects_and_fails_each_broken_field_
         assert_eq!(failed.len(), 1, "{broken}: {failed:#?}");
         assert!(failed[0].message.contains(field), "{broken}: {:?}", failed[0].message);
     }
+}
+
+#[tokio::test]
+async fn conformance_passes_on_the_reference_and_fails_with_a_root_server() {
+    let ran = run(&conformance::Conformance, fixture("zookeeper.yaml")).await;
+    // ordered start; per member hostname, myid, zoo.cfg; same configuration; one leader; per
+    // member logs, user, data dir
+    ran.passed(1 + 3 * 3 + 2 + 3 * 3);
+
+    let ran = run(&conformance::Conformance, fixture("broken/root-user.yaml")).await;
+    for m in ["zk-0", "zk-1", "zk-2"] {
+        ran.failed(&format!("{m}: the java process runs as UID 1000, not root"), "java runs as UID 0 (root)");
+    }
+    assert_eq!(ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).count(), 3, "{:#?}", ran.checks);
+}
+
+#[tokio::test]
+async fn conformance_fails_a_flag_that_differs_from_the_walkthrough() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
+    assert_eq!(text.matches("--tick_time=2000").count(), 1);
+    let manifest = Manifest::parse(&text.replace("--tick_time=2000", "--tick_time=3000"), "tick-time-3000").unwrap();
+    let ran = run(&conformance::Conformance, manifest).await;
+    ran.failed("zk-0: zoo.cfg has the walkthrough's servers and settings, and every flag the manifest passes", "tickTime=3000 (want 2000)");
 }
