@@ -339,8 +339,16 @@ mod tests {
         assert!(g.sync_reads[0].message.contains("acknowledged before its sync began at 52"), "{}", g.sync_reads[0].message);
         // Reported apart: the core guarantees still hold.
         assert!(g.core_held(), "{g:?}");
-        // A write acknowledged after the sync began need not be seen.
+        // A write acknowledged after the sync began need not be seen, nor one acknowledged at
+        // the instant it began (closed intervals: the two overlap).
         h.ops[6].synced_at = Some(25);
+        assert_eq!(sync_reads(&h), []);
+        h.ops[6].synced_at = Some(30);
+        assert_eq!(sync_reads(&h), []);
+        // Only reads that returned are judged.
+        h.ops[6].synced_at = Some(52);
+        assert_eq!(sync_reads(&h).len(), 1);
+        h.ops[6].outcome = Outcome::Unknown;
         assert_eq!(sync_reads(&h), []);
         // Without versions, the zxids decide.
         let mut h = legal();

@@ -358,6 +358,16 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The memo's key for a placed set's hash and a state. The unit tests can make every key collide
+/// ([`tests::colliding`]): the verdicts must not change, since the sets and states are compared.
+fn memo_key(placed_hash: u64, state: (u32, i64)) -> u64 {
+    #[cfg(test)]
+    if tests::COLLIDE.with(std::cell::Cell::get) {
+        return 0;
+    }
+    placed_hash ^ mix(((state.0 as u64) << 40) ^ state.1 as u64)
+}
+
 /// The Wing-Gong-Lowe search over one key's operations: walk the time-ordered list of call and
 /// return entries; at a call, place that operation next if the model allows it and (placed set,
 /// state) is new, take it out of the list and start again from the head; at a return, the
@@ -452,7 +462,7 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
                 let st = intern(&after);
                 let sets = [window[0].of(&placed[0]), window[1].of(&placed[1])];
                 let lo = [window[0].lo as u32, window[1].lo as u32];
-                let tried = seen.0.entry(placed_hash ^ mix(((st.0 as u64) << 40) ^ st.1 as u64)).or_default();
+                let tried = seen.0.entry(memo_key(placed_hash, st)).or_default();
                 if !tried.iter().any(|t| t.is(lo, sets, st)) {
                     tried.push(MemoEntry { lo, split: sets[0].len() as u32, words: [sets[0], sets[1]].concat().into(), state: st });
                     stack.push((e, std::mem::replace(&mut state, after)));
@@ -1067,6 +1077,124 @@ mod tests {
         let (initial, rest) = strip_leading(State::new("z", 7), ops, &mut Vec::new());
         assert_eq!((initial, rest.iter().map(|o| o.id).collect::<Vec<_>>()), (State::new("a", 8), vec![1]));
     }
+    thread_local! {
+        /// Set by [`colliding`]: every memo key is 0.
+        pub(super) static COLLIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with every memo entry in one bucket, so that only the comparison of placed sets and
+    /// states tells entries apart.
+    fn colliding<T>(f: impl FnOnce() -> T) -> T {
+        COLLIDE.with(|c| c.set(true));
+        let out = f();
+        COLLIDE.with(|c| c.set(false));
+        out
+    }
+
+    /// The memo's hash only finds candidates: with every key colliding, the verdicts on generated
+    /// histories (linearizable and mutated, small and large) and their failing parts are the same.
+    /// This is what catches a wrong placed set (a bit set or cleared at the wrong place, or every
+    /// operation given the same bit): with well-spread keys the hash alone would hide it.
+    #[test]
+    fn the_verdicts_do_not_depend_on_the_memos_hash() {
+        use super::super::generate::{generate_with, Shape};
+        let mut differ = 0;
+        for seed in 1..120 {
+            for shape in [Shape::SMALL, Shape::LARGE] {
+                let h = generate_with(seed, &shape).history;
+                let spread = check(&h, BUDGET);
+                let collided = colliding(|| check(&h, BUDGET));
+                assert_eq!(spread, collided, "seed {seed}");
+                differ += usize::from(matches!(spread, Verdict::NotLinearizable { .. }));
+            }
+        }
+        assert!(differ > 40, "{differ} non-linearizable histories among them");
+    }
+
+    #[test]
+    fn a_memo_entry_is_equal_only_in_every_field() {
+        let e = MemoEntry { lo: [1, 2], split: 1, words: vec![7, 9].into(), state: (3, 4) };
+        assert!(e.is([1, 2], [&[7], &[9]], (3, 4)));
+        assert!(!e.is([0, 2], [&[7], &[9]], (3, 4)), "lo");
+        assert!(!e.is([1, 2], [&[8], &[9]], (3, 4)), "first set");
+        assert!(!e.is([1, 2], [&[7], &[8]], (3, 4)), "second set");
+        assert!(!e.is([1, 2], [&[7], &[9]], (3, 5)), "state");
+        assert!(!e.is([1, 2], [&[], &[7, 9]], (3, 4)), "where the sets split");
+    }
+
+    /// The hashing is SplitMix64's finaliser (its first output from seed 0) and a pass-through.
+    #[test]
+    fn the_memo_hashes_are_the_documented_ones() {
+        use std::hash::Hasher;
+        assert_eq!(mix(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(mix(1), 0x910a_2dec_8902_5cc1);
+        let mut h = PassThrough::default();
+        h.write_u64(0x1234);
+        assert_eq!(h.finish(), 0x1234);
+        let mut h = PassThrough::default();
+        h.write(&[1, 2]);
+        assert_eq!(h.finish(), 0x0102);
+    }
+
+    #[test]
+    fn verdicts_describe_themselves() {
+        assert_eq!(Verdict::Linearizable.describe(), "linearizable");
+        assert_eq!(Verdict::Unknown { reason: "no time".into() }.describe(), "unknown: no time");
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Failed);
+        h.read(1, ("a", 1), (20, 30));
+        let v = verdict(&h);
+        assert!(v.describe().starts_with("not linearizable on /r/k0: 1 of"), "{}", v.describe());
+    }
+
+    /// Each key gets an equal share of what is left of the budget when its turn comes: the last
+    /// key, hard, gets what the first, easy, left (nearly all of it), and no key gets more than
+    /// what is left.
+    #[test]
+    fn the_budget_is_shared_among_the_keys_in_turn() {
+        let budget = Duration::from_millis(600);
+        let mut easy = H::new();
+        easy.write(0, "a", (0, 10), Outcome::Ok);
+        let mut history = easy.history();
+        // The hard key sorts after /r/k0.
+        for mut op in hard(30).history().ops {
+            op.key = "/r/k1".into();
+            op.id += 100;
+            history.ops.push(op);
+        }
+        let start = Instant::now();
+        let v = check(&history, budget);
+        let took = start.elapsed();
+        assert!(matches!(&v, Verdict::Unknown { reason } if reason.contains("/r/k1") && !reason.contains("/r/k0")), "{}", v.describe());
+        assert!(took >= budget * 9 / 10, "the hard key had the rest of the budget: {took:?}");
+        assert!(took < budget * 3 / 2, "no key had more than what was left: {took:?}");
+        // The other way round: the hard key first has half, the easy key is still decided.
+        let mut history = hard(30).history();
+        for mut op in easy.history().ops {
+            op.key = "/r/k1".into();
+            op.id += 100;
+            history.ops.push(op);
+        }
+        let start = Instant::now();
+        let v = check(&history, budget);
+        assert!(matches!(&v, Verdict::Unknown { reason } if reason.contains("/r/k0") && !reason.contains("/r/k1")), "{}", v.describe());
+        let took = start.elapsed();
+        assert!(took >= budget * 4 / 10 && took < budget * 3 / 2, "{took:?}");
+    }
+
+    // Survivors of the mutation test explained (cargo mutants, 2026-12-06). These change only how
+    // fast the search is or how memory is freed, never a verdict, so no unit test can see them;
+    // the checker's benchmark (ci/bench/checker.sh) does:
+    // - the incremental hash of the placed set (`placed_hash ^= keys[i]` as `|=`/`&=`, the XOR and
+    //   shift of `memo_key`) and the operations' keys (`mix(i + 1)` as `mix(i * 1)`): a wrong hash
+    //   only loses memo hits (the entries are compared in full; see
+    //   `the_verdicts_do_not_depend_on_the_memos_hash`);
+    // - `steps += 1` as `*=`: the deadline is then looked at every step instead of every 1024th;
+    // - `stack.len() > best.0.len()` as `>=`: of equally long legal prefixes the last is kept
+    //   instead of the first; either is a longest legal order;
+    // - `Release::drop` (nothing, or another threshold): the memo is freed on this thread, or
+    //   always on another; the same memory is freed.
+
     /// The window kept as bits are set and cleared is the one computed from the set alone, so equal
     /// sets meet in the memo whatever order they were made in.
     #[test]
