@@ -27,7 +27,8 @@
 //!   scheduler's reason); an eviction is refused while the PodDisruptionBudget allows no
 //!   disruption, else the pod is deleted and created again.
 //!
-//! Partitions only record the call.
+//! - a partition cuts a member off from its peers: it stops serving, the rest elect a leader if
+//!   they are a majority; the probes between members fail across a cut and count its packets.
 
 #[cfg(test)]
 mod runs;
@@ -49,7 +50,7 @@ use crate::manifest::Manifest;
 use crate::platform::docker::revision_hash;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{
-    BudgetStatus, Cluster, Cut, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity,
+    BudgetStatus, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity,
 };
 pub use zookeeper::FakeMember;
 use zookeeper::{Port, Servers};
@@ -160,6 +161,8 @@ struct Sim {
     spreads: bool,
     /// How many members the PodDisruptionBudget wants healthy, if there is one.
     budget: Option<i32>,
+    /// The members cut off, whether one way, and what their cuts counted.
+    cuts: Mutex<std::collections::BTreeMap<usize, (bool, CutCounters)>>,
 }
 
 /// The fixture image's user and group (`USER 1000`, its directories owned by 1000:1000).
@@ -249,6 +252,7 @@ impl FakePlatform {
             pods: Mutex::new((0..n).map(|i| Pod { node: Some(node_name(i)), ..Pod::new(&first.hash) }).collect()),
             cordoned: Mutex::new(BTreeSet::new()),
             spreads: crate::suites::node_failure::anti_affinity(&statefulset).is_ok(),
+            cuts: Mutex::default(),
             budget: manifest.pdb.as_ref().and_then(|b| b.spec.as_ref()).map(|spec| budget_of(spec, n)),
             statefulset: Mutex::new(statefulset),
             revisions: Mutex::new(vec![first]),
@@ -768,13 +772,57 @@ impl Platform for FakePlatform {
     fn cluster(&self) -> Option<&dyn Cluster> {
         self.nodes.then_some(self as &dyn Cluster)
     }
+    /// The member is cut off from its peers (a one-way cut too: ZooKeeper needs both ways), and
+    /// stops counting for a quorum.
     async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
         self.call(Call::Cut(cut.member.clone()));
+        let i = self.sim.ordinal(&cut.member);
+        {
+            let mut cuts = self.sim.cuts.lock().unwrap();
+            if cuts.contains_key(&i) {
+                bail!("{} is cut already", cut.member);
+            }
+            cuts.insert(i, (cut.one_way, CutCounters::default()));
+        }
+        let mut s = self.sim.servers.lock().unwrap();
+        s.members[i].isolated = true;
+        self.sim.reconcile(&mut s);
         Ok(())
     }
     async fn mend(&self, member: &str) -> anyhow::Result<()> {
         self.call(Call::Mend(member.to_string()));
+        let i = self.sim.ordinal(member);
+        if self.sim.cuts.lock().unwrap().remove(&i).is_some() {
+            let mut s = self.sim.servers.lock().unwrap();
+            s.members[i].isolated = false;
+            self.sim.reconcile(&mut s);
+        }
         Ok(())
+    }
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
+        let i = self.sim.ordinal(member);
+        self.sim.cuts.lock().unwrap().get(&i).map(|c| c.1).ok_or_else(|| anyhow::anyhow!("{member} is not cut"))
+    }
+    /// A connection opens unless one end is cut off from the other. Under a cut the cut member's
+    /// packets are dropped (counted out); the peers' are dropped too (counted in), or, one way,
+    /// let through (counted) while the answer to them is dropped.
+    async fn reaches(&self, from: &str, to: &str, _port: u16) -> anyhow::Result<bool> {
+        let (f, t) = (self.sim.ordinal(from), self.sim.ordinal(to));
+        let mut cuts = self.sim.cuts.lock().unwrap();
+        if let Some((_, counters)) = cuts.get_mut(&f) {
+            counters.out_dropped += 1;
+            return Ok(false);
+        }
+        if let Some((one_way, counters)) = cuts.get_mut(&t) {
+            if *one_way {
+                counters.in_let_through += 1;
+                counters.out_dropped += 1;
+            } else {
+                counters.in_dropped += 1;
+            }
+            return Ok(false);
+        }
+        Ok(true)
     }
     async fn teardown(&self) -> anyhow::Result<()> {
         Ok(())

@@ -11,7 +11,7 @@ use crate::manifest::Manifest;
 use crate::platform::Cluster;
 use crate::platform::{LifecycleKind, Platform};
 use crate::report::{CheckReport, Verdict};
-use crate::suites::{conformance, durability, integrity, liveness, maintenance, manifest, node_failure, process_failure, rolling_update, Suite, SuiteCtx};
+use crate::suites::{conformance, durability, integrity, liveness, maintenance, manifest, node_failure, partition, process_failure, rolling_update, Suite, SuiteCtx};
 
 /// Short deadlines (the fake's steps are 20 ms) and a small workload.
 fn config() -> Config {
@@ -234,4 +234,20 @@ async fn conformance_fails_a_flag_that_differs_from_the_walkthrough() {
     let manifest = Manifest::parse(&text.replace("--tick_time=2000", "--tick_time=3000"), "tick-time-3000").unwrap();
     let ran = run(&conformance::Conformance, manifest).await;
     ran.failed("zk-0: zoo.cfg has the walkthrough's servers and settings, and every flag the manifest passes", "tickTime=3000 (want 2000)");
+}
+
+#[tokio::test]
+async fn partition_passes_on_the_reference_and_fails_with_standalone_members() {
+    let ran = run(&partition::Partition, fixture("zookeeper.yaml")).await;
+    assert!(ran.outcome.is_ok(), "{:?}", ran.outcome);
+    let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict != Verdict::Pass).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(ran.verdict(partition::LINEARIZABLE), Verdict::Pass);
+    let cuts: Vec<_> = ran.fake.calls().into_iter().filter(|c| matches!(c, super::Call::Cut(_))).collect();
+    assert_eq!(cuts.len(), 3, "three partitions: {cuts:?}");
+
+    let ran = run(&partition::Partition, fixture("broken/no-replication.yaml")).await;
+    let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.name.as_str()).collect();
+    assert!(failed.contains(&partition::LINEARIZABLE), "{:#?}", ran.checks);
+    ran.failed(partition::LINEARIZABLE, "not linearizable on");
 }

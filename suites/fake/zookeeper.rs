@@ -37,11 +37,13 @@ pub struct FakeMember {
     pub up: bool,
     /// Bumped whenever the member stops serving or changes role: its client connections close.
     pub incarnation: u64,
+    /// Cut off from its peers (either way): it cannot be part of a quorum.
+    pub isolated: bool,
 }
 
 impl FakeMember {
     pub fn new(mode: Option<Mode>, synced: u32, zxid: i64) -> FakeMember {
-        FakeMember { mode, synced, zxid, ready: true, up: true, incarnation: 0 }
+        FakeMember { mode, synced, zxid, ready: true, up: true, incarnation: 0, isolated: false }
     }
 }
 
@@ -204,18 +206,19 @@ impl Servers {
         }
     }
 
-    /// Who serves, after a change of which servers are up. A standalone member serves while it
-    /// is up. In an ensemble a majority up elects a leader: the one leading keeps leading, else
-    /// the highest ordinal up, in a new epoch; without a majority nobody serves. A member that
-    /// stops serving or changes role is a new incarnation (its connections close), and every
-    /// serving member has the tree's last zxid.
+    /// Who serves, after a change of which servers are up or cut off. A standalone member serves
+    /// while it is up, cut off or not. In an ensemble a majority up and connected elects a leader:
+    /// the one leading keeps leading, else the highest ordinal among them, in a new epoch; a
+    /// member cut off, or on a side without a majority, does not serve. A member that stops
+    /// serving or changes role is a new incarnation (its connections close), and every serving
+    /// member has the tree's last zxid.
     pub fn reconcile(&mut self) {
         let n = self.members.len();
-        let up: Vec<usize> = (0..n).filter(|&i| self.members[i].up).collect();
+        let up: Vec<usize> = (0..n).filter(|&i| self.members[i].up && !self.members[i].isolated).collect();
         let leader = if self.standalone || up.len() <= n / 2 {
             None
         } else {
-            match (0..n).find(|&i| self.members[i].up && self.members[i].mode == Some(Mode::Leader)) {
+            match up.iter().copied().find(|&i| self.members[i].mode == Some(Mode::Leader)) {
                 Some(l) => Some(l),
                 None => {
                     self.trees[0].new_epoch();
@@ -228,6 +231,7 @@ impl Servers {
                 (false, _, _) => None,
                 (true, true, _) => Some(Mode::Standalone),
                 (true, false, None) => None,
+                (true, false, Some(_)) if !up.contains(&i) => None,
                 (true, false, Some(l)) => Some(if l == i { Mode::Leader } else { Mode::Follower }),
             };
             let m = &mut self.members[i];
