@@ -1,7 +1,7 @@
 //! A platform with no engine and no cluster behind it, for unit tests of what the suites do. It
 //! records every call that acts on the ensemble, fails the calls a test asks it to fail, and plays
-//! a small kubelet and a small ZooKeeper ensemble ([`zookeeper`]) so that a whole suite runs in a
-//! unit test, in a second or two, against what the manifest says:
+//! a small kubelet, controller, scheduler and ZooKeeper ensemble ([`zookeeper`]), so that a whole
+//! suite runs in a unit test against what the manifest says:
 //!
 //! - `pkill java` stops the member's server; the container exits with it unless the entry point
 //!   keeps it alive (`sleep infinity` after the server, `fixtures/broken/no-exit.yaml`), and an
@@ -14,21 +14,23 @@
 //! - deleting the StatefulSet deletes every pod; the data survives on the volumes only when the
 //!   manifest has `volumeClaimTemplates` (without, the tree is empty and the zxids start again);
 //!   applying it creates the pods one at a time, each Ready before the next (OrderedReady);
-//! - the servers form one ensemble with one data tree: a majority of servers up elects a leader
-//!   (the one that leads keeps leading; otherwise the highest ordinal up, in a new epoch), and
-//!   with `--servers=1` every member is a standalone server with a tree of its own.
-//!
-//! Everything happens on a clock of [`Kubelet::step`] (20 ms), not the manifest's seconds: the
-//! suites' deadlines are upper bounds, and their verdicts read events and states, not durations.
-//! A patch of the template is a new revision, rolled out from the highest ordinal down, each
-//! member Ready before the next goes; `rollout undo` patches the previous template back.
+//! - a patch of the template is a new revision, rolled out from the highest ordinal down, each
+//!   member Ready before the next goes; `rollout undo` patches the previous template back;
 //! - the cluster has five worker nodes; cordoned nodes take no pod, and with the StatefulSet's
 //!   required anti-affinity no node takes two members (a pod with no node is Pending, with the
 //!   scheduler's reason); an eviction is refused while the PodDisruptionBudget allows no
-//!   disruption, else the pod is deleted and created again.
-//!
+//!   disruption, else the pod is deleted and created again;
 //! - a partition cuts a member off from its peers: it stops serving, the rest elect a leader if
-//!   they are a majority; the probes between members fail across a cut and count its packets.
+//!   they are a majority; the probes between members fail across a cut and count its packets;
+//! - the servers form one ensemble with one data tree: a majority of servers up and connected
+//!   elects a leader (the one that leads keeps leading; otherwise the highest ordinal, in a new
+//!   epoch), and with `--servers=1` every member is a standalone server with a tree of its own;
+//! - the execs of `conformance` are answered as the fixture image would: hostnames, `myid`, the
+//!   `zoo.cfg` its `start-zookeeper` writes from the manifest's flags, the java process's user,
+//!   the data directory's group.
+//!
+//! Everything happens on a clock of [`Kubelet::step`] (20 ms), not the manifest's seconds: the
+//! suites' deadlines are upper bounds, and their verdicts read events and states, not durations.
 
 #[cfg(test)]
 mod runs;
