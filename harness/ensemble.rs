@@ -321,6 +321,25 @@ mod tests {
         assert!(!v.has_quorum());
     }
 
+    /// "Serving" (what the suites wait for before they start) is every member's server serving
+    /// clients in any mode, readiness aside; one down, or answering that it does not serve, is
+    /// not.
+    #[test]
+    fn all_serving_is_every_server_serving_in_any_mode() {
+        let v = |members| EnsembleView { members };
+        assert!(v(vec![member("zk-0", Some(Mode::Follower), None, false), member("zk-1", Some(Mode::Leader), Some(1), true), member("zk-2", Some(Mode::Standalone), None, true)])
+            .all_serving());
+        assert!(!v(vec![member("zk-0", Some(Mode::Follower), None, true), member("zk-1", Some(Mode::Leader), Some(1), true), member("zk-2", None, None, true)]).all_serving());
+        let mut not_serving = member("zk-2", Some(Mode::Follower), None, true);
+        not_serving.server = Ok(None);
+        assert!(!v(vec![member("zk-0", Some(Mode::Follower), None, true), member("zk-1", Some(Mode::Leader), Some(1), true), not_serving]).all_serving());
+    }
+
+    // A survivor of the mutation test explained (cargo mutants, 2026-12-06): in
+    // `unready_without_asking`, `at.elapsed() < every` as `<=` differs only when the time since
+    // the servers were last asked is `every` to the nanosecond, and then asking and not asking
+    // are both within the rate; no test can stop a wall clock there.
+
     /// A wait for "whole" asks no server while the watch shows a member not Ready (but at most
     /// [`ASK_SERVERS_EVERY`] apart, and says what they said), and asks at once when it turns
     /// Ready; the judgement is the same as with every look asking.

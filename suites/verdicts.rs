@@ -435,6 +435,10 @@ mod tests {
         assert!(majority_leader(&still_following, "zk-2").unwrap_err().contains("zk-2 still serves under the cut"));
         let alone = view(vec![member("zk-0", Some(Mode::Leader), 1), member("zk-1", None, 1), member("zk-2", None, 1)]);
         assert!(majority_leader(&alone, "zk-2").unwrap_err().contains("fewer than a majority"));
+        // Of five members a majority is three: a leader and one follower are not enough.
+        let five = |serving: usize| view((0..5).map(|i| member(&format!("zk-{i}"), (i < serving).then_some(if i == 0 { Mode::Leader } else { Mode::Follower }), 1)).collect());
+        assert!(majority_leader(&five(2), "zk-4").unwrap_err().starts_with("2 of 5 members serve, fewer than a majority"));
+        assert_eq!(majority_leader(&five(3), "zk-4").unwrap(), "zk-0");
     }
 
     fn reg_op(id: usize, kind: crate::workload::register::Call, outcome: crate::workload::register::Outcome, synced: bool) -> crate::workload::register::RegisterOp {

@@ -288,7 +288,7 @@ impl MemoEntry {
 /// window is a few words however long the history is. Operations without a return are numbered
 /// apart: the search need never place one, and one left out would hold the window open. Words below `lo` are full, words above `hi`
 /// are empty; both are functions of the set alone, so equal sets have equal windows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Window {
     /// The first word that is not full (`words` when every word is).
     lo: usize,
@@ -297,6 +297,14 @@ struct Window {
 }
 
 impl Window {
+    /// The window computed from the set alone: what [`Window::placed`] and [`Window::unplaced`]
+    /// keep up to date in a few steps. The search checks that they do in debug builds.
+    fn of_set(set: &[u64]) -> Window {
+        let lo = set.iter().position(|w| *w != u64::MAX).unwrap_or(set.len());
+        let hi = set.iter().rposition(|w| *w != 0).unwrap_or(0);
+        Window { lo, hi }
+    }
+
     fn placed(self, set: &[u64], word: usize) -> Window {
         let mut lo = self.lo;
         while lo < set.len() && set[lo] == u64::MAX {
@@ -459,6 +467,7 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
                 placed_hash ^= keys[i];
                 let before = window[k];
                 window[k] = window[k].placed(&placed[k], b / 64);
+                debug_assert_eq!(window[k], Window::of_set(&placed[k]), "the window kept is the set's");
                 let st = intern(&after);
                 let sets = [window[0].of(&placed[0]), window[1].of(&placed[1])];
                 let lo = [window[0].lo as u32, window[1].lo as u32];
@@ -492,6 +501,7 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
             placed[k][b / 64] &= !(1 << (b % 64));
             placed_hash ^= keys[j];
             window[k] = window[k].unplaced(&placed[k], b / 64);
+            debug_assert_eq!(window[k], Window::of_set(&placed[k]), "the window kept is the set's");
             unlift(&mut next, &mut prev, c);
             e = next[c];
         }
@@ -1060,6 +1070,23 @@ mod tests {
         assert!(parts > 150, "{parts} failing parts checked");
     }
 
+    /// Move 3 drops only what was invoked after every other operation completed: a write invoked
+    /// at the instant the last other one completes is concurrent with it (intervals are closed)
+    /// and stays. Dropped, it would leave a legal read of its value unexplained, and that read,
+    /// instead of the stale one, would be reported as the failure.
+    #[test]
+    fn a_write_invoked_as_the_last_other_completes_stays_in_the_part() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 5), Outcome::Ok);
+        // Legal: the write of b is invoked at 10 and may take effect before this read returns.
+        h.read(1, ("b", 2), (6, 10));
+        h.write(0, "b", (10, 20), Outcome::Ok);
+        // Stale: a was acknowledged before this read's sync.
+        h.read(2, ("", 0), (6, 9));
+        let v = verdict(&h);
+        assert_eq!(ids(part(&v)), vec![3], "{}", v.describe());
+    }
+
     #[test]
     fn leading_operations_become_the_initial_state() {
         let ops = vec![
@@ -1194,15 +1221,26 @@ mod tests {
     //   instead of the first; either is a longest legal order;
     // - `Release::drop` (nothing, or another threshold): the memo is freed on this thread, or
     //   always on another; the same memory is freed.
+    // - `PassThrough::write` (`^` as `|`): never called, the memo's keys are `u64` and go through
+    //   `write_u64`;
+    // - the bulk moves of `shrink`: the first chunk size (`count() / 2` as `% 2` or `* 2`), the
+    //   loop's bound (`size > 1` as `>= 1` or `== 1`), halving (`/=` as `%=`), and keeping the
+    //   chunk instead of dropping it (`!drop.contains` without `!`). Each changes which sub-parts
+    //   are searched in bulk, never which moves are legal nor whether one is kept (only if the rest
+    //   still fails); the pass one operation at a time that follows runs until no move applies, so
+    //   the part still fails alone and is one-minimal (`failing_parts_fail_alone_and_are_one_minimal`).
+    //   What they change is the number of searches, which the checker's benchmark shows.
+    // Mutants the tests catch only by running out of time (cargo mutants reports them as timeouts):
+    // `Part::accept` always `Some(true)` and `before_the_future`'s `==` as `!=` (shrinking never
+    // ends), and a few in `search` that make it loop.
 
     /// The window kept as bits are set and cleared is the one computed from the set alone, so equal
     /// sets meet in the memo whatever order they were made in.
     #[test]
     fn a_placed_sets_window_depends_on_the_set_alone() {
         let from_scratch = |set: &[u64]| {
-            let lo = set.iter().position(|w| *w != u64::MAX).unwrap_or(set.len());
-            let hi = set.iter().rposition(|w| *w != 0).unwrap_or(0);
-            (lo, hi)
+            let w = Window::of_set(set);
+            (w.lo, w.hi)
         };
         let mut rng = super::super::generate::Rng::new(7);
         for bits in [1usize, 63, 64, 65, 200, 256] {
