@@ -118,8 +118,10 @@ impl Suite for Partition {
         ctx.mark("register workload started");
         let mut baseline = Baseline { register: &register, since: Instant::now(), done: false };
 
+        let mut carried = None;
         for (n, scenario) in Scenario::ALL.into_iter().enumerate() {
-            if !round(ctx, scenario, &prefix, n, &mut baseline).await {
+            carried = round(ctx, scenario, &prefix, n, &mut baseline, carried).await;
+            if carried.is_none() {
                 break;
             }
         }
@@ -158,25 +160,41 @@ impl Baseline<'_> {
     }
 }
 
+/// What a round leaves the next: the ensemble as seen whole after the heal, and the probes made
+/// then between every two members. Nothing touches the network between a heal and the next cut,
+/// so the next round picks its member from that view and takes its proof that the probes can
+/// open from those probes, instead of looking and probing again outside the recovery it times.
+struct AfterHeal {
+    view: EnsembleView,
+    probes: Vec<(String, String, bool)>,
+}
+
 /// One partition, from proof that the probes can succeed to the ensemble whole after the heal.
-/// False when a step failed (later partitions would build on a broken ensemble).
-async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, baseline: &mut Baseline<'_>) -> bool {
+/// None when a step failed (later partitions would build on a broken ensemble).
+async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, baseline: &mut Baseline<'_>, carried: Option<AfterHeal>) -> Option<AfterHeal> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let port = p.manifest().pod_template().election_port();
     let key = scenario.key();
 
     let start = Instant::now();
-    let view = match EnsembleView::observe(p.as_ref(), t.operation).await {
-        Ok(v) => v,
-        Err(e) => return ctx.record(&format!("{key}: the ensemble before the partition"), start, Err(e)),
+    let (view, earlier) = match carried {
+        Some(AfterHeal { view, probes }) => (view, Some(probes)),
+        None => match EnsembleView::observe(p.as_ref(), t.operation).await {
+            Ok(v) => (v, None),
+            Err(e) => {
+                ctx.record(&format!("{key}: the ensemble before the partition"), start, Err(e));
+                return None;
+            }
+        },
     };
     let picked = match scenario.role() {
         Mode::Leader => view.leaders().first().map(|s| s.to_string()),
         _ => view.followers().last().map(|s| s.to_string()),
     };
     let Some(member) = picked else {
-        return ctx.record(&format!("{key}: a {:?} to cut off", scenario.role()).to_lowercase(), start, Err(anyhow!("there is none: {}", view.describe())));
+        ctx.record(&format!("{key}: a {:?} to cut off", scenario.role()).to_lowercase(), start, Err(anyhow!("there is none: {}", view.describe())));
+        return None;
     };
     let peers: Vec<String> = p.members().into_iter().filter(|m| *m != member).collect();
     let cut = Cut { member: member.clone(), peers: peers.clone(), one_way: scenario.one_way() };
@@ -184,21 +202,23 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
 
     // The probes must be able to succeed, or their failing under the cut would prove nothing.
     let start = Instant::now();
-    let before = probes(p.as_ref(), &member, &peers, port).await;
-    let open = before.and_then(|b| verdicts::all_reached(&b));
+    let open = match earlier {
+        Some(all) => verdicts::all_reached(&involving(&all, &member)).map(|d| format!("{d}, probed after the last heal")),
+        None => probes(p.as_ref(), &pairs_of(&member, &peers), port).await.and_then(|b| verdicts::all_reached(&b)),
+    };
     if !ctx.record(&format!("{key}: before the cut, {member} and {} open each other's port {port}", peers.join(", ")), start, open) {
-        return false;
+        return None;
     }
 
     baseline.wait(ctx).await;
     let start = Instant::now();
     let (fault, set) = ctx.inject(&Action::Partition { cut: cut.clone() }).await;
     if !ctx.record(&format!("{key}: {what}"), start, set.map(|_| "the rules are set".to_string())) {
-        return false;
+        return None;
     }
 
     let start = Instant::now();
-    let during = probes(p.as_ref(), &member, &peers, port).await;
+    let during = probes(p.as_ref(), &pairs_of(&member, &peers), port).await;
     let counters = p.cut_counters(&member).await;
     let in_force = during.and_then(|d| verdicts::cut_in_force(&d, &counters?, cut.one_way));
     let ok = ctx.record(&format!("{key}: the partition is in force"), start, in_force);
@@ -233,34 +253,61 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
 
     // Healed whatever happened above; the ledger heals it too if this fails. The probes that
     // prove the heal and the wait for the ensemble to be whole run side by side, so the moment
-    // it is whole is not noticed only after the probes.
+    // it is whole is not noticed only after the probes. They probe every two members, not only
+    // the healed one and its peers: the next round's proof that its probes can open.
     let start = Instant::now();
     let heal_at = ctx.mark(format!("heal: {member}"));
     let healed_check = format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", "));
     if let Err(e) = ctx.revert(&Revert::Mend { member: member.clone() }).await {
-        return ctx.record(&healed_check, start, Err(e));
+        ctx.record(&healed_check, start, Err(e));
+        return None;
     }
     let whole_start = Instant::now();
-    let (after, (whole, whole_at)) = tokio::join!(probes(p.as_ref(), &member, &peers, port), async {
+    let everyone = every_pair(&p.members());
+    let (after, (whole, whole_at)) = tokio::join!(probes(p.as_ref(), &everyone, port), async {
         let whole = fault.wait_whole(ctx, &format!("{key}.")).await;
         (whole, chrono::Utc::now())
     });
-    let healed = after.and_then(|a| verdicts::all_reached(&a));
+    let (healed, after) = match after {
+        Ok(all) => (verdicts::all_reached(&involving(&all, &member)), Some(all)),
+        Err(e) => (Err(e), None),
+    };
     let healed_ok = ctx.record(&healed_check, start, healed);
-    if whole.is_ok() {
-        // wait_whole marked "whole again" just before it returned.
-        ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, whole_at));
+    let (rejoined, view) = match whole {
+        Ok(view) => {
+            // wait_whole marked "whole again" just before it returned.
+            ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, whole_at));
+            (verdicts::rejoined(&view, &member), Some(view))
+        }
+        Err(e) => (Err(e), None),
+    };
+    let rejoined_ok = ctx.record(&format!("{key}: after the heal {member} rejoined, ensemble whole"), whole_start, rejoined);
+    match (view, after) {
+        (Some(view), Some(probes)) if rejoined_ok && healed_ok && ok => Some(AfterHeal { view, probes }),
+        _ => None,
     }
-    let whole = whole.and_then(|view| verdicts::rejoined(&view, &member));
-    ctx.record(&format!("{key}: after the heal {member} rejoined, ensemble whole"), whole_start, whole) && healed_ok && ok
 }
 
-/// The election port both ways between `member` and each peer: `(from, to, opened)`. The probes
-/// run side by side (each takes up to a second where a cut drops its packets).
-async fn probes(p: &dyn Platform, member: &str, peers: &[String], port: u16) -> anyhow::Result<Vec<(String, String, bool)>> {
-    let pairs: Vec<(String, String)> = peers.iter().flat_map(|peer| [(member.to_string(), peer.clone()), (peer.clone(), member.to_string())]).collect();
+/// The probes of a cut of `member`: its election port and each peer's, both ways.
+fn pairs_of(member: &str, peers: &[String]) -> Vec<(String, String)> {
+    peers.iter().flat_map(|peer| [(member.to_string(), peer.clone()), (peer.clone(), member.to_string())]).collect()
+}
+
+/// Every two members, both ways.
+fn every_pair(members: &[String]) -> Vec<(String, String)> {
+    members.iter().flat_map(|from| members.iter().filter(move |to| *to != from).map(move |to| (from.clone(), to.clone()))).collect()
+}
+
+/// Of `probes`, those to or from `member`.
+fn involving(probes: &[(String, String, bool)], member: &str) -> Vec<(String, String, bool)> {
+    probes.iter().filter(|(from, to, _)| from == member || to == member).cloned().collect()
+}
+
+/// Whether each of `pairs` opens the other's election port: `(from, to, opened)`. The probes run
+/// side by side (each takes up to a second where a cut drops its packets).
+async fn probes(p: &dyn Platform, pairs: &[(String, String)], port: u16) -> anyhow::Result<Vec<(String, String, bool)>> {
     let opened = futures::future::try_join_all(pairs.iter().map(|(from, to)| p.reaches(from, to, port))).await?;
-    Ok(pairs.into_iter().zip(opened).map(|((from, to), o)| (from, to, o)).collect())
+    Ok(pairs.iter().cloned().zip(opened).map(|((from, to), o)| (from, to, o)).collect())
 }
 
 /// Waits until `member`'s server answers that it does not serve (it has lost its quorum).
@@ -331,6 +378,27 @@ mod tests {
         assert_eq!(s, [(Mode::Leader, false), (Mode::Follower, false), (Mode::Leader, true)]);
         let keys: std::collections::BTreeSet<_> = Scenario::ALL.iter().map(|s| s.key()).collect();
         assert_eq!(keys.len(), 3, "each scenario's metrics are its own");
+    }
+
+    /// The probes made after a heal, between every two members, hold each next cut's pairs: its
+    /// member and each peer, both ways, and no other.
+    #[test]
+    fn the_probes_after_a_heal_hold_the_next_cuts_pairs() {
+        for n in [3, 5] {
+            let members: Vec<String> = (0..n).map(|i| format!("zk-{i}")).collect();
+            let all: Vec<(String, String, bool)> = every_pair(&members).into_iter().map(|(f, t)| (f, t, true)).collect();
+            assert_eq!(all.len(), n * (n - 1));
+            assert_eq!(all.iter().collect::<std::collections::BTreeSet<_>>().len(), all.len(), "each pair once");
+            for m in &members {
+                let peers: Vec<String> = members.iter().filter(|p| *p != m).cloned().collect();
+                let mut want: Vec<(String, String, bool)> = pairs_of(m, &peers).into_iter().map(|(f, t)| (f, t, true)).collect();
+                let mut got = involving(&all, m);
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "{m}");
+                assert_eq!(got.len(), 2 * (n - 1));
+            }
+        }
     }
 
     #[test]

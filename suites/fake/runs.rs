@@ -245,6 +245,14 @@ async fn partition_passes_on_the_reference_and_fails_with_standalone_members() {
     assert_eq!(ran.verdict(partition::LINEARIZABLE), Verdict::Pass);
     let cuts: Vec<_> = ran.fake.calls().into_iter().filter(|c| matches!(c, super::Call::Cut(_))).collect();
     assert_eq!(cuts.len(), 3, "three partitions: {cuts:?}");
+    // The first cut's probes are made before it; each later cut's come from the last heal.
+    let before: Vec<(&str, bool)> = ran
+        .checks
+        .iter()
+        .filter(|c| c.name.contains(": before the cut, "))
+        .map(|c| (c.name.split(':').next().unwrap(), c.message.contains("probed after the last heal")))
+        .collect();
+    assert_eq!(before, [("leader_cut_off", false), ("follower_cut_off", true), ("leader_one_way", true)], "{:#?}", ran.checks);
 
     let ran = run(&partition::Partition, fixture("broken/no-replication.yaml")).await;
     let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.name.as_str()).collect();
