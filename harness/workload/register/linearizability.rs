@@ -1234,6 +1234,23 @@ mod tests {
     // `Part::accept` always `Some(true)` and `before_the_future`'s `==` as `!=` (shrinking never
     // ends), and a few in `search` that make it loop.
 
+    /// The search backtracks out of a full first word of the placed set (64 operations placed, the
+    /// 64th undone) and out of the second word: the windows it keeps stay the set's (the search
+    /// asserts that in debug builds, as tests run) and the verdict is found.
+    #[test]
+    fn a_search_backtracking_out_of_a_full_word_keeps_its_windows() {
+        let mut h = H::new();
+        // 63 reads one after another: bits 0 to 62.
+        for i in 0..63 {
+            h.read(0, ("", 0), (10 * i, 10 * i + 5));
+        }
+        // Bits 63 and 64, concurrent: tried x then y first, which the last read rules out.
+        h.write(1, "x", (1000, 1100), Outcome::Ok);
+        h.write(2, "y", (1000, 1100), Outcome::Ok);
+        h.read(3, ("x", 2), (1200, 1300));
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+    }
+
     /// The window kept as bits are set and cleared is the one computed from the set alone, so equal
     /// sets meet in the memo whatever order they were made in.
     #[test]
