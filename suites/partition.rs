@@ -198,13 +198,14 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
     };
     let peers: Vec<String> = p.members().into_iter().filter(|m| *m != member).collect();
     let cut = Cut { member: member.clone(), peers: peers.clone(), one_way: scenario.one_way() };
+    let pairs = pairs_of(&member, &peers);
     let what = cut.describe();
 
     // The probes must be able to succeed, or their failing under the cut would prove nothing.
     let start = Instant::now();
     let open = match earlier {
         Some(all) => verdicts::all_reached(&involving(&all, &member)).map(|d| format!("{d}, probed after the last heal")),
-        None => probes(p.as_ref(), &pairs_of(&member, &peers), port).await.and_then(|b| verdicts::all_reached(&b)),
+        None => probes(p.as_ref(), &pairs, port).await.and_then(|b| verdicts::all_reached(&b)),
     };
     if !ctx.record(&format!("{key}: before the cut, {member} and {} open each other's port {port}", peers.join(", ")), start, open) {
         return None;
@@ -218,7 +219,7 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
     }
 
     let start = Instant::now();
-    let during = probes(p.as_ref(), &pairs_of(&member, &peers), port).await;
+    let during = probes(p.as_ref(), &pairs, port).await;
     let counters = p.cut_counters(&member).await;
     let in_force = during.and_then(|d| verdicts::cut_in_force(&d, &counters?, cut.one_way));
     let ok = ctx.record(&format!("{key}: the partition is in force"), start, in_force);

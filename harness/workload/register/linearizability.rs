@@ -1255,10 +1255,6 @@ mod tests {
     /// sets meet in the memo whatever order they were made in.
     #[test]
     fn a_placed_sets_window_depends_on_the_set_alone() {
-        let from_scratch = |set: &[u64]| {
-            let w = Window::of_set(set);
-            (w.lo, w.hi)
-        };
         let mut rng = super::super::generate::Rng::new(7);
         for bits in [1usize, 63, 64, 65, 200, 256] {
             let mut set = vec![0u64; bits.div_ceil(64)];
@@ -1274,9 +1270,9 @@ mod tests {
                     set[b / 64] &= !(1 << (b % 64));
                     window = window.unplaced(&set, b / 64);
                 }
-                assert_eq!((window.lo, window.hi), from_scratch(&set), "{bits} bits: {set:x?}");
-                let (lo, hi) = from_scratch(&set);
-                assert_eq!(window.of(&set), &set[lo.min(hi + 1)..=hi]);
+                let want = Window::of_set(&set);
+                assert_eq!(window, want, "{bits} bits: {set:x?}");
+                assert_eq!(window.of(&set), &set[want.lo.min(want.hi + 1)..=want.hi]);
             }
         }
     }
