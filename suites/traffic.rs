@@ -72,3 +72,40 @@ impl Traffic {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{Config, WorkloadConfig};
+    use crate::suites::fake::FakePlatform;
+
+    /// A suite whose fault fails after the workload started returns with `?`, never reaching
+    /// `finish`: the workload stops with it and writes nothing into what runs next.
+    #[tokio::test]
+    async fn a_suite_that_fails_with_question_mark_mid_fault_leaves_no_workload_running() {
+        async fn failing_suite(ctx: &mut SuiteCtx, wrote: &mut i64, fake: &FakePlatform) -> anyhow::Result<()> {
+            let _traffic = Traffic::start(ctx).await?;
+            let before = fake.last_zxid("zk-0");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            *wrote = fake.last_zxid("zk-0") - before;
+            Err(anyhow::anyhow!("the fault could not be injected"))?;
+            unreachable!("the fault failed");
+        }
+        let fake = Arc::new(FakePlatform::new());
+        let platform: Arc<dyn crate::platform::Platform> = fake.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { workload: WorkloadConfig { rate_per_second: 200, max_duration: Duration::from_secs(60), max_operations: 100_000 }, ..Config::default() };
+        let mut ctx = SuiteCtx::new("durability", platform, config, dir.path().to_path_buf());
+        let mut wrote = 0;
+        let outcome = failing_suite(&mut ctx, &mut wrote, &fake).await;
+        assert!(outcome.is_err());
+        assert!(wrote > 0, "the workload was writing while the suite ran");
+        // An operation in flight when the workers were aborted may still land: let it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stopped = fake.last_zxid("zk-0");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(fake.last_zxid("zk-0"), stopped, "the workload wrote after its suite returned");
+    }
+}

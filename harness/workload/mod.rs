@@ -113,8 +113,9 @@ impl Workload {
 
     /// Stops the workers and returns the history. An operation in flight may complete within
     /// the operation timeout; one that does not is recorded as unknown at the moment of stopping.
-    pub async fn stop(self) -> History {
-        stop_loops(&self.cancel, self.workers, self.op_timeout, "workload: a worker").await;
+    pub async fn stop(mut self) -> History {
+        let workers = std::mem::take(&mut self.workers);
+        stop_loops(&self.cancel, workers, self.op_timeout, "workload: a worker").await;
         let now = Utc::now();
         let mut ops = std::mem::take(&mut *self.ops.lock().expect("history lock"));
         for op in ops.iter_mut().filter(|o| o.completed < o.invoked) {
@@ -124,6 +125,22 @@ impl Workload {
             op.error = Some("still in flight when the workload stopped".into());
         }
         History::new(ops)
+    }
+}
+
+/// A workload dropped without [`Workload::stop`] (its suite returned early, with `?` or a panic)
+/// stops at once: its workers are cancelled and aborted, so none of them writes into the suites
+/// that follow. Its history is lost; only `stop` returns one.
+impl Drop for Workload {
+    fn drop(&mut self) {
+        if self.workers.is_empty() {
+            return;
+        }
+        tracing::warn!("workload dropped without being stopped: its {} workers are aborted", self.workers.len());
+        self.cancel.cancel();
+        for w in &self.workers {
+            w.abort();
+        }
     }
 }
 

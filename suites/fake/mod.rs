@@ -307,6 +307,12 @@ impl FakePlatform {
         self.sim.exchanges.load(Ordering::SeqCst)
     }
 
+    /// The last zxid of the tree `member` serves: it moves with every write.
+    pub fn last_zxid(&self, member: &str) -> i64 {
+        let i = self.sim.ordinal(member);
+        self.sim.servers.lock().unwrap().tree(i).zxid
+    }
+
     /// The data of `path` in the tree `member` serves, if it exists.
     pub fn read(&self, member: &str, path: &str) -> Option<Vec<u8>> {
         let i = self.sim.ordinal(member);
