@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use zk_chaos::ownership::{self, RunLocks};
 use zk_chaos::platform::kube::kind::{self, KindCluster};
 
 #[path = "common/cli.rs"]
@@ -90,13 +91,18 @@ fn checks(report: &Value, suite: &str) -> Vec<String> {
 struct Shared {
     cluster: KindCluster,
     rt: tokio::runtime::Runtime,
+    /// The cluster's lock, as a run holds it: a `zk-chaos clean` beside this test (the Docker
+    /// end-to-end tests run one while these run) leaves a cluster in use alone.
+    _lock: RunLocks,
 }
 
 impl Shared {
     fn create() -> Shared {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let cluster = KindCluster::planned(&zk_chaos::run::new_run_id("zk-chaos-e2e"));
-        let shared = Shared { cluster, rt };
+        let mut lock = RunLocks::new(ownership::runs_dir());
+        lock.hold(&cluster.name).expect("the cluster's lock");
+        let shared = Shared { cluster, rt, _lock: lock };
         let helper = zk_chaos::platform::netfilter::image();
         shared.rt.block_on(shared.cluster.create(&kind::KindConfig::builtin(), &[IMAGE, &helper])).expect("a kind cluster");
         shared

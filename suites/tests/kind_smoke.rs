@@ -547,13 +547,18 @@ struct KindCluster {
     /// Holds the kubeconfig kind writes, so ~/.kube/config is not touched.
     dir: tempfile::TempDir,
     deleted: bool,
+    /// The cluster's lock, as a run holds it: a `zk-chaos clean` beside this test (the Docker
+    /// end-to-end tests run one while these run) leaves a cluster in use alone.
+    _lock: zk_chaos::ownership::RunLocks,
 }
 
 impl KindCluster {
     /// A unique, short, lowercase name; nothing is created yet, but the guard is armed.
     fn planned(kind: PathBuf) -> anyhow::Result<KindCluster> {
         let name = format!("zk-chaos-smoke-{}-{}", SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(), std::process::id());
-        Ok(KindCluster { kind, name, dir: tempfile::tempdir()?, deleted: false })
+        let mut lock = zk_chaos::ownership::RunLocks::new(zk_chaos::ownership::runs_dir());
+        lock.hold(&name)?;
+        Ok(KindCluster { kind, name, dir: tempfile::tempdir()?, deleted: false, _lock: lock })
     }
 
     fn kubeconfig(&self) -> PathBuf {
