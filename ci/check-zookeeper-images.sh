@@ -12,7 +12,11 @@
 # Everything it creates carries the labels zk-chaos.images-test=1 and zk-chaos.images-test.run=<this run> and is
 # removed at the end (also on failure or Ctrl-C), by the run's label only.
 #
-#   bash ci/check-zookeeper-images.sh [walkthrough-3.9.5|walkthrough-3.8.6|official|bitnami]...   # default: all
+#   bash ci/check-zookeeper-images.sh [walkthrough-3.9.5|walkthrough-3.8.6|walkthrough-3.8|official|bitnami]...
+#
+# Default: all five (walkthrough-3.8 is Debian's zk-chaos/zookeeper:3.8 of ci/build-image.sh, checked the same way).
+# ZK_CHAOS_IMAGES_FIXTURE=PATH runs the selected images with another fixture (e.g. a negative control in
+# fixtures/broken/, to see a check fail); ZK_CHAOS_IMAGES_DEADLINE (s, default 120) bounds each wait.
 #
 # Takes about 25-40 s per image on two cores (JVM start and leader election dominate).
 # Exit codes: 0 every check passed; 1 a check failed (its name, and the members' last log lines, printed);
@@ -28,6 +32,7 @@ log() { printf 'check-zookeeper-images: %s\n' "$*" >&2; }
 # name fixture image-map expected-uid zkCli-path
 all_checks="walkthrough-3.9.5 fixtures/zookeeper.yaml zk-chaos/zookeeper:3.8=zk-chaos/zookeeper:3.9.5 1000 /opt/zookeeper/bin/zkCli.sh
 walkthrough-3.8.6 fixtures/zookeeper.yaml zk-chaos/zookeeper:3.8=zk-chaos/zookeeper:3.8.6 1000 /opt/zookeeper/bin/zkCli.sh
+walkthrough-3.8 fixtures/zookeeper.yaml zk-chaos/zookeeper:3.8=zk-chaos/zookeeper:3.8 1000 /usr/share/zookeeper/bin/zkCli.sh
 official fixtures/official.yaml zookeeper:3.9.5=zk-chaos/zookeeper-official:3.9.5 1000 zkCli.sh
 bitnami fixtures/bitnami.yaml docker.io/bitnami/zookeeper:3.9.5=zk-chaos/zookeeper-bitnami:3.9.5 1001 zkCli.sh"
 
@@ -99,6 +104,7 @@ one_leader_two_followers() {
 total_start=$SECONDS
 while read -r name fixture map uid zkcli; do
   [ -n "$name" ] || continue
+  fixture=${ZK_CHAOS_IMAGES_FIXTURE:-$fixture}
   start=$SECONDS
   to=${map#*=}
   docker image inspect "$to" >/dev/null 2>&1 || { log "$to is not built: run bash ci/build-zookeeper-images.sh"; exit 3; }
@@ -139,7 +145,7 @@ while read -r name fixture map uid zkcli; do
         if tr "\0" "\n" <"$p/cmdline" 2>/dev/null | grep -qx org.apache.zookeeper.server.quorum.QuorumPeerMain; then
           cfg=$(tr "\0" "\n" <"$p/cmdline" | tail -n 1)
           dir=$(sed -n "s/^dataDir=//p" "$cfg")
-          echo "uid=$(awk "/^Uid:/ {print \$2}" "$p/status") myid=$(cat "$dir/myid") cfg=$cfg"
+          echo "uid=$(awk "/^Uid:/ {print \$2}" "$p/status") myid=$(cat "$dir/myid") cfg=$cfg tickTime=$(sed -n "s/^tickTime=//p" "$cfg")"
           exit 0
         fi
       done
