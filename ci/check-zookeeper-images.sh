@@ -18,7 +18,7 @@
 # ZK_CHAOS_IMAGES_FIXTURE=PATH runs the selected images with another fixture (e.g. a negative control in
 # fixtures/broken/, to see a check fail); ZK_CHAOS_IMAGES_DEADLINE (s, default 120) bounds each wait.
 #
-# Takes about 25-40 s per image on two cores (JVM start and leader election dominate).
+# Takes 21-38 s per image on two cores, about 2.5 min for all five (JVM start and leader election dominate).
 # Exit codes: 0 every check passed; 1 a check failed (its name, and the members' last log lines, printed);
 # 3 no Docker engine, an image is not built (run ci/build-zookeeper-images.sh), or no PyYAML.
 set -euo pipefail
