@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline lint of what CI and users apply:
-#  - fixtures/zookeeper.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
+#  - the reference deployments fixtures/{zookeeper,official,bitnami}.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
 #    of a fixed version, strictly (unknown fields are errors): kubernetes-validate --strict;
 #  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
 #  - .github/workflows with zizmor --offline, and against SchemaStore's GitHub workflow schema

@@ -434,6 +434,36 @@ mod tests {
         assert_eq!(changed, paths, "{name}");
     }
 
+    /// The negative controls of the other reference deployments (the official image configured by environment,
+    /// the Bitnami-chart style) likewise differ from their reference only where their header says. Compared as
+    /// plain YAML documents, so the check does not depend on which kinds the manifest reader accepts.
+    #[rstest]
+    #[case::wrong_myid("official-wrong-myid", "official", &["/3/spec/template/spec/containers/0/command/2"])]
+    #[case::member_config("official-member-config-disagrees", "official", &["/3/spec/template/spec/containers/0/command/2"])]
+    #[case::probe_never_fails(
+        "official-probe-never-fails",
+        "official",
+        &["/3/spec/template/spec/containers/0/readinessProbe/exec/command/2", "/3/spec/template/spec/containers/0/livenessProbe/exec/command/2"]
+    )]
+    #[case::preferred_anti_affinity(
+        "preferred-anti-affinity",
+        "bitnami",
+        &["/6/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution", "/6/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution"]
+    )]
+    fn other_negative_controls_differ_from_their_reference_in_one_way(#[case] name: &str, #[case] reference: &str, #[case] paths: &[&str]) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let docs = |path: std::path::PathBuf| -> Value {
+            let text = std::fs::read_to_string(&path).unwrap();
+            Value::Array(serde_saphyr::from_multiple::<Value>(&text).unwrap().into_iter().filter(|d| !d.is_null()).collect())
+        };
+        let (a, b) = (docs(dir.join(format!("{reference}.yaml"))), docs(dir.join("broken").join(format!("{name}.yaml"))));
+        let mut changed: Vec<String> = json_patch::diff(&a, &b).0.iter().map(|op| op.path().to_string()).collect();
+        changed.sort();
+        let mut expected: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        expected.sort();
+        assert_eq!(changed, expected, "{name}");
+    }
+
     #[test]
     fn the_no_pdb_control_is_the_reference_without_its_budget() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
