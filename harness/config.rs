@@ -17,11 +17,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Container image to run instead of the manifest's (the manifest's when unset).
@@ -32,20 +32,26 @@ pub struct Config {
     pub workload: WorkloadConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// How long each kind of wait may take before it gives up, saying what it saw last.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
+    /// One member Running and Ready.
     #[serde(with = "humantime_serde")]
     pub member_ready: Duration,
+    /// The ensemble whole: one leader, every follower synced (and every member serving before the first suite).
     #[serde(with = "humantime_serde")]
     pub ensemble_whole: Duration,
+    /// One ZooKeeper operation or exec.
     #[serde(with = "humantime_serde")]
     pub operation: Duration,
+    /// Removing what the run created, at its end (deleting a kind cluster gets 2 minutes more).
     #[serde(with = "humantime_serde")]
     pub cleanup: Duration,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// The client workload every fault suite runs through its fault.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkloadConfig {
     /// Operations per second the workload aims for (an upper bound, not a promise).
