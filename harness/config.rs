@@ -54,12 +54,12 @@ pub struct Timeouts {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkloadConfig {
-    /// Operations per second the workload aims for (an upper bound, not a promise).
+    /// Operations per second the workload aims for (an upper bound, not a promise); 1 to 1000.
     pub rate_per_second: u32,
-    /// The workload never runs longer than this, whatever the fault does.
+    /// The workload never runs longer than this, whatever the fault does; at most 1h.
     #[serde(with = "humantime_serde")]
     pub max_duration: Duration,
-    /// Nor issues more operations than this.
+    /// The workload never issues more operations than this.
     pub max_operations: u64,
 }
 

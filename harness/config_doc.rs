@@ -165,7 +165,8 @@ pub fn render() -> Result<String, String> {
                     let _ = writeln!(example, "{}: {}", field.name, yaml_value(v));
                 }
             }
-            let _ = writeln!(top, "| `{}` | {} | `{}` | {} |", field.name, kind(field), yaml_value(value), field.doc);
+            let default = if value.is_null() { "unset".to_string() } else { format!("`{}`", yaml_value(value)) };
+            let _ = writeln!(top, "| `{}` | {} | {default} | {} |", field.name, kind(field), field.doc);
         }
     }
     let mut serialized: Vec<String> = defaults.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
