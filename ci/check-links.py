@@ -8,8 +8,11 @@ case, letters, digits, '-' and '_' kept, spaces to '-', the rest dropped; a repe
 only within docs/src (mdBook publishes nothing else), and every page must be in SUMMARY.md (mdBook
 builds only those). Remote links (http, https, mailto) are not fetched: there is no network here.
 
-Usage: python3 ci/check-links.py [REPO_ROOT]. Exit 0 when every link resolves, 1 otherwise, each
-broken link printed as FILE:LINE: what is wrong.
+Usage: python3 ci/check-links.py [--html BUILT_BOOK] [REPO_ROOT]. With --html (mdbook's output
+folder), every anchor a book page links to must also be an id in the page mdBook built, so the
+slugs above are checked against mdBook's own. `--self-test` checks the checker on a small tree of
+good and broken links. Exit 0 when every link resolves, 1 otherwise, each broken link printed as
+FILE:LINE: what is wrong.
 """
 
 import os
@@ -88,7 +91,7 @@ def anchors(path):
     return _anchors[path]
 
 
-def check(root):
+def check(root, html=None):
     book = os.path.join(root, "docs", "src")
     files = [os.path.join(root, name) for name in ("README.md", "CHANGELOG.md") if os.path.exists(os.path.join(root, name))]
     for d, _, names in os.walk(book):
@@ -120,6 +123,11 @@ def check(root):
                         errors.append(f"{rel}:{n}: {target}: an anchor into a file that is not markdown")
                     elif anchor not in anchors(dest):
                         errors.append(f"{rel}:{n}: {target}: {os.path.relpath(dest, root)} has no heading #{anchor}")
+                    elif html and in_book:
+                        page = os.path.join(html, os.path.relpath(dest, book)[: -len(".md")] + ".html")
+                        ids = set(re.findall(r'\bid="([^"]+)"', open(page, encoding="utf-8").read())) if os.path.exists(page) else set()
+                        if anchor not in ids:
+                            errors.append(f"{rel}:{n}: {target}: mdBook's {os.path.relpath(page, html)} has no id {anchor}")
     summary = os.path.join(book, "SUMMARY.md")
     if os.path.exists(summary):
         listed = set()
@@ -132,9 +140,44 @@ def check(root):
     return checked, errors
 
 
+def self_test():
+    """The checker finds each kind of broken link in a small tree, and passes the good ones."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        os.makedirs(os.path.join(root, "docs", "src", "sub"))
+        files = {
+            "README.md": "# Top\n\n## Exit codes\n\n[ok](#exit-codes) [ok](docs/src/a.md#a-b-c) [bad](#nope) [bad](missing.md)\n"
+            "```\n[not a link](nowhere.md)\n```\n[ref]: docs/src/sub/b.md#gone\n",
+            "docs/src/SUMMARY.md": "# Summary\n\n- [A](a.md)\n",
+            "docs/src/a.md": "# A `b` c!\n\n[up](../../README.md) [ok](#a-b-c) `[span](nowhere.md)`\n",
+            "docs/src/sub/b.md": "# B\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(root, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        _anchors.clear()
+        checked, errors = check(root)
+        _anchors.clear()
+        want = ["README.md:5: #nope", "README.md:5: missing.md", "README.md:9: docs/src/sub/b.md#gone", "docs/src/a.md:3: ../../README.md",
+                "docs/src/sub/b.md: not in docs/src/SUMMARY.md"]
+        found = [w for w in want if any(e.startswith(w) for e in errors)]
+        if found != want or len(errors) != len(want) or checked != 8:
+            print(f"check-links self-test failed: {checked} checked, errors {errors}", file=sys.stderr)
+            return 1
+    print("check-links self-test: passed", file=sys.stderr)
+    return 0
+
+
 def main():
-    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), ".."))
-    checked, errors = check(root)
+    args = sys.argv[1:]
+    if args == ["--self-test"]:
+        return self_test()
+    html = None
+    if args[:1] == ["--html"]:
+        html, args = os.path.abspath(args[1]), args[2:]
+    root = os.path.abspath(args[0] if args else os.path.join(os.path.dirname(__file__), ".."))
+    checked, errors = check(root, html)
     for e in errors:
         print(e)
     print(f"check-links: {checked} relative links checked, {len(errors)} broken", file=sys.stderr)

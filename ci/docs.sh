@@ -39,4 +39,5 @@ fi
 mdbook build docs --dest-dir "$out" >&2
 [ -f "$out/index.html" ] && [ -f "$out/configuration.html" ] || { echo "ci/docs.sh: mdbook built no index.html or configuration.html in $out" >&2; exit 1; }
 echo "ci/docs.sh: the book built ($(find "$out" -name '*.html' | wc -l) pages)" >&2
-python3 ci/check-links.py
+python3 ci/check-links.py --self-test
+python3 ci/check-links.py --html "$out"
