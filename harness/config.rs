@@ -17,11 +17,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Container image to run instead of the manifest's (the manifest's when unset).
@@ -32,28 +32,34 @@ pub struct Config {
     pub workload: WorkloadConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// How long each kind of wait may take before it gives up, saying what it saw last.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
+    /// One member Running and Ready.
     #[serde(with = "humantime_serde")]
     pub member_ready: Duration,
+    /// The ensemble whole: one leader, every follower synced (and every member serving before the first suite).
     #[serde(with = "humantime_serde")]
     pub ensemble_whole: Duration,
+    /// One ZooKeeper operation or exec.
     #[serde(with = "humantime_serde")]
     pub operation: Duration,
+    /// Removing what the run created, at its end (deleting a kind cluster gets 2 minutes more).
     #[serde(with = "humantime_serde")]
     pub cleanup: Duration,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// The client workload every fault suite runs through its fault.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkloadConfig {
-    /// Operations per second the workload aims for (an upper bound, not a promise).
+    /// Operations per second the workload aims for (an upper bound, not a promise); 1 to 1000.
     pub rate_per_second: u32,
-    /// The workload never runs longer than this, whatever the fault does.
+    /// The workload never runs longer than this, whatever the fault does; at most 1h.
     #[serde(with = "humantime_serde")]
     pub max_duration: Duration,
-    /// Nor issues more operations than this.
+    /// The workload never issues more operations than this.
     pub max_operations: u64,
 }
 

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod config_doc;
 pub mod ensemble;
 pub mod error;
 pub mod manifest;
