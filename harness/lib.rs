@@ -14,6 +14,7 @@ pub mod ownership;
 pub mod platform;
 pub mod report;
 pub mod run;
+pub mod shell;
 pub mod wait;
 pub mod workload;
 
