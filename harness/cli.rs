@@ -27,7 +27,7 @@ pub fn init_tracing_at(verbosity: i8) {
     let wanted = crate::shell::log_filter(verbosity, std::env::var("RUST_LOG").ok().as_deref());
     let filter = tracing_subscriber::EnvFilter::try_new(&wanted).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zk_chaos=info"));
     let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref(), std::env::var_os("CI").as_deref());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(crate::progress::LogWriter).with_ansi(ansi).with_target(false).try_init();
 }
 
 /// Whether to colour a stream: only a terminal, and not when `NO_COLOR` is set to anything but

@@ -12,6 +12,7 @@ pub mod error;
 pub mod manifest;
 pub mod ownership;
 pub mod platform;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod shell;

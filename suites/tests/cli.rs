@@ -486,6 +486,8 @@ fn the_docker_cli_context_chooses_the_engine_when_docker_host_is_unset() {
     assert!(seen.iter().any(|r| r.contains("/images/example.org/zookeeper:3.8/json")), "{seen:?}\n{err}");
     // Our engine refuses to create anything: the run fails, and its report says which engine it used.
     assert_eq!(code, 1, "{out}{err}");
+    // stderr is a pipe here: plain lines, no status line redrawn with escape codes.
+    assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(d.join("results/latest/report.json")).unwrap()).unwrap();
     let want = format!("Docker engine: unix://{} (from the docker context fake-engine (currentContext in {}))", engine.socket.display(), config.join("config.json").display());
     assert!(report["notes"].as_array().unwrap().iter().any(|n| n == &Value::from(want.clone())), "{want}\n{}", report["notes"]);
