@@ -16,10 +16,11 @@ use zk_chaos::{cli, suites};
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every suite passed (compare: no regression; clean: nothing failed to go)
-  1    a check failed, cleanup failed, or compare found a regression
+  1    a check failed, cleanup failed, or compare found a regression (or runs of other suites or another
+       deployment, without --allow-different)
   2    bad input: unknown suite, unreadable or invalid manifest, config or report, a bad flag value,
-       a DOCKER_HOST the docker CLI would refuse, an unknown kubeconfig context, disruptive suites on a
-       cluster not allowed to be disrupted, `clean --run` of a run still in progress
+       a DOCKER_HOST the docker CLI would refuse, an unknown docker context or kubeconfig context,
+       disruptive suites on a cluster not allowed to be disrupted, `clean --run` of a run still in progress
   3    platform unavailable: no Docker engine, a missing image that cannot be built, no kubeconfig or
        API server, no kind binary
   130  interrupted (Ctrl-C or SIGTERM), after removing what the run created; a second Ctrl-C quits at

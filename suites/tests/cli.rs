@@ -496,3 +496,44 @@ fn the_docker_cli_context_chooses_the_engine_when_docker_host_is_unset() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("DOCKER_CONTEXT selects the docker context \"nowhere\""), "{err}");
 }
+
+/// `--repeat 2 --junit PATH -o json` against our fake engine (each run fails at its deployment):
+/// stdout is one JSON document with both runs and the pass rates; PATH and
+/// results/repeat-<id>.junit.xml hold every run in one JUnit report, the check failing in both a
+/// failure with one rerun.
+#[test]
+fn repeated_runs_write_one_junit_and_one_machine_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let engine = FakeEngine::start(d.join("engine.sock"));
+    std::fs::write(d.join("config.yaml"), "image: example.org/zookeeper:3.8\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+        .args(["run", "--suite", "integrity", "--repeat", "2", "-o", "json", "--config"])
+        .arg(d.join("config.yaml"))
+        .arg("--results")
+        .arg(d.join("results"))
+        .arg("--junit")
+        .arg(d.join("junit.xml"))
+        .env("DOCKER_HOST", format!("unix://{}", engine.socket.display()))
+        .env("ZK_CHAOS_RUNS_DIR", d.join("runs"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{stdout}");
+    for r in runs {
+        assert_eq!(r["verdict"], "fail", "{r}");
+        assert!(Path::new(r["results"].as_str().unwrap()).join("report.json").exists(), "{r}");
+        assert_eq!(r["suites"][0]["failed"][0][0], "every member Running and Ready", "{r}");
+    }
+    assert_eq!(doc["pass_rates"][0]["ran"], 2, "{stdout}");
+    assert_eq!(doc["pass_rates"][0]["passed"], 0, "{stdout}");
+    let junit = std::fs::read_to_string(d.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
+    assert_eq!(junit.matches("<rerunFailure").count(), 1, "{junit}");
+    assert!(junit.contains("failed in every run that ran it (2)"), "{junit}");
+    let first = runs[0]["run_id"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(d.join(format!("results/repeat-{first}.junit.xml"))).unwrap(), junit);
+}
