@@ -291,12 +291,18 @@ pub struct Finished {
 async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out: &mut Vec<SuiteReport>, version: &mut Option<String>) {
     let kind = platform.kind();
     let t = &p.opts.config.timeouts;
+    // The status line (or plain lines), until the suites are done.
+    let _progress = crate::progress::start();
+    let expected = crate::progress::expected(&p.opts.results, kind.as_str());
+    let runnable = p.suites.iter().filter(|s| s.platforms().contains(&kind)).count();
+    let mut ordinal = 0;
     let deploy_start = Instant::now();
     let deploy = p.suites.iter().any(|s| s.platforms().contains(&kind) && s.needs_ensemble(kind));
     if !deploy {
         tracing::info!("no selected suite needs the ensemble on {kind}: nothing is deployed");
     } else {
         tracing::info!("deploying {} ({} members) on {kind}, run {}", p.manifest.origin, p.manifest.replicas(), platform.run_id());
+        crate::progress::phase(format!("deploying {} ({} members)", p.manifest.origin, p.manifest.replicas()));
     }
     let deployed = if deploy { platform.deploy().await } else { Ok(()) };
     if let Err(e) = deployed {
@@ -338,6 +344,8 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         }
         let started = Instant::now();
         let since = Utc::now();
+        ordinal += 1;
+        crate::progress::suite(ordinal, runnable, suite.name(), expected.get(suite.name()).copied());
         tracing::info!("suite {} ({}): {}", suite.name(), walkthrough::titles(suite.sections()), suite.summary());
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
         let ready = if i > 0 {

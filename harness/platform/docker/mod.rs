@@ -30,6 +30,8 @@ use crate::wait::{self, Seen};
 
 pub struct DockerPlatform {
     docker: Docker,
+    /// The engine's address and what named it, for the report's notes.
+    engine: host::Found,
     run_id: String,
     namespace: String,
     manifest: Manifest,
@@ -55,7 +57,7 @@ struct State {
 impl DockerPlatform {
     /// Connects to the engine and checks the image is there. Creates nothing yet.
     pub async fn connect(manifest: Manifest, config: Config, run_id: String) -> Result<DockerPlatform> {
-        let docker = engine::connect().await?;
+        let (docker, found) = engine::connect_found().await?;
         let image = manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", manifest.origin)))?;
         if docker.inspect_image(&image).await.is_err() {
             return Err(Error::unavailable(format!(
@@ -90,6 +92,7 @@ impl DockerPlatform {
             state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),
             controller: std::sync::Mutex::new(None),
             docker,
+            engine: found,
             run_id,
             manifest,
             config,
@@ -347,6 +350,7 @@ impl Platform for DockerPlatform {
         }
         notes.extend(self.manifest.docker_service_notes());
         notes.push("resources: cpu requests become CPU shares; memory requests have no Docker equivalent".into());
+        notes.push(engine_note(&self.engine));
         notes
     }
 
@@ -598,9 +602,20 @@ impl Platform for DockerPlatform {
     }
 }
 
+/// The report's note naming the engine the run used and what chose it.
+fn engine_note(found: &host::Found) -> String {
+    format!("Docker engine: {} (from {})", found.endpoint.url(), found.from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_names_the_engine_and_what_chose_it() {
+        let found = host::Found { endpoint: host::Endpoint::Unix("/home/me/.colima/docker.sock".into()), from: "the docker context colima (DOCKER_CONTEXT)".into() };
+        assert_eq!(engine_note(&found), "Docker engine: unix:///home/me/.colima/docker.sock (from the docker context colima (DOCKER_CONTEXT))");
+    }
 
     #[test]
     fn revision_hashes_follow_the_template() {
