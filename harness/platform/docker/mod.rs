@@ -346,6 +346,7 @@ impl Platform for DockerPlatform {
             notes.push("PodDisruptionBudget: not applicable on Docker (there are no nodes to drain); the maintenance suite needs Kubernetes".into());
         }
         notes.extend(self.manifest.docker_service_notes());
+        notes.extend(self.manifest.docker_object_notes());
         notes.push("resources: cpu requests become CPU shares; memory requests have no Docker equivalent".into());
         notes
     }
