@@ -5,6 +5,7 @@
 pub mod images;
 pub mod input;
 pub mod pod;
+pub mod resolve;
 
 use std::path::Path;
 
@@ -62,7 +63,10 @@ impl Manifest {
     /// Parses multi-document YAML. Errors name the origin, the object and the field.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         let bad = |msg: String| Error::bad_input(format!("{origin}: {msg}"));
-        let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        // As kubectl reads YAML (YAML 1.1): `defaultMode: 0755` is octal, as every chart writes it.
+        let mut options = serde_saphyr::Options::default();
+        options.legacy_octal_numbers = true;
+        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| bad(format!("not valid YAML: {e}")))?;
         let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
         if documents.is_empty() {
             return Err(bad("holds no objects; it needs at least a StatefulSet".into()));
@@ -180,6 +184,16 @@ impl Manifest {
         self.services.iter().find(|s| s.metadata.name.as_deref() == Some(self.service_name()))
     }
 
+    /// Whether members have DNS names as on Kubernetes: the governing Service (serviceName) is
+    /// headless and selects the pods. Without it a member's FQDN resolves nowhere but in itself.
+    pub fn governs_members(&self) -> bool {
+        let labels = self.statefulset_document().pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        self.headless_service().and_then(|s| s.spec.as_ref()).is_some_and(|spec| {
+            spec.cluster_ip.as_deref() == Some("None")
+                && spec.selector.as_ref().is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k).and_then(Value::as_str) == Some(v.as_str())))
+        })
+    }
+
     /// Whether Kubernetes would publish DNS records of members that are not Ready.
     fn publishes_not_ready(&self) -> bool {
         self.headless_service().and_then(|s| s.spec.as_ref()).and_then(|s| s.publish_not_ready_addresses) == Some(true)
@@ -190,6 +204,7 @@ impl Manifest {
     /// StatefulSet's own.
     pub fn docker_unsupported(&self) -> Vec<String> {
         let mut out = self.pod_template().docker_unsupported;
+        out.extend(self.missing_references());
         let at = format!("StatefulSet {}: spec", self.name());
         let Some(spec) = self.statefulset.spec.as_ref() else { return out };
         if let Some(u) = &spec.update_strategy {
@@ -229,10 +244,18 @@ impl Manifest {
     /// How the Docker platform realises the Services, where that differs from Kubernetes (the
     /// report's notes).
     pub fn docker_service_notes(&self) -> Vec<String> {
-        let mut out = vec![format!(
-            "Services: the headless Service {} is a Docker network on which members answer to their FQDNs; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
-            self.service_name()
-        )];
+        let mut out = vec![if self.governs_members() {
+            format!(
+                "Services: the headless Service {} is a Docker network on which members answer to their FQDNs and the short forms of them \
+                 (member.{0}, .namespace, .svc), as cluster DNS answers; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
+                self.service_name()
+            )
+        } else {
+            format!(
+                "Services: the governing Service {} is not headless or does not select the pods, so, as on Kubernetes, no member has a DNS name the others can resolve",
+                self.service_name()
+            )
+        }];
         if !self.publishes_not_ready() {
             out.push(format!(
                 "Service {}: without publishNotReadyAddresses Kubernetes publishes a member's FQDN only once it is Ready; on Docker it resolves from the member's start. \
@@ -272,9 +295,6 @@ impl Manifest {
     pub fn docker_not_applicable(&self) -> Vec<String> {
         let mut out = self.pod_template().not_applicable;
         if let Some(spec) = self.statefulset.spec.as_ref() {
-            if spec.revision_history_limit.is_some() {
-                out.push("spec.revisionHistoryLimit (the Docker platform keeps every revision of the run)".into());
-            }
             if spec.persistent_volume_claim_retention_policy.as_ref().and_then(|r| r.when_scaled.as_deref()).is_some() {
                 out.push("spec.persistentVolumeClaimRetentionPolicy.whenScaled (no suite scales the StatefulSet)".into());
             }
