@@ -142,9 +142,13 @@ struct CertifyArgs {
     /// Where the ensemble runs.
     #[arg(long, value_enum, default_value = "docker")]
     platform: PlatformArg,
-    /// The StatefulSet manifest (the walkthrough's four objects) [default: the built-in reference manifest, the walkthrough's zookeeper.yaml]
+    /// The manifest: a file, a directory (its *.yaml/*.yml in name order) or - (stdin), holding one StatefulSet and its Services, PodDisruptionBudget,
+    /// ConfigMaps, Secrets, ServiceAccount, NetworkPolicies, Roles, RoleBindings [default: the built-in reference manifest, the walkthrough's zookeeper.yaml]
     #[arg(long, value_name = "PATH")]
     manifest: Option<PathBuf>,
+    /// Run the manifest's image FROM as the local image TO (repeatable; adds to `images:` in the config); it runs with imagePullPolicy IfNotPresent.
+    #[arg(long = "image-map", value_name = "FROM=TO")]
+    image_map: Vec<String>,
     /// Where results/<run-id>/ goes (relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
@@ -306,10 +310,14 @@ fn main() -> ExitCode {
 
 /// `run` and `certify` (no `suites`: every suite the platform supports).
 async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    for m in &args.image_map {
+        let (from, to) = zk_chaos::manifest::images::parse_mapping("--image-map", m).map_err(Error::bad_input)?;
+        config.images.insert(from, to);
+    }
     let opts = RunOptions {
         platform: args.platform.into(),
         suites,

@@ -57,8 +57,21 @@ impl Prepared {
 /// Checks the manifest and the suite names. Bad input is an error here, before any platform work.
 pub fn prepare(opts: RunOptions) -> Result<Prepared> {
     let mut manifest = Manifest::load_or_reference(opts.manifest.as_deref())?;
+    let mut local = Vec::new();
+    if !opts.config.images.is_empty() {
+        let origin = manifest.origin.clone();
+        manifest = manifest.with_image_map(&opts.config.images).map_err(|e| Error::bad_input(format!("{origin}: {e}")))?;
+        local.extend(opts.config.images.values().cloned());
+    }
     if let Some(image) = &opts.config.image {
         manifest = manifest.with_image(image);
+        local.push(image.clone());
+    }
+    manifest = manifest.with_local_images(&local, "the run supplies it (mapped with --image-map, images: or image: in the config)");
+    if opts.platform == PlatformKind::Kind {
+        // kind loads every image of the pod template into its nodes (see `open`).
+        let loaded = manifest.images();
+        manifest = manifest.with_local_images(&loaded, "it is loaded into the kind cluster from the local Docker engine");
     }
     let unsupported = manifest.docker_unsupported();
     if opts.platform == PlatformKind::Docker && !unsupported.is_empty() {
@@ -140,11 +153,16 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
         return Ok(session);
     }
     use crate::platform::kube::kind::KindCluster;
-    let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
+    let mut images = p.manifest.images();
+    if images.is_empty() {
+        return Err(Error::bad_input(format!("{}: the container has no image", p.manifest.origin)));
+    }
     let config = p.kind_config.clone().unwrap_or_else(crate::platform::kube::kind::KindConfig::builtin);
     // The partition helper only when a selected suite partitions: it is not needed otherwise.
-    let helper = crate::platform::netfilter::image();
-    let images: Vec<&str> = if p.needs(crate::platform::Capability::Partitions) { vec![&image, &helper] } else { vec![&image] };
+    if p.needs(crate::platform::Capability::Partitions) {
+        images.push(crate::platform::netfilter::image());
+    }
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
     let cluster = KindCluster::planned(first_run_id);
     session.own(&cluster.name)?;
     tokio::select! {
@@ -271,7 +289,7 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
             image_id: None,
             zookeeper_version: version,
         },
-        notes: platform.notes(),
+        notes: p.manifest.notes.iter().cloned().chain(platform.notes()).collect(),
         suites: suite_reports,
         cleanup_errors,
         interrupted,

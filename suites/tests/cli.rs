@@ -82,6 +82,8 @@ fn bad_input_exits_2_with_a_reason() {
         (vec!["run", "-n", "zk-test", "--suite", "nope"], "unknown suite 'nope'"),
         (vec!["run", "--suite", "nope"], "unknown suite 'nope'"),
         (vec!["run", "--manifest", "/nonexistent.yaml"], "/nonexistent.yaml"),
+        (vec!["run", "--image-map", "zookeeper:3.9.5"], "--image-map \"zookeeper:3.9.5\": write it FROM=TO"),
+        (vec!["run", "--image-map", "zookeeper:3.9.5=x:1"], "names zookeeper:3.9.5, which the pod template does not run (it runs zk-chaos/zookeeper:3.8)"),
     ] {
         let (code, out, err) = zk_chaos(&args);
         assert_eq!(code, 2, "{args:?}: {out}{err}");
@@ -91,6 +93,26 @@ fn bad_input_exits_2_with_a_reason() {
     let (code, _, err) = zk_chaos(&["compare", a, dir.path().join("junk.json").to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("is not a zk-chaos report.json"), "{err}");
+}
+
+/// `--manifest -` reads stdin: what `helm template … | zk-chaos run --manifest -` gives it. An
+/// unknown kind there is refused before anything runs, naming the document and the kind.
+#[test]
+fn a_manifest_on_stdin_is_read_and_an_unknown_kind_refused() {
+    use std::io::Write;
+    let text = format!("{}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: zk-ui\n", include_str!("../../fixtures/zookeeper.yaml"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+        .args(["run", "--manifest", "-", "--suite", "manifest"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("<stdin>: document 5 (Deployment \"zk-ui\"): unsupported object apps/v1/Deployment"), "{err}");
 }
 
 /// `zk-chaos suites -o json` is JSON a machine can read: every suite with its walkthrough sections
