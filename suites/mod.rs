@@ -3,6 +3,7 @@
 //! A suite never names a platform; it speaks to the ensemble through [`Platform`] and records checks in its
 //! [`SuiteCtx`].
 
+pub mod config_source;
 pub mod conformance;
 pub mod durability;
 #[cfg(test)]
@@ -15,8 +16,10 @@ pub mod maintenance;
 pub mod manifest;
 pub mod node_failure;
 pub mod partition;
+pub mod process;
 pub mod process_failure;
 pub mod rolling_update;
+pub mod server_config;
 pub mod traffic;
 pub mod verdicts;
 pub mod walkthrough;
