@@ -16,7 +16,7 @@ use crate::platform::Platform;
 /// builtins and `tr` (coreutils, in every image that has a shell worth the name).
 pub const SCAN: &str = concat!(
     "for d in /proc/[0-9]*; do ",
-    "c=$(tr '\\000\\n' '\\001 ' < \"$d/cmdline\" 2>/dev/null) || continue; [ -n \"$c\" ] || continue; u=; g=; ",
+    "c=$(tr '\\000\\n' '\\001 ' 2>/dev/null < \"$d/cmdline\") || continue; [ -n \"$c\" ] || continue; u=; g=; ",
     "while read -r k a rest; do case \"$k\" in Uid:) u=$a;; Gid:) g=$a;; esac; done 2>/dev/null < \"$d/status\"; ",
     "printf '%s\\t%s\\t%s\\t%s\\n' \"${d#/proc/}\" \"$u\" \"$g\" \"$c\"; done"
 );
