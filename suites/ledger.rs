@@ -24,7 +24,7 @@ use crate::platform::{Cut, EvictionOutcome, ExecOutput, Platform};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// SIGTERM to the ZooKeeper server's java process in a member's container, found through
-    /// `/proc` ([`super::process`]): what `pkill java` does, without procps in the image.
+    /// `/proc` ([`super::process`]): what the walkthrough's kill of java does, without procps in the image.
     KillServer { member: String },
     /// `rm <path>` in a member's container.
     RemoveFile { member: String, path: String },

@@ -3,7 +3,7 @@
 //! from a fresh container and becomes Ready; while it was broken it was reported unready. Every
 //! deadline is derived from the manifest's probe fields.
 //!
-//! The fault breaks the probe's own target, as the walkthrough removes `zookeeper-ready`: the
+//! The fault breaks the probe's own target, as the walkthrough removes its probe script: the
 //! script or binary the probe's argv runs, resolved on the container's PATH, removed (or made
 //! unexecutable) as the container's user. Where that cannot be done (a read-only root, a file the
 //! user may not change, an inline probe such as `echo ruok | nc localhost 2181 | grep imok`, a
@@ -38,7 +38,7 @@ pub enum Target {
 const GENERAL_TOOLS: &[&str] =
     &["sh", "bash", "ash", "dash", "nc", "ncat", "netcat", "curl", "wget", "echo", "printf", "test", "[", "true", "false", "java", "cat", "grep", "timeout", "env", "exec"];
 
-/// The probe's own target from its argv: `sh -c "zookeeper-ready 2181"` runs `zookeeper-ready`;
+/// The probe's own target from its argv: `sh -c "ready-check 2181"` runs `ready-check`;
 /// `["/opt/probe.sh"]` runs `/opt/probe.sh`; a pipeline or a list in `sh -c` is inline.
 pub fn probe_target(argv: &[String]) -> Target {
     let base = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();

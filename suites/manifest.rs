@@ -283,7 +283,7 @@ fn probe(c: &Value, which: &str) -> anyhow::Result<String> {
     let field = format!("spec.template.spec.containers[0].{which}");
     let p = c.get(which).filter(|p| !p.is_null()).ok_or_else(|| {
         anyhow!(
-            "{field} is absent: {}. Fix: an exec probe that asks the server, as the walkthrough's `sh -c \"zookeeper-ready 2181\"`",
+            "{field} is absent: {}. Fix: an exec probe that asks the server, as `sh -c \"echo ruok | nc localhost 2181 | grep imok\"` or the image's own health check",
             if which == "livenessProbe" { "a hung server is never restarted" } else { "clients are sent to servers that do not serve" }
         )
     })?;
@@ -291,7 +291,7 @@ fn probe(c: &Value, which: &str) -> anyhow::Result<String> {
         let argv: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
         ensure!(
             !never_fails(&argv),
-            "{field} runs {argv:?}, which succeeds whether or not the server serves. Fix: a command that fails when it does not, as `sh -c \"zookeeper-ready 2181\"`"
+            "{field} runs {argv:?}, which succeeds whether or not the server serves. Fix: a command that fails when it does not, as `sh -c \"echo ruok | nc localhost 2181 | grep imok\"` or the image's own health check"
         );
         format!("exec {argv:?}")
     } else if p.get("tcpSocket").is_some() || p.get("httpGet").is_some() || p.get("grpc").is_some() {

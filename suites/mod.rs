@@ -180,7 +180,7 @@ impl SuiteCtx {
         self.markers.insert(i, Marker { at, label });
     }
 
-    /// Marks a moment on the suite's timeline ("fault injected: pkill java in zk-1").
+    /// Marks a moment on the suite's timeline ("fault injected: kill java in zk-1").
     pub fn mark(&mut self, label: impl Into<String>) -> chrono::DateTime<chrono::Utc> {
         let at = chrono::Utc::now();
         self.mark_at(at, label);

@@ -1,5 +1,5 @@
 //! The server's process, found and signalled through `/proc` inside the member's container: many
-//! images have no procps (`ps`, `pkill`), but every Linux container has `/proc` and almost every
+//! images have no procps, but every Linux container has `/proc` and almost every
 //! image a POSIX shell, whose `kill` is a builtin. Nothing here names an image's paths.
 //!
 //! # Caveats

@@ -1,5 +1,5 @@
 //! `process-failure` ("Handling process failure", TUTORIAL.md 11): killing java in a member (the
-//! walkthrough's `pkill java`: SIGTERM, here to the server's pid found through `/proc`, since many
+//! walkthrough's kill of java: SIGTERM, here to the server's pid found through `/proc`, since many
 //! images have no procps) makes its container exit (the entry point exits with its server),
 //! restartPolicy Always restarts it, and it rejoins the ensemble with the data intact. Done once
 //! on a follower and once on the leader.

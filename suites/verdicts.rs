@@ -19,7 +19,7 @@ pub fn ms_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_milliseconds().max(0) as f64
 }
 
-/// process-failure: after java is killed (SIGTERM, as `pkill java`) the container must exit by
+/// process-failure: after java is killed (SIGTERM, as the walkthrough kills it) the container must exit by
 /// itself, before a liveness probe could have noticed. `seen` is the first Exited or
 /// LivenessKilled event after the fault, `None` if none came within `deadline`; `kill_ok`
 /// whether the kill itself reported success.

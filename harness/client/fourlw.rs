@@ -197,7 +197,13 @@ pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result
     } else {
         (ask(addr, "srvr", timeout).await, None)
     };
-    let state = parse_srvr(&srvr?)?;
+    let srvr = match srvr {
+        // A whitelist without srvr (it is in ZooKeeper's default one, but a deployment may list
+        // others only): `stat` says the same Mode and Zxid, after the client list.
+        Err(e) if not_whitelisted(&e) => ask(addr, "stat", timeout).await.map_err(|stat| e.context(format!("and {stat:#}")))?,
+        other => other?,
+    };
+    let state = parse_srvr(&srvr)?;
     let leads = state.as_ref().is_some_and(|s| s.mode == Mode::Leader);
     {
         let mut last = LED_LAST.lock().expect("never poisoned");
@@ -326,6 +332,22 @@ mod tests {
         let err = ask(addr_of_refusal().await, "mntr", Duration::from_secs(5)).await.unwrap_err();
         assert!(not_whitelisted(&err), "{err:#}");
         assert_eq!(err.to_string().split(':').nth(2).map(str::trim), Some("not in the server's 4lw.commands.whitelist"));
+    }
+
+    /// A whitelist of `stat` but not `srvr`: the same state, read from `stat`; with neither, an
+    /// error that names the whitelist.
+    #[tokio::test]
+    async fn without_srvr_the_state_is_read_from_stat() {
+        const STAT_FOLLOWER: &str = "Zookeeper version: 3.9.5, built on 2025-01-01 00:00 UTC\nClients:\n /127.0.0.1:51234[0](queued=0,recved=1,sent=0)\n\n\
+            Latency min/avg/max: 0/0.0/0\nReceived: 3\nSent: 2\nConnections: 1\nOutstanding: 0\nZxid: 0x200000001\nMode: follower\nNode count: 5\n";
+        let (addr, server) = scripted(&[("srvr", "srvr is not executed because it is not in the whitelist.\n"), ("stat", STAT_FOLLOWER)]).await;
+        let state = server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!((state.mode, state.zxid), (Mode::Follower, 0x200000001));
+        server.abort();
+        let (addr, _none) =
+            scripted(&[("srvr", "srvr is not executed because it is not in the whitelist.\n"), ("stat", "stat is not executed because it is not in the whitelist.\n")]).await;
+        let err = server_state(addr, Duration::from_secs(5)).await.unwrap_err();
+        assert!(not_whitelisted(&err) && format!("{err:#}").contains("'stat'"), "{err:#}");
     }
 
     async fn addr_of_refusal() -> SocketAddr {

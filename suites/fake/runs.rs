@@ -129,7 +129,7 @@ async fn process_failure_passes_on_the_reference_and_fails_when_the_container_ou
     }
     assert_eq!(count(&ran.fake, "zk-0", LifecycleKind::Exited), 0);
 
-    // The kill went to the server's pid, found through /proc: no pkill in the image.
+    // The kill went to the server's pid, found through /proc: no procps in the image.
     assert!(ran.fake.calls().contains(&super::Call::Exec("zk-2".into(), "sh -c kill -TERM 1".into())), "{:?}", ran.fake.calls());
 
     let ran = run(&process_failure::ProcessFailure, fixture("broken/no-exit.yaml")).await;
