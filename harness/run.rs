@@ -480,7 +480,7 @@ mod tests {
             vec![
                 (Action::Cordon { node: "w1".into() }, Call::Cordon("w1".into()), Some(Call::Uncordon("w1".into()))),
                 (Action::DeleteStatefulSet, Call::DeleteStatefulSet, Some(Call::ApplyStatefulSet)),
-                (Action::KillProcess { member: "zk-1".into(), process: "java".into() }, Call::Exec("zk-1".into(), "pkill java".into()), None),
+                (Action::RemoveFile { member: "zk-1".into(), path: "/x".into() }, Call::Exec("zk-1".into(), "rm /x".into()), None),
                 (Action::Rollback, Call::Rollback, None),
                 (
                     Action::Partition { cut: crate::platform::Cut { member: "zk-1".into(), peers: vec!["zk-0".into(), "zk-2".into()], one_way: false } },
@@ -549,19 +549,19 @@ mod tests {
             let p: Arc<dyn Platform> = fake.clone();
             let dir = tempfile::tempdir().unwrap();
             let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
-            ctx.inject(&Action::KillProcess { member: "zk-1".into(), process: "java".into() }).await.1.unwrap();
+            ctx.inject(&Action::KillServer { member: "zk-1".into() }).await.1.unwrap();
             assert!(ctx.inject(&Action::Cordon { node: "w1".into() }).await.1.is_err(), "Docker has no nodes");
             let faults = ctx.faults().to_vec();
             assert_eq!(
                 faults.iter().map(|f| (f.name.as_str(), f.outcome, f.detail.as_str())).collect::<Vec<_>>(),
-                [("pkill java in zk-1", "ok", "exit 0"), ("cordon w1", "failed", "docker has no nodes to cordon"),]
+                [("kill java in zk-1", "ok", "exit 0"), ("cordon w1", "failed", "docker has no nodes to cordon"),]
             );
             assert!(faults.iter().all(|f| f.invoked <= f.completed));
             let report = ctx.finish(Ok(()), std::time::Instant::now());
             assert_eq!(report.artifacts, ["one-fault/faults.jsonl"]);
             let saved = std::fs::read_to_string(dir.path().join("one-fault/faults.jsonl")).unwrap();
             assert_eq!(saved.lines().count(), 2);
-            assert!(saved.lines().next().unwrap().contains("\"name\":\"pkill java in zk-1\""), "{saved}");
+            assert!(saved.lines().next().unwrap().contains("\"name\":\"kill java in zk-1\""), "{saved}");
         }
 
         #[tokio::test]
