@@ -8,7 +8,9 @@
 #   3. each member's myid file (in the dataDir its java command line's config names) holds its ordinal + 1, and
 #      java runs as the UID the deployment asks for;
 #   4. a znode created through member 0 is read back, with its value, through member 2 (zkCli.sh of the image);
-#   5. for the read-only fixture (Bitnami), the root filesystem refuses a write.
+#   5. for the read-only fixture (Bitnami), the root filesystem refuses a write;
+#   6. after `docker restart` of member 0 (same volumes, a fresh process) it is ready again with myid 1, the
+#      ensemble has one leader and two followers again, and member 0 reads the znode.
 # Everything it creates carries the labels zk-chaos.images-test=1 and zk-chaos.images-test.run=<this run> and is
 # removed at the end (also on failure or Ctrl-C), by the run's label only.
 #
@@ -18,7 +20,8 @@
 # ZK_CHAOS_IMAGES_FIXTURE=PATH runs the selected images with another fixture (e.g. a negative control in
 # fixtures/broken/, to see a check fail); ZK_CHAOS_IMAGES_DEADLINE (s, default 120) bounds each wait.
 #
-# Takes 21-38 s per image on two cores, about 2.5 min for all five (JVM start and leader election dominate).
+# Takes 39-50 s per image on two cores, 225 s for all five (JVM starts, leader elections, and the restart: the
+# walkthrough's `sh -c` PID 1 ignores SIGTERM, so its restart waits the 10 s grace period).
 # Exit codes: 0 every check passed; 1 a check failed (its name, and the members' last log lines, printed);
 # 3 no Docker engine, an image is not built (run ci/build-zookeeper-images.sh), or no PyYAML.
 set -euo pipefail
@@ -169,6 +172,23 @@ while read -r name fixture map uid zkcli; do
     fi
     log "  read-only root: writing / is refused"
   fi
+
+  # 6. A container restart (what a pod's restart does: same volumes and emptyDirs, a fresh process): member 0
+  #    comes back with the same myid, rejoins, and still has the znode. Exercises the images' "already
+  #    configured" paths (an existing zoo.cfg, a persisted myid).
+  docker restart -t 10 "${members[0]}" >/dev/null
+  mapfile -d '' -t probe < <("$python" -c 'import json,sys; sys.stdout.write("\0".join(json.loads(sys.argv[1])["readiness"]))' "${specs[0]}")
+  until_ok "${members[0]} ready again after a restart" docker exec "${members[0]}" "${probe[@]}" ||
+    fail "$name restart" "${members[0]}: not ready within ${deadline_s}s of docker restart"
+  until_ok "one leader and two followers again" one_leader_two_followers ||
+    fail "$name restart" "modes after ${deadline_s}s: $(for m in "${members[@]}"; do printf '%s=%s ' "$m" "$(mode "$m")"; done)"
+  myid=$(docker exec "${members[0]}" bash -c 'for p in /proc/[0-9]*; do if tr "\0" "\n" <"$p/cmdline" 2>/dev/null | grep -qx org.apache.zookeeper.server.quorum.QuorumPeerMain; then
+    cfg=$(tr "\0" "\n" <"$p/cmdline" | tail -n 1); cat "$(sed -n "s/^dataDir=//p" "$cfg")/myid"; exit 0; fi; done; exit 1') ||
+    fail "$name restart" "${members[0]}: no java process runs QuorumPeerMain after the restart"
+  [ "$myid" = 1 ] || fail "$name restart" "${members[0]}: myid $myid after the restart, expected 1"
+  read_back_0() { docker exec "${members[0]}" "$zkcli" -server localhost:2181 get /zk-chaos-images-test 2>/dev/null | grep -qx "$value"; }
+  until_ok "/zk-chaos-images-test=$value read through the restarted ${members[0]}" read_back_0 ||
+    fail "$name restart" "get /zk-chaos-images-test through the restarted ${members[0]} did not print $value"
 
   log "$name: PASS in $((SECONDS - start))s"
   docker rm -fv "${members[@]}" >/dev/null
