@@ -112,6 +112,19 @@ enum Command {
     },
     /// Print the man page, with a section per command (`zk-chaos man > zk-chaos.1; man ./zk-chaos.1`).
     Man,
+    /// The runs of a results folder over time: verdicts, and one chart per recovery time (RESULTS_DIR/history.html), or -o json|yaml.
+    #[command(after_help = EXIT_CODES)]
+    History {
+        /// The folder runs wrote into (their --results).
+        #[arg(value_name = "RESULTS_DIR")]
+        results: PathBuf,
+        /// `html`: write RESULTS_DIR/history.html (or --out) and print its path; `json` or `yaml`: print the history.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "html")]
+        output: HistoryOutput,
+        /// Where the HTML page goes [default: RESULTS_DIR/history.html]
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +225,14 @@ enum Output {
     Yaml,
 }
 
+/// `-o` of `history`.
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum HistoryOutput {
+    Html,
+    Json,
+    Yaml,
+}
+
 /// `-o` of `compare`, `run` and `certify`.
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
 enum MachineOutput {
@@ -296,6 +317,23 @@ fn main() -> ExitCode {
             }
             Command::Image { command: ImageCommand::Build { image } } => cli::build_image(image.as_deref()).await,
             Command::Clean { run, force, context, kubeconfig } => cli::clean(run.as_deref(), force, context.as_deref(), kubeconfig.as_deref()).await,
+            Command::History { results, output, out } => {
+                let history = zk_chaos::report::history::load(&results)?;
+                let format = match output {
+                    HistoryOutput::Html => None,
+                    HistoryOutput::Json => Some(zk_chaos::shell::Format::Json),
+                    HistoryOutput::Yaml => Some(zk_chaos::shell::Format::Yaml),
+                };
+                match format {
+                    Some(f) => print!("{}", f.render(&history)?),
+                    None => {
+                        let path = out.unwrap_or_else(|| results.join("history.html"));
+                        std::fs::write(&path, history.render_html()).map_err(|e| Error::bad_input(format!("writing {}: {e}; give another --out", path.display())))?;
+                        println!("history of {} runs: {}", history.runs.len(), path.display());
+                    }
+                }
+                Ok(exit::PASSED)
+            }
             Command::Compare { run_a, run_b, max_factor, allow_different, output } => compare_command(&run_a, &run_b, max_factor, allow_different, output),
             Command::Run(args) => run_command(args.common, args.suites).await,
             Command::Certify(args) => run_command(args, Vec::new()).await,

@@ -559,3 +559,27 @@ fn repeated_runs_write_one_junit_and_one_machine_document() {
     let first = runs[0]["run_id"].as_str().unwrap();
     assert_eq!(std::fs::read_to_string(d.join(format!("results/repeat-{first}.junit.xml"))).unwrap(), junit);
 }
+
+/// `zk-chaos history RESULTS_DIR`: the page beside the runs, and the same history as JSON.
+#[test]
+fn history_charts_the_runs_of_a_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut older = recorded();
+    older["run_id"] = Value::from("zk-chaos-20261101-030000-aaaa");
+    older["started_at"] = Value::from("2026-11-01T03:00:00Z");
+    save(dir.path(), "zk-chaos-20261101-030000-aaaa", &older);
+    save(dir.path(), "newer", &recorded());
+    let (code, out, err) = zk_chaos(&["history", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("history of 2 runs: ") && out.trim_end().ends_with("history.html"), "{out}");
+    let page = std::fs::read_to_string(dir.path().join("history.html")).unwrap();
+    assert!(page.contains("<h2>process-failure / leader.fault_to_whole_ms</h2><svg"), "{page}");
+    let (code, json, err) = zk_chaos(&["history", dir.path().to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let h: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(h["runs"][0]["run_id"], "zk-chaos-20261101-030000-aaaa", "oldest first");
+    assert_eq!(h["runs"][1]["run_id"], recorded()["run_id"]);
+    assert_eq!(h["metrics"]["process-failure / leader.fault_to_whole_ms"].as_array().unwrap().len(), 2);
+    let (code, _, err) = zk_chaos(&["history", dir.path().join("nothing").to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}
