@@ -189,7 +189,7 @@ impl Suite for Conformance {
 
             if is_reference {
                 let dir = reference::DATA_DIR;
-                ctx.check(&format!("{m}: {dir} is group {ZK_GID} and writable by the server"), data_dir_check(p, m, dir.to_string(), Some(ZK_GID))).await;
+                ctx.check(&format!("{m}: {dir} is group {ZK_GID} and writable by the server"), data_dir_check(p, m, server, dir.to_string(), Some(ZK_GID))).await;
             } else {
                 let fs_group = template.fs_group.and_then(|g| u32::try_from(g).ok());
                 match configs.get(m).and_then(|c| c.get("dataDir")).cloned() {
@@ -198,7 +198,7 @@ impl Suite for Conformance {
                             Some(g) => format!("{m}: {dir} is group {g} and writable by the server"),
                             None => format!("{m}: {dir} is writable by the server"),
                         };
-                        ctx.check(&name, data_dir_check(p, m, dir, fs_group)).await;
+                        ctx.check(&name, data_dir_check(p, m, server, dir, fs_group)).await;
                     }
                     None => ctx.skip(&format!("{m}: the data dir is writable by the server"), "the server's config could not be read, or has no dataDir"),
                 }
@@ -300,12 +300,29 @@ pub fn runs_as(server: &process::Process, want: Option<u32>, want_gid: Option<u3
     Ok(line.chars().take(100).collect())
 }
 
-/// `dir` is group `gid` (when given) and the server's user can write it.
-async fn data_dir_check(p: &dyn Platform, m: &str, dir: String, gid: Option<u32>) -> anyhow::Result<String> {
+/// `dir` is group `gid` (when given) and the server's user can write it: tried by writing when
+/// the platform's exec runs as the server's UID, else judged from the directory's owner, group
+/// and mode against the server's UID and groups (an image whose entry point drops root execs as
+/// root, which can write anything).
+async fn data_dir_check(p: &dyn Platform, m: &str, server: Option<&process::Process>, dir: String, gid: Option<u32>) -> anyhow::Result<String> {
     let st = p.exec(m, &["stat", "-c", "%g %A", &dir]).await?.into_stdout(&format!("stat {dir}"))?;
     if let Some(want) = gid {
         let got: u32 = st.split_whitespace().next().unwrap_or("").parse().with_context(|| format!("stat printed {st:?}"))?;
         ensure!(got == want, "{dir} is group {got}, not {want} (fsGroup): {}", st.trim());
+    }
+    let exec_uid = p.exec(m, &["id", "-u"]).await.ok().and_then(|o| o.stdout.trim().parse::<u32>().ok());
+    if let Some(server) = server.filter(|s| s.uid.is_some() && s.uid != exec_uid) {
+        let own = p.exec(m, &["stat", "-c", "%u %g %a", &dir]).await?.into_stdout(&format!("stat {dir}"))?;
+        let f: Vec<u32> = own.split_whitespace().enumerate().filter_map(|(i, v)| if i == 2 { u32::from_str_radix(v, 8).ok() } else { v.parse().ok() }).collect();
+        let [owner, group, mode] = f[..] else { bail!("stat -c '%u %g %a' {dir} printed {own:?}") };
+        ensure!(
+            server.may_write(owner, group, mode),
+            "the server (UID {}, GID {}, groups {:?}) cannot write {dir}: owner {owner}, group {group}, mode {mode:o}",
+            server.uid.unwrap_or_default(),
+            server.gid.map_or("?".into(), |g| g.to_string()),
+            server.groups
+        );
+        return Ok(format!("{dir}: {} (owner {owner}: writable by the server's UID {}, judged from its mode)", st.trim(), server.uid.unwrap_or_default()));
     }
     let probe = format!("{dir}/.zk-chaos-write-probe");
     let w = p.exec(m, &["sh", "-c", &format!("touch {probe} && rm {probe}")]).await?;
@@ -543,7 +560,7 @@ mod tests {
     }
 
     fn proc(uid: Option<u32>, gid: Option<u32>) -> process::Process {
-        process::Process { pid: 1, uid, gid, argv: vec!["java".into(), "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(), "/conf/zoo.cfg".into()] }
+        process::Process { pid: 1, uid, gid, groups: vec![], argv: vec!["java".into(), "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(), "/conf/zoo.cfg".into()] }
     }
 
     #[test]

@@ -302,7 +302,7 @@ mod tests {
             [
                 Call::Evict("zk-2".into()),
                 Call::Exec("zk-1".into(), format!("sh -c {}", crate::suites::process::SCAN)),
-                Call::Exec("zk-1".into(), "sh -c kill -TERM 1".into()),
+                Call::Exec("zk-1".into(), "sh -c kill -TERM 7".into()),
                 Call::Exec("zk-0".into(), "rm /x".into()),
                 Call::DeleteStatefulSet,
                 Call::Rollback,

@@ -8,7 +8,10 @@
 //! unexecutable) as the container's user. Where that cannot be done (a read-only root, a file the
 //! user may not change, an inline probe such as `echo ruok | nc localhost 2181 | grep imok`, a
 //! general tool such as `nc`), the server is stopped with SIGSTOP so that the probe times out, and
-//! let go (SIGCONT) by the revert. The check names the fault and why it was chosen.
+//! let go (SIGCONT) by the revert. A server that is its container's pid 1 ignores SIGSTOP sent
+//! from inside the container: then the programs the probe runs (`nc` in that pipeline) are
+//! removed or made unexecutable instead, and where none can be the check fails saying why. The
+//! check names the fault and why it was chosen.
 
 use std::time::{Duration, Instant};
 
@@ -213,39 +216,37 @@ impl Suite for Liveness {
 /// or the check's name and why nothing could be broken.
 async fn break_probe(ctx: &mut SuiteCtx, member: &str, argv: &[String]) -> Result<(faults::Fault, Broken), (String, anyhow::Error)> {
     let p = ctx.platform.clone();
+    let stop_name = format!("kill -STOP java in {member}");
     let mut tried = Vec::new();
     if let Target::Own(command) = probe_target(argv) {
-        match resolve(p.as_ref(), member, &command).await {
-            Ok(path) => {
-                let why = format!(
-                    "the probe's own {} (`{command}`{})",
-                    if path.ends_with(".sh") || path == READY_SCRIPT { "script" } else { "program" },
-                    if command.contains('/') { String::new() } else { " on the container's PATH".into() }
-                );
-                for (action, what) in [
-                    (Action::RemoveFile { member: member.into(), path: path.clone() }, format!("{path} was removed")),
-                    (Action::Unexecutable { member: member.into(), path: path.clone() }, format!("{path} was made unexecutable")),
-                ] {
-                    let (fault, done) = ctx.inject(&action).await;
-                    match done {
-                        Ok(Injected::Exec(o)) if o.success() => return Ok((fault, Broken { action, what, path: Some(path), why })),
-                        Ok(Injected::Exec(o)) => tried.push(format!("{} exited {}: {}", action.name(), o.exit_code, o.stderr.trim())),
-                        Ok(other) => tried.push(format!("{}: the platform answered {other:?}", action.name())),
-                        Err(e) => tried.push(format!("{}: {e:#}", action.name())),
-                    }
-                }
-            }
-            Err(e) => tried.push(format!("{e:#}")),
+        let kind = if command.ends_with(".sh") || command.ends_with("-ready") { "script" } else { "program" };
+        let why = format!("the probe's own {kind} (`{command}`{})", if command.contains('/') { "" } else { " on the container's PATH" });
+        match break_file(ctx, member, &command, why).await {
+            Ok(done) => return Ok(done),
+            Err(e) => tried.extend(e),
         }
     }
     let why = match probe_target(argv) {
         Target::None(why) => why,
         Target::Own(_) => format!("the probe's target could not be broken as the container's user ({})", tried.join("; ")),
     };
-    let server = process::server(p.as_ref(), member).await.map_err(|e| (format!("kill -STOP java in {member}"), e.context(why.clone())))?;
+    let server = process::server(p.as_ref(), member).await.map_err(|e| (stop_name.clone(), e.context(why.clone())))?;
+    if server.pid == 1 {
+        // The kernel drops SIGSTOP (and SIGKILL) sent to a pid namespace's init from inside it:
+        // the server that is its container's pid 1 cannot be stopped by an exec. The programs the
+        // probe pipes through are what is left to break.
+        let why = format!("{why}; the server is its container's pid 1, which ignores SIGSTOP sent from inside the container");
+        for tool in probe_programs(argv) {
+            match break_file(ctx, member, &tool, format!("{why}; so `{tool}`, which the probe runs")).await {
+                Ok(done) => return Ok(done),
+                Err(e) => tried.extend(e),
+            }
+        }
+        return Err((stop_name, anyhow!("{why}, and none of the programs it runs could be removed or made unexecutable as the container's user ({})", tried.join("; "))));
+    }
     let action = Action::Signal { member: member.into(), pid: server.pid, signal: "STOP".into() };
     let (fault, done) = ctx.inject(&action).await;
-    let failed = |e: anyhow::Error| (format!("kill -STOP java in {member}"), e.context(why.clone()));
+    let failed = |e: anyhow::Error| (stop_name.clone(), e.context(why.clone()));
     match done {
         Ok(Injected::Exec(o)) if o.success() => {
             Ok((fault, Broken { action, what: format!("the server (pid {}) was stopped with SIGSTOP", server.pid), path: None, why: format!("{why}; so the probe times out") }))
@@ -254,6 +255,48 @@ async fn break_probe(ctx: &mut SuiteCtx, member: &str, argv: &[String]) -> Resul
         Ok(other) => Err(failed(anyhow!("the platform answered {other:?} to an exec"))),
         Err(e) => Err(failed(e)),
     }
+}
+
+/// Resolves `command` in the container and removes it, else makes it unexecutable; what was
+/// tried when neither could be done.
+async fn break_file(ctx: &mut SuiteCtx, member: &str, command: &str, why: String) -> Result<(faults::Fault, Broken), Vec<String>> {
+    let p = ctx.platform.clone();
+    let path = resolve(p.as_ref(), member, command).await.map_err(|e| vec![format!("{e:#}")])?;
+    let mut tried = Vec::new();
+    for (action, what) in [
+        (Action::RemoveFile { member: member.into(), path: path.clone() }, format!("{path} was removed")),
+        (Action::Unexecutable { member: member.into(), path: path.clone() }, format!("{path} was made unexecutable")),
+    ] {
+        let (fault, done) = ctx.inject(&action).await;
+        match done {
+            Ok(Injected::Exec(o)) if o.success() => return Ok((fault, Broken { action, what, path: Some(path), why })),
+            Ok(Injected::Exec(o)) => tried.push(format!("{} exited {}: {}", action.name(), o.exit_code, o.stderr.trim())),
+            Ok(other) => tried.push(format!("{}: the platform answered {other:?}", action.name())),
+            Err(e) => tried.push(format!("{}: {e:#}", action.name())),
+        }
+    }
+    Err(tried)
+}
+
+/// The programs a probe runs, in order, shell builtins left out: each stage of an inline
+/// `sh -c` pipeline or list (`echo ruok | nc localhost 2181 | grep imok` runs `nc` and `grep`),
+/// else the argv's first word.
+pub fn probe_programs(argv: &[String]) -> Vec<String> {
+    const BUILTINS: &[&str] = &["echo", "printf", "test", "[", "true", "false", "exit", ":", "exec", "cd", "read", "set", "export"];
+    let words: Vec<String> = match argv {
+        [sh, c, script, ..] if ["sh", "bash", "ash", "dash"].contains(&sh.rsplit('/').next().unwrap_or(sh)) && c == "-c" => {
+            script.split(['|', ';', '&', '\n']).filter_map(|stage| stage.split_whitespace().next()).map(str::to_string).collect()
+        }
+        [first, ..] => vec![first.clone()],
+        [] => vec![],
+    };
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        if !BUILTINS.contains(&w.as_str()) && !w.contains('=') && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
 }
 
 /// The absolute path `command` runs in the container: itself when it has a slash, else what the
@@ -296,6 +339,14 @@ mod tests {
         assert_eq!(tool, Target::None("the probe runs `nc`, a general tool, not a script of its own".into()));
         assert!(matches!(probe_target(&argv(&["true"])), Target::None(_)));
         assert!(matches!(probe_target(&[]), Target::None(_)));
+    }
+
+    #[test]
+    fn the_programs_an_inline_probe_runs() {
+        assert_eq!(probe_programs(&argv(&["sh", "-c", "echo ruok | nc -w 2 localhost 2181 | grep imok"])), ["nc", "grep"]);
+        assert_eq!(probe_programs(&argv(&["sh", "-c", "zookeeper-ready 2181 || true"])), ["zookeeper-ready"]);
+        assert_eq!(probe_programs(&argv(&["/opt/probe.sh", "2181"])), ["/opt/probe.sh"]);
+        assert!(probe_programs(&argv(&["sh", "-c", "true"])).is_empty());
     }
 
     #[test]

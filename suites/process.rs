@@ -11,14 +11,14 @@ use anyhow::{bail, Context};
 
 use crate::platform::Platform;
 
-/// Lists every process: `pid<TAB>uid<TAB>gid<TAB>argv` with argv's NULs as `\x01` (and newlines
+/// Lists every process: `pid<TAB>uid<TAB>gid<TAB>groups<TAB>argv` with argv's NULs as `\x01` (and newlines
 /// inside an argument as spaces, so that one process is one line). Only shell
 /// builtins and `tr` (coreutils, in every image that has a shell worth the name).
 pub const SCAN: &str = concat!(
     "for d in /proc/[0-9]*; do ",
-    "c=$(tr '\\000\\n' '\\001 ' 2>/dev/null < \"$d/cmdline\") || continue; [ -n \"$c\" ] || continue; u=; g=; ",
-    "while read -r k a rest; do case \"$k\" in Uid:) u=$a;; Gid:) g=$a;; esac; done 2>/dev/null < \"$d/status\"; ",
-    "printf '%s\\t%s\\t%s\\t%s\\n' \"${d#/proc/}\" \"$u\" \"$g\" \"$c\"; done"
+    "c=$(tr '\\000\\n' '\\001 ' 2>/dev/null < \"$d/cmdline\") || continue; [ -n \"$c\" ] || continue; u=; g=; s=; ",
+    "while read -r k a rest; do case \"$k\" in Uid:) u=$a;; Gid:) g=$a;; Groups:) s=\"$a $rest\";; esac; done 2>/dev/null < \"$d/status\"; ",
+    "printf '%s\\t%s\\t%s\\t%s\\t%s\\n' \"${d#/proc/}\" \"$u\" \"$g\" \"$s\" \"$c\"; done"
 );
 
 /// The main classes a ZooKeeper server runs: the replicated server and the standalone one.
@@ -31,6 +31,8 @@ pub struct Process {
     /// The real UID and GID (`/proc/<pid>/status`), when readable.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// Supplementary groups (`Groups:`; a pod's fsGroup is one).
+    pub groups: Vec<u32>,
     pub argv: Vec<String>,
 }
 
@@ -62,6 +64,25 @@ impl Process {
         self.argv.iter().find_map(|a| a.strip_prefix(prefix.as_str()))
     }
 
+    /// Whether this process may write a directory of `owner`, `group` and permission `mode`
+    /// (the low nine bits), as the kernel decides for a process that is not root: the owner's
+    /// bits if it owns it, else the group's if it is in the group, else the others'.
+    pub fn may_write(&self, owner: u32, group: u32, mode: u32) -> bool {
+        let Some(uid) = self.uid else { return false };
+        if uid == 0 {
+            return true;
+        }
+        let bits = if uid == owner {
+            mode >> 6
+        } else if self.gid == Some(group) || self.groups.contains(&group) {
+            mode >> 3
+        } else {
+            mode
+        };
+        // Writing entries in a directory needs write and search (x).
+        bits & 0o3 == 0o3
+    }
+
     /// The command line, shortened for a report.
     pub fn short(&self) -> String {
         let line = self.argv.join(" ");
@@ -77,12 +98,13 @@ impl Process {
 pub fn parse_scan(out: &str) -> Vec<Process> {
     out.lines()
         .filter_map(|line| {
-            let mut f = line.splitn(4, '\t');
+            let mut f = line.splitn(5, '\t');
             let pid = f.next()?.parse().ok()?;
             let uid = f.next()?.parse().ok();
             let gid = f.next()?.parse().ok();
+            let groups = f.next()?.split_whitespace().filter_map(|g| g.parse().ok()).collect();
             let argv = f.next()?.trim_end_matches('\u{1}').split('\u{1}').map(str::to_string).collect();
-            Some(Process { pid, uid, gid, argv })
+            Some(Process { pid, uid, gid, groups, argv })
         })
         .collect()
 }
@@ -125,12 +147,12 @@ mod tests {
 
     /// What the scan prints in the walkthrough's image: the entry point became java by `exec`,
     /// a shell of an exec beside it.
-    const WALKTHROUGH: &str = "1\t1000\t1000\tjava\u{1}-Xmx512M\u{1}-Dzookeeper.log.dir=/var/log/zookeeper\u{1}-cp\u{1}/opt/zookeeper/conf:/usr/share/java/zookeeper.jar\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}/opt/zookeeper/conf/zoo.cfg\u{1}\n\
-        57\t1000\t1000\tsh\u{1}-c\u{1}for d in /proc/[0-9]*; do\u{1}\n";
+    const WALKTHROUGH: &str = "1\t1000\t1000\t1000 \tjava\u{1}-Xmx512M\u{1}-Dzookeeper.log.dir=/var/log/zookeeper\u{1}-cp\u{1}/opt/zookeeper/conf:/usr/share/java/zookeeper.jar\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}/opt/zookeeper/conf/zoo.cfg\u{1}\n\
+        57\t1000\t1000\t1000 \tsh\u{1}-c\u{1}for d in /proc/[0-9]*; do\u{1}\n";
 
     /// The official image: tini-less bash entry point exec'ing zkServer.sh, which runs java as a child.
-    const OFFICIAL: &str = "1\t1000\t1000\t/bin/bash\u{1}/apache-zookeeper-3.9.5-bin/bin/zkServer.sh\u{1}start-foreground\u{1}\n\
-        23\t1000\t1000\t/opt/java/openjdk/bin/java\u{1}-Dzookeeper.log.dir=/logs\u{1}-cp\u{1}/apache-zookeeper/lib/*:/conf:\u{1}-Xmx1000m\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}/conf/zoo.cfg\u{1}\n\
+    const OFFICIAL: &str = "1\t1000\t1000\t \t/bin/bash\u{1}/apache-zookeeper-3.9.5-bin/bin/zkServer.sh\u{1}start-foreground\u{1}\n\
+        23\t1000\t1000\t1000 2000\t/opt/java/openjdk/bin/java\u{1}-Dzookeeper.log.dir=/logs\u{1}-cp\u{1}/apache-zookeeper/lib/*:/conf:\u{1}-Xmx1000m\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}/conf/zoo.cfg\u{1}\n\
         not a process line\n";
 
     #[test]
@@ -140,7 +162,8 @@ mod tests {
         assert_eq!((ps[0].pid, ps[0].uid, ps[0].gid), (1, Some(1000), Some(1000)));
         assert_eq!(ps[0].argv.last().map(String::as_str), Some("/opt/zookeeper/conf/zoo.cfg"));
         assert_eq!(ps[1].argv, ["sh", "-c", "for d in /proc/[0-9]*; do"]);
-        let unreadable = parse_scan("9\t\t\tjava\u{1}x\u{1}\n");
+        assert_eq!(parse_scan(OFFICIAL)[1].groups, [1000, 2000]);
+        let unreadable = parse_scan("9\t\t\t\tjava\u{1}x\u{1}\n");
         assert_eq!((unreadable[0].uid, unreadable[0].gid), (None, None));
     }
 
@@ -156,10 +179,24 @@ mod tests {
         let s = pick_server(&official).unwrap();
         assert_eq!((s.pid, s.config_file()), (23, Some("/conf/zoo.cfg")));
         assert!(!official[0].is_server(), "zkServer.sh is the parent, not the server");
-        let standalone = Process { pid: 5, uid: None, gid: None, argv: vec!["java".into(), SERVER_MAIN_CLASSES[1].into(), "2181".into(), "/data".into()] };
+        let standalone = Process { pid: 5, uid: None, gid: None, groups: vec![], argv: vec!["java".into(), SERVER_MAIN_CLASSES[1].into(), "2181".into(), "/data".into()] };
         assert!(standalone.is_server());
         assert_eq!(standalone.config_file(), None, "the port-and-dir form has no config file");
-        assert!(pick_server(&parse_scan("7\t0\t0\tsleep\u{1}infinity\u{1}\n")).is_none());
+        assert!(pick_server(&parse_scan("7\t0\t0\t\tsleep\u{1}infinity\u{1}\n")).is_none());
+    }
+
+    #[test]
+    fn write_permission_is_decided_as_the_kernel_does() {
+        let p = |uid, gid, groups: &[u32]| Process { pid: 1, uid: Some(uid), gid: Some(gid), groups: groups.to_vec(), argv: vec![] };
+        assert!(p(1000, 1000, &[]).may_write(1000, 0, 0o755), "the owner");
+        assert!(!p(1000, 1000, &[]).may_write(0, 0, 0o755), "root's directory");
+        assert!(p(1001, 0, &[1001, 1000]).may_write(0, 1000, 0o2775), "through a supplementary group (fsGroup)");
+        assert!(!p(1001, 0, &[]).may_write(0, 1000, 0o775), "not in the group");
+        assert!(!p(1000, 1000, &[]).may_write(1000, 0, 0o555), "the owner without w");
+        assert!(!p(1000, 1000, &[]).may_write(1000, 0, 0o077), "the owner's bits decide, not the group's");
+        assert!(p(1000, 5, &[]).may_write(0, 0, 0o777), "others");
+        assert!(p(0, 0, &[]).may_write(5, 5, 0o500), "root");
+        assert!(!Process { uid: None, ..p(1, 1, &[]) }.may_write(1, 1, 0o777), "an unknown UID");
     }
 
     #[test]

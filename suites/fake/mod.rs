@@ -172,8 +172,12 @@ struct Sim {
 
 /// The fixture image's user and group (`USER 1000`, its directories owned by 1000:1000).
 const IMAGE_UID: i64 = 1000;
-/// The server's pid in every container: its entry point `exec`s java.
-const SERVER_PID: u32 = 1;
+/// The server's pid where the entry point `exec`s java (the official image's style): it is the
+/// container's init, which ignores SIGSTOP sent from inside.
+const INIT_PID: u32 = 1;
+/// The server's pid under the walkthrough's `sh -c "start-zookeeper ..."`: a child of the
+/// entry point's shell, as seen on Docker.
+const CHILD_PID: u32 = 7;
 
 /// The fake cluster's worker nodes: w0 to w4.
 const NODES: usize = 5;
@@ -390,10 +394,11 @@ impl FakePlatform {
         let t = self.manifest.pod_template();
         let (uid, gid) = (t.run_as_user.unwrap_or(IMAGE_UID), t.run_as_group.unwrap_or(IMAGE_UID));
         if !self.sim.servers.lock().unwrap().members[i].up {
-            return format!("1\t{uid}\t{gid}\tsh\u{1}-c\u{1}{}\u{1}", [t.command, t.args].concat().join(" "));
+            return format!("1\t{uid}\t{gid}\t{gid}\tsh\u{1}-c\u{1}{}\u{1}", [t.command, t.args].concat().join(" "));
         }
         format!(
-            "{SERVER_PID}\t{uid}\t{gid}\tjava\u{1}-Dzookeeper.log.dir=/var/log/zookeeper\u{1}-cp\u{1}/usr/share/java/zookeeper.jar\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}{}\u{1}",
+            "{}\t{uid}\t{gid}\t{gid}\tjava\u{1}-Dzookeeper.log.dir=/var/log/zookeeper\u{1}-cp\u{1}/usr/share/java/zookeeper.jar\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}{}\u{1}",
+            self.server_pid(),
             self.config_path()
         )
     }
@@ -421,6 +426,14 @@ impl FakePlatform {
             lines.push(format!("{key}={value}"));
         }
         lines.join("\n") + "\n"
+    }
+
+    /// The server's pid: a child of the walkthrough's shell, else the container's init.
+    fn server_pid(&self) -> u32 {
+        match Source::of(&self.manifest) {
+            Source::StartZookeeper { .. } => CHILD_PID,
+            _ => INIT_PID,
+        }
     }
 
     /// Where the image writes its zoo.cfg: `--conf_dir` for start-zookeeper, `/conf` for the
@@ -487,15 +500,17 @@ impl FakePlatform {
             ["sh", "-c", scan] if *scan == crate::suites::process::SCAN => said(&self.proc_scan(i)),
             // Every program a probe names is in /usr/bin, as in the walkthrough's image.
             ["sh", "-c", lookup] if lookup.starts_with("command -v ") => said(&format!("/usr/bin/{}", lookup.trim_start_matches("command -v "))),
+            // A container's pid 1 ignores SIGSTOP sent from inside it, as the kernel does.
+            ["sh", "-c", stop] if *stop == format!("kill -STOP {INIT_PID}") && self.server_pid() == INIT_PID => done(0, ""),
             // A stopped server answers nothing: as one that is down, in a container that runs on.
-            ["sh", "-c", stop] if *stop == format!("kill -STOP {SERVER_PID}") => {
+            ["sh", "-c", stop] if *stop == format!("kill -STOP {}", self.server_pid()) => {
                 self.sim.server_down(i);
                 self.probe();
                 done(0, "")
             }
             ["sh", "-c", kill] if kill.starts_with("kill -TERM ") => {
                 let up = self.sim.servers.lock().unwrap().members[i].up;
-                if !up || kill.trim_start_matches("kill -TERM ") != SERVER_PID.to_string() {
+                if !up || kill.trim_start_matches("kill -TERM ") != self.server_pid().to_string() {
                     return done(1, &format!("sh: 1: kill: No such process ({kill})"));
                 }
                 self.sim.server_down(i);
@@ -520,6 +535,12 @@ impl FakePlatform {
             ["hostname", "-f"] => said(&self.manifest.fqdn(&self.sim.names[i], self.namespace())),
             ["cat", path] if path.ends_with("/myid") => said(&(i + 1).to_string()),
             ["cat", path] if *path == self.config_path() => said(&self.member_zoo_cfg(i)),
+            // Execs run as the container's user, which the server runs as too.
+            ["id", "-u"] => said(&self.manifest.pod_template().run_as_user.unwrap_or(IMAGE_UID).to_string()),
+            ["stat", "-c", "%u %g %a", _] => {
+                let t = self.manifest.pod_template();
+                said(&format!("{} {} 2775", t.run_as_user.unwrap_or(IMAGE_UID), t.fs_group.unwrap_or(IMAGE_UID)))
+            }
             ["stat", "-c", "%g %A", _] => said(&format!("{} drwxrwsr-x", self.manifest.pod_template().fs_group.unwrap_or(IMAGE_UID))),
             _ => done(0, ""),
         }

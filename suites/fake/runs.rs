@@ -130,7 +130,7 @@ async fn process_failure_passes_on_the_reference_and_fails_when_the_container_ou
     assert_eq!(count(&ran.fake, "zk-0", LifecycleKind::Exited), 0);
 
     // The kill went to the server's pid, found through /proc: no procps in the image.
-    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-2".into(), "sh -c kill -TERM 1".into())), "{:?}", ran.fake.calls());
+    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-2".into(), "sh -c kill -TERM 7".into())), "{:?}", ran.fake.calls());
 
     let ran = run(&process_failure::ProcessFailure, fixture("broken/no-exit.yaml")).await;
     ran.failed("follower zk-2: the container exited when java was killed", "the liveness probe killed it");
@@ -150,15 +150,30 @@ async fn liveness_passes_on_the_reference_and_fails_with_a_probe_that_cannot_fai
 }
 
 /// The official image's style: an inline probe (`echo ruok | nc ... | grep imok`) has no script
-/// to remove, so the server is stopped with SIGSTOP, and the check says so and why.
+/// of its own, and its server is the container's pid 1, which SIGSTOP from inside cannot stop:
+/// the probe's `nc` is removed, and the check says so and why.
 #[tokio::test]
-async fn liveness_stops_the_server_where_the_probe_is_inline() {
+async fn liveness_breaks_an_inline_probes_program_where_the_server_is_pid_1() {
     let ran = run_on(&liveness::Liveness, FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only()).await;
+    ran.passed(8);
+    let fault = ran.checks.iter().find(|c| c.name == "rm /usr/bin/nc in zk-0").unwrap();
+    assert!(fault.message.contains("the probe is an inline shell command") && fault.message.contains("pid 1, which ignores SIGSTOP"), "{}", fault.message);
+    assert!(!ran.fake.calls().iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.contains("-STOP"))), "no SIGSTOP was tried on pid 1");
+}
+
+/// An inline probe where the server is a child of the entry point's shell: SIGSTOP stops it, the
+/// probe times out, and the revert lets it go (SIGCONT); the check says which fault and why.
+#[tokio::test]
+async fn liveness_stops_the_server_where_the_probe_is_inline_and_the_server_not_pid_1() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
+    assert_eq!(text.matches("- \"zookeeper-ready 2181\"").count(), 2, "both probes");
+    let manifest = Manifest::parse(&text.replace("- \"zookeeper-ready 2181\"", "- \"echo ruok | nc localhost 2181 | grep imok\""), "inline-probe").unwrap();
+    let ran = run(&liveness::Liveness, manifest).await;
     // the eight of the reference, and the SIGCONT the runner sent after the suite (the revert)
     ran.passed(9);
     let fault = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
-    assert!(fault.message.contains("SIGSTOP") && fault.message.contains("the probe is an inline shell command"), "{}", fault.message);
-    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-0".into(), "sh -c kill -STOP 1".into())), "{:?}", ran.fake.calls());
+    assert!(fault.message.contains("stopped with SIGSTOP") && fault.message.contains("the probe is an inline shell command"), "{}", fault.message);
+    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-0".into(), "sh -c kill -STOP 7".into())), "{:?}", ran.fake.calls());
 }
 
 #[tokio::test]
