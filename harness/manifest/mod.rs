@@ -4,6 +4,7 @@
 
 pub mod images;
 pub mod input;
+pub mod network_policy;
 pub mod pod;
 pub mod resolve;
 
@@ -205,6 +206,7 @@ impl Manifest {
     pub fn docker_unsupported(&self) -> Vec<String> {
         let mut out = self.pod_template().docker_unsupported;
         out.extend(self.missing_references());
+        out.extend(self.network_policy_gaps());
         let at = format!("StatefulSet {}: spec", self.name());
         let Some(spec) = self.statefulset.spec.as_ref() else { return out };
         if let Some(u) = &spec.update_strategy {
