@@ -284,7 +284,7 @@ impl Manifest {
                 "ServiceAccount" => "there is no API server on Docker: no token is mounted into the pods and nothing they run can call one",
                 "Role" | "RoleBinding" => "there is no API server on Docker to authorize anything against",
                 "NetworkPolicy" => {
-                    "Docker does not enforce it: every member reaches every other on the run's network (what members need was checked to be allowed: see network_policy)"
+                    "Docker does not enforce it; it was checked to let the members reach each other on their quorum and election ports and resolve names, as they can on Docker"
                 }
                 _ => continue,
             };
@@ -540,6 +540,7 @@ mod tests {
         assert_eq!(m.secrets[0].data.as_ref().unwrap()["password"].0, b"s3cret");
         assert_eq!(m.digest, format!("sha256:{:x}", Sha256::digest(text.as_bytes())));
         let notes = m.docker_object_notes().join("\n");
+        assert!(notes.contains("NetworkPolicy zookeeper: not applicable on Docker (Docker does not enforce it; it was checked"), "{notes}");
         for kind in ["ServiceAccount zookeeper", "NetworkPolicy zookeeper", "Role zookeeper", "RoleBinding zookeeper"] {
             assert!(notes.contains(&format!("{kind}: not applicable on Docker")), "{kind}: {notes}");
         }
