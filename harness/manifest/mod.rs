@@ -249,7 +249,8 @@ impl Manifest {
         let mut out = vec![if self.governs_members() {
             format!(
                 "Services: the headless Service {} is a Docker network on which members answer to their FQDNs and the short forms of them \
-                 (member.{0}, .namespace, .svc), as cluster DNS answers; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
+                 (member.{0}, .namespace, .svc), as cluster DNS answers; the client Service is not load-balanced on Docker \
+                 (the harness reaches each member's client port on loopback)",
                 self.service_name()
             )
         } else {
