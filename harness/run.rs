@@ -609,6 +609,30 @@ mod tests {
         assert!(prepare(opts(PlatformKind::Docker, Path::new("fixtures/zookeeper.yaml"))).is_ok());
     }
 
+    /// The walkthrough's current upstream manifest says `imagePullPolicy: Always`: on kind, whose
+    /// nodes have the image loaded and no registry, it runs IfNotPresent (a note says so) instead
+    /// of waiting for an ImagePullBackOff; a mapped image does on every platform.
+    #[test]
+    fn loaded_and_mapped_images_run_if_not_present_and_the_report_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string("fixtures/zookeeper.yaml").unwrap().replacen("imagePullPolicy: IfNotPresent", "imagePullPolicy: Always", 1);
+        assert!(text.contains("imagePullPolicy: Always"));
+        let path = dir.path().join("always.yaml");
+        std::fs::write(&path, text).unwrap();
+        let policy = |p: &Prepared| p.manifest.statefulset_document().pointer("/spec/template/spec/containers/0/imagePullPolicy").cloned();
+        let kind = prepare(opts(PlatformKind::Kind, &path)).unwrap();
+        assert_eq!(policy(&kind), Some(serde_json::json!("IfNotPresent")));
+        assert!(kind.manifest.notes.iter().any(|n| n.contains("IfNotPresent instead of imagePullPolicy Always: it is loaded into the kind cluster")), "{:?}", kind.manifest.notes);
+        let kube = prepare(opts(PlatformKind::Kube, &path)).unwrap();
+        assert_eq!(policy(&kube), Some(serde_json::json!("Always")), "an existing cluster pulls as the manifest says");
+        let mut mapped = opts(PlatformKind::Kube, &path);
+        mapped.config.images.insert("zk-chaos/zookeeper:3.8".into(), "zk-chaos/zookeeper:3.9.5".into());
+        let mapped = prepare(mapped).unwrap();
+        assert_eq!(mapped.manifest.images(), ["zk-chaos/zookeeper:3.9.5"]);
+        assert_eq!(policy(&mapped), Some(serde_json::json!("IfNotPresent")));
+        assert_eq!(mapped.manifest.digest, kind.manifest.digest, "the digest is the manifest's as written");
+    }
+
     /// Without --manifest and --kind-config a run needs no file: the built-in manifest (named so
     /// in the report) and, on kind, the built-in cluster config. A --kind-config that cannot be
     /// read is refused before anything starts.

@@ -4,6 +4,7 @@
 
 pub mod images;
 pub mod input;
+pub mod network_policy;
 pub mod pod;
 pub mod resolve;
 
@@ -205,6 +206,7 @@ impl Manifest {
     pub fn docker_unsupported(&self) -> Vec<String> {
         let mut out = self.pod_template().docker_unsupported;
         out.extend(self.missing_references());
+        out.extend(self.network_policy_gaps());
         let at = format!("StatefulSet {}: spec", self.name());
         let Some(spec) = self.statefulset.spec.as_ref() else { return out };
         if let Some(u) = &spec.update_strategy {
@@ -247,7 +249,8 @@ impl Manifest {
         let mut out = vec![if self.governs_members() {
             format!(
                 "Services: the headless Service {} is a Docker network on which members answer to their FQDNs and the short forms of them \
-                 (member.{0}, .namespace, .svc), as cluster DNS answers; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
+                 (member.{0}, .namespace, .svc), as cluster DNS answers; the client Service is not load-balanced on Docker \
+                 (the harness reaches each member's client port on loopback)",
                 self.service_name()
             )
         } else {
@@ -282,7 +285,7 @@ impl Manifest {
                 "ServiceAccount" => "there is no API server on Docker: no token is mounted into the pods and nothing they run can call one",
                 "Role" | "RoleBinding" => "there is no API server on Docker to authorize anything against",
                 "NetworkPolicy" => {
-                    "Docker does not enforce it: every member reaches every other on the run's network (what members need was checked to be allowed: see network_policy)"
+                    "Docker does not enforce it; it was checked to let the members reach each other on their quorum and election ports and resolve names, as they can on Docker"
                 }
                 _ => continue,
             };
@@ -568,6 +571,7 @@ mod tests {
         assert_eq!(m.secrets[0].data.as_ref().unwrap()["password"].0, b"s3cret");
         assert_eq!(m.digest, format!("sha256:{:x}", Sha256::digest(text.as_bytes())));
         let notes = m.docker_object_notes().join("\n");
+        assert!(notes.contains("NetworkPolicy zookeeper: not applicable on Docker (Docker does not enforce it; it was checked"), "{notes}");
         for kind in ["ServiceAccount zookeeper", "NetworkPolicy zookeeper", "Role zookeeper", "RoleBinding zookeeper"] {
             assert!(notes.contains(&format!("{kind}: not applicable on Docker")), "{kind}: {notes}");
         }

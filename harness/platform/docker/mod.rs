@@ -60,12 +60,15 @@ impl DockerPlatform {
     pub async fn connect(manifest: Manifest, config: Config, run_id: String) -> Result<DockerPlatform> {
         let (docker, found) = engine::connect_found().await?;
         let image = manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", manifest.origin)))?;
-        if docker.inspect_image(&image).await.is_err() {
-            return Err(Error::unavailable(format!(
-                "the image {image} is not in the local Docker engine, and no registry can be reached to pull it. \
-                 Build it with `zk-chaos image build` (it makes the base with debootstrap from Debian's packages), \
-                 or set `image:` in the config to an image the engine has."
-            )));
+        // Every image of the pod template, init containers' included: none can be pulled.
+        for wanted in manifest.images() {
+            if docker.inspect_image(&wanted).await.is_err() {
+                return Err(Error::unavailable(format!(
+                    "the image {wanted} is not in the local Docker engine, and no registry can be reached to pull it. \
+                     Build it with `zk-chaos image build` (it makes the base with debootstrap from Debian's packages), \
+                     or run it as an image the engine has: --image-map {wanted}=LOCAL (or `image:` in the config for every container)."
+                )));
+            }
         }
         let mut host_ports = BTreeMap::new();
         {

@@ -575,7 +575,9 @@ fn staging(spec: &PodSpec, all: &[&PodMount], created: &std::collections::BTreeS
                     for i in 1..parts.len() {
                         push(&mut out, dir(format!("{name}/{}", parts[..i].join("/")), 0o755));
                     }
-                    push(&mut out, tar::Entry { path: format!("{name}/{}", f.path), data: Some(f.data), mode: f.mode, uid: 0, gid });
+                    // As the kubelet's volume ownership pass: with an fsGroup a read-only volume's files get group read.
+                    let mode = if spec.template.fs_group.is_some() { f.mode | 0o440 } else { f.mode };
+                    push(&mut out, tar::Entry { path: format!("{name}/{}", f.path), data: Some(f.data), mode, uid: 0, gid });
                 }
             }
             _ => {}

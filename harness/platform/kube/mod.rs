@@ -981,7 +981,8 @@ impl Platform for KubePlatform {
             Some(k) => s.push_str(&format!("  kubeconfig: {}\n  remove it: kind delete cluster --name {}\n", k.kubeconfig.display(), k.name)),
             None if self.own_namespace => s.push_str(&format!("  remove it: kubectl --context {ctx} delete namespace {ns}\n")),
             None => s.push_str(&format!(
-                "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,configmap,secret,serviceaccount,networkpolicy,role,rolebinding,pvc -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",
+                "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,configmap,secret,serviceaccount,networkpolicy,role,rolebinding,pvc \
+                 -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",
                 self.run_id,
                 self.manifest.name()
             )),
