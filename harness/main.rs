@@ -1,4 +1,4 @@
-//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `show`, `image build`, `clean`.
+//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `check`, `show`, `image build`, `clean`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +66,8 @@ enum Command {
         max_factor: f64,
     },
     /// Print a built-in default (to start a file of your own for --manifest or --kind-config).
+    /// Judges a recorded history for linearizability (exit 0 linearizable, 1 not, 2 undecided or bad input).
+    Check(zk_chaos::check::CheckArgs),
     Show {
         #[arg(value_enum)]
         what: Shown,
@@ -231,6 +233,7 @@ fn main() -> ExitCode {
             Command::Image { command: ImageCommand::Build { image } } => cli::build_image(image.as_deref()).await,
             Command::Clean { run, force, context, kubeconfig } => cli::clean(run.as_deref(), force, context.as_deref(), kubeconfig.as_deref()).await,
             Command::Compare { run_a, run_b, max_factor } => compare_command(&run_a, &run_b, max_factor),
+            Command::Check(args) => zk_chaos::check::run(&args),
             Command::Run(args) => run_command(args.common, args.suites).await,
             Command::Certify(args) => run_command(args, Vec::new()).await,
         }
