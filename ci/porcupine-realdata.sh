@@ -30,6 +30,7 @@ chmod -R u+w "$work/porcupine"
 log "Porcupine's benchmarks on every file (go test -bench, -benchtime $BENCHTIME)"
 (cd "$work/porcupine" && GOFLAGS=-mod=mod timeout 1200 go test -run '^$' -bench 'EtcdJepsen|Kv[0-9]' -benchtime "$BENCHTIME" -timeout 20m .) >"$work/porcupine-bench.txt" \
   || { cat "$work/porcupine-bench.txt" >&2; log "Porcupine's benchmarks failed"; exit 2; }
+log "$(grep -c 'ns/op' "$work/porcupine-bench.txt") Porcupine benchmark results (a file without one shows '-' in the table)"
 
 log "building the real-data check (cargo build --release --example porcupine-realdata)"
 timeout 1800 cargo build --quiet --release --example porcupine-realdata || { log "cargo build failed"; exit 2; }
