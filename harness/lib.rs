@@ -4,6 +4,7 @@
 //! Coordinator" shows ([`suites::walkthrough`]), injects its faults, and writes a report a CI
 //! system and a person can read.
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;

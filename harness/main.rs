@@ -1,5 +1,5 @@
-//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `show`, `image build`, `clean`,
-//! `completions`, `man`.
+//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `check`, `show`, `image build`, `clean`,
+//! `history`, `completions`, `man`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +79,8 @@ enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: MachineOutput,
     },
+    /// Judges a recorded history for linearizability (exit 0 linearizable, 1 not, 2 undecided or bad input).
+    Check(zk_chaos::check::CheckArgs),
     /// Print a built-in default (to start a file of your own for --manifest or --kind-config).
     Show {
         #[arg(value_enum)]
@@ -335,6 +337,7 @@ fn main() -> ExitCode {
                 Ok(exit::PASSED)
             }
             Command::Compare { run_a, run_b, max_factor, allow_different, output } => compare_command(&run_a, &run_b, max_factor, allow_different, output),
+            Command::Check(args) => zk_chaos::check::run(&args),
             Command::Run(args) => run_command(args.common, args.suites).await,
             Command::Certify(args) => run_command(args, Vec::new()).await,
         }

@@ -80,14 +80,24 @@ impl std::fmt::Display for State {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Call {
     Read,
-    Write { value: String },
-    Cas { expected_version: i64, value: String },
+    Write {
+        value: String,
+    },
+    Cas {
+        expected_version: i64,
+        value: String,
+    },
     /// A CAS by value (a register without versions, as in Jepsen's etcd test): takes effect only
     /// when the value is `expected`. Not a ZooKeeper call (`--model register`).
     #[serde(rename = "cas_value")]
-    CasValue { expected: String, value: String },
+    CasValue {
+        expected: String,
+        value: String,
+    },
     /// Appends `value` to the value (a key-value map's append; `--model kv`).
-    Append { value: String },
+    Append {
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

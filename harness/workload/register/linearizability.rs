@@ -1,10 +1,15 @@
 //! The black-box judge: is a register history linearizable? Split by key, then per key a
 //! Wing-Gong-Lowe search for a legal order, memoized on (set of operations placed, state), as
-//! Porcupine does, within a time budget.
+//! Porcupine does, within a time budget. The sequential specification is a [`Model`]: a znode by
+//! default ([`ZkRegister`], what this documentation describes), or another of [`super::model`]
+//! through [`check_model`].
 //!
 //! # What is fed to the search
 //! - `failed` operations are left out: they did not take effect. (A BadVersion answer also says
-//!   the version differed at some moment; like Knossos, the checker does not use that.)
+//!   the version differed at some moment; like Knossos, the checker does not use that.) A model
+//!   may keep a failed operation as evidence instead ([`Model::keeps_failed`]): the register of
+//!   values keeps a failed CAS by value, which then says the value differed at some moment
+//!   between its invocation and its completion, as in Porcupine's etcd model.
 //! - `unknown` writes and CASes may take effect at any time after their invocation, or never: their
 //!   return is at +infinity and the model accepts them in any state (a CAS whose version does not
 //!   match then changes nothing). Placing one last is the same as leaving it out. Unknown reads
@@ -43,7 +48,8 @@
 //! placement is a new (placed set, state). On one key with 5 sessions and 10% unknown outcomes,
 //! 2000 operations mostly stay [`Verdict::Unknown`] after 20 s (so does Porcupine), while 500
 //! take milliseconds to seconds; shrinking a long failing history can use up the rest of the
-//! budget (`minimal: false`). Keys are searched one after another, not in parallel. The memo
+//! budget (`minimal: false`). Keys are searched in parallel (one thread per core), each until the
+//! same deadline; the first found not linearizable stops the others. The memo
 //! keeps each configuration's placed set as two windows (see `Window`), a few words each when the
 //! search places operations roughly in invocation order. Unknown outcomes have a window of their
 //! own, which one never placed holds open from its place on: with many of them memory grows with
@@ -166,13 +172,20 @@ pub fn check_with(history: &RegisterHistory, reads: Reads, budget: Duration) -> 
 /// Operations the model does not have can take effect nowhere: check them with
 /// [`unsupported`] first.
 pub fn check_model<M: Model + ?Sized>(model: &M, history: &RegisterHistory, reads: Reads, budget: Duration) -> Verdict {
+    check_model_with(model, history, reads, budget, true)
+}
+
+/// [`check_model`], with `shrink` false reporting the failing key's operations as its failing
+/// part, unshrunk (`minimal: false`): the verdict alone, as fast as the search finds it (what
+/// Porcupine's check returns, for comparing times).
+pub fn check_model_with<M: Model + ?Sized>(model: &M, history: &RegisterHistory, reads: Reads, budget: Duration, shrink: bool) -> Verdict {
     let end = Instant::now() + budget;
     let initial = model.initial(history);
     let keys: Vec<(&str, Vec<Op>)> = history.by_key().into_iter().map(|(k, ops)| (k, feed_in(model, &ops, reads))).collect();
     let results = search_partitions(model, &initial, &keys, end);
     if let Some((k, Search::Stuck { linearized, stuck })) = results.iter().enumerate().find(|(_, r)| matches!(r, Search::Stuck { .. })) {
         let (key, ops) = &keys[k];
-        let part = shrink_in(model, history, &initial, ops.clone(), (linearized.clone(), *stuck), end);
+        let part = shrink_in(model, history, &initial, ops.clone(), (linearized.clone(), *stuck), end, shrink);
         return Verdict::NotLinearizable { key: key.to_string(), part: Box::new(part) };
     }
     let undecided: Vec<String> =
@@ -195,7 +208,10 @@ fn search_partitions<M: Model + ?Sized>(model: &M, initial: &State, keys: &[(&st
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len());
     let stop = AtomicBool::new(false);
     if workers <= 1 {
-        return keys.iter().map(|(_, ops)| if stop.load(Ordering::Relaxed) { Search::Cancelled } else { stop_on_stuck(search_in(model, initial, ops, end, &stop), &stop) }).collect();
+        return keys
+            .iter()
+            .map(|(_, ops)| if stop.load(Ordering::Relaxed) { Search::Cancelled } else { stop_on_stuck(search_in(model, initial, ops, end, &stop), &stop) })
+            .collect();
     }
     let next = AtomicUsize::new(0);
     let mut results: Vec<Option<Search>> = (0..keys.len()).map(|_| None).collect();
@@ -380,7 +396,7 @@ impl Window {
 /// Owns the memo and the interned values and frees them, when they are large, on a thread of
 /// their own: freeing tens of millions of entries takes seconds, which a verdict reached at its
 /// budget would otherwise overrun by.
-struct Release(Memo, HashMap<String, u32>);
+struct Release(Memo, Values);
 
 impl Drop for Release {
     fn drop(&mut self) {
@@ -388,6 +404,30 @@ impl Drop for Release {
         let values = std::mem::take(&mut self.1);
         if memo.len() + values.len() > 1 << 16 {
             std::thread::spawn(move || drop((memo, values)));
+        }
+    }
+}
+
+/// The interned values: each value seen by the search and its number. Hashed with FNV-1a: the
+/// values are short and hashed at every step, where SipHash's setup dominated.
+type Values = HashMap<String, u32, std::hash::BuildHasherDefault<Fnv>>;
+
+/// FNV-1a (64 bits).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
 }
@@ -457,8 +497,8 @@ fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline
 
     // Values interned, so a state is two integers; the version as the model compares it (a
     // model that cannot observe it freezes it, and equal values are one memo state).
-    let mut seen = Release(Memo::default(), HashMap::new());
-    let intern = |values: &mut HashMap<String, u32>, s: &State| {
+    let mut seen = Release(Memo::default(), Values::default());
+    let intern = |values: &mut Values, s: &State| {
         let k = values.len() as u32;
         let id = match values.get(s.value.as_str()) {
             Some(id) => *id,
@@ -587,13 +627,25 @@ fn extend_order(order: &mut Vec<(usize, State)>, stack: &[(usize, State)], curre
 
 /// Shrinks a key's failing operations (see the module documentation) until `deadline`.
 /// `found` is the search's result on all of `ops`.
-fn shrink_in<M: Model + ?Sized>(model: &M, history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<(usize, State)>, usize), deadline: Instant) -> FailingPart {
+/// Without `shrink`, only the leading operations are stripped (no search): the part is the key's.
+fn shrink_in<M: Model + ?Sized>(
+    model: &M,
+    history: &RegisterHistory,
+    initial: &State,
+    ops: Vec<Op>,
+    found: (Vec<(usize, State)>, usize),
+    deadline: Instant,
+    shrink: bool,
+) -> FailingPart {
     let key_ops = ops.len();
     let mut stripped = Vec::new();
     let (initial, ops) = strip_leading_in(model, initial.clone(), ops, &mut stripped);
     // Leading operations stripped come first in every order: what the search found stays valid
     // without them.
     let mut part = Part { model, initial, ops, found, stripped };
+    if !shrink {
+        return finish(history, part, false, key_ops);
+    }
     let mut minimal = true;
     // Move 3 in bulk first: what was invoked after the stuck operation completed (and after what
     // that leaves in flight) cannot matter to it, and in a long history that is most of it.
@@ -649,6 +701,11 @@ fn shrink_in<M: Model + ?Sized>(model: &M, history: &RegisterHistory, initial: &
             break;
         }
     }
+    finish(history, part, minimal, key_ops)
+}
+
+/// The part as reported: its operations as recorded.
+fn finish<M: Model + ?Sized>(history: &RegisterHistory, part: Part<'_, M>, minimal: bool, key_ops: usize) -> FailingPart {
     let Part { initial, ops, found, stripped, .. } = part;
     let ids: HashSet<usize> = ops.iter().map(|o| o.id).collect();
     let mut recorded: Vec<RegisterOp> = history.ops.iter().filter(|o| ids.contains(&o.id)).cloned().collect();
@@ -1224,6 +1281,73 @@ mod tests {
     }
 
     /// The hashing is SplitMix64's finaliser (its first output from seed 0) and a pass-through.
+    /// The first key found not linearizable stops the others: a hard key that would use the whole
+    /// budget is cancelled, and the verdict comes long before the budget.
+    #[test]
+    fn a_failing_key_cancels_the_others() {
+        let budget = Duration::from_secs(20);
+        let mut failing = H::new();
+        failing.write(0, "a", (0, 10), Outcome::Failed);
+        failing.read(1, ("a", 1), (20, 30));
+        let with_hard = |hard_key: &str, failing_key: &str| {
+            let mut history = failing.history();
+            history.ops.iter_mut().for_each(|o| o.key = failing_key.into());
+            for mut op in hard(30).history().ops {
+                op.key = hard_key.into();
+                op.id += 100;
+                history.ops.push(op);
+            }
+            let start = Instant::now();
+            let v = check(&history, budget);
+            (v, start.elapsed())
+        };
+        let (v, took) = with_hard("/r/k1", "/r/k0");
+        assert!(matches!(&v, Verdict::NotLinearizable { key, .. } if key == "/r/k0"), "{}", v.describe());
+        assert!(took < Duration::from_secs(5), "the hard key was not cancelled: {took:?}");
+        // On two cores or more the keys run side by side: the hard key first in key order is
+        // cancelled too.
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+            let (v, took) = with_hard("/r/k0", "/r/k1");
+            assert!(matches!(&v, Verdict::NotLinearizable { key, .. } if key == "/r/k1"), "{}", v.describe());
+            assert!(took < Duration::from_secs(5), "the hard key was not cancelled: {took:?}");
+        }
+    }
+
+    /// Without shrinking, the failing part is the key's operations as fed, not minimal.
+    #[test]
+    fn without_shrinking_the_part_is_the_whole_key() {
+        let mut h = H::new();
+        h.write(0, "a", (0, 10), Outcome::Ok);
+        h.write(2, "b", (20, 30), Outcome::Ok);
+        h.read(1, ("a", 1), (12, 14));
+        h.read(1, ("b", 2), (22, 24));
+        h.read(1, ("a", 1), (40, 45));
+        let shrunk = check(&h.history(), BUDGET);
+        assert_eq!(ids(part(&shrunk)), [4]);
+        assert!(part(&shrunk).minimal);
+        let whole = check_model_with(&ZkRegister, &h.history(), Reads::Synced, BUDGET, false);
+        let p = part(&whole);
+        assert!(!p.minimal);
+        assert_eq!(p.key_ops, 5);
+        // Only the leading operations (no search needed) became the initial state.
+        assert_eq!(ids(p), [1, 3, 4], "{}", p.describe());
+        assert_eq!(p.stuck, 4);
+    }
+
+    /// The values' hasher is FNV-1a's 64-bit one (its published test vectors).
+    #[test]
+    fn the_values_hash_is_fnv_1a() {
+        use std::hash::Hasher;
+        let fnv = |bytes: &[u8]| {
+            let mut h = Fnv::default();
+            h.write(bytes);
+            h.finish()
+        };
+        assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
     #[test]
     fn the_memo_hashes_are_the_documented_ones() {
         use std::hash::Hasher;

@@ -1,5 +1,5 @@
 //! Histories recorded by other tools, read into a [`RegisterHistory`]: Jepsen's log lines
-//! (`INFO  jepsen.util - 3	:invoke	:cas	[1 4]`, as in Jepsen's etcd test) and Jepsen's EDN
+//! (`INFO  jepsen.util - 3 :invoke :cas [1 4]`, as in Jepsen's etcd test) and Jepsen's EDN
 //! history maps, one per line (`{:process 0, :type :ok, :f :get, :key "6", :value "x 0 1 y"}`, as
 //! in MIT 6.824's key-value logs). [`parse`] also takes our own JSON ([`RegisterHistory::from_json`]).
 //!
@@ -202,7 +202,10 @@ fn build(events: Vec<Event>) -> anyhow::Result<RegisterHistory> {
         };
         let Some(i) = pending.remove(&e.process) else { bail!("{}: process {} completes an operation it did not invoke", here(), e.process) };
         let op = &mut ops[i];
-        let same = matches!((e.f.as_str(), &op.call), ("read" | "get", Call::Read) | ("write" | "put", Call::Write { .. }) | ("append", Call::Append { .. }) | ("cas", Call::CasValue { .. }));
+        let same = matches!(
+            (e.f.as_str(), &op.call),
+            ("read" | "get", Call::Read) | ("write" | "put", Call::Write { .. }) | ("append", Call::Append { .. }) | ("cas", Call::CasValue { .. })
+        );
         ensure!(same, "{}: process {} completes :{} but invoked {}", here(), e.process, e.f, op.describe());
         op.completed = at;
         op.outcome = outcome;
@@ -379,14 +382,7 @@ mod tests {
                     {:process 1, :type :ok, :f :get, :key \"0\", :value \"x 0 0 y\"}\n\
                     {:process 1, :type :invoke, :f :put, :key \"a \\\"b\\\"\", :value \"z\"}\n";
         let h = parse(text).unwrap();
-        assert_eq!(
-            ops(&h),
-            [
-                "#0 p0 append(\"x 0 0 y\") ok on 0 [1, 3]",
-                "#1 p1 read ok (\"x 0 0 y\", v0) on 0 [2, 4]",
-                "#2 p1 write(\"z\") unknown on a \"b\" [5, 6]",
-            ]
-        );
+        assert_eq!(ops(&h), ["#0 p0 append(\"x 0 0 y\") ok on 0 [1, 3]", "#1 p1 read ok (\"x 0 0 y\", v0) on 0 [2, 4]", "#2 p1 write(\"z\") unknown on a \"b\" [5, 6]",]);
         // Jepsen's own EDN histories carry times and registers without keys.
         let timed = "{:type :invoke, :f :cas, :value [1 2], :process 7, :time 100}\n{:type :ok, :f :cas, :value [1 2], :process 7, :time 250}";
         let h = parse(timed).unwrap();
@@ -413,7 +409,10 @@ mod tests {
     #[test]
     fn edn_values_parse() {
         assert_eq!(Edn::parse_all("[1 \"a b\" :k nil]").unwrap(), Edn::Vector(vec![Edn::Atom("1".into()), Edn::Str("a b".into()), Edn::Keyword("k".into()), Edn::Nil]));
-        assert_eq!(Edn::parse_all("{:a 1, :b [2]}").unwrap(), Edn::Map(vec![(Edn::Keyword("a".into()), Edn::Atom("1".into())), (Edn::Keyword("b".into()), Edn::Vector(vec![Edn::Atom("2".into())]))]));
+        assert_eq!(
+            Edn::parse_all("{:a 1, :b [2]}").unwrap(),
+            Edn::Map(vec![(Edn::Keyword("a".into()), Edn::Atom("1".into())), (Edn::Keyword("b".into()), Edn::Vector(vec![Edn::Atom("2".into())]))])
+        );
         assert_eq!(Edn::parse_all("\"a\\\\b\\n\"").unwrap(), Edn::Str("a\\b\n".into()));
         assert!(Edn::parse_all("[1 2").is_err() && Edn::parse_all("1 2").is_err() && Edn::parse_all("{:a}").is_err() && Edn::parse_all("]").is_err());
         assert!(Edn::parse_all("\"abc").is_err());

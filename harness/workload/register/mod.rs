@@ -10,9 +10,10 @@ pub mod linearizability;
 pub mod live;
 pub mod logs;
 pub mod model;
+pub mod realdata;
 
 pub use guarantees::{judge, Breach, Guarantees};
 pub use history::{Call, Outcome, RegisterHistory, RegisterOp, State};
-pub use linearizability::{check, check_model, check_with, unsupported, FailingPart, Placed, Reads, Verdict};
-pub use model::{KvMap, Model, ValueRegister, ZkRegister};
+pub use linearizability::{check, check_model, check_model_with, check_with, unsupported, FailingPart, Placed, Reads, Verdict};
 pub use live::{RegisterOptions, RegisterWorkload};
+pub use model::{KvMap, Model, ValueRegister, ZkRegister};
