@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline lint of what CI and users apply:
-#  - fixtures/zookeeper.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
+#  - the reference deployments fixtures/{zookeeper,official,bitnami}.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
 #    of a fixed version, strictly (unknown fields are errors): kubernetes-validate --strict;
 #  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
 #  - .github/workflows with zizmor --offline, and against SchemaStore's GitHub workflow schema
@@ -18,7 +18,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
-K8S_VERSION=${K8S_VERSION:-1.33.0}
+K8S_VERSION=${K8S_VERSION:-1.34.0} # the Kubernetes of ci/build-kind.sh
 venv=ci/.venv
 
 log() { printf 'lint: %s\n' "$*" >&2; }
@@ -34,8 +34,8 @@ fi
 
 failed=0
 
-log "kubernetes-validate --strict (Kubernetes $K8S_VERSION): fixtures/zookeeper.yaml fixtures/broken/*.yaml"
-if ! "$venv/bin/kubernetes-validate" --strict --kubernetes-version "$K8S_VERSION" fixtures/zookeeper.yaml fixtures/broken/*.yaml; then
+log "kubernetes-validate --strict (Kubernetes $K8S_VERSION): fixtures/*.yaml fixtures/broken/*.yaml"
+if ! "$venv/bin/kubernetes-validate" --strict --kubernetes-version "$K8S_VERSION" fixtures/*.yaml fixtures/broken/*.yaml; then
   failed=1
 fi
 

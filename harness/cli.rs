@@ -12,15 +12,22 @@ use crate::report::{RunReport, Verdict};
 use crate::run::Prepared;
 use crate::suites::{walkthrough, Suite};
 
-/// Logs to stderr through `tracing`: `RUST_LOG` wins; otherwise info for zk-chaos. Coloured only
+/// Logs to stderr through `tracing`: `RUST_LOG` wins; otherwise info for zk-chaos (`-q`/`-v`: [`init_tracing_at`]). Coloured only
 /// on a terminal (see [`colour`]). The logs are the only coloured output: reports, the summary and
 /// the suite table are plain text; clap colours `--help` and its errors itself, and honours
 /// `NO_COLOR` too.
 pub fn init_tracing() {
+    init_tracing_at(0)
+}
+
+/// [`init_tracing`] with `-v` (up) and `-q` (down) counted into `verbosity`: given, they win over
+/// `RUST_LOG` ([`crate::shell::log_filter`]).
+pub fn init_tracing_at(verbosity: i8) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zk_chaos=info"));
+    let wanted = crate::shell::log_filter(verbosity, std::env::var("RUST_LOG").ok().as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&wanted).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zk_chaos=info"));
     let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref(), std::env::var_os("CI").as_deref());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(crate::progress::LogWriter).with_ansi(ansi).with_target(false).try_init();
 }
 
 /// Whether to colour a stream: only a terminal, and not when `NO_COLOR` is set to anything but

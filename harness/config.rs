@@ -2,6 +2,8 @@
 //!
 //! ```yaml
 //! image: zk-chaos/zookeeper:3.8      # replaces the manifest's container image
+//! images:                            # runs a manifest's image as a local one (--image-map FROM=TO)
+//!   zookeeper:3.9.5: zk-chaos/zookeeper-official:3.9.5
 //! label_prefix: zk-chaos             # prefix of container, network and volume names
 //! timeouts:
 //!   member_ready: 180s               # one member Running and Ready
@@ -26,6 +28,8 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// Container image to run instead of the manifest's (the manifest's when unset).
     pub image: Option<String>,
+    /// A manifest's image (key) run as a local one (value); `--image-map FROM=TO` adds to it.
+    pub images: std::collections::BTreeMap<String, String>,
     /// Prefix of everything the platform creates (containers, networks, volumes, namespaces).
     pub label_prefix: String,
     pub timeouts: Timeouts,
@@ -65,7 +69,7 @@ pub struct WorkloadConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { image: None, label_prefix: "zk-chaos".into(), timeouts: Timeouts::default(), workload: WorkloadConfig::default() }
+        Config { image: None, images: Default::default(), label_prefix: "zk-chaos".into(), timeouts: Timeouts::default(), workload: WorkloadConfig::default() }
     }
 }
 
@@ -115,6 +119,9 @@ impl Config {
                 return bad(&format!("{name} must be longer than 0s"));
             }
         }
+        if let Some((from, to)) = self.images.iter().find(|(f, t)| f.trim().is_empty() || t.trim().is_empty()) {
+            return bad(&format!("images: {from:?}: {to:?} maps an empty image name; write the manifest's image and the local one"));
+        }
         if self.workload.rate_per_second == 0 || self.workload.rate_per_second > 1000 {
             return bad("workload.rate_per_second must be between 1 and 1000");
         }
@@ -148,7 +155,14 @@ mod tests {
         assert_eq!(c.timeouts.cleanup, Timeouts::default().cleanup);
     }
 
+    #[test]
+    fn images_map_a_manifests_image_to_a_local_one() {
+        let c = Config::parse("images:\n  zookeeper:3.9.5: zk-chaos/zookeeper-official:3.9.5\n", "c.yaml").unwrap();
+        assert_eq!(c.images.get("zookeeper:3.9.5").map(String::as_str), Some("zk-chaos/zookeeper-official:3.9.5"));
+    }
+
     #[rstest]
+    #[case::empty_image("images:\n  zookeeper:3.9.5: \"\"\n", "images")]
     #[case::bad_duration("timeouts:\n  member_ready: soon\n", "member_ready")]
     #[case::unknown_key("timeout:\n  member_ready: 9s\n", "timeout")]
     #[case::zero("timeouts:\n  operation: 0s\n", "timeouts.operation")]

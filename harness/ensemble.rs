@@ -57,7 +57,9 @@ impl EnsembleView {
     }
 
     /// Whole: exactly one leader that counts every other member as a synced follower, every
-    /// other member a follower, and every member Ready. `Err` says what is missing.
+    /// other member a follower, and every member Ready. `Err` says what is missing. Where the
+    /// leader's whitelist refuses `mntr`, its count cannot be read, and every other member
+    /// serving as a follower stands for it ([`EnsembleView::unobserved`] says so).
     pub fn whole(&self) -> Result<String, String> {
         let n = self.members.len();
         let leaders = self.leaders();
@@ -75,14 +77,34 @@ impl EnsembleView {
             return Err(format!("{} of {} followers: {}", followers.len(), n - 1, self.describe()));
         }
         let leader = self.members.iter().find(|m| m.status.name == leaders[0]).expect("a leader");
-        let synced = leader.server.as_ref().ok().and_then(|s| s.as_ref()).and_then(|s| s.synced_followers);
-        if synced != Some((n - 1) as u32) {
+        let leader = leader.server.as_ref().ok().and_then(|s| s.as_ref());
+        let synced = leader.and_then(|s| s.synced_followers);
+        // Without `mntr` (whitelist) the count is not there to read; every other member answering
+        // `srvr` as a follower is the same fact: a follower serves clients only once the leader
+        // has synced it (UPTODATE), and before that answers that it is not serving.
+        let unobserved = synced.is_none() && leader.is_some_and(|s| s.sync_unobserved.is_some());
+        if synced != Some((n - 1) as u32) && !unobserved {
             return Err(format!("leader {} has {} synced followers of {}: {}", leaders[0], synced.map_or("?".into(), |s| s.to_string()), n - 1, self.describe()));
         }
         if let Some(m) = self.members.iter().find(|m| !m.status.ready) {
             return Err(format!("{} is not Ready: {}", m.status.name, self.describe()));
         }
         Ok(self.describe())
+    }
+
+    /// What this view could not observe, for the report: the leader's synced-follower count
+    /// when its whitelist refuses `mntr`. Empty when everything was seen.
+    pub fn unobserved(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .members
+            .iter()
+            .filter_map(|m| match &m.server {
+                Ok(Some(s)) => s.sync_unobserved.as_ref().map(|why| format!("{}: {why}; followers serving stand for it", m.status.name)),
+                _ => None,
+            })
+            .collect();
+        out.dedup();
+        out
     }
 
     /// Every member Ready and serving as leader or follower: what can still be missing for
@@ -115,6 +137,8 @@ impl EnsembleView {
                     let _ = write!(s, "{:?} {:#x}", st.mode, st.zxid);
                     if let Some(n) = st.synced_followers {
                         let _ = write!(s, " ({n} synced)");
+                    } else if st.sync_unobserved.is_some() {
+                        s.push_str(" (sync unobserved: no mntr)");
                     }
                 }
                 Ok(None) => s.push_str("not serving"),
@@ -228,7 +252,7 @@ mod tests {
                 reason: None,
             },
             server: match mode {
-                Some(mode) => Ok(Some(ServerState { mode, zxid: 0x100000002, synced_followers: synced, version: "3.8.0".into() })),
+                Some(mode) => Ok(Some(ServerState { mode, zxid: 0x100000002, synced_followers: synced, version: "3.8.0".into(), sync_unobserved: None })),
                 None => Err("connection refused".into()),
             },
         }
@@ -275,6 +299,39 @@ mod tests {
         let mut unready = v.clone();
         unready.members[0].status.ready = false;
         assert!(unready.whole().unwrap_err().starts_with("zk-0 is not Ready"));
+    }
+
+    /// `srvr` only: the leader's count is unobserved. Whole is then every other member a
+    /// follower, all Ready, and the view says what it could not see; a member down or not
+    /// following is still "not whole" for that reason, never for the whitelist.
+    #[test]
+    fn with_srvr_only_whole_is_every_other_member_following() {
+        let no_mntr = |name: &str, ready| {
+            let mut m = member(name, Some(Mode::Leader), None, ready);
+            if let Ok(Some(s)) = &mut m.server {
+                s.sync_unobserved = Some(fourlw::SYNC_UNOBSERVED.into());
+            }
+            m
+        };
+        let v = EnsembleView { members: vec![member("zk-0", Some(Mode::Follower), None, true), no_mntr("zk-1", true), member("zk-2", Some(Mode::Follower), None, true)] };
+        assert!(v.whole().is_ok(), "{:?}", v.whole());
+        assert_eq!(v.unobserved(), [format!("zk-1: {}; followers serving stand for it", fourlw::SYNC_UNOBSERVED)]);
+        assert!(v.describe().contains("zk-1 leader 0x100000002 (sync unobserved: no mntr) ready"), "{}", v.describe());
+
+        let mut down = v.clone();
+        down.members[2] = member("zk-2", None, None, false);
+        assert!(down.whole().unwrap_err().starts_with("1 of 2 followers"));
+        let mut unready = v.clone();
+        unready.members[1] = no_mntr("zk-1", false);
+        assert!(unready.whole().unwrap_err().starts_with("zk-1 is not Ready"));
+        let mut not_serving = v.clone();
+        not_serving.members[0].server = Ok(None);
+        assert!(not_serving.whole().is_err(), "a follower still syncing answers that it does not serve");
+        // A leader whose mntr answered is judged by its count, as before.
+        let counted = EnsembleView {
+            members: vec![member("zk-0", Some(Mode::Follower), None, true), member("zk-1", Some(Mode::Leader), Some(1), true), member("zk-2", Some(Mode::Follower), None, true)],
+        };
+        assert!(counted.whole().is_err() && counted.unobserved().is_empty());
     }
 
     #[test]

@@ -13,8 +13,10 @@ pub mod error;
 pub mod manifest;
 pub mod ownership;
 pub mod platform;
+pub mod progress;
 pub mod report;
 pub mod run;
+pub mod shell;
 pub mod wait;
 pub mod workload;
 

@@ -1,4 +1,5 @@
-//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `show`, `image build`, `clean`.
+//! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `show`, `image build`, `clean`,
+//! `completions`, `man`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +16,11 @@ use zk_chaos::{cli, suites};
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every suite passed (compare: no regression; clean: nothing failed to go)
-  1    a check failed, cleanup failed, or compare found a regression
+  1    a check failed, cleanup failed, or compare found a regression (or runs of other suites or another
+       deployment, without --allow-different)
   2    bad input: unknown suite, unreadable or invalid manifest, config or report, a bad flag value,
-       a DOCKER_HOST the docker CLI would refuse, an unknown kubeconfig context, disruptive suites on a
-       cluster not allowed to be disrupted, `clean --run` of a run still in progress
+       a DOCKER_HOST the docker CLI would refuse, an unknown docker context or kubeconfig context,
+       disruptive suites on a cluster not allowed to be disrupted, `clean --run` of a run still in progress
   3    platform unavailable: no Docker engine, a missing image that cannot be built, no kubeconfig or
        API server, no kind binary
   130  interrupted (Ctrl-C or SIGTERM), after removing what the run created; a second Ctrl-C quits at
@@ -27,7 +29,7 @@ Exit codes:
 #[derive(Parser)]
 #[command(
     name = "zk-chaos",
-    version,
+    version = zk_chaos::shell::version(),
     about = "Chaos and conformance harness for ZooKeeper ensembles run as a Kubernetes StatefulSet",
     long_about = "Chaos and conformance harness for ZooKeeper ensembles run as a Kubernetes StatefulSet, as in the Kubernetes walkthrough \
                   \"Running ZooKeeper, A Distributed System Coordinator\" (https://kubernetes.io/docs/tutorials/stateful-application/zookeeper/). \
@@ -37,6 +39,12 @@ Exit codes:
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log lines on stderr (-v debug, -vv trace, -vvv every library's trace); given, it wins over RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Fewer log lines on stderr (-q warnings only, -qq errors only); given, it wins over RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    quiet: u8,
 }
 
 #[derive(Subcommand)]
@@ -50,7 +58,7 @@ enum Command {
     /// List the suites: whether each is disruptive, the platforms it needs, what it certifies and the walkthrough's sections it follows.
     #[command(after_help = EXIT_CODES)]
     Suites {
-        /// `table` for a person, `json` for a machine (every section with its link).
+        /// `table` for a person, `json` or `yaml` for a machine (every section with its link).
         #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
         output: Output,
     },
@@ -64,6 +72,12 @@ enum Command {
         /// A recovery time regressed when B is more than this many times A (and 250 ms slower).
         #[arg(long, value_name = "F", default_value_t = zk_chaos::report::compare::DEFAULT_MAX_FACTOR, value_parser = zk_chaos::report::compare::parse_factor)]
         max_factor: f64,
+        /// Compare runs that did not run the same suites, the same deployment (manifest digest) or on the same platform (else exit 1).
+        #[arg(long)]
+        allow_different: bool,
+        /// `text` for a person, `json` or `yaml` for a machine.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: MachineOutput,
     },
     /// Print a built-in default (to start a file of your own for --manifest or --kind-config).
     Show {
@@ -90,6 +104,26 @@ enum Command {
         /// The kubeconfig of --context (default: KUBECONFIG, then ~/.kube/config).
         #[arg(long, value_name = "PATH", requires = "context")]
         kubeconfig: Option<PathBuf>,
+    },
+    /// Print the completion script for a shell (bash: `zk-chaos completions bash > /etc/bash_completion.d/zk-chaos`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, with a section per command (`zk-chaos man > zk-chaos.1; man ./zk-chaos.1`).
+    Man,
+    /// The runs of a results folder over time: verdicts, and one chart per recovery time (RESULTS_DIR/history.html), or -o json|yaml.
+    #[command(after_help = EXIT_CODES)]
+    History {
+        /// The folder runs wrote into (their --results).
+        #[arg(value_name = "RESULTS_DIR")]
+        results: PathBuf,
+        /// `html`: write RESULTS_DIR/history.html (or --out) and print its path; `json` or `yaml`: print the history.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "html")]
+        output: HistoryOutput,
+        /// Where the HTML page goes [default: RESULTS_DIR/history.html]
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -121,9 +155,13 @@ struct CertifyArgs {
     /// Where the ensemble runs.
     #[arg(long, value_enum, default_value = "docker")]
     platform: PlatformArg,
-    /// The StatefulSet manifest (the walkthrough's four objects) [default: the built-in reference manifest, the walkthrough's zookeeper.yaml]
+    /// The manifest: a file, a directory (its *.yaml/*.yml in name order) or - (stdin), holding one StatefulSet and its Services, PodDisruptionBudget,
+    /// ConfigMaps, Secrets, ServiceAccount, NetworkPolicies, Roles, RoleBindings [default: the built-in reference manifest, the walkthrough's zookeeper.yaml]
     #[arg(long, value_name = "PATH")]
     manifest: Option<PathBuf>,
+    /// Run the manifest's image FROM as the local image TO (repeatable; adds to `images:` in the config); it runs with imagePullPolicy IfNotPresent.
+    #[arg(long = "image-map", value_name = "FROM=TO")]
+    image_map: Vec<String>,
     /// Where results/<run-id>/ goes (relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
@@ -139,6 +177,12 @@ struct CertifyArgs {
     /// Run the suites N times, each a full run, and report each check's pass rate.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
+    /// Also write the JUnit report here (with --repeat: every run in one report, flaky checks marked as nextest marks them).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// `text`: the summary for a person on stdout; `json` or `yaml`: each run's verdict, folder and suites for a machine.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: MachineOutput,
     #[command(flatten)]
     kube: KubeArgs,
 }
@@ -178,6 +222,33 @@ enum Shown {
 enum Output {
     Table,
     Json,
+    Yaml,
+}
+
+/// `-o` of `history`.
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum HistoryOutput {
+    Html,
+    Json,
+    Yaml,
+}
+
+/// `-o` of `compare`, `run` and `certify`.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum MachineOutput {
+    Text,
+    Json,
+    Yaml,
+}
+
+impl MachineOutput {
+    fn format(self) -> Option<zk_chaos::shell::Format> {
+        match self {
+            MachineOutput::Text => None,
+            MachineOutput::Json => Some(zk_chaos::shell::Format::Json),
+            MachineOutput::Yaml => Some(zk_chaos::shell::Format::Yaml),
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -198,8 +269,8 @@ impl From<PlatformArg> for PlatformKind {
 }
 
 fn main() -> ExitCode {
-    cli::init_tracing();
     let cli = Cli::parse();
+    cli::init_tracing_at(cli.verbose.min(100) as i8 - cli.quiet.min(100) as i8);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -218,6 +289,22 @@ fn main() -> ExitCode {
                 println!("{json}");
                 Ok(exit::PASSED)
             }
+            Command::Suites { output: Output::Yaml } => {
+                print!("{}", zk_chaos::shell::Format::Yaml.render(&cli::list_suites(&suites::all()))?);
+                Ok(exit::PASSED)
+            }
+            Command::Completions { shell } => {
+                use std::io::Write;
+                let script = zk_chaos::shell::completions(shell, &mut <Cli as clap::CommandFactory>::command());
+                std::io::stdout().write_all(&script).map_err(|e| Error::Other(e.into()))?;
+                Ok(exit::PASSED)
+            }
+            Command::Man => {
+                use std::io::Write;
+                let page = zk_chaos::shell::man(&<Cli as clap::CommandFactory>::command())?;
+                std::io::stdout().write_all(&page).map_err(|e| Error::Other(e.into()))?;
+                Ok(exit::PASSED)
+            }
             Command::Show { what } => {
                 print!(
                     "{}",
@@ -230,7 +317,24 @@ fn main() -> ExitCode {
             }
             Command::Image { command: ImageCommand::Build { image } } => cli::build_image(image.as_deref()).await,
             Command::Clean { run, force, context, kubeconfig } => cli::clean(run.as_deref(), force, context.as_deref(), kubeconfig.as_deref()).await,
-            Command::Compare { run_a, run_b, max_factor } => compare_command(&run_a, &run_b, max_factor),
+            Command::History { results, output, out } => {
+                let history = zk_chaos::report::history::load(&results)?;
+                let format = match output {
+                    HistoryOutput::Html => None,
+                    HistoryOutput::Json => Some(zk_chaos::shell::Format::Json),
+                    HistoryOutput::Yaml => Some(zk_chaos::shell::Format::Yaml),
+                };
+                match format {
+                    Some(f) => print!("{}", f.render(&history)?),
+                    None => {
+                        let path = out.unwrap_or_else(|| results.join("history.html"));
+                        std::fs::write(&path, history.render_html()).map_err(|e| Error::bad_input(format!("writing {}: {e}; give another --out", path.display())))?;
+                        println!("history of {} runs: {}", history.runs.len(), path.display());
+                    }
+                }
+                Ok(exit::PASSED)
+            }
+            Command::Compare { run_a, run_b, max_factor, allow_different, output } => compare_command(&run_a, &run_b, max_factor, allow_different, output),
             Command::Run(args) => run_command(args.common, args.suites).await,
             Command::Certify(args) => run_command(args, Vec::new()).await,
         }
@@ -244,10 +348,14 @@ fn main() -> ExitCode {
 
 /// `run` and `certify` (no `suites`: every suite the platform supports).
 async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    for m in &args.image_map {
+        let (from, to) = zk_chaos::manifest::images::parse_mapping("--image-map", m).map_err(Error::bad_input)?;
+        config.images.insert(from, to);
+    }
     let opts = RunOptions {
         platform: args.platform.into(),
         suites,
@@ -266,6 +374,10 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
         },
     };
     let repeat = args.repeat;
+    let machine = args.output.format();
+    if let Some(path) = &args.junit {
+        junit_path_usable(path)?;
+    }
     let prepared = run::prepare(opts)?;
     cli::ensure_image(&prepared).await?;
     // One listener for the whole command: a Ctrl-C between two repeated runs (while one run's
@@ -286,7 +398,7 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
             return Err(e);
         }
     };
-    let ran = repeat_runs(&prepared, &session, first_id, repeat, &interrupt, &in_flight).await;
+    let ran = repeat_runs(&prepared, &session, first_id, repeat, &interrupt, &in_flight, machine.is_some()).await;
     let closed = run::close(&prepared, &session).await;
     listener.abort();
     let (reports, interrupted_between_runs) = ran?;
@@ -294,13 +406,29 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     if interrupted_between_runs && reports.is_empty() {
         return Ok(exit::INTERRUPTED);
     }
+    let write = |path: &std::path::Path, text: String| std::fs::write(path, text).map_err(|e| Error::Other(anyhow::anyhow!("writing {}: {e}", path.display())));
     if repeat > 1 {
         let summary = zk_chaos::report::repeat::RepeatReport::new(&reports);
         let path = prepared.opts.results.join(format!("repeat-{}.json", reports[0].run_id));
         let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.into()))?;
-        std::fs::write(&path, json + "\n").map_err(|e| Error::Other(anyhow::anyhow!("writing {}: {e}", path.display())))?;
-        print!("{}", summary.render_text());
-        println!("pass rates: {}", path.display());
+        write(&path, json + "\n")?;
+        // Every run in one JUnit report, flaky checks marked (nextest's way).
+        let junit = prepared.opts.results.join(format!("repeat-{}.junit.xml", reports[0].run_id));
+        write(&junit, zk_chaos::report::junit::render_repeats(&reports).map_err(Error::Other)?)?;
+        if machine.is_none() {
+            print!("{}", summary.render_text());
+            println!("pass rates: {}", path.display());
+            println!("junit (every run, flaky checks marked): {}", junit.display());
+        }
+    }
+    if let (Some(path), Some(last)) = (&args.junit, reports.last()) {
+        let xml = if repeat > 1 { zk_chaos::report::junit::render_repeats(&reports) } else { zk_chaos::report::junit::render(last) };
+        write(path, xml.map_err(Error::Other)?)?;
+    }
+    if let Some(format) = machine {
+        let runs = reports.iter().map(|r| zk_chaos::report::summary::MachineRun::new(r, &zk_chaos::report::run_dir(&prepared.opts.results, &r.run_id))).collect();
+        let pass_rates = (repeat > 1).then(|| zk_chaos::report::repeat::pass_rates(&reports));
+        print!("{}", format.render(&zk_chaos::report::summary::Machine { runs, pass_rates })?);
     }
     let codes = reports.iter().map(cli::exit_code).chain(interrupted_between_runs.then_some(exit::INTERRUPTED));
     Ok(codes
@@ -310,6 +438,19 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
             _ => 1,
         })
         .unwrap_or(exit::PASSED))
+}
+
+/// `--junit PATH` is checked before the run, not after it: its folder must exist and PATH must not
+/// be a folder.
+fn junit_path_usable(path: &std::path::Path) -> Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if path.is_dir() {
+        return Err(Error::bad_input(format!("--junit {}: is a folder; give the path of the XML file to write (e.g. {}/junit.xml)", path.display(), path.display())));
+    }
+    if !parent.is_dir() {
+        return Err(Error::bad_input(format!("--junit {}: the folder {} does not exist; create it first or give another path", path.display(), parent.display())));
+    }
+    Ok(())
 }
 
 /// What the command's first run puts at stake, for a second Ctrl-C's message ([`cli::InFlight`]).
@@ -340,6 +481,7 @@ async fn repeat_runs(
     repeat: u32,
     interrupt: &tokio_util::sync::CancellationToken,
     in_flight: &Mutex<cli::InFlight>,
+    machine: bool,
 ) -> Result<(Vec<zk_chaos::report::RunReport>, bool)> {
     let mut reports = Vec::new();
     let mut next_id = Some(first_id);
@@ -356,8 +498,11 @@ async fn repeat_runs(
         let platform = run::connect(prepared, session, &run_id, i == repeat).await?;
         let finished = run::execute(prepared, platform, interrupt.clone().cancelled_owned()).await;
         let dir = run::write(&finished.report, &prepared.opts.results, &finished.member_logs).map_err(Error::Other)?;
-        print!("{}", zk_chaos::report::summary::render(&finished.report));
-        println!("report: {}", dir.join("report.html").display());
+        // With -o json|yaml, stdout holds the one document printed at the end.
+        if !machine {
+            print!("{}", zk_chaos::report::summary::render(&finished.report));
+            println!("report: {}", dir.join("report.html").display());
+        }
         let stop = finished.report.interrupted || (prepared.opts.fail_fast && finished.report.verdict != zk_chaos::report::Verdict::Pass);
         reports.push(finished.report);
         if stop {
@@ -367,10 +512,19 @@ async fn repeat_runs(
     Ok((reports, false))
 }
 
-fn compare_command(a: &std::path::Path, b: &std::path::Path, factor: f64) -> Result<i32> {
+/// `compare`: 1 when B regressed, and when the runs are not comparable (other suites, another
+/// deployment or platform) unless `allow_different`.
+fn compare_command(a: &std::path::Path, b: &std::path::Path, factor: f64, allow_different: bool, output: MachineOutput) -> Result<i32> {
     use zk_chaos::report::compare;
     let (ra, rb) = (compare::load_run(a)?, compare::load_run(b)?);
     let c = compare::compare(&ra, &rb, factor);
-    print!("{}", c.render_text());
-    Ok(if c.regressed().is_empty() { exit::PASSED } else { exit::FAILED })
+    match output.format() {
+        None => print!("{}", c.render_text()),
+        Some(format) => print!("{}", format.render(&c)?),
+    }
+    let different = !c.differences.is_empty() && !allow_different;
+    if different {
+        eprintln!("zk-chaos compare: the two runs are not comparable ({}); pass --allow-different to compare them anyway", c.differences.join("; "));
+    }
+    Ok(if c.regressed().is_empty() && !different { exit::PASSED } else { exit::FAILED })
 }

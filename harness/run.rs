@@ -57,8 +57,21 @@ impl Prepared {
 /// Checks the manifest and the suite names. Bad input is an error here, before any platform work.
 pub fn prepare(opts: RunOptions) -> Result<Prepared> {
     let mut manifest = Manifest::load_or_reference(opts.manifest.as_deref())?;
+    let mut local = Vec::new();
+    if !opts.config.images.is_empty() {
+        let origin = manifest.origin.clone();
+        manifest = manifest.with_image_map(&opts.config.images).map_err(|e| Error::bad_input(format!("{origin}: {e}")))?;
+        local.extend(opts.config.images.values().cloned());
+    }
     if let Some(image) = &opts.config.image {
         manifest = manifest.with_image(image);
+        local.push(image.clone());
+    }
+    manifest = manifest.with_local_images(&local, "the run supplies it (mapped with --image-map, images: or image: in the config)");
+    if opts.platform == PlatformKind::Kind {
+        // kind loads every image of the pod template into its nodes (see `open`).
+        let loaded = manifest.images();
+        manifest = manifest.with_local_images(&loaded, "it is loaded into the kind cluster from the local Docker engine");
     }
     let unsupported = manifest.docker_unsupported();
     if opts.platform == PlatformKind::Docker && !unsupported.is_empty() {
@@ -140,11 +153,16 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
         return Ok(session);
     }
     use crate::platform::kube::kind::KindCluster;
-    let image = p.manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", p.manifest.origin)))?;
+    let mut images = p.manifest.images();
+    if images.is_empty() {
+        return Err(Error::bad_input(format!("{}: the container has no image", p.manifest.origin)));
+    }
     let config = p.kind_config.clone().unwrap_or_else(crate::platform::kube::kind::KindConfig::builtin);
     // The partition helper only when a selected suite partitions: it is not needed otherwise.
-    let helper = crate::platform::netfilter::image();
-    let images: Vec<&str> = if p.needs(crate::platform::Capability::Partitions) { vec![&image, &helper] } else { vec![&image] };
+    if p.needs(crate::platform::Capability::Partitions) {
+        images.push(crate::platform::netfilter::image());
+    }
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
     let cluster = KindCluster::planned(first_run_id);
     session.own(&cluster.name)?;
     tokio::select! {
@@ -271,7 +289,7 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
             image_id: None,
             zookeeper_version: version,
         },
-        notes: platform.notes(),
+        notes: p.manifest.notes.iter().cloned().chain(platform.notes()).collect(),
         suites: suite_reports,
         cleanup_errors,
         interrupted,
@@ -291,12 +309,18 @@ pub struct Finished {
 async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out: &mut Vec<SuiteReport>, version: &mut Option<String>) {
     let kind = platform.kind();
     let t = &p.opts.config.timeouts;
+    // The status line (or plain lines), until the suites are done.
+    let _progress = crate::progress::start();
+    let expected = crate::progress::expected(&p.opts.results, kind.as_str());
+    let runnable = p.suites.iter().filter(|s| s.platforms().contains(&kind)).count();
+    let mut ordinal = 0;
     let deploy_start = Instant::now();
     let deploy = p.suites.iter().any(|s| s.platforms().contains(&kind) && s.needs_ensemble(kind));
     if !deploy {
         tracing::info!("no selected suite needs the ensemble on {kind}: nothing is deployed");
     } else {
         tracing::info!("deploying {} ({} members) on {kind}, run {}", p.manifest.origin, p.manifest.replicas(), platform.run_id());
+        crate::progress::phase(format!("deploying {} ({} members)", p.manifest.origin, p.manifest.replicas()));
     }
     let deployed = if deploy { platform.deploy().await } else { Ok(()) };
     if let Err(e) = deployed {
@@ -338,6 +362,8 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         }
         let started = Instant::now();
         let since = Utc::now();
+        ordinal += 1;
+        crate::progress::suite(ordinal, runnable, suite.name(), expected.get(suite.name()).copied());
         tracing::info!("suite {} ({}): {}", suite.name(), walkthrough::titles(suite.sections()), suite.summary());
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
         let ready = if i > 0 {
@@ -454,7 +480,7 @@ mod tests {
             vec![
                 (Action::Cordon { node: "w1".into() }, Call::Cordon("w1".into()), Some(Call::Uncordon("w1".into()))),
                 (Action::DeleteStatefulSet, Call::DeleteStatefulSet, Some(Call::ApplyStatefulSet)),
-                (Action::KillProcess { member: "zk-1".into(), process: "java".into() }, Call::Exec("zk-1".into(), "pkill java".into()), None),
+                (Action::RemoveFile { member: "zk-1".into(), path: "/x".into() }, Call::Exec("zk-1".into(), "rm /x".into()), None),
                 (Action::Rollback, Call::Rollback, None),
                 (
                     Action::Partition { cut: crate::platform::Cut { member: "zk-1".into(), peers: vec!["zk-0".into(), "zk-2".into()], one_way: false } },
@@ -523,19 +549,19 @@ mod tests {
             let p: Arc<dyn Platform> = fake.clone();
             let dir = tempfile::tempdir().unwrap();
             let mut ctx = SuiteCtx::new("one-fault", p, Config::default(), dir.path().to_path_buf());
-            ctx.inject(&Action::KillProcess { member: "zk-1".into(), process: "java".into() }).await.1.unwrap();
+            ctx.inject(&Action::KillServer { member: "zk-1".into() }).await.1.unwrap();
             assert!(ctx.inject(&Action::Cordon { node: "w1".into() }).await.1.is_err(), "Docker has no nodes");
             let faults = ctx.faults().to_vec();
             assert_eq!(
                 faults.iter().map(|f| (f.name.as_str(), f.outcome, f.detail.as_str())).collect::<Vec<_>>(),
-                [("pkill java in zk-1", "ok", "exit 0"), ("cordon w1", "failed", "docker has no nodes to cordon"),]
+                [("kill java in zk-1", "ok", "exit 0"), ("cordon w1", "failed", "docker has no nodes to cordon"),]
             );
             assert!(faults.iter().all(|f| f.invoked <= f.completed));
             let report = ctx.finish(Ok(()), std::time::Instant::now());
             assert_eq!(report.artifacts, ["one-fault/faults.jsonl"]);
             let saved = std::fs::read_to_string(dir.path().join("one-fault/faults.jsonl")).unwrap();
             assert_eq!(saved.lines().count(), 2);
-            assert!(saved.lines().next().unwrap().contains("\"name\":\"pkill java in zk-1\""), "{saved}");
+            assert!(saved.lines().next().unwrap().contains("\"name\":\"kill java in zk-1\""), "{saved}");
         }
 
         #[tokio::test]

@@ -39,6 +39,7 @@ where
     Fut: Future<Output = anyhow::Result<Seen<T>>>,
 {
     let start = Instant::now();
+    let _shown = crate::progress::waiting(what, deadline);
     let mut last;
     let mut next_progress = start + PROGRESS_EVERY;
     tracing::debug!("waiting up to {} for {what}", humantime::format_duration(deadline));
@@ -94,6 +95,7 @@ where
 {
     use futures::stream::{FuturesUnordered, StreamExt};
     let start = Instant::now();
+    let _shown = crate::progress::waiting(what, deadline);
     let end = start + deadline;
     let mut last = String::from("no look answered yet");
     let mut gap = POLL;

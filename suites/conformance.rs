@@ -1,42 +1,35 @@
 //! `conformance` (the walkthrough's "Creating a ZooKeeper ensemble" through "Achieving consensus",
 //! "Ensuring consistent configuration" through "Configuring a non-privileged user"; TUTORIAL.md 2-4,
 //! 7-9): the ensemble is built the way the walkthrough builds it: ordered start, stable names,
-//! myid = ordinal + 1, the walkthrough's zoo.cfg everywhere, one leader, logs on stdout, a non-root
-//! server with a writable data dir.
+//! myid matching each member's server line, one configuration everywhere that agrees with the
+//! deployment's own source, one leader, logs on stdout, a non-root server with a writable data dir.
+//!
+//! What it reads is derived from the deployment: each server's config file from its java command
+//! line ([`super::server_config`]), the expected settings from the manifest's source
+//! ([`super::config_source`]), the user from the securityContext. The walkthrough's exact values
+//! ([`walkthrough::reference`]) are judged only for the walkthrough's own manifest.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{anyhow, bail, ensure, Context};
 use async_trait::async_trait;
 
-use super::{walkthrough, About, Suite, SuiteCtx};
-use crate::client::fourlw::parse_properties;
+use super::config_source::{self, Source};
+use super::server_config::{self, RunningConfig};
+use super::walkthrough::reference;
+use super::{process, walkthrough, About, Suite, SuiteCtx};
 use crate::ensemble;
 use crate::platform::{LifecycleEvent, LifecycleKind, Platform};
 
 pub struct Conformance;
 
-/// The walkthrough's UID and fsGroup ("Configuring a non-privileged user", TUTORIAL.md 9).
-pub const ZK_UID: u32 = 1000;
-pub const ZK_GID: u32 = 1000;
-/// Where the walkthrough's start command puts the data dir ("Facilitating leader election", TUTORIAL.md 3).
-pub const DATA_DIR: &str = "/var/lib/zookeeper/data";
+/// The walkthrough's UID and fsGroup, as its reference data has them.
+pub const ZK_UID: u32 = reference::UID;
+pub const ZK_GID: u32 = reference::GID;
 
-/// zoo.cfg settings the walkthrough's flags produce ("Facilitating leader election", TUTORIAL.md 3).
-pub const SETTINGS: &[(&str, &str)] = &[
-    ("clientPort", "2181"),
-    ("dataDir", "/var/lib/zookeeper/data"),
-    ("dataLogDir", "/var/lib/zookeeper/data/log"),
-    ("tickTime", "2000"),
-    ("initLimit", "10"),
-    ("syncLimit", "5"),
-    ("maxClientCnxns", "60"),
-    ("minSessionTimeout", "4000"),
-    ("maxSessionTimeout", "40000"),
-    ("autopurge.snapRetainCount", "3"),
-    ("autopurge.purgeInterval", "12"),
-];
+/// The check of the start order, skipped with what was seen under the Parallel policy.
+pub const START_ORDER: &str = "members started in order (OrderedReady)";
 
 #[async_trait]
 impl Suite for Conformance {
@@ -63,13 +56,20 @@ impl Suite for Conformance {
         let members = p.members();
         let ns = p.namespace().to_string();
         let manifest = p.manifest().clone();
-        let conf_dir = flag(&manifest.pod_template().command.join(" "), "--conf_dir").unwrap_or("/opt/zookeeper/conf".into());
+        let template = manifest.pod_template();
+        let is_reference = reference::is_reference(&manifest);
+        let source = Source::of(&manifest);
 
         let started = Instant::now();
-        let ordered = started_in_order(&p.lifecycle(), &members);
-        ctx.record("members started in order (OrderedReady)", started, ordered);
+        if manifest.ordered_ready() {
+            let ordered = started_in_order(&p.lifecycle(), &members);
+            ctx.record(START_ORDER, started, ordered);
+        } else {
+            ctx.skip(START_ORDER, format!("podManagementPolicy is Parallel: members start together, no order is required; seen: {}", order_seen(&p.lifecycle(), &members)));
+        }
 
         let mut configs = BTreeMap::new();
+        let mut servers = BTreeMap::new();
         for (ordinal, m) in members.iter().enumerate() {
             let fqdn = manifest.fqdn(m, &ns);
             ctx.check(&format!("{m}: hostname {m}, FQDN {fqdn}"), async {
@@ -81,29 +81,70 @@ impl Suite for Conformance {
             })
             .await;
 
-            let want = ordinal + 1;
-            ctx.check(&format!("{m}: myid is {want}"), async {
-                let path = format!("{DATA_DIR}/myid");
-                let got = p.exec(m, &["cat", &path]).await?.into_stdout(&format!("cat {path}"))?;
-                ensure!(got.trim() == want.to_string(), "{path} holds {:?}, not {want} (ordinal {ordinal} + 1)", got.trim());
-                Ok(format!("{path} = {}", got.trim()))
-            })
-            .await;
+            // What the server runs with, from its own command line: read once, judged below.
+            let read = server_config::read(p, m).await.map_err(|e| format!("{e:#}"));
+            let running = || read.as_ref().map(|(_, c)| c).map_err(|e| anyhow!("{e}"));
+            if let Ok((server, _)) = &read {
+                servers.insert(m.clone(), server.clone());
+            }
 
-            let cfg_path = format!("{conf_dir}/zoo.cfg");
-            let mut cfg = None;
-            ctx.check(&format!("{m}: zoo.cfg has the walkthrough's servers and settings, and every flag the manifest passes"), async {
-                let text = p.exec(m, &["cat", &cfg_path]).await?.into_stdout(&format!("cat {cfg_path}"))?;
-                let props = parse_properties(&text);
-                let servers = expected_servers(&manifest, &members, &ns);
-                check_zoo_cfg(&props, &servers)?;
-                flags_applied(&manifest.pod_template().command.join(" "), &props)?;
-                cfg = Some(props);
-                Ok(format!("{cfg_path}: {} servers, {} settings as in the walkthrough's {}", servers.len(), SETTINGS.len(), walkthrough::FACILITATING_LEADER_ELECTION.cite()))
-            })
-            .await;
-            if let Some(cfg) = cfg {
-                configs.insert(m.clone(), cfg);
+            let named = read.as_ref().ok().and_then(|(_, c)| c.servers.iter().find(|s| s.names(&fqdn)).map(|s| s.id as usize));
+            let want = if is_reference { Some(ordinal + 1) } else { named };
+            match want {
+                Some(want) => {
+                    ctx.check(&format!("{m}: myid is {want}"), async {
+                        let c = running()?;
+                        let path = format!("{}/myid", c.data_dir().context("the config has no dataDir, so no myid")?);
+                        let got = c.myid.clone().unwrap_or_default();
+                        let why = if is_reference { format!("ordinal {ordinal} + 1") } else { format!("server.{want} names {fqdn}") };
+                        ensure!(got == want.to_string(), "{path} holds {got:?}, not {want} ({why})");
+                        if !c.servers.is_empty() {
+                            let line = c.servers.iter().find(|s| s.id as usize == want);
+                            ensure!(line.is_some_and(|l| l.names(&fqdn)), "{path} holds {want} but {}'s server.{want} does not name {fqdn}", c.path);
+                        }
+                        Ok(format!("{path} = {got}"))
+                    })
+                    .await;
+                }
+                None => {
+                    let name = format!("{m}: myid is the id of its server line");
+                    match running() {
+                        Ok(c) if c.servers.is_empty() => ctx.skip(&name, format!("{} has no server lines (a standalone server): myid is not used", c.path)),
+                        Ok(c) => {
+                            let hosts: Vec<String> = c.servers.iter().map(|s| format!("server.{}={}", s.id, s.host)).collect();
+                            ctx.record(&name, Instant::now(), Err(anyhow!("no server line of {} names {m} ({fqdn}): {}", c.path, hosts.join(", "))));
+                        }
+                        Err(e) => {
+                            ctx.record(&name, Instant::now(), Err(e));
+                        }
+                    }
+                }
+            }
+
+            if is_reference {
+                ctx.check(&format!("{m}: zoo.cfg has the walkthrough's servers and settings, and every flag the manifest passes"), async {
+                    let c = running()?;
+                    let expected = expected_servers(&manifest, &members, &ns);
+                    check_zoo_cfg(&c.props, &expected)?;
+                    flags_applied(&template_command(&manifest), &c.props)?;
+                    Ok(format!(
+                        "{}: {} servers, {} settings as in the walkthrough's {}",
+                        c.path,
+                        expected.len(),
+                        reference::SETTINGS.len(),
+                        walkthrough::FACILITATING_LEADER_ELECTION.cite()
+                    ))
+                })
+                .await;
+            } else {
+                ctx.check(&format!("{m}: the server's config agrees with the deployment's {}", source.describe()), async {
+                    let c = running()?;
+                    agrees_with_source(&source, c, &manifest, &members, &ns)
+                })
+                .await;
+            }
+            if let Ok((_, c)) = &read {
+                configs.insert(m.clone(), c.props.clone());
             }
         }
 
@@ -114,46 +155,183 @@ impl Suite for Conformance {
         let t = ctx.config.timeouts.clone();
         ctx.check(&format!("exactly one leader and {} synced followers", members.len() - 1), async {
             let view = ensemble::wait_whole(p, t.ensemble_whole, t.operation).await?;
-            Ok(view.describe())
+            let unobserved = view.unobserved();
+            Ok(if unobserved.is_empty() { view.describe() } else { format!("{}; not observed: {}", view.describe(), unobserved.join("; ")) })
         })
         .await;
 
+        let want_uid = if is_reference { Some(reference::UID) } else { template.run_as_user.and_then(|u| u32::try_from(u).ok()) };
         for m in &members {
+            let server = servers.get(m);
             ctx.check(&format!("{m}: server logs go to standard output"), async {
                 let logs = p.logs(m, Some(200)).await?;
-                let lines = logs.lines().filter(|l| l.contains(" INFO ") && l.contains('[')).count();
-                ensure!(lines > 0, "the container log of {m} has no ZooKeeper INFO lines (last lines: {:?})", tail(&logs, 3));
-                let files = p.exec(m, &["sh", "-c", "find /var/log/zookeeper /opt/zookeeper -name '*.log' -type f 2>/dev/null"]).await?.stdout;
-                ensure!(files.trim().is_empty(), "the server also logs to files: {}", files.trim());
-                Ok(format!("{lines} INFO lines in the last 200 of the container log; no log files"))
+                let lines = logs.lines().filter(|l| is_log_line(l)).count();
+                ensure!(lines > 0, "the container log of {m} has no ZooKeeper log lines at any level (last lines: {:?})", tail(&logs, 3));
+                let files = log_files(p, m, server, is_reference).await?;
+                ensure!(files.is_empty(), "the server also logs to files: {}", files.join(" "));
+                Ok(format!("{lines} ZooKeeper log lines in the last 200 of the container log; no log files"))
             })
             .await;
 
-            ctx.check(&format!("{m}: the java process runs as UID {ZK_UID}, not root"), async {
-                let ps = p.exec(m, &["ps", "-o", "uid=,user=,args=", "-C", "java"]).await?;
-                let line = ps.stdout.lines().next().map(str::trim).unwrap_or("").to_string();
-                ensure!(!line.is_empty(), "no java process in {m} (ps exited {})", ps.exit_code);
-                let uid: u32 = line.split_whitespace().next().unwrap_or("").parse().with_context(|| format!("ps printed {line:?}"))?;
-                if uid == 0 {
-                    bail!("java runs as UID 0 (root), not {ZK_UID}: {line}");
+            let name = match want_uid {
+                Some(uid) if is_reference => format!("{m}: the java process runs as UID {uid}, not root"),
+                Some(uid) => format!("{m}: the java process runs as UID {uid} (securityContext runAsUser), not root"),
+                None => format!("{m}: the java process runs as the image's user, not root"),
+            };
+            ctx.check(&name, async {
+                let server = match server {
+                    Some(s) => s.clone(),
+                    None => process::server(p, m).await?,
+                };
+                runs_as(&server, want_uid, template.run_as_group.and_then(|g| u32::try_from(g).ok()))
+            })
+            .await;
+
+            if is_reference {
+                let dir = reference::DATA_DIR;
+                ctx.check(&format!("{m}: {dir} is group {ZK_GID} and writable by the server"), data_dir_check(p, m, dir.to_string(), Some(ZK_GID))).await;
+            } else {
+                let fs_group = template.fs_group.and_then(|g| u32::try_from(g).ok());
+                match configs.get(m).and_then(|c| c.get("dataDir")).cloned() {
+                    Some(dir) => {
+                        let name = match fs_group {
+                            Some(g) => format!("{m}: {dir} is group {g} and writable by the server"),
+                            None => format!("{m}: {dir} is writable by the server"),
+                        };
+                        ctx.check(&name, data_dir_check(p, m, dir, fs_group)).await;
+                    }
+                    None => ctx.skip(&format!("{m}: the data dir is writable by the server"), "the server's config could not be read, or has no dataDir"),
                 }
-                ensure!(uid == ZK_UID, "java runs as UID {uid}, not {ZK_UID}: {line}");
-                Ok(line.chars().take(60).collect())
-            })
-            .await;
-
-            ctx.check(&format!("{m}: {DATA_DIR} is group {ZK_GID} and writable by the server"), async {
-                let st = p.exec(m, &["stat", "-c", "%g %A", DATA_DIR]).await?.into_stdout(&format!("stat {DATA_DIR}"))?;
-                let gid: u32 = st.split_whitespace().next().unwrap_or("").parse().with_context(|| format!("stat printed {st:?}"))?;
-                ensure!(gid == ZK_GID, "{DATA_DIR} is group {gid}, not {ZK_GID} (fsGroup): {}", st.trim());
-                let probe = format!("{DATA_DIR}/.zk-chaos-write-probe");
-                let w = p.exec(m, &["sh", "-c", &format!("touch {probe} && rm {probe}")]).await?;
-                ensure!(w.success(), "the server's user cannot write {DATA_DIR}: {}", w.stderr.trim());
-                Ok(format!("{DATA_DIR}: {}", st.trim()))
-            })
-            .await;
+            }
         }
         Ok(())
+    }
+}
+
+/// The container's command and args, as one line.
+fn template_command(manifest: &crate::manifest::Manifest) -> String {
+    let t = manifest.pod_template();
+    [t.command, t.args].concat().join(" ")
+}
+
+/// The running config agrees with the deployment's source, and its server lines name the members.
+fn agrees_with_source(source: &Source, c: &RunningConfig, manifest: &crate::manifest::Manifest, members: &[String], ns: &str) -> anyhow::Result<String> {
+    let mut wrong = Vec::new();
+    let mut judged = Vec::new();
+    match source {
+        Source::StartZookeeper { command } => match flags_applied(command, &c.props) {
+            Ok(n) => judged.push(n),
+            Err(e) => wrong.push(format!("{e:#}")),
+        },
+        Source::Unknown => {}
+        _ => {
+            let settings = source.settings();
+            judged.push(format!("{} settings", settings.len()));
+            wrong.extend(config_source::disagreements(&settings, &c.props));
+            if let Some(lines) = source.servers() {
+                judged.push(format!("{} server lines", lines.len()));
+                wrong.extend(config_source::server_disagreements(&lines, &c.servers));
+            }
+        }
+    }
+    if members.len() > 1 {
+        for m in members {
+            let fqdn = manifest.fqdn(m, ns);
+            let naming: Vec<u32> = c.servers.iter().filter(|s| s.names(&fqdn)).map(|s| s.id).collect();
+            if naming.len() != 1 {
+                wrong.push(format!("{} server lines name {m} ({fqdn}){}", naming.len(), if naming.is_empty() { String::new() } else { format!(": server.{naming:?}") }));
+            }
+        }
+        judged.push(format!("every member named by one of {} server lines", c.servers.len()));
+    }
+    ensure!(wrong.is_empty(), "{} differs from the deployment's {}: {}", c.path, source.describe(), wrong.join("; "));
+    if matches!(source, Source::Unknown) {
+        judged.push("no source in the manifest to compare settings with (the members are compared with each other)".into());
+    }
+    Ok(format!("{}: {}", c.path, judged.join("; ")))
+}
+
+/// A line of a ZooKeeper log at any level (its layouts put the level between spaces, before a
+/// `[thread` part): `2026-12-07 02:20:03,123 [myid:1] - WARN  [main:...]`.
+pub fn is_log_line(line: &str) -> bool {
+    const LEVELS: [&str; 6] = [" TRACE ", " DEBUG ", " INFO ", " WARN ", " ERROR ", " FATAL "];
+    line.contains('[') && LEVELS.iter().any(|l| line.contains(l))
+}
+
+/// The `*.log` files the server has open (from `/proc/<pid>/fd`), and those under its
+/// `zookeeper.log.dir`; for the walkthrough also under its image's log dirs.
+async fn log_files(p: &dyn Platform, m: &str, server: Option<&process::Process>, is_reference: bool) -> anyhow::Result<Vec<String>> {
+    let mut dirs = Vec::new();
+    let mut script = String::new();
+    if let Some(s) = server {
+        script.push_str(&format!("for f in /proc/{}/fd/*; do readlink \"$f\"; done 2>/dev/null | grep '\\.log$'; ", s.pid));
+        if let Some(d) = s.system_property("zookeeper.log.dir") {
+            dirs.push(d.to_string());
+        }
+    }
+    if is_reference {
+        dirs.push(reference::LOG_DIRS.to_string());
+    }
+    if !dirs.is_empty() {
+        script.push_str(&format!("find {} -name '*.log' -type f 2>/dev/null", dirs.join(" ")));
+    }
+    if script.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = p.exec(m, &["sh", "-c", &script]).await?.stdout;
+    let mut files: Vec<String> = out.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// The server's process runs as `want` (when known) and never as root; as `want_gid` when set.
+pub fn runs_as(server: &process::Process, want: Option<u32>, want_gid: Option<u32>) -> anyhow::Result<String> {
+    let uid = server.uid.with_context(|| format!("the UID of pid {} could not be read from /proc/{}/status", server.pid, server.pid))?;
+    let line = format!("pid {} UID {uid} GID {}: {}", server.pid, server.gid.map_or("?".into(), |g| g.to_string()), server.short());
+    match want {
+        _ if uid == 0 => bail!("java runs as UID 0 (root){}: {line}", want.map_or(String::new(), |w| format!(", not {w}"))),
+        Some(w) => ensure!(uid == w, "java runs as UID {uid}, not {w}: {line}"),
+        None => {}
+    }
+    if let (Some(g), Some(gid)) = (want_gid, server.gid) {
+        ensure!(gid == g, "java runs as GID {gid}, not {g} (runAsGroup): {line}");
+    }
+    Ok(line.chars().take(100).collect())
+}
+
+/// `dir` is group `gid` (when given) and the server's user can write it.
+async fn data_dir_check(p: &dyn Platform, m: &str, dir: String, gid: Option<u32>) -> anyhow::Result<String> {
+    let st = p.exec(m, &["stat", "-c", "%g %A", &dir]).await?.into_stdout(&format!("stat {dir}"))?;
+    if let Some(want) = gid {
+        let got: u32 = st.split_whitespace().next().unwrap_or("").parse().with_context(|| format!("stat printed {st:?}"))?;
+        ensure!(got == want, "{dir} is group {got}, not {want} (fsGroup): {}", st.trim());
+    }
+    let probe = format!("{dir}/.zk-chaos-write-probe");
+    let w = p.exec(m, &["sh", "-c", &format!("touch {probe} && rm {probe}")]).await?;
+    ensure!(w.success(), "the server's user cannot write {dir}: {}", w.stderr.trim());
+    Ok(format!("{dir}: {}", st.trim()))
+}
+
+/// Under the Parallel policy: the order the members were created and turned Ready, for the report.
+pub fn order_seen(events: &[LifecycleEvent], members: &[String]) -> String {
+    let first = |m: &str, kind: LifecycleKind| events.iter().find(|e| e.member == m && e.kind == kind).map(|e| e.at);
+    let mut seen: Vec<(chrono::DateTime<chrono::Utc>, String)> = Vec::new();
+    for m in members {
+        if let Some(at) = first(m, LifecycleKind::Created) {
+            seen.push((at, format!("{m} created")));
+        }
+        if let Some(at) = first(m, LifecycleKind::Ready) {
+            seen.push((at, format!("{m} Ready")));
+        }
+    }
+    seen.sort();
+    let t0 = seen.first().map(|(at, _)| *at);
+    let out: Vec<String> = seen.iter().map(|(at, what)| format!("{what} +{} ms", t0.map_or(0, |t| (*at - t).num_milliseconds()))).collect();
+    if out.is_empty() {
+        "no creation or readiness events".into()
+    } else {
+        out.join(", ")
     }
 }
 
@@ -169,7 +347,7 @@ pub fn expected_servers(manifest: &crate::manifest::Manifest, members: &[String]
 
 pub fn check_zoo_cfg(props: &BTreeMap<String, String>, servers: &[(String, String)]) -> anyhow::Result<()> {
     let mut wrong = Vec::new();
-    for (k, v) in servers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(SETTINGS.iter().copied()) {
+    for (k, v) in servers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(reference::SETTINGS.iter().copied()) {
         match props.get(k) {
             Some(got) if got == v => {}
             Some(got) => wrong.push(format!("{k}={got} (want {v})")),
@@ -300,7 +478,7 @@ mod tests {
 
     fn walkthrough_cfg() -> BTreeMap<String, String> {
         let m = walkthrough();
-        let mut props: BTreeMap<String, String> = SETTINGS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut props: BTreeMap<String, String> = reference::SETTINGS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         props.extend(expected_servers(&m, &members(), "default"));
         props.insert("4lw.commands.whitelist".into(), "ruok,srvr".into());
         props
@@ -353,6 +531,67 @@ mod tests {
         assert!(same_everywhere(&configs, 3).unwrap_err().to_string().contains("zk-2's zoo.cfg differs from zk-0's in initLimit"));
         configs.remove("zk-2");
         assert!(same_everywhere(&configs, 3).is_err());
+    }
+
+    #[test]
+    fn log_lines_count_at_any_level() {
+        assert!(is_log_line("2026-12-07 02:20:03,123 [myid:1] - INFO  [main:QuorumPeerMain@149] - Starting quorum peer"));
+        assert!(is_log_line("2026-12-07 02:20:03,123 [myid:] - WARN  [main:o.a.z.s.q.QuorumPeerConfig@123] - No server failure"));
+        assert!(is_log_line("2026-12-07T02:20:03.123+0000 [myid:2] - ERROR [QuorumPeer:Leader@5] - x"));
+        assert!(!is_log_line("ZooKeeper JMX enabled by default"), "zkServer.sh's own banner is no server log line");
+        assert!(!is_log_line("INFORMATION [x]"));
+    }
+
+    fn proc(uid: Option<u32>, gid: Option<u32>) -> process::Process {
+        process::Process { pid: 1, uid, gid, argv: vec!["java".into(), "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(), "/conf/zoo.cfg".into()] }
+    }
+
+    #[test]
+    fn the_server_runs_as_the_securitycontexts_user_and_never_as_root() {
+        assert!(runs_as(&proc(Some(1000), Some(1000)), Some(1000), None).unwrap().starts_with("pid 1 UID 1000 GID 1000: java"));
+        assert!(runs_as(&proc(Some(1001), Some(0)), None, None).is_ok(), "the image's user, whatever it is, when none is set");
+        let root = runs_as(&proc(Some(0), Some(0)), Some(1000), None).unwrap_err().to_string();
+        assert!(root.starts_with("java runs as UID 0 (root), not 1000: pid 1"), "{root}");
+        assert!(runs_as(&proc(Some(0), Some(0)), None, None).unwrap_err().to_string().starts_with("java runs as UID 0 (root): "));
+        assert!(runs_as(&proc(Some(1001), None), Some(1000), None).unwrap_err().to_string().starts_with("java runs as UID 1001, not 1000"));
+        assert!(runs_as(&proc(Some(1000), Some(5)), Some(1000), Some(1000)).unwrap_err().to_string().starts_with("java runs as GID 5, not 1000 (runAsGroup)"));
+        assert!(runs_as(&proc(None, None), Some(1000), None).is_err(), "an unreadable UID is no pass");
+    }
+
+    #[test]
+    fn under_parallel_the_order_seen_is_reported() {
+        let events = vec![ev("zk-1", LifecycleKind::Created, 0), ev("zk-0", LifecycleKind::Created, 0), ev("zk-0", LifecycleKind::Ready, 3), ev("zk-1", LifecycleKind::Ready, 5)];
+        assert_eq!(order_seen(&events, &members()), "zk-0 created +0 ms, zk-1 created +0 ms, zk-0 Ready +3000 ms, zk-1 Ready +5000 ms");
+        assert_eq!(order_seen(&[], &members()), "no creation or readiness events");
+    }
+
+    fn running(text: &str) -> RunningConfig {
+        server_config::assemble("/conf/zoo.cfg", text, None, Some("1")).unwrap()
+    }
+
+    #[test]
+    fn an_env_configured_server_agrees_with_its_environment_and_names_every_member() {
+        let m = walkthrough();
+        let vars: BTreeMap<String, String> =
+            [("ZOO_TICK_TIME", "2000"), ("ZOO_SERVERS", "server.1=zk-0.zk-hs:2888:3888;2181 server.2=zk-1.zk-hs:2888:3888;2181 server.3=zk-2.zk-hs:2888:3888;2181")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let source = Source::Env { vars };
+        let good = "tickTime=2000\nserver.1=zk-0.zk-hs:2888:3888;2181\nserver.2=zk-1.zk-hs:2888:3888;2181\nserver.3=zk-2.zk-hs:2888:3888;2181\n";
+        let ok = agrees_with_source(&source, &running(good), &m, &members(), "default").unwrap();
+        assert_eq!(ok, "/conf/zoo.cfg: 1 settings; 3 server lines; every member named by one of 3 server lines");
+        let off = good.replace("tickTime=2000", "tickTime=4000").replace("server.3=zk-2", "server.3=zk-1");
+        let err = agrees_with_source(&source, &running(&off), &m, &members(), "default").unwrap_err().to_string();
+        assert!(err.starts_with("/conf/zoo.cfg differs from the deployment's ZOO_* environment (2 variables): tickTime=4000 (the source says 2000)"), "{err}");
+        assert!(
+            err.contains("server.3=zk-1.zk-hs:2888:3888 (the source says zk-2.zk-hs:2888:3888)")
+                && err.contains("2 server lines name zk-1")
+                && err.contains("0 server lines name zk-2"),
+            "{err}"
+        );
+        let unknown = agrees_with_source(&Source::Unknown, &running(good), &m, &members(), "default").unwrap();
+        assert!(unknown.ends_with("no source in the manifest to compare settings with (the members are compared with each other)"), "{unknown}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Faults as values and the one ledger of what they left to undo.
 //!
-//! An [`Action`] is what a suite does to the ensemble (kill a process, remove a file, delete the
+//! An [`Action`] is what a suite does to the ensemble (kill or stop the server, break a file, delete the
 //! StatefulSet, patch or roll back its template, cordon a node, evict a pod, partition a member): it has a name for the
 //! timeline, an `inject` that does it through the [`Platform`] and returns what the platform
 //! answered, and, where one exists, a [`Revert`]. [`SuiteCtx::inject`](super::SuiteCtx::inject)
@@ -23,10 +23,15 @@ use crate::platform::{Cut, EvictionOutcome, ExecOutput, Platform};
 /// What a suite does to the ensemble.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// `pkill <process>` in a member's container.
-    KillProcess { member: String, process: String },
+    /// SIGTERM to the ZooKeeper server's java process in a member's container, found through
+    /// `/proc` ([`super::process`]): what the walkthrough's kill of java does, without procps in the image.
+    KillServer { member: String },
     /// `rm <path>` in a member's container.
     RemoveFile { member: String, path: String },
+    /// `chmod a-x <path>` in a member's container.
+    Unexecutable { member: String, path: String },
+    /// A signal (`STOP`) to a process of a member's container, through the shell's `kill`.
+    Signal { member: String, pid: u32, signal: String },
     /// Delete the StatefulSet: its pods go, its volumes stay.
     DeleteStatefulSet,
     /// A JSON patch of the StatefulSet (`what` names it: "cpu request 0.3").
@@ -64,13 +69,20 @@ pub enum Revert {
     Mend {
         member: String,
     },
+    /// Let a stopped process go on (SIGCONT); a process gone with its container is no error.
+    Continue {
+        member: String,
+        pid: u32,
+    },
 }
 
 impl Action {
     pub fn name(&self) -> String {
         match self {
-            Action::KillProcess { member, process } => format!("pkill {process} in {member}"),
+            Action::KillServer { member } => format!("kill java in {member}"),
             Action::RemoveFile { member, path } => format!("rm {path} in {member}"),
+            Action::Unexecutable { member, path } => format!("chmod a-x {path} in {member}"),
+            Action::Signal { member, pid, signal } => format!("kill -{signal} {pid} (java) in {member}"),
             Action::DeleteStatefulSet => "delete the StatefulSet".into(),
             Action::PatchTemplate { what, .. } => format!("patch the StatefulSet: {what}"),
             Action::Rollback => "roll back (rollout undo)".into(),
@@ -87,6 +99,7 @@ impl Action {
             Action::Cordon { node } => Some(Revert::Uncordon { node: node.clone() }),
             Action::DeleteStatefulSet => Some(Revert::RecreateStatefulSet),
             Action::Partition { cut } => Some(Revert::Mend { member: cut.member.clone() }),
+            Action::Signal { member, pid, signal } if signal == "STOP" => Some(Revert::Continue { member: member.clone(), pid: *pid }),
             _ => None,
         }
     }
@@ -95,8 +108,17 @@ impl Action {
     /// error is the platform's.
     pub async fn inject(&self, p: &dyn Platform) -> anyhow::Result<Injected> {
         match self {
-            Action::KillProcess { member, process } => Ok(Injected::Exec(p.exec(member, &["pkill", process]).await?)),
+            Action::KillServer { member } => {
+                let server = super::process::server(p, member).await?;
+                let argv = super::process::signal_argv(server.pid, "TERM");
+                Ok(Injected::Exec(p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await?))
+            }
             Action::RemoveFile { member, path } => Ok(Injected::Exec(p.exec(member, &["rm", path]).await?)),
+            Action::Unexecutable { member, path } => Ok(Injected::Exec(p.exec(member, &["chmod", "a-x", path]).await?)),
+            Action::Signal { member, pid, signal } => {
+                let argv = super::process::signal_argv(*pid, signal);
+                Ok(Injected::Exec(p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await?))
+            }
             Action::DeleteStatefulSet => p.delete_statefulset().await.map(|()| Injected::Accepted),
             Action::PatchTemplate { patch, .. } => p.patch_statefulset(patch).await.map(|()| Injected::Accepted),
             Action::Rollback => p.rollback().await.map(|()| Injected::Accepted),
@@ -119,6 +141,7 @@ impl Revert {
             Revert::Uncordon { node } => format!("uncordon {node}"),
             Revert::RecreateStatefulSet => "re-create the StatefulSet".into(),
             Revert::Mend { member } => format!("heal the partition of {member}"),
+            Revert::Continue { member, pid } => format!("kill -CONT {pid} (java) in {member}"),
         }
     }
 
@@ -130,6 +153,13 @@ impl Revert {
             }
             Revert::RecreateStatefulSet => p.apply_statefulset().await.context("re-create the StatefulSet"),
             Revert::Mend { member } => p.mend(member).await.with_context(|| format!("heal the partition of {member}")),
+            Revert::Continue { member, pid } => {
+                // The liveness kill usually ends the stopped process with its container; a
+                // restarted container has nothing stopped, and a signal to a running process is
+                // harmless. Only an exec that could not run at all is an error.
+                let argv = [String::from("sh"), "-c".into(), format!("kill -CONT {pid} 2>/dev/null; true")];
+                p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await.map(|_| ()).with_context(|| format!("kill -CONT {pid} in {member}"))
+            }
         }
     }
 
@@ -137,7 +167,7 @@ impl Revert {
     /// own objects (a deleted StatefulSet need not come back), but the nodes are not the run's,
     /// and a run kept with `--keep` keeps its members: a partition is never left in place.
     fn outlives_the_run(&self) -> bool {
-        matches!(self, Revert::Uncordon { .. } | Revert::Mend { .. })
+        matches!(self, Revert::Uncordon { .. } | Revert::Mend { .. } | Revert::Continue { .. })
     }
 }
 
@@ -234,8 +264,11 @@ mod tests {
     fn every_action_has_a_name_and_only_cordons_and_deletions_a_revert() {
         let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([])).unwrap();
         let cases = [
-            (Action::KillProcess { member: "zk-1".into(), process: "java".into() }, "pkill java in zk-1", None),
-            (Action::RemoveFile { member: "zk-0".into(), path: "/usr/bin/zookeeper-ready".into() }, "rm /usr/bin/zookeeper-ready in zk-0", None),
+            (Action::KillServer { member: "zk-1".into() }, "kill java in zk-1", None),
+            (Action::RemoveFile { member: "zk-0".into(), path: "/opt/probe.sh".into() }, "rm /opt/probe.sh in zk-0", None),
+            (Action::Unexecutable { member: "zk-0".into(), path: "/opt/probe.sh".into() }, "chmod a-x /opt/probe.sh in zk-0", None),
+            (Action::Signal { member: "zk-0".into(), pid: 7, signal: "STOP".into() }, "kill -STOP 7 (java) in zk-0", Some(Revert::Continue { member: "zk-0".into(), pid: 7 })),
+            (Action::Signal { member: "zk-0".into(), pid: 7, signal: "CONT".into() }, "kill -CONT 7 (java) in zk-0", None),
             (Action::DeleteStatefulSet, "delete the StatefulSet", Some(Revert::RecreateStatefulSet)),
             (Action::PatchTemplate { patch, what: "cpu request 0.3".into() }, "patch the StatefulSet: cpu request 0.3", None),
             (Action::Rollback, "roll back (rollout undo)", None),
@@ -248,6 +281,7 @@ mod tests {
         }
         assert_eq!(Revert::Uncordon { node: "w1".into() }.name(), "uncordon w1");
         assert_eq!(Revert::RecreateStatefulSet.name(), "re-create the StatefulSet");
+        assert_eq!(Revert::Continue { member: "zk-0".into(), pid: 7 }.name(), "kill -CONT 7 (java) in zk-0");
     }
 
     #[tokio::test]
@@ -257,7 +291,7 @@ mod tests {
         // First: the fake's budget refuses an eviction while a member is down.
         let ev = Action::Evict { member: "zk-2".into() }.inject(p).await.unwrap();
         assert_eq!(ev, Injected::Eviction(EvictionOutcome::Accepted));
-        let kill = Action::KillProcess { member: "zk-1".into(), process: "java".into() }.inject(p).await.unwrap();
+        let kill = Action::KillServer { member: "zk-1".into() }.inject(p).await.unwrap();
         assert!(matches!(kill, Injected::Exec(ref o) if o.success()), "{kill:?}");
         Action::RemoveFile { member: "zk-0".into(), path: "/x".into() }.inject(p).await.unwrap();
         Action::DeleteStatefulSet.inject(p).await.unwrap();
@@ -267,7 +301,8 @@ mod tests {
             fake.calls(),
             [
                 Call::Evict("zk-2".into()),
-                Call::Exec("zk-1".into(), "pkill java".into()),
+                Call::Exec("zk-1".into(), format!("sh -c {}", crate::suites::process::SCAN)),
+                Call::Exec("zk-1".into(), "sh -c kill -TERM 1".into()),
                 Call::Exec("zk-0".into(), "rm /x".into()),
                 Call::DeleteStatefulSet,
                 Call::Rollback,

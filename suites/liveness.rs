@@ -1,7 +1,14 @@
 //! `liveness` and readiness ("Testing for liveness", "Testing for readiness"; TUTORIAL.md 12-13):
-//! removing `zookeeper-ready` in zk-0 makes its liveness probe fail `failureThreshold` times; the
-//! member is restarted from a fresh container (the script is back) and becomes Ready; while it was
-//! broken it was reported unready. Every deadline is derived from the manifest's probe fields.
+//! breaking zk-0's liveness probe makes it fail `failureThreshold` times; the member is restarted
+//! from a fresh container and becomes Ready; while it was broken it was reported unready. Every
+//! deadline is derived from the manifest's probe fields.
+//!
+//! The fault breaks the probe's own target, as the walkthrough removes its probe script: the
+//! script or binary the probe's argv runs, resolved on the container's PATH, removed (or made
+//! unexecutable) as the container's user. Where that cannot be done (a read-only root, a file the
+//! user may not change, an inline probe such as `echo ruok | nc localhost 2181 | grep imok`, a
+//! general tool such as `nc`), the server is stopped with SIGSTOP so that the probe times out, and
+//! let go (SIGCONT) by the revert. The check names the fault and why it was chosen.
 
 use std::time::{Duration, Instant};
 
@@ -10,13 +17,60 @@ use async_trait::async_trait;
 
 use super::faults;
 use super::ledger::{Action, Injected};
-use super::{verdicts, walkthrough, About, Suite, SuiteCtx};
-use crate::platform::LifecycleKind;
+use super::{process, verdicts, walkthrough, About, Suite, SuiteCtx};
+use crate::platform::{LifecycleKind, Platform};
 
 pub struct Liveness;
 
-/// The script the probes run, as the walkthrough removes it.
-pub const READY_SCRIPT: &str = "/usr/bin/zookeeper-ready";
+/// The script the walkthrough's probes run, as the walkthrough removes it (reference data).
+pub const READY_SCRIPT: &str = walkthrough::reference::READY_SCRIPT;
+
+/// What a probe's argv runs, as far as the argv says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A script or binary of the deployment's own, to resolve in the container.
+    Own(String),
+    /// Nothing of its own to break, and why.
+    None(String),
+}
+
+/// Programs a probe may run that are not its own: breaking them would break the image, not the probe.
+const GENERAL_TOOLS: &[&str] =
+    &["sh", "bash", "ash", "dash", "nc", "ncat", "netcat", "curl", "wget", "echo", "printf", "test", "[", "true", "false", "java", "cat", "grep", "timeout", "env", "exec"];
+
+/// The probe's own target from its argv: `sh -c "ready-check 2181"` runs `ready-check`;
+/// `["/opt/probe.sh"]` runs `/opt/probe.sh`; a pipeline or a list in `sh -c` is inline.
+pub fn probe_target(argv: &[String]) -> Target {
+    let base = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    let Some(first) = argv.first() else { return Target::None("the probe has no command".into()) };
+    let command = if ["sh", "bash", "ash", "dash"].contains(&base(first).as_str()) && argv.get(1).map(String::as_str) == Some("-c") {
+        let script = argv.get(2).cloned().unwrap_or_default();
+        if ["|", ";", "&&", "||", "$(", "`", ">", "<", "\n"].iter().any(|op| script.contains(op)) {
+            return Target::None(format!("the probe is an inline shell command ({script:?}), with no script of its own"));
+        }
+        match script.split_whitespace().next() {
+            Some(w) => w.to_string(),
+            None => return Target::None("the probe's shell command is empty".into()),
+        }
+    } else {
+        first.clone()
+    };
+    if GENERAL_TOOLS.contains(&base(&command).as_str()) {
+        return Target::None(format!("the probe runs `{command}`, a general tool, not a script of its own"));
+    }
+    Target::Own(command)
+}
+
+/// The fault chosen for the probe, and why.
+#[derive(Debug, Clone)]
+struct Broken {
+    action: Action,
+    /// "was removed", for the messages that follow.
+    what: String,
+    /// The path the fault removed or made unexecutable; `None` for SIGSTOP.
+    path: Option<String>,
+    why: String,
+}
 
 #[async_trait]
 impl Suite for Liveness {
@@ -24,7 +78,7 @@ impl Suite for Liveness {
         &About {
             name: "liveness",
             sections: &[&walkthrough::TESTING_FOR_LIVENESS, &walkthrough::TESTING_FOR_READINESS],
-            summary: "rm zookeeper-ready in zk-0: liveness fails failureThreshold times, a fresh container restarts it, unready meanwhile",
+            summary: "break zk-0's liveness probe (its script removed, else the server stopped): it fails failureThreshold times, a fresh container restarts it, unready meanwhile",
             needs: &[],
             disruptive: true,
         }
@@ -63,21 +117,34 @@ impl Suite for Liveness {
         ctx.metric("liveness_deadline_ms", deadline.as_millis() as f64);
 
         let start = Instant::now();
-        let (fault, removed) = ctx.inject(&Action::RemoveFile { member: member.clone(), path: READY_SCRIPT.into() }).await;
-        let removed = removed.and_then(|done| match done {
-            Injected::Exec(o) => o.into_stdout(&format!("rm {READY_SCRIPT}")),
-            other => Err(anyhow!("the platform answered {other:?} to an exec")),
-        });
-        if !ctx.record(&format!("rm {READY_SCRIPT} in {member}"), start, removed.map(|_| "removed".to_string())) {
-            return traffic.finish(ctx).await;
-        }
+        let broken = match break_probe(ctx, &member, &liveness.command).await {
+            Ok(b) => b,
+            Err((name, e)) => {
+                ctx.record(&name, start, Err(e));
+                return traffic.finish(ctx).await;
+            }
+        };
+        let fault = broken.0;
+        let broken = broken.1;
+        let name = match &broken.action {
+            Action::RemoveFile { path, .. } => format!("rm {path} in {member}"),
+            Action::Unexecutable { path, .. } => format!("chmod a-x {path} in {member}"),
+            _ => format!("kill -STOP java in {member}"),
+        };
+        let done = if matches!(broken.action, Action::RemoveFile { .. }) && broken.path.as_deref() == Some(READY_SCRIPT) {
+            "removed".to_string()
+        } else {
+            format!("{}: {}", broken.what, broken.why)
+        };
+        ctx.record(&name, start, Ok(done));
 
         let start = Instant::now();
         let killed = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::LivenessKilled, LifecycleKind::Exited], deadline).await;
         let killed = match killed {
             Ok(e) => verdicts::killed_by_liveness(&p.lifecycle(), &member, fault.at, &e, liveness.failure_threshold),
             Err(_) => Err(anyhow!(
-                "the liveness probe never failed: {READY_SCRIPT} was removed {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
+                "the liveness probe never failed: {} {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
+                broken.what,
                 fault.clock.elapsed().as_secs(),
                 p.status(&member).await.map(|s| s.restart_count).unwrap_or(before.restart_count),
                 faults::last_events(p.as_ref(), &member, 3)
@@ -88,12 +155,12 @@ impl Suite for Liveness {
         }
 
         let start = Instant::now();
-        // Unready comes from the readiness probe (the same script) or from the container being
-        // stopped by the liveness kill, whichever is first; both before the member is back.
+        // Unready comes from the readiness probe (often the same target) or from the container
+        // being stopped by the liveness kill, whichever is first; both before the member is back.
         let grace = p.manifest().pod_template().termination_grace;
         let unready = match fault.wait_event(p.as_ref(), &member, &[LifecycleKind::NotReady], grace + t.operation).await {
             Ok(e) => Ok(format!("{member} reported NotReady {} ms after the fault ({})", fault.ms_to(e.at), e.detail)),
-            Err(e) => Err(anyhow!("{member} was never reported unready while its probe script was missing: {e:#}")),
+            Err(e) => Err(anyhow!("{member} was never reported unready while its probe was broken ({}): {e:#}", broken.what)),
         };
         ctx.record(&format!("{member} was reported unready while broken (readiness)"), start, unready);
 
@@ -117,15 +184,18 @@ impl Suite for Liveness {
         let whole = fault.wait_whole(ctx, "").await.map(|v| v.describe());
         let back = async {
             let now = p.status(&member).await?;
-            let present = p.exec(&member, &["test", "-x", READY_SCRIPT]).await?;
-            verdicts::fresh_container(&before, &now, READY_SCRIPT, present.success())?;
-            Ok(now)
+            let (what, present) = match &broken.path {
+                Some(path) => (path.clone(), p.exec(&member, &["test", "-x", path]).await?.success()),
+                None => ("a running java server".to_string(), process::server(p.as_ref(), &member).await.is_ok()),
+            };
+            verdicts::fresh_container(&before, &now, &what, present)?;
+            Ok((now, what))
         }
         .await;
-        let back = back.map(|now| {
+        let back = back.map(|(now, what)| {
             ctx.metric("fault_to_restart_ms", fault.ms_to(restarted.at));
             ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
-            format!("restart count {} -> {}, fresh container with {READY_SCRIPT}, Ready {} ms after the fault", before.restart_count, now.restart_count, fault.ms_to(ready.at))
+            format!("restart count {} -> {}, fresh container with {what}, Ready {} ms after the fault", before.restart_count, now.restart_count, fault.ms_to(ready.at))
         });
         let back_ok = ctx.record(&back_check, start, back);
         ctx.record("ensemble whole again", whole_start, whole);
@@ -139,6 +209,66 @@ impl Suite for Liveness {
     }
 }
 
+/// Breaks the probe (see the module's summary) and returns the fault's moment with what was done;
+/// or the check's name and why nothing could be broken.
+async fn break_probe(ctx: &mut SuiteCtx, member: &str, argv: &[String]) -> Result<(faults::Fault, Broken), (String, anyhow::Error)> {
+    let p = ctx.platform.clone();
+    let mut tried = Vec::new();
+    if let Target::Own(command) = probe_target(argv) {
+        match resolve(p.as_ref(), member, &command).await {
+            Ok(path) => {
+                let why = format!(
+                    "the probe's own {} (`{command}`{})",
+                    if path.ends_with(".sh") || path == READY_SCRIPT { "script" } else { "program" },
+                    if command.contains('/') { String::new() } else { " on the container's PATH".into() }
+                );
+                for (action, what) in [
+                    (Action::RemoveFile { member: member.into(), path: path.clone() }, format!("{path} was removed")),
+                    (Action::Unexecutable { member: member.into(), path: path.clone() }, format!("{path} was made unexecutable")),
+                ] {
+                    let (fault, done) = ctx.inject(&action).await;
+                    match done {
+                        Ok(Injected::Exec(o)) if o.success() => return Ok((fault, Broken { action, what, path: Some(path), why })),
+                        Ok(Injected::Exec(o)) => tried.push(format!("{} exited {}: {}", action.name(), o.exit_code, o.stderr.trim())),
+                        Ok(other) => tried.push(format!("{}: the platform answered {other:?}", action.name())),
+                        Err(e) => tried.push(format!("{}: {e:#}", action.name())),
+                    }
+                }
+            }
+            Err(e) => tried.push(format!("{e:#}")),
+        }
+    }
+    let why = match probe_target(argv) {
+        Target::None(why) => why,
+        Target::Own(_) => format!("the probe's target could not be broken as the container's user ({})", tried.join("; ")),
+    };
+    let server = process::server(p.as_ref(), member).await.map_err(|e| (format!("kill -STOP java in {member}"), e.context(why.clone())))?;
+    let action = Action::Signal { member: member.into(), pid: server.pid, signal: "STOP".into() };
+    let (fault, done) = ctx.inject(&action).await;
+    let failed = |e: anyhow::Error| (format!("kill -STOP java in {member}"), e.context(why.clone()));
+    match done {
+        Ok(Injected::Exec(o)) if o.success() => {
+            Ok((fault, Broken { action, what: format!("the server (pid {}) was stopped with SIGSTOP", server.pid), path: None, why: format!("{why}; so the probe times out") }))
+        }
+        Ok(Injected::Exec(o)) => Err(failed(anyhow!("kill -STOP {} exited {}: {}", server.pid, o.exit_code, o.stderr.trim()))),
+        Ok(other) => Err(failed(anyhow!("the platform answered {other:?} to an exec"))),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// The absolute path `command` runs in the container: itself when it has a slash, else what the
+/// container's shell finds on its PATH.
+async fn resolve(p: &dyn Platform, member: &str, command: &str) -> anyhow::Result<String> {
+    if command.contains('/') {
+        return Ok(command.to_string());
+    }
+    let script = format!("command -v {command}");
+    let out = p.exec(member, &["sh", "-c", &script]).await?;
+    let path = out.stdout.trim().to_string();
+    anyhow::ensure!(out.success() && path.starts_with('/'), "`{command}` is not a file on {member}'s PATH (command -v printed {path:?})");
+    Ok(path)
+}
+
 /// How long the suite waits for the liveness probe to act, from the manifest's fields:
 /// failureThreshold failures one period apart, each up to its timeout, plus one period of phase
 /// between the fault and the probe's next run, plus `slack`.
@@ -149,6 +279,24 @@ pub fn detection_deadline(l: &crate::manifest::Probe, slack: Duration) -> Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn the_probes_own_target_is_read_from_its_argv() {
+        assert_eq!(probe_target(&argv(&["sh", "-c", "zookeeper-ready 2181"])), Target::Own("zookeeper-ready".into()));
+        assert_eq!(probe_target(&argv(&["/opt/bitnami/scripts/zookeeper/healthcheck.sh"])), Target::Own("/opt/bitnami/scripts/zookeeper/healthcheck.sh".into()));
+        assert_eq!(probe_target(&argv(&["/bin/bash", "-c", "/probe.sh"])), Target::Own("/probe.sh".into()));
+        let inline = probe_target(&argv(&["sh", "-c", "echo ruok | nc localhost 2181 | grep imok"]));
+        assert!(matches!(&inline, Target::None(why) if why.starts_with("the probe is an inline shell command")), "{inline:?}");
+        assert!(matches!(probe_target(&argv(&["sh", "-c", "zookeeper-ready 2181 || true"])), Target::None(_)));
+        let tool = probe_target(&argv(&["nc", "-z", "localhost", "2181"]));
+        assert_eq!(tool, Target::None("the probe runs `nc`, a general tool, not a script of its own".into()));
+        assert!(matches!(probe_target(&argv(&["true"])), Target::None(_)));
+        assert!(matches!(probe_target(&[]), Target::None(_)));
+    }
 
     #[test]
     fn the_deadline_follows_the_probe_fields() {

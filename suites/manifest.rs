@@ -70,6 +70,9 @@ impl Suite for ManifestSuite {
         for (rule, verdict) in judge(&objects, p.kind()) {
             ctx.record(&format!("{whose} objects: {rule}"), start, verdict);
         }
+        for (rule, why) in not_applicable(&objects) {
+            ctx.skip(&format!("{whose} objects: {rule}"), why);
+        }
         Ok(())
     }
 }
@@ -100,6 +103,23 @@ impl<'a> Objects<'a> {
     }
 }
 
+/// The rule of start-zookeeper's flags, which applies only where the container runs it.
+pub const START_FLAGS_RULE: &str = "every start-zookeeper flag is one it knows, and --servers equals replicas";
+
+/// Whether the server container's command runs start-zookeeper.
+pub fn uses_start_zookeeper(o: &Objects) -> bool {
+    command_words(o.container()).iter().any(|w| w.ends_with("start-zookeeper"))
+}
+
+/// The rules that do not apply to these objects, with why: recorded as skipped.
+pub fn not_applicable(o: &Objects) -> Vec<(&'static str, String)> {
+    if uses_start_zookeeper(o) {
+        Vec::new()
+    } else {
+        vec![(START_FLAGS_RULE, "the container does not run start-zookeeper: its flags are the walkthrough image's, and the server's configuration is judged by conformance against the deployment's own source".into())]
+    }
+}
+
 /// Every rule, named, with its verdict.
 pub fn judge(o: &Objects, platform: PlatformKind) -> Vec<(&'static str, anyhow::Result<String>)> {
     let mut out = vec![
@@ -108,8 +128,11 @@ pub fn judge(o: &Objects, platform: PlatformKind) -> Vec<(&'static str, anyhow::
         ("the headless Service is the StatefulSet's serviceName and selects the pods", headless(o)),
         ("a client Service selects the pods on the client port", client_service(o)),
         ("readiness and liveness probes run a check that can fail, with sane timing", probes(o)),
-        ("every start-zookeeper flag is one it knows, and --servers equals replicas", start_flags(o)),
     ];
+    // start-zookeeper's rules are the walkthrough image's: they apply where its command runs it.
+    if uses_start_zookeeper(o) {
+        out.push((START_FLAGS_RULE, start_flags(o)));
+    }
     if platform == PlatformKind::Kind {
         out.push(("the image is not pulled from a registry (kind has none here)", pull_policy(o)));
     }
@@ -228,10 +251,12 @@ fn client_service(o: &Objects) -> anyhow::Result<String> {
     }
 }
 
-/// What a probe's exec command reduces to when it can never fail (`true`, `exit 0`, ...).
+/// What a probe's exec command reduces to when it can never fail (`true`, `exit 0`, ...). A
+/// pipeline exits as its last command does: `echo ruok | nc localhost 2181 | grep imok` fails
+/// when grep finds no `imok`, so only its last stage is judged.
 fn never_fails(argv: &[&str]) -> bool {
     let cmd = match argv {
-        [sh, "-c", script] if sh.ends_with("sh") => script.trim(),
+        [sh, "-c", script] if sh.ends_with("sh") => last_stage(script.trim()),
         _ => return argv.first().is_some_and(|c| matches!(*c, "true" | "/bin/true" | "/usr/bin/true")),
     };
     matches!(cmd, "" | "true" | "/bin/true" | "/usr/bin/true" | ":" | "exit 0")
@@ -241,11 +266,24 @@ fn never_fails(argv: &[&str]) -> bool {
         || cmd.ends_with("; exit 0")
 }
 
+/// The last command of a shell pipeline (split at `|`, not at `||`); the script itself without one.
+fn last_stage(script: &str) -> &str {
+    let bytes = script.as_bytes();
+    let mut cut = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let single = b == b'|' && bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|');
+        if single {
+            cut = i + 1;
+        }
+    }
+    script[cut..].trim()
+}
+
 fn probe(c: &Value, which: &str) -> anyhow::Result<String> {
     let field = format!("spec.template.spec.containers[0].{which}");
     let p = c.get(which).filter(|p| !p.is_null()).ok_or_else(|| {
         anyhow!(
-            "{field} is absent: {}. Fix: an exec probe that asks the server, as the walkthrough's `sh -c \"zookeeper-ready 2181\"`",
+            "{field} is absent: {}. Fix: an exec probe that asks the server, as `sh -c \"echo ruok | nc localhost 2181 | grep imok\"` or the image's own health check",
             if which == "livenessProbe" { "a hung server is never restarted" } else { "clients are sent to servers that do not serve" }
         )
     })?;
@@ -253,7 +291,7 @@ fn probe(c: &Value, which: &str) -> anyhow::Result<String> {
         let argv: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
         ensure!(
             !never_fails(&argv),
-            "{field} runs {argv:?}, which succeeds whether or not the server serves. Fix: a command that fails when it does not, as `sh -c \"zookeeper-ready 2181\"`"
+            "{field} runs {argv:?}, which succeeds whether or not the server serves. Fix: a command that fails when it does not, as `sh -c \"echo ruok | nc localhost 2181 | grep imok\"` or the image's own health check"
         );
         format!("exec {argv:?}")
     } else if p.get("tcpSocket").is_some() || p.get("httpGet").is_some() || p.get("grpc").is_some() {
@@ -446,7 +484,23 @@ mod tests {
         sts(&mut docs)["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] = live;
         assert!(only_failure(&docs, PlatformKind::Docker).1.contains("succeeds whether or not"));
         assert!(!never_fails(&["sh", "-c", "zookeeper-ready 2181"]));
+        // A pipeline exits as its last stage: grep fails when the server did not say imok.
+        assert!(!never_fails(&["sh", "-c", "echo ruok | nc localhost 2181 | grep imok"]));
+        assert!(never_fails(&["sh", "-c", "echo ruok | nc localhost 2181 | true"]));
+        assert!(never_fails(&["sh", "-c", "echo ruok | nc localhost 2181 || true"]), "|| is no pipe");
+        assert!(never_fails(&["sh", "-c", "echo imok"]));
         assert!(never_fails(&["/bin/true"]) && never_fails(&["sh", "-c", "exit 0"]));
+    }
+
+    #[test]
+    fn start_zookeeper_rules_apply_only_where_it_runs() {
+        let mut docs = reference();
+        sts(&mut docs)["spec"]["template"]["spec"]["containers"][0]["command"] = json!(["/docker-entrypoint.sh", "zkServer.sh", "start-foreground"]);
+        let all = verdicts(&docs, PlatformKind::Docker);
+        assert!(all.iter().all(|(rule, v)| *rule != START_FLAGS_RULE && v.is_ok()), "{all:?}");
+        let o = Objects::of(&docs).unwrap();
+        assert_eq!(not_applicable(&o).len(), 1);
+        assert!(not_applicable(&Objects::of(&reference()).unwrap()).is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! A suite never names a platform; it speaks to the ensemble through [`Platform`] and records checks in its
 //! [`SuiteCtx`].
 
+pub mod config_source;
 pub mod conformance;
 pub mod durability;
 #[cfg(test)]
@@ -15,8 +16,10 @@ pub mod maintenance;
 pub mod manifest;
 pub mod node_failure;
 pub mod partition;
+pub mod process;
 pub mod process_failure;
 pub mod rolling_update;
+pub mod server_config;
 pub mod traffic;
 pub mod verdicts;
 pub mod walkthrough;
@@ -177,7 +180,7 @@ impl SuiteCtx {
         self.markers.insert(i, Marker { at, label });
     }
 
-    /// Marks a moment on the suite's timeline ("fault injected: pkill java in zk-1").
+    /// Marks a moment on the suite's timeline ("fault injected: kill java in zk-1").
     pub fn mark(&mut self, label: impl Into<String>) -> chrono::DateTime<chrono::Utc> {
         let at = chrono::Utc::now();
         self.mark_at(at, label);

@@ -60,10 +60,17 @@ pub fn distinct_nodes(nodes: &BTreeMap<String, Option<String>>) -> anyhow::Resul
 /// template's own labels (`app In [zk]` or `matchLabels: {app: zk}`).
 pub fn anti_affinity(sts: &Value) -> anyhow::Result<String> {
     let labels = sts.pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
-    let terms = sts
-        .pointer("/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution")
-        .and_then(Value::as_array)
-        .ok_or_else(|| anyhow!("spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution is absent: nothing keeps two members off one node"))?;
+    let preferred =
+        sts.pointer("/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
+    let terms = sts.pointer("/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array).ok_or_else(|| {
+        if preferred {
+            // A preference is weighed against everything else the scheduler scores: on a busy or
+            // small cluster it puts two servers on one node, and one node's loss takes both.
+            anyhow!("spec.template.spec.affinity.podAntiAffinity has only preferredDuringSchedulingIgnoredDuringExecution, which the scheduler may ignore: nothing guarantees no two servers on one node")
+        } else {
+            anyhow!("spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution is absent: nothing keeps two members off one node")
+        }
+    })?;
     for t in terms {
         if t.get("topologyKey").and_then(Value::as_str) != Some("kubernetes.io/hostname") {
             continue;
@@ -98,7 +105,11 @@ mod tests {
         let rule = preferred["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"].take();
         preferred["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"] =
             json!({"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": rule["requiredDuringSchedulingIgnoredDuringExecution"][0]}]});
-        assert!(anti_affinity(&preferred).unwrap_err().to_string().contains("is absent"));
+        let only = anti_affinity(&preferred).unwrap_err().to_string();
+        assert!(only.contains("has only preferredDuringSchedulingIgnoredDuringExecution") && only.contains("no two servers on one node"), "{only}");
+        let mut none = sts.clone();
+        none["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"] = json!({});
+        assert!(anti_affinity(&none).unwrap_err().to_string().contains("is absent"));
         let mut zone = sts.clone();
         zone["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] = json!("topology.kubernetes.io/zone");
         assert!(anti_affinity(&zone).is_err());

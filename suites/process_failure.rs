@@ -1,6 +1,8 @@
-//! `process-failure` ("Handling process failure", TUTORIAL.md 11): `pkill java` in a member makes its container exit
-//! (the entry point shell exits with its child), restartPolicy Always restarts it, and it rejoins
-//! the ensemble with the data intact. Done once on a follower and once on the leader.
+//! `process-failure` ("Handling process failure", TUTORIAL.md 11): killing java in a member (the
+//! walkthrough's kill of java: SIGTERM, here to the server's pid found through `/proc`, since many
+//! images have no procps) makes its container exit (the entry point exits with its server),
+//! restartPolicy Always restarts it, and it rejoins the ensemble with the data intact. Done once
+//! on a follower and once on the leader.
 
 use std::time::Instant;
 
@@ -21,7 +23,7 @@ impl Suite for ProcessFailure {
         &About {
             name: "process-failure",
             sections: &[&walkthrough::HANDLING_PROCESS_FAILURE],
-            summary: "pkill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost",
+            summary: "kill java in a follower, then in the leader: the container exits, is restarted once, rejoins; no acknowledged write lost",
             needs: &[],
             disruptive: true,
         }
@@ -61,17 +63,22 @@ impl ProcessFailure {
         };
 
         let start = Instant::now();
-        let kill = Action::KillProcess { member: member.to_string(), process: "java".into() };
+        // Found first, so that an image where /proc cannot be read (no shell) fails here, saying
+        // so, and not as a container that never exited.
+        if let Err(e) = super::process::server(p.as_ref(), member).await {
+            return ctx.record(&format!("{role} {member}: kill java"), start, Err(e));
+        }
+        let kill = Action::KillServer { member: member.to_string() };
         let (fault, killed) = ctx.inject_as(&kill, &format!("{} ({role})", kill.name())).await;
-        let pkill_ok = match killed {
+        let kill_ok = match killed {
             Ok(Injected::Exec(out)) if out.success() => true,
             Ok(Injected::Exec(out)) => {
-                return ctx.record(&format!("{role} {member}: pkill java"), start, Err(anyhow::anyhow!("pkill java exited {}: {}", out.exit_code, out.stderr.trim())))
+                return ctx.record(&format!("{role} {member}: kill java"), start, Err(anyhow::anyhow!("kill java exited {}: {}", out.exit_code, out.stderr.trim())))
             }
-            Ok(other) => return ctx.record(&format!("{role} {member}: pkill java"), start, Err(anyhow::anyhow!("the platform answered {other:?} to an exec"))),
+            Ok(other) => return ctx.record(&format!("{role} {member}: kill java"), start, Err(anyhow::anyhow!("the platform answered {other:?} to an exec"))),
             // The exec can be cut off by the container exiting under it: the events below tell.
             Err(e) => {
-                tracing::debug!("pkill java in {member}: {e:#}");
+                tracing::debug!("kill java in {member}: {e:#}");
                 true
             }
         };
@@ -80,7 +87,7 @@ impl ProcessFailure {
         let exit_deadline = template.liveness.as_ref().map(|l| l.max_detection()).unwrap_or(t.member_ready) + t.operation;
         let start = Instant::now();
         let exited = fault.wait_event(p.as_ref(), member, &[LifecycleKind::Exited, LifecycleKind::LivenessKilled], exit_deadline).await;
-        let exited = verdicts::exited_by_itself(fault.at, exited.as_ref().ok(), pkill_ok, exit_deadline);
+        let exited = verdicts::exited_by_itself(fault.at, exited.as_ref().ok(), kill_ok, exit_deadline);
         if !ctx.record(&format!("{role} {member}: the container exited when java was killed"), start, exited) {
             return false;
         }

@@ -1,7 +1,9 @@
-//! `rolling-update` ("Updating the ensemble", TUTORIAL.md 10): patching the pod template's cpu request to 0.3
+//! `rolling-update` ("Updating the ensemble", TUTORIAL.md 10): a change of the pod template
 //! replaces the members one at a time in reverse ordinal order, each Ready before the next goes,
 //! so a majority is up at every moment; the revision history has both templates; undo rolls back
-//! the same way.
+//! the same way. The change is one any StatefulSet accepts, the annotation `kubectl rollout
+//! restart` sets (`kubectl.kubernetes.io/restartedAt`); the walkthrough's own manifest gets the
+//! walkthrough's patch, its cpu request to 0.3.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,54 @@ pub struct RollingUpdate;
 /// Where the walkthrough's patch goes, and its value.
 pub const CPU_PATH: &str = "/spec/template/spec/containers/0/resources/requests/cpu";
 pub const NEW_CPU: &str = "0.3";
+/// The annotation `kubectl rollout restart` sets on the pod template.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// The template change the suite makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The walkthrough's: the cpu request to [`NEW_CPU`].
+    Cpu,
+    /// `kubectl rollout restart`'s: [`RESTARTED_AT`] set to this time.
+    RestartedAt(String),
+}
+
+impl Change {
+    /// The walkthrough's patch for its own manifest, `kubectl rollout restart`'s for any other.
+    pub fn for_manifest(manifest: &crate::manifest::Manifest, now: DateTime<Utc>) -> Change {
+        if walkthrough::reference::is_reference(manifest) {
+            Change::Cpu
+        } else {
+            Change::RestartedAt(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }
+    }
+
+    /// The JSON patch of the StatefulSet `statefulset` (the annotations map is added whole when
+    /// the template has none: a JSON patch cannot add into a missing map).
+    pub fn patch(&self, statefulset: &serde_json::Value) -> anyhow::Result<json_patch::Patch> {
+        let ops = match self {
+            Change::Cpu => serde_json::json!([{ "op": "replace", "path": CPU_PATH, "value": NEW_CPU }]),
+            Change::RestartedAt(at) => match statefulset.pointer("/spec/template/metadata/annotations").filter(|a| a.is_object()) {
+                Some(_) => serde_json::json!([{ "op": "add", "path": format!("/spec/template/metadata/annotations/{}", RESTARTED_AT.replace('/', "~1")), "value": at }]),
+                None => serde_json::json!([{ "op": "add", "path": "/spec/template/metadata/annotations", "value": { RESTARTED_AT: at } }]),
+            },
+        };
+        Ok(serde_json::from_value(ops)?)
+    }
+
+    /// How the timeline and the fault name it.
+    pub fn what(&self) -> String {
+        match self {
+            Change::Cpu => format!("cpu request {NEW_CPU}"),
+            Change::RestartedAt(at) => format!("{RESTARTED_AT}={at} (kubectl rollout restart)"),
+        }
+    }
+}
+
+/// A revision's restartedAt annotation.
+fn restarted_at(template: &serde_json::Value) -> Option<&str> {
+    template.pointer("/metadata/annotations").and_then(|a| a.get(RESTARTED_AT)).and_then(|v| v.as_str())
+}
 
 #[async_trait]
 impl Suite for RollingUpdate {
@@ -28,7 +78,7 @@ impl Suite for RollingUpdate {
         &About {
             name: "rolling-update",
             sections: &[&walkthrough::UPDATING_THE_ENSEMBLE],
-            summary: "patch cpu to 0.3: members replaced one at a time in reverse order, a majority up throughout; history; undo",
+            summary: "change the template (restartedAt; the walkthrough's cpu 0.3): members replaced one at a time in reverse order, a majority up throughout; history; undo",
             needs: &[],
             disruptive: true,
         }
@@ -42,18 +92,18 @@ impl Suite for RollingUpdate {
         let original = p.revisions().await?;
         let Some(first) = original.last().cloned() else { bail!("the StatefulSet has no revision") };
         let old_cpu = cpu_of(&first.template).cloned();
+        let old_restarted = restarted_at(&first.template).map(String::from);
+        let change = Change::for_manifest(p.manifest(), Utc::now());
         let traffic = super::traffic::Traffic::start(ctx).await?;
 
-        let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
-            { "op": "replace", "path": CPU_PATH, "value": NEW_CPU }
-        ]))?;
-        let (fault, patched) = ctx.inject(&Action::PatchTemplate { patch, what: format!("cpu request {NEW_CPU}") }).await;
+        let patch = change.patch(p.manifest().statefulset_document())?;
+        let (fault, patched) = ctx.inject(&Action::PatchTemplate { patch, what: change.what() }).await;
         patched?;
         let updated = rollout(ctx, &fault, "update", &first.hash).await;
 
         if let Some(new_hash) = updated {
             let start = Instant::now();
-            let history = p.revisions().await.and_then(|revs| history_has_both(&revs, &first.hash));
+            let history = p.revisions().await.and_then(|revs| history_has_both(&revs, &first.hash, &change));
             ctx.record("the revision history has the old and the new template", start, history);
 
             let (undo, rolled_back) = ctx.inject(&Action::Rollback).await;
@@ -62,7 +112,11 @@ impl Suite for RollingUpdate {
                 let start = Instant::now();
                 let back = async {
                     let revs = p.revisions().await?;
-                    undo_restored(&revs, &first.hash, old_cpu.as_ref(), &super::faults::statuses(p.as_ref(), &members).await?)
+                    let statuses = super::faults::statuses(p.as_ref(), &members).await?;
+                    match &change {
+                        Change::Cpu => undo_restored(&revs, &first.hash, old_cpu.as_ref(), &statuses),
+                        Change::RestartedAt(_) => undo_restored_annotation(&revs, &first.hash, old_restarted.as_deref(), &statuses),
+                    }
                 }
                 .await;
                 ctx.record("undo restored the original template", start, back);
@@ -172,17 +226,36 @@ async fn sampled<T>(p: &dyn Platform, op_timeout: Duration, done: impl std::futu
     }
 }
 
+/// After the undo of a restartedAt change: the current template is the original revision
+/// `first` with its own restartedAt (`old`, usually none), and every member runs it.
+fn undo_restored_annotation(revs: &[Revision], first: &str, old: Option<&str>, members: &[MemberStatus]) -> anyhow::Result<String> {
+    let now = revs.last().ok_or_else(|| anyhow!("no revision after the undo"))?;
+    ensure!(now.hash == first, "the current template is {}, not the original {first}", now.hash);
+    let got = restarted_at(&now.template);
+    ensure!(got == old, "the template's {RESTARTED_AT} is {got:?} after the undo, not {old:?}");
+    for s in members {
+        ensure!(s.revision.as_deref() == Some(first), "{} runs revision {:?}, not {first}", s.name, s.revision);
+    }
+    Ok(format!("every member back on revision {first} ({RESTARTED_AT} {})", old.unwrap_or("absent")))
+}
+
 /// The cpu request of a revision's pod template.
 fn cpu_of(template: &serde_json::Value) -> Option<&serde_json::Value> {
     template.pointer("/spec/containers/0/resources/requests/cpu")
 }
 
 /// After the update the history has the original revision `first` and, after it with a higher
-/// number, the new template with the walkthrough's cpu request.
-fn history_has_both(revs: &[Revision], first: &str) -> anyhow::Result<String> {
+/// number, the new template with the change (the walkthrough's cpu request, or the restartedAt).
+fn history_has_both(revs: &[Revision], first: &str, change: &Change) -> anyhow::Result<String> {
     ensure!(revs.len() >= 2, "{} revision(s) after the update; expected the old and the new template", revs.len());
     let (old, new) = (&revs[revs.len() - 2], &revs[revs.len() - 1]);
     ensure!(old.hash == first, "the previous revision is {} (number {}), not the original {first}", old.hash, old.number);
+    if let Change::RestartedAt(at) = change {
+        let got = restarted_at(&new.template);
+        ensure!(got == Some(at.as_str()), "the newest revision's {RESTARTED_AT} is {got:?}, not {at:?}");
+        ensure!(new.number > old.number, "revision numbers do not increase: {} then {}", old.number, new.number);
+        return Ok(format!("revisions {} ({}) and {} ({}, {RESTARTED_AT} {at})", old.number, old.hash, new.number, new.hash));
+    }
     // The API server stores quantities canonically ("0.3" comes back as "300m"): compare amounts.
     let cpu = cpu_of(&new.template).and_then(|v| v.as_str().map(String::from));
     ensure!(same_cpu(cpu.as_deref(), Some(NEW_CPU)), "the newest revision's cpu request is {cpu:?}, not {NEW_CPU}");
@@ -351,15 +424,62 @@ mod tests {
         Revision { number, hash: hash.into(), template: serde_json::json!({"spec": {"containers": [{"resources": {"requests": {"cpu": cpu}}}]}}) }
     }
 
+    fn history_has_both_cpu(revs: &[Revision], first: &str) -> anyhow::Result<String> {
+        history_has_both(revs, first, &Change::Cpu)
+    }
+
+    fn annotated(number: i64, hash: &str, at: Option<&str>) -> Revision {
+        let annotations = at.map_or(serde_json::json!({"other": "x"}), |at| serde_json::json!({ RESTARTED_AT: at, "other": "x" }));
+        Revision { number, hash: hash.into(), template: serde_json::json!({"metadata": {"annotations": annotations}, "spec": {}}) }
+    }
+
+    #[test]
+    fn any_other_manifest_gets_the_restart_annotation_and_the_walkthrough_its_cpu_patch() {
+        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let walk = crate::manifest::walkthrough();
+        assert_eq!(Change::for_manifest(&walk, now), Change::Cpu);
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
+        let other = crate::manifest::Manifest::parse(&text.replace("--heap=512M", "--heap=1G"), "other").unwrap();
+        let change = Change::for_manifest(&other, now);
+        assert_eq!(change, Change::RestartedAt("2027-01-15T08:00:00Z".into()));
+        assert_eq!(change.what(), "kubectl.kubernetes.io/restartedAt=2027-01-15T08:00:00Z (kubectl rollout restart)");
+        // The walkthrough's template has no annotations: the map is added whole.
+        let mut sts = other.statefulset_document().clone();
+        let patch = change.patch(&sts).unwrap();
+        json_patch::patch(&mut sts, &patch.0).unwrap();
+        assert_eq!(sts.pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt").and_then(|v| v.as_str()), Some("2027-01-15T08:00:00Z"));
+        // With annotations, one key is added beside the others.
+        let mut annotated_sts = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"a": "b"}}}}});
+        let patch = change.patch(&annotated_sts).unwrap();
+        json_patch::patch(&mut annotated_sts, &patch.0).unwrap();
+        assert_eq!(annotated_sts["spec"]["template"]["metadata"]["annotations"], serde_json::json!({"a": "b", RESTARTED_AT: "2027-01-15T08:00:00Z"}));
+    }
+
+    #[test]
+    fn the_history_and_the_undo_of_a_restart_annotation() {
+        let change = Change::RestartedAt("t1".into());
+        assert_eq!(
+            history_has_both(&[annotated(1, "a", None), annotated(2, "b", Some("t1"))], "a", &change).unwrap(),
+            "revisions 1 (a) and 2 (b, kubectl.kubernetes.io/restartedAt t1)"
+        );
+        let stale = history_has_both(&[annotated(1, "a", None), annotated(2, "b", Some("t0"))], "a", &change).unwrap_err().to_string();
+        assert_eq!(stale, "the newest revision's kubectl.kubernetes.io/restartedAt is Some(\"t0\"), not \"t1\"");
+        let on = |name: &str, rev: &str| MemberStatus { revision: Some(rev.into()), ..MemberStatus::absent(name, 0) };
+        assert!(undo_restored_annotation(&[annotated(3, "a", None)], "a", None, &[on("zk-0", "a")]).is_ok());
+        let kept = undo_restored_annotation(&[annotated(3, "a", Some("t1"))], "a", None, &[]).unwrap_err().to_string();
+        assert_eq!(kept, "the template's kubectl.kubernetes.io/restartedAt is Some(\"t1\") after the undo, not None");
+        assert!(undo_restored_annotation(&[annotated(3, "a", None)], "a", None, &[on("zk-0", "b")]).unwrap_err().to_string().contains("zk-0 runs revision"));
+    }
+
     #[test]
     fn the_history_must_have_the_original_then_the_new_template() {
-        assert_eq!(history_has_both(&[rev(1, "a", "500m"), rev(2, "b", "300m")], "a").unwrap(), "revisions 1 (a) and 2 (b, cpu 0.3)");
-        assert_eq!(history_has_both(&[rev(1, "a", "500m")], "a").unwrap_err().to_string(), "1 revision(s) after the update; expected the old and the new template");
-        assert_eq!(history_has_both(&[rev(1, "x", "500m"), rev(2, "b", "300m")], "a").unwrap_err().to_string(), "the previous revision is x (number 1), not the original a");
-        assert_eq!(history_has_both(&[rev(1, "a", "500m"), rev(2, "b", "500m")], "a").unwrap_err().to_string(), "the newest revision's cpu request is Some(\"500m\"), not 0.3");
-        assert_eq!(history_has_both(&[rev(3, "a", "500m"), rev(3, "b", "0.3")], "a").unwrap_err().to_string(), "revision numbers do not increase: 3 then 3");
+        assert_eq!(history_has_both_cpu(&[rev(1, "a", "500m"), rev(2, "b", "300m")], "a").unwrap(), "revisions 1 (a) and 2 (b, cpu 0.3)");
+        assert_eq!(history_has_both_cpu(&[rev(1, "a", "500m")], "a").unwrap_err().to_string(), "1 revision(s) after the update; expected the old and the new template");
+        assert_eq!(history_has_both_cpu(&[rev(1, "x", "500m"), rev(2, "b", "300m")], "a").unwrap_err().to_string(), "the previous revision is x (number 1), not the original a");
+        assert_eq!(history_has_both_cpu(&[rev(1, "a", "500m"), rev(2, "b", "500m")], "a").unwrap_err().to_string(), "the newest revision's cpu request is Some(\"500m\"), not 0.3");
+        assert_eq!(history_has_both_cpu(&[rev(3, "a", "500m"), rev(3, "b", "0.3")], "a").unwrap_err().to_string(), "revision numbers do not increase: 3 then 3");
         // Only the last two count: an older third revision before them is history.
-        assert!(history_has_both(&[rev(1, "z", "1"), rev(2, "a", "500m"), rev(3, "b", "0.3")], "a").is_ok());
+        assert!(history_has_both_cpu(&[rev(1, "z", "1"), rev(2, "a", "500m"), rev(3, "b", "0.3")], "a").is_ok());
     }
 
     #[test]

@@ -19,20 +19,21 @@ pub fn ms_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_milliseconds().max(0) as f64
 }
 
-/// process-failure: after `pkill java` the container must exit by itself, before a liveness
-/// probe could have noticed. `seen` is the first Exited or LivenessKilled event after the fault,
-/// `None` if none came within `deadline`; `pkill_ok` whether pkill itself reported success.
-pub fn exited_by_itself(fault_at: DateTime<Utc>, seen: Option<&LifecycleEvent>, pkill_ok: bool, deadline: Duration) -> anyhow::Result<String> {
+/// process-failure: after java is killed (SIGTERM, as the walkthrough kills it) the container must exit by
+/// itself, before a liveness probe could have noticed. `seen` is the first Exited or
+/// LivenessKilled event after the fault, `None` if none came within `deadline`; `kill_ok`
+/// whether the kill itself reported success.
+pub fn exited_by_itself(fault_at: DateTime<Utc>, seen: Option<&LifecycleEvent>, kill_ok: bool, deadline: Duration) -> anyhow::Result<String> {
     match seen {
-        Some(e) if e.kind == LifecycleKind::Exited => Ok(format!("exited {} ms after pkill ({})", ms_between(fault_at, e.at), e.detail)),
+        Some(e) if e.kind == LifecycleKind::Exited => Ok(format!("exited {} ms after the kill ({})", ms_between(fault_at, e.at), e.detail)),
         Some(e) => Err(anyhow!(
             "the container did not exit when java died: the liveness probe killed it {} ms later ({}); the entry point must exit with its server",
             ms_between(fault_at, e.at),
             e.detail
         )),
         None => Err(anyhow!(
-            "pkill java returned {} but the container did not exit and the restart count did not change within {}",
-            if pkill_ok { "0" } else { "an error" },
+            "kill java returned {} but the container did not exit and the restart count did not change within {}",
+            if kill_ok { "0" } else { "an error" },
             humantime::format_duration(deadline)
         )),
     }
@@ -230,7 +231,7 @@ mod tests {
 
     fn member(name: &str, mode: Option<Mode>, zxid: i64) -> MemberView {
         let server = match mode {
-            Some(mode) => Ok(Some(ServerState { mode, zxid, synced_followers: None, version: "3.8.0".into() })),
+            Some(mode) => Ok(Some(ServerState { mode, zxid, synced_followers: None, version: "3.8.0".into(), sync_unobserved: None })),
             None => Err("connection refused".into()),
         };
         MemberView { status: status(name, 0, "c"), server }
@@ -250,7 +251,7 @@ mod tests {
     #[test]
     fn a_container_that_exits_by_itself_passes() {
         let e = ev(809, "zk-1", LifecycleKind::Exited);
-        assert_eq!(exited_by_itself(at(0), Some(&e), true, Duration::from_secs(70)).unwrap(), "exited 809 ms after pkill (Exited detail)");
+        assert_eq!(exited_by_itself(at(0), Some(&e), true, Duration::from_secs(70)).unwrap(), "exited 809 ms after the kill (Exited detail)");
     }
 
     #[test]
@@ -261,11 +262,11 @@ mod tests {
     }
 
     #[test]
-    fn a_container_that_never_exited_fails_saying_what_pkill_returned() {
+    fn a_container_that_never_exited_fails_saying_what_the_kill_returned() {
         let err = exited_by_itself(at(0), None, true, Duration::from_secs(70)).unwrap_err().to_string();
-        assert_eq!(err, "pkill java returned 0 but the container did not exit and the restart count did not change within 1m 10s");
+        assert_eq!(err, "kill java returned 0 but the container did not exit and the restart count did not change within 1m 10s");
         let err = exited_by_itself(at(0), None, false, Duration::from_secs(5)).unwrap_err().to_string();
-        assert!(err.starts_with("pkill java returned an error "), "{err}");
+        assert!(err.starts_with("kill java returned an error "), "{err}");
     }
 
     #[test]
@@ -323,13 +324,13 @@ mod tests {
     #[test]
     fn a_fresh_container_is_a_new_one_restarted_once_with_the_script_back() {
         let before = status("zk-0", 0, "a");
-        assert!(fresh_container(&before, &status("zk-0", 1, "b"), "/usr/bin/zookeeper-ready", true).is_ok());
-        let same = fresh_container(&before, &status("zk-0", 1, "a"), "/usr/bin/zookeeper-ready", true).unwrap_err().to_string();
+        assert!(fresh_container(&before, &status("zk-0", 1, "b"), "/opt/probe.sh", true).is_ok());
+        let same = fresh_container(&before, &status("zk-0", 1, "a"), "/opt/probe.sh", true).unwrap_err().to_string();
         assert_eq!(same, "the container is the same one (Some(\"a\")): it was not replaced");
-        let twice = fresh_container(&before, &status("zk-0", 2, "b"), "/usr/bin/zookeeper-ready", true).unwrap_err().to_string();
+        let twice = fresh_container(&before, &status("zk-0", 2, "b"), "/opt/probe.sh", true).unwrap_err().to_string();
         assert!(twice.contains("not up by one"), "{twice}");
-        let missing = fresh_container(&before, &status("zk-0", 1, "b"), "/usr/bin/zookeeper-ready", false).unwrap_err().to_string();
-        assert_eq!(missing, "/usr/bin/zookeeper-ready is still missing after the restart: the container was not fresh from the image");
+        let missing = fresh_container(&before, &status("zk-0", 1, "b"), "/opt/probe.sh", false).unwrap_err().to_string();
+        assert_eq!(missing, "/opt/probe.sh is still missing after the restart: the container was not fresh from the image");
     }
 
     #[test]

@@ -102,6 +102,48 @@ pub const ALL: [&Section; 14] = [
     &SURVIVING_MAINTENANCE,
 ];
 
+/// The walkthrough's reference data: the values its manifest and its image fix. Suites judge
+/// them only for the walkthrough's own manifest ([`is_reference`]); for any other deployment
+/// they derive what they check from the deployment (its running servers, its source).
+pub mod reference {
+    use crate::manifest::Manifest;
+
+    /// The server's UID and the volume's fsGroup ("Configuring a non-privileged user", TUTORIAL.md 9).
+    pub const UID: u32 = 1000;
+    pub const GID: u32 = 1000;
+    /// Where the walkthrough's start command puts the data dir ("Facilitating leader election", TUTORIAL.md 3).
+    pub const DATA_DIR: &str = "/var/lib/zookeeper/data";
+    /// Where the walkthrough's image could write log files, which it must not ("Configuring logging").
+    pub const LOG_DIRS: &str = "/var/log/zookeeper /opt/zookeeper";
+    /// The script the walkthrough's probes run, as its "Testing for liveness" removes it.
+    pub const READY_SCRIPT: &str = "/usr/bin/zookeeper-ready";
+
+    /// zoo.cfg settings the walkthrough's flags produce ("Facilitating leader election", TUTORIAL.md 3).
+    pub const SETTINGS: &[(&str, &str)] = &[
+        ("clientPort", "2181"),
+        ("dataDir", "/var/lib/zookeeper/data"),
+        ("dataLogDir", "/var/lib/zookeeper/data/log"),
+        ("tickTime", "2000"),
+        ("initLimit", "10"),
+        ("syncLimit", "5"),
+        ("maxClientCnxns", "60"),
+        ("minSessionTimeout", "4000"),
+        ("maxSessionTimeout", "40000"),
+        ("autopurge.snapRetainCount", "3"),
+        ("autopurge.purgeInterval", "12"),
+    ];
+
+    /// Whether `manifest` is the walkthrough's: its server container runs the walkthrough's
+    /// start command, flag for flag (its negative controls that change something else are too).
+    pub fn is_reference(manifest: &Manifest) -> bool {
+        let words = |m: &Manifest| {
+            let t = m.pod_template();
+            [t.command, t.args].concat().join(" ").split_whitespace().map(str::to_string).collect::<Vec<_>>()
+        };
+        Manifest::reference().is_ok_and(|walkthrough| words(manifest) == words(&walkthrough))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +164,15 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn only_the_walkthroughs_start_command_is_the_reference() {
+        let m = crate::manifest::walkthrough();
+        assert!(reference::is_reference(&m));
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
+        let other = crate::manifest::Manifest::parse(&text.replace("--tick_time=2000", "--tick_time=3000"), "other").unwrap();
+        assert!(!reference::is_reference(&other));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The four-letter words: one short TCP exchange with a server's client port, parsed.
 //! ZooKeeper >= 3.5.3 answers only `srvr` unless `4lw.commands.whitelist` allows more; the
-//! fixture image allows `ruok, srvr, stat, mntr, conf, envi, cons`.
+//! fixture image allows `ruok, srvr, stat, mntr, conf, envi, cons`. A word outside the whitelist
+//! is answered "<word> is not executed because it is not in the whitelist." and closed: that is
+//! [`NotWhitelisted`], which callers tell from a server that does not answer, and work without.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -58,10 +60,34 @@ pub async fn ask_until(addr: SocketAddr, word: &str, timeout: Duration, enough: 
         anyhow::Ok(String::from_utf8_lossy(&reply).into_owned())
     };
     let reply = tokio::time::timeout(timeout, exchange).await.map_err(|_| anyhow::anyhow!("'{word}' to {addr}: no reply within {}", humantime::format_duration(timeout)))??;
-    if reply.contains("is not executed because it is not in the whitelist") {
-        bail!("'{word}' to {addr}: not in the server's 4lw.commands.whitelist");
+    if reply.contains(REFUSAL) {
+        return Err(anyhow::Error::new(NotWhitelisted { word: word.to_string(), addr }));
     }
     Ok(reply)
+}
+
+/// How a server refuses a word its `4lw.commands.whitelist` leaves out.
+const REFUSAL: &str = "is not executed because it is not in the whitelist";
+
+/// A four-letter word the server's `4lw.commands.whitelist` does not allow: the server answered,
+/// and said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotWhitelisted {
+    pub word: String,
+    pub addr: SocketAddr,
+}
+
+impl std::fmt::Display for NotWhitelisted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "'{}' to {}: not in the server's 4lw.commands.whitelist", self.word, self.addr)
+    }
+}
+
+impl std::error::Error for NotWhitelisted {}
+
+/// Whether `e` is (or wraps) a whitelist refusal.
+pub fn not_whitelisted(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<NotWhitelisted>().is_some()
 }
 
 /// A `mntr` reply that says what [`server_state`] needs: a leader's whole `zk_synced_followers`
@@ -74,6 +100,8 @@ fn mntr_enough(reply: &[u8]) -> bool {
         line.starts_with(b"zk_synced_followers\t")
             || line.strip_prefix(b"zk_server_state\t").is_some_and(|state| state != b"leader")
             || line.starts_with(b"This ZooKeeper instance is not currently serving requests")
+            || line.ends_with(REFUSAL.as_bytes())
+            || line.ends_with(format!("{REFUSAL}.").as_bytes())
     })
 }
 
@@ -110,6 +138,9 @@ pub struct ServerState {
     /// Leaders only: followers in sync (`zk_synced_followers`).
     pub synced_followers: Option<u32>,
     pub version: String,
+    /// Leaders only: why `synced_followers` could not be observed (`mntr` is not in the
+    /// server's whitelist); `None` when it was, or need not be.
+    pub sync_unobserved: Option<String>,
 }
 
 /// Parses a `srvr` reply. A server not in quorum answers "This ZooKeeper instance is not
@@ -129,7 +160,7 @@ pub fn parse_srvr(reply: &str) -> anyhow::Result<Option<ServerState>> {
     let zxid = field("Zxid:").ok_or_else(|| anyhow::anyhow!("srvr reply has no Zxid: {reply:?}"))?;
     let zxid = i64::from_str_radix(zxid.trim_start_matches("0x"), 16).with_context(|| format!("srvr Zxid {zxid:?}"))?;
     let version = field("Zookeeper version:").unwrap_or_default();
-    Ok(Some(ServerState { mode, zxid, synced_followers: None, version }))
+    Ok(Some(ServerState { mode, zxid, synced_followers: None, version, sync_unobserved: None }))
 }
 
 /// Parses a `mntr` reply (tab-separated `key value` lines).
@@ -153,7 +184,8 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
 static LED_LAST: std::sync::Mutex<Vec<SocketAddr>> = std::sync::Mutex::new(Vec::new());
 
 /// `srvr`, plus `mntr`'s synced-follower count when the server leads. `Ok(None)` when the
-/// server answers but is not serving (no quorum). Through a port-forward each exchange costs a
+/// server answers but is not serving (no quorum). A leader whose whitelist leaves `mntr` out
+/// has no count: [`ServerState::sync_unobserved`] says why, and the look is not an error. Through a port-forward each exchange costs a
 /// connection set-up (two TLS handshakes), so `mntr` goes only to a leader: at once beside `srvr`
 /// to a server that led last time, after `srvr` to one that did not. It counts only when both
 /// replies say the server leads; a follower's is cut after its state line.
@@ -165,7 +197,13 @@ pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result
     } else {
         (ask(addr, "srvr", timeout).await, None)
     };
-    let state = parse_srvr(&srvr?)?;
+    let srvr = match srvr {
+        // A whitelist without srvr (it is in ZooKeeper's default one, but a deployment may list
+        // others only): `stat` says the same Mode and Zxid, after the client list.
+        Err(e) if not_whitelisted(&e) => ask(addr, "stat", timeout).await.map_err(|stat| e.context(format!("and {stat:#}")))?,
+        other => other?,
+    };
+    let state = parse_srvr(&srvr)?;
     let leads = state.as_ref().is_some_and(|s| s.mode == Mode::Leader);
     {
         let mut last = LED_LAST.lock().expect("never poisoned");
@@ -177,8 +215,16 @@ pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result
     let Some(mut state) = state else { return Ok(None) };
     if leads {
         let mntr = match early {
-            Some(m) => m?,
-            None => ask_until(addr, "mntr", timeout, mntr_enough).await?,
+            Some(m) => m,
+            None => ask_until(addr, "mntr", timeout, mntr_enough).await,
+        };
+        let mntr = match mntr {
+            Ok(m) => m,
+            Err(e) if not_whitelisted(&e) => {
+                state.sync_unobserved = Some(SYNC_UNOBSERVED.to_string());
+                return Ok(Some(state));
+            }
+            Err(e) => return Err(e),
         };
         let mntr = parse_mntr(&mntr);
         if mntr.get("zk_server_state").map(String::as_str) == Some("leader") {
@@ -187,6 +233,9 @@ pub async fn server_state(addr: SocketAddr, timeout: Duration) -> anyhow::Result
     }
     Ok(Some(state))
 }
+
+/// Why a leader's synced-follower count is missing when its whitelist refuses `mntr`.
+pub const SYNC_UNOBSERVED: &str = "mntr is not in 4lw.commands.whitelist: the leader's synced-follower count cannot be observed";
 
 /// The release in `srvr`'s version line, without the build date and without what the build left
 /// unexpanded: Debian's 3.8 reports "3.8.0-${mvngit.commit.id}, built on ...", which is "3.8.0".
@@ -255,6 +304,61 @@ mod tests {
         assert_eq!(ask(addr, "ruok", Duration::from_secs(5)).await.unwrap(), "imok");
         let err = ask(addr, "mntr", Duration::from_secs(5)).await.unwrap_err().to_string();
         assert!(err.contains("whitelist"), "{err}");
+    }
+
+    /// The exact reply of a ZooKeeper 3.9 server whose whitelist is `srvr` only (the default).
+    const MNTR_REFUSED: &str = "mntr is not executed because it is not in the whitelist.\n";
+
+    #[test]
+    fn a_whitelist_refusal_ends_the_mntr_reply() {
+        assert!(mntr_enough(MNTR_REFUSED.as_bytes()));
+        assert!(!mntr_enough(&MNTR_REFUSED.as_bytes()[..20]), "a refusal cut short is not yet one");
+    }
+
+    /// With `srvr` only, a leader's look is not an error and does not wait: its count is
+    /// unobserved, and says why; a follower's look never asks `mntr`.
+    #[tokio::test]
+    async fn a_leader_that_refuses_mntr_has_its_sync_unobserved_not_an_error() {
+        let (addr, leader) = scripted(&[("srvr", SRVR_LEADER), ("mntr", MNTR_REFUSED)]).await;
+        let started = std::time::Instant::now();
+        let state = server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2), "the held-open connection was waited for: {:?}", started.elapsed());
+        assert_eq!((state.mode, state.synced_followers), (Mode::Leader, None));
+        assert_eq!(state.sync_unobserved.as_deref(), Some(SYNC_UNOBSERVED));
+        // Asked again (the leader is remembered: srvr and mntr at once), the same.
+        let again = server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!(again, state);
+        leader.abort();
+        let err = ask(addr_of_refusal().await, "mntr", Duration::from_secs(5)).await.unwrap_err();
+        assert!(not_whitelisted(&err), "{err:#}");
+        assert_eq!(err.to_string().split(':').nth(2).map(str::trim), Some("not in the server's 4lw.commands.whitelist"));
+    }
+
+    /// A whitelist of `stat` but not `srvr`: the same state, read from `stat`; with neither, an
+    /// error that names the whitelist.
+    #[tokio::test]
+    async fn without_srvr_the_state_is_read_from_stat() {
+        const STAT_FOLLOWER: &str = "Zookeeper version: 3.9.5, built on 2025-01-01 00:00 UTC\nClients:\n /127.0.0.1:51234[0](queued=0,recved=1,sent=0)\n\n\
+            Latency min/avg/max: 0/0.0/0\nReceived: 3\nSent: 2\nConnections: 1\nOutstanding: 0\nZxid: 0x200000001\nMode: follower\nNode count: 5\n";
+        let (addr, server) = scripted(&[("srvr", "srvr is not executed because it is not in the whitelist.\n"), ("stat", STAT_FOLLOWER)]).await;
+        let state = server_state(addr, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!((state.mode, state.zxid), (Mode::Follower, 0x200000001));
+        server.abort();
+        let (addr, _none) =
+            scripted(&[("srvr", "srvr is not executed because it is not in the whitelist.\n"), ("stat", "stat is not executed because it is not in the whitelist.\n")]).await;
+        let err = server_state(addr, Duration::from_secs(5)).await.unwrap_err();
+        assert!(not_whitelisted(&err) && format!("{err:#}").contains("'stat'"), "{err:#}");
+    }
+
+    async fn addr_of_refusal() -> SocketAddr {
+        scripted(&[("mntr", MNTR_REFUSED)]).await.0
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_is_not_a_whitelist_refusal() {
+        let (addr, _silent) = scripted(&[]).await;
+        let err = ask(addr, "mntr", Duration::from_millis(300)).await.unwrap_err();
+        assert!(!not_whitelisted(&err) && err.to_string().contains("no reply within"), "{err:#}");
     }
 
     #[test]

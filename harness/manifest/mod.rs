@@ -1,13 +1,19 @@
-//! The manifest: the walkthrough's four objects (two Services, a PodDisruptionBudget and the
-//! StatefulSet), read from one multi-document YAML file that both platforms use unchanged.
+//! The manifest: one StatefulSet and the namespaced objects a ZooKeeper chart or operator renders
+//! beside it (Services, a PodDisruptionBudget, ConfigMaps, Secrets, a ServiceAccount, NetworkPolicies,
+//! Roles and RoleBindings), read from a file, a directory or stdin, which every platform uses unchanged.
 
+pub mod images;
+pub mod input;
 pub mod pod;
+pub mod resolve;
 
 use std::path::Path;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -20,13 +26,18 @@ pub use pod::{PodTemplate, Probe};
 pub struct Manifest {
     /// Where it was read from (for messages and the report).
     pub origin: String,
-    /// sha256 of the file's bytes, so a certificate names exactly what was certified.
+    /// sha256 of the bytes read (a directory's files in name order, stdin's bytes), so a
+    /// certificate names exactly what was certified.
     pub digest: String,
     /// Every object as written, in file order (what a Kubernetes platform applies).
     pub documents: Vec<Value>,
     pub statefulset: StatefulSet,
     pub services: Vec<Service>,
     pub pdb: Option<PodDisruptionBudget>,
+    pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
+    /// What the run changed in the manifest as written (a mapped image, a pull policy): the report's notes.
+    pub notes: Vec<String>,
 }
 
 impl Manifest {
@@ -43,21 +54,26 @@ impl Manifest {
         }
     }
 
+    /// A file, a directory (its `*.yaml` and `*.yml` files in name order) or `-` (stdin); see [`input`].
     pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("{}: cannot read the manifest: {e}", path.display())))?;
-        Manifest::parse(&text, &path.display().to_string())
+        let read = input::read(path)?;
+        Manifest::parse(&read.text, &read.origin)
     }
 
     /// Parses multi-document YAML. Errors name the origin, the object and the field.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         let bad = |msg: String| Error::bad_input(format!("{origin}: {msg}"));
-        let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        // As kubectl reads YAML (YAML 1.1): `defaultMode: 0755` is octal, as every chart writes it.
+        let mut options = serde_saphyr::Options::default();
+        options.legacy_octal_numbers = true;
+        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| bad(format!("not valid YAML: {e}")))?;
         let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
         if documents.is_empty() {
             return Err(bad("holds no objects; it needs at least a StatefulSet".into()));
         }
+        let documents = input::expand_lists(documents).map_err(bad)?;
         let mut statefulsets = Vec::new();
-        let mut services = Vec::new();
+        let (mut services, mut config_maps, mut secrets) = (Vec::new(), Vec::new(), Vec::new());
         let mut pdb = None;
         for (i, doc) in documents.iter().enumerate() {
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -76,12 +92,13 @@ impl Manifest {
                     }
                     pdb = Some(typed::<PodDisruptionBudget>(doc, &what).map_err(bad)?)
                 }
-                _ => {
-                    return Err(bad(format!(
-                        "{what}: unsupported object {api}/{kind}; expected apps/v1 StatefulSet, \
-                         v1 Service or policy/v1 PodDisruptionBudget"
-                    )))
-                }
+                ("v1", "ConfigMap") => config_maps.push(typed::<ConfigMap>(doc, &what).map_err(bad)?),
+                ("v1", "Secret") => secrets.push(typed::<Secret>(doc, &what).map_err(bad)?),
+                ("v1", "ServiceAccount") => drop(typed::<ServiceAccount>(doc, &what).map_err(bad)?),
+                ("networking.k8s.io/v1", "NetworkPolicy") => drop(typed::<NetworkPolicy>(doc, &what).map_err(bad)?),
+                ("rbac.authorization.k8s.io/v1", "Role") => drop(typed::<Role>(doc, &what).map_err(bad)?),
+                ("rbac.authorization.k8s.io/v1", "RoleBinding") => drop(typed::<RoleBinding>(doc, &what).map_err(bad)?),
+                _ => return Err(bad(input::unsupported_kind(&what, api, kind))),
             }
         }
         let statefulset = match statefulsets.len() {
@@ -89,7 +106,9 @@ impl Manifest {
             0 => return Err(bad("has no StatefulSet (apps/v1); the ensemble is a StatefulSet".into())),
             n => return Err(bad(format!("has {n} StatefulSets; zk-chaos certifies one ensemble at a time"))),
         };
-        let manifest = Manifest { origin: origin.to_string(), digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())), documents, statefulset, services, pdb };
+        let digest = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
+        let notes = Vec::new();
+        let manifest = Manifest { origin: origin.to_string(), digest, documents, statefulset, services, pdb, config_maps, secrets, notes };
         manifest.check_statefulset().map_err(bad)?;
         Ok(manifest)
     }
@@ -165,6 +184,16 @@ impl Manifest {
         self.services.iter().find(|s| s.metadata.name.as_deref() == Some(self.service_name()))
     }
 
+    /// Whether members have DNS names as on Kubernetes: the governing Service (serviceName) is
+    /// headless and selects the pods. Without it a member's FQDN resolves nowhere but in itself.
+    pub fn governs_members(&self) -> bool {
+        let labels = self.statefulset_document().pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        self.headless_service().and_then(|s| s.spec.as_ref()).is_some_and(|spec| {
+            spec.cluster_ip.as_deref() == Some("None")
+                && spec.selector.as_ref().is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k).and_then(Value::as_str) == Some(v.as_str())))
+        })
+    }
+
     /// Whether Kubernetes would publish DNS records of members that are not Ready.
     fn publishes_not_ready(&self) -> bool {
         self.headless_service().and_then(|s| s.spec.as_ref()).and_then(|s| s.publish_not_ready_addresses) == Some(true)
@@ -175,6 +204,7 @@ impl Manifest {
     /// StatefulSet's own.
     pub fn docker_unsupported(&self) -> Vec<String> {
         let mut out = self.pod_template().docker_unsupported;
+        out.extend(self.missing_references());
         let at = format!("StatefulSet {}: spec", self.name());
         let Some(spec) = self.statefulset.spec.as_ref() else { return out };
         if let Some(u) = &spec.update_strategy {
@@ -214,10 +244,18 @@ impl Manifest {
     /// How the Docker platform realises the Services, where that differs from Kubernetes (the
     /// report's notes).
     pub fn docker_service_notes(&self) -> Vec<String> {
-        let mut out = vec![format!(
-            "Services: the headless Service {} is a Docker network on which members answer to their FQDNs; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
-            self.service_name()
-        )];
+        let mut out = vec![if self.governs_members() {
+            format!(
+                "Services: the headless Service {} is a Docker network on which members answer to their FQDNs and the short forms of them \
+                 (member.{0}, .namespace, .svc), as cluster DNS answers; the client Service is not load-balanced on Docker (the harness reaches each member's client port on loopback)",
+                self.service_name()
+            )
+        } else {
+            format!(
+                "Services: the governing Service {} is not headless or does not select the pods, so, as on Kubernetes, no member has a DNS name the others can resolve",
+                self.service_name()
+            )
+        }];
         if !self.publishes_not_ready() {
             out.push(format!(
                 "Service {}: without publishNotReadyAddresses Kubernetes publishes a member's FQDN only once it is Ready; on Docker it resolves from the member's start. \
@@ -233,13 +271,30 @@ impl Manifest {
         out
     }
 
+    /// Objects with no meaning on one Docker host, as the report's notes say it. ConfigMaps and
+    /// Secrets are not here: the Docker platform uses them (volumes, env, envFrom).
+    pub fn docker_object_notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for doc in &self.documents {
+            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let why = match kind {
+                "ServiceAccount" => "there is no API server on Docker: no token is mounted into the pods and nothing they run can call one",
+                "Role" | "RoleBinding" => "there is no API server on Docker to authorize anything against",
+                "NetworkPolicy" => {
+                    "Docker does not enforce it: every member reaches every other on the run's network (what members need was checked to be allowed: see network_policy)"
+                }
+                _ => continue,
+            };
+            out.push(format!("{kind} {name}: not applicable on Docker ({why})"));
+        }
+        out
+    }
+
     /// StatefulSet fields that have no meaning on one Docker host (the report lists them).
     pub fn docker_not_applicable(&self) -> Vec<String> {
         let mut out = self.pod_template().not_applicable;
         if let Some(spec) = self.statefulset.spec.as_ref() {
-            if spec.revision_history_limit.is_some() {
-                out.push("spec.revisionHistoryLimit (the Docker platform keeps every revision of the run)".into());
-            }
             if spec.persistent_volume_claim_retention_policy.as_ref().and_then(|r| r.when_scaled.as_deref()).is_some() {
                 out.push("spec.persistentVolumeClaimRetentionPolicy.whenScaled (no suite scales the StatefulSet)".into());
             }
@@ -288,32 +343,6 @@ impl Manifest {
     /// `podManagementPolicy`, defaulting like Kubernetes.
     pub fn ordered_ready(&self) -> bool {
         self.statefulset.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()).unwrap_or("OrderedReady") == "OrderedReady"
-    }
-
-    /// The same manifest with every container image replaced (the config's `image`).
-    pub fn with_image(mut self, image: &str) -> Manifest {
-        for c in self.template_spec_mut().containers.iter_mut() {
-            c.image = Some(image.to_string());
-        }
-        for doc in self.documents.iter_mut() {
-            if is_statefulset(doc) {
-                if let Some(cs) = doc.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut) {
-                    for c in cs {
-                        c["image"] = Value::String(image.to_string());
-                    }
-                }
-            }
-        }
-        self
-    }
-
-    fn template_spec_mut(&mut self) -> &mut k8s_openapi::api::core::v1::PodSpec {
-        self.statefulset.spec.as_mut().expect("validated").template.spec.as_mut().expect("validated")
-    }
-
-    /// The images the pod template runs.
-    pub fn images(&self) -> Vec<String> {
-        self.pod_template().image.into_iter().collect()
     }
 }
 
@@ -434,6 +463,36 @@ mod tests {
         assert_eq!(changed, paths, "{name}");
     }
 
+    /// The negative controls of the other reference deployments (the official image configured by environment,
+    /// the Bitnami-chart style) likewise differ from their reference only where their header says. Compared as
+    /// plain YAML documents, so the check does not depend on which kinds the manifest reader accepts.
+    #[rstest]
+    #[case::wrong_myid("official-wrong-myid", "official", &["/3/spec/template/spec/containers/0/command/2"])]
+    #[case::member_config("official-member-config-disagrees", "official", &["/3/spec/template/spec/containers/0/command/2"])]
+    #[case::probe_never_fails(
+        "official-probe-never-fails",
+        "official",
+        &["/3/spec/template/spec/containers/0/readinessProbe/exec/command/2", "/3/spec/template/spec/containers/0/livenessProbe/exec/command/2"]
+    )]
+    #[case::preferred_anti_affinity(
+        "preferred-anti-affinity",
+        "bitnami",
+        &["/6/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution", "/6/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution"]
+    )]
+    fn other_negative_controls_differ_from_their_reference_in_one_way(#[case] name: &str, #[case] reference: &str, #[case] paths: &[&str]) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let docs = |path: std::path::PathBuf| -> Value {
+            let text = std::fs::read_to_string(&path).unwrap();
+            Value::Array(serde_saphyr::from_multiple::<Value>(&text).unwrap().into_iter().filter(|d| !d.is_null()).collect())
+        };
+        let (a, b) = (docs(dir.join(format!("{reference}.yaml"))), docs(dir.join("broken").join(format!("{name}.yaml"))));
+        let mut changed: Vec<String> = json_patch::diff(&a, &b).0.iter().map(|op| op.path().to_string()).collect();
+        changed.sort();
+        let mut expected: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        expected.sort();
+        assert_eq!(changed, expected, "{name}");
+    }
+
     #[test]
     fn the_no_pdb_control_is_the_reference_without_its_budget() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -496,6 +555,66 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("m.yaml: ") && msg.contains(says), "{msg}");
     }
+
+    /// A chart's render: every kind a ZooKeeper chart puts beside its StatefulSet is accepted and
+    /// kept, in order, for a cluster to apply; ConfigMaps and Secrets are typed for the Docker platform.
+    #[test]
+    fn a_charts_objects_are_accepted_and_kept_in_order() {
+        let text = format!("{CHART_OBJECTS}---\n{}", include_str!("../../fixtures/zookeeper.yaml"));
+        let m = Manifest::parse(&text, "render.yaml").unwrap();
+        let kinds: Vec<&str> = m.documents.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy", "Role", "RoleBinding", "Service", "Service", "PodDisruptionBudget", "StatefulSet"]);
+        assert_eq!(m.config_maps[0].data.as_ref().unwrap()["setup.sh"], "#!/bin/bash\nexec /entrypoint.sh /run.sh");
+        assert_eq!(m.secrets[0].data.as_ref().unwrap()["password"].0, b"s3cret");
+        assert_eq!(m.digest, format!("sha256:{:x}", Sha256::digest(text.as_bytes())));
+        let notes = m.docker_object_notes().join("\n");
+        for kind in ["ServiceAccount zookeeper", "NetworkPolicy zookeeper", "Role zookeeper", "RoleBinding zookeeper"] {
+            assert!(notes.contains(&format!("{kind}: not applicable on Docker")), "{kind}: {notes}");
+        }
+        assert!(!notes.contains("ConfigMap") && !notes.contains("Secret "), "the Docker platform uses them: {notes}");
+    }
+
+    #[test]
+    fn a_list_is_read_as_its_items() {
+        let items: Vec<Value> = serde_saphyr::from_multiple(include_str!("../../fixtures/zookeeper.yaml")).unwrap();
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        let m = Manifest::parse(&serde_json::to_string(&list).unwrap(), "list.json").unwrap();
+        assert_eq!(m.documents, walkthrough().documents);
+    }
+
+    /// An unknown kind: one paragraph naming the document (its place and name) and the kind, exit 2.
+    #[test]
+    fn an_unknown_kind_names_the_document_and_the_kind() {
+        let text = format!("{}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: zk-reader\n", include_str!("../../fixtures/zookeeper.yaml"));
+        let err = Manifest::parse(&text, "m.yaml").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.starts_with("m.yaml: document 5 (ClusterRole \"zk-reader\"): unsupported object rbac.authorization.k8s.io/v1/ClusterRole."), "{msg}");
+        assert!(msg.contains("v1 Service, ConfigMap, Secret and ServiceAccount") && !msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn a_directory_and_stdin_give_the_digest_of_the_bytes_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, rest) = REFERENCE.split_at(REFERENCE.find("\n---\n").unwrap() + 1);
+        std::fs::write(dir.path().join("1-headless.yaml"), first).unwrap();
+        std::fs::write(dir.path().join("2-rest.yml"), rest.trim_start_matches("---\n")).unwrap();
+        let m = Manifest::load(dir.path()).unwrap();
+        assert_eq!(m.documents, walkthrough().documents);
+        assert_eq!(m.digest, walkthrough().digest, "the files joined are the reference's bytes");
+        let read = input::read_from(REFERENCE.as_bytes(), input::STDIN_ORIGIN).unwrap();
+        let m = Manifest::parse(&read.text, &read.origin).unwrap();
+        assert_eq!((m.origin.as_str(), m.digest.as_str()), ("<stdin>", walkthrough().digest.as_str()));
+    }
+
+    const CHART_OBJECTS: &str = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: zookeeper\nautomountServiceAccountToken: false\n---\n\
+        apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: zookeeper-scripts\ndata:\n  setup.sh: |-\n    #!/bin/bash\n    exec /entrypoint.sh /run.sh\n---\n\
+        apiVersion: v1\nkind: Secret\nmetadata:\n  name: zookeeper-auth\ntype: Opaque\ndata:\n  password: czNjcmV0\n---\n\
+        apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: zookeeper\nspec:\n  podSelector:\n    matchLabels:\n      app: zk\n  \
+        policyTypes: [Ingress]\n  ingress:\n    - ports:\n        - port: 2181\n---\n\
+        apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: zookeeper\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods]\n    verbs: [get]\n---\n\
+        apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: zookeeper\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  \
+        name: zookeeper\nsubjects:\n  - kind: ServiceAccount\n    name: zookeeper\n    namespace: zookeeper\n";
 
     #[test]
     fn a_manifest_without_statefulset_is_rejected() {

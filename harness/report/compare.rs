@@ -1,7 +1,9 @@
 //! `zk-chaos compare RUN_A RUN_B`: two runs' recovery times and verdicts side by side, so a
 //! release can be held against the last one. A recovery time that grew by more than the factor
 //! (and by more than the noise floor) is a regression, and so is a suite that passed in A and
-//! failed in B.
+//! failed in B. Two runs that did not run the same suites, or not the same deployment (manifest
+//! digest) on the same platform, are not comparable: [`Comparison::differences`] says how, and the
+//! command exits 1 unless told `--allow-different`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -33,7 +35,7 @@ pub fn parse_factor(text: &str) -> std::result::Result<f64, String> {
 }
 
 /// One row: a suite's metric or verdict in both runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Row {
     pub suite: String,
     pub what: String,
@@ -43,12 +45,18 @@ pub struct Row {
     pub regressed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// What `compare` prints (`-o json|yaml`: this, serialized; fields may be added, none renamed).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comparison {
     pub run_a: String,
     pub run_b: String,
     pub max_factor: f64,
     pub rows: Vec<Row>,
+    /// How the two runs differ in what they ran (suites, deployment, platform): empty when they
+    /// are comparable.
+    pub differences: Vec<String>,
+    /// Rows that regressed (a copy of the flag, for a machine).
+    pub regressions: usize,
 }
 
 impl Comparison {
@@ -73,6 +81,9 @@ impl Comparison {
         }
         let n = self.regressed().len();
         let _ = writeln!(s, "{}", if n == 0 { "no regression".to_string() } else { format!("{n} regression(s)") });
+        for d in &self.differences {
+            let _ = writeln!(s, "NOT COMPARABLE: {d}");
+        }
         s
     }
 }
@@ -110,7 +121,38 @@ pub fn compare(a: &RunReport, b: &RunReport, max_factor: f64) -> Comparison {
             rows.push(Row { suite: name.to_string(), what: m.clone(), a: ma.map(|v| format!("{v:.0}")), b: mb.map(|v| format!("{v:.0}")), change, regressed });
         }
     }
-    Comparison { run_a: a.run_id.clone(), run_b: b.run_id.clone(), max_factor, rows }
+    let regressions = rows.iter().filter(|r| r.regressed).count();
+    Comparison { run_a: a.run_id.clone(), run_b: b.run_id.clone(), max_factor, rows, differences: differences(a, b), regressions }
+}
+
+/// How A and B differ in what they ran: the suites that ran (not skipped) in one and not the
+/// other, another manifest digest (another deployment), another platform. Empty: comparable.
+pub fn differences(a: &RunReport, b: &RunReport) -> Vec<String> {
+    let ran = |r: &RunReport| -> BTreeSet<String> { r.suites.iter().filter(|s| s.verdict != Verdict::Skipped).map(|s| s.name.clone()).collect() };
+    let (ra, rb) = (ran(a), ran(b));
+    let mut out = Vec::new();
+    let only = |x: &BTreeSet<String>, y: &BTreeSet<String>| x.difference(y).cloned().collect::<Vec<_>>().join(", ");
+    if ra != rb {
+        let (in_a, in_b) = (only(&ra, &rb), only(&rb, &ra));
+        let mut parts = Vec::new();
+        if !in_a.is_empty() {
+            parts.push(format!("only A ran {in_a}"));
+        }
+        if !in_b.is_empty() {
+            parts.push(format!("only B ran {in_b}"));
+        }
+        out.push(format!("the runs did not run the same suites: {}", parts.join("; ")));
+    }
+    if a.subject.manifest_digest != b.subject.manifest_digest {
+        out.push(format!(
+            "the runs did not certify the same deployment: A's manifest {} is {}, B's {} is {}",
+            a.subject.manifest, a.subject.manifest_digest, b.subject.manifest, b.subject.manifest_digest
+        ));
+    }
+    if a.platform != b.platform {
+        out.push(format!("the runs were on different platforms: A on {}, B on {}", a.platform, b.platform));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -151,6 +193,31 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].what, "verdict");
         assert!(c.render_text().contains("REGRESSED"));
+    }
+
+    #[test]
+    fn runs_of_other_suites_or_another_deployment_are_not_comparable() {
+        let a = run("a", Verdict::Pass, 1.0);
+        assert!(compare(&a, &a, DEFAULT_MAX_FACTOR).differences.is_empty());
+        let mut b = a.clone();
+        b.suites.push(crate::report::SuiteReport::skipped("maintenance", "needs a Kubernetes cluster"));
+        assert!(differences(&a, &b).is_empty(), "a skipped suite did not run in either");
+        let mut other = b.suites[0].clone();
+        other.name = "integrity".into();
+        b.suites.push(other);
+        assert_eq!(differences(&a, &b), ["the runs did not run the same suites: only B ran integrity"]);
+        assert_eq!(differences(&b, &a), ["the runs did not run the same suites: only A ran integrity"]);
+        b.suites.remove(0);
+        assert_eq!(differences(&a, &b), ["the runs did not run the same suites: only A ran process-failure; only B ran integrity"]);
+        let mut c = a.clone();
+        c.subject.manifest_digest = "sha256:0ther".into();
+        c.platform = "kind".into();
+        let d = differences(&a, &c);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("the runs did not certify the same deployment") && d[0].ends_with("sha256:0ther"), "{d:?}");
+        assert_eq!(d[1], "the runs were on different platforms: A on docker, B on kind");
+        let text = compare(&a, &c, DEFAULT_MAX_FACTOR).render_text();
+        assert!(text.contains("\nNOT COMPARABLE: the runs did not certify the same deployment"), "{text}");
     }
 
     #[rstest]

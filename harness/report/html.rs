@@ -205,6 +205,8 @@ fn op_label(op: &RegisterOp) -> String {
     let what = match &op.call {
         Call::Write { value } => format!("W {value:?}"),
         Call::Cas { expected_version, value } => format!("CAS v{expected_version} {value:?}"),
+        Call::CasValue { expected, value } => format!("CAS {expected:?} {value:?}"),
+        Call::Append { value } => format!("A {value:?}"),
         Call::Read => match &op.read {
             Some(st) => format!("R {st}"),
             None => "R".to_string(),

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod compare;
+pub mod history;
 pub mod html;
 pub mod junit;
 pub mod model;

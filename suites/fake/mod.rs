@@ -3,13 +3,15 @@
 //! a small kubelet, controller, scheduler and ZooKeeper ensemble ([`zookeeper`]), so that a whole
 //! suite runs in a unit test against what the manifest says:
 //!
-//! - `pkill java` stops the member's server; the container exits with it unless the entry point
+//! - `kill -TERM` of the server's pid (its `/proc` shows java as pid 1) stops the member's
+//!   server; the container exits with it unless the entry point
 //!   keeps it alive (`sleep infinity` after the server, `fixtures/broken/no-exit.yaml`), and an
 //!   exited container is restarted (restart count +1, a new container, `Restarted`, `Started`,
 //!   then `Ready` one step later);
 //! - the liveness and readiness probes run every [`Kubelet::probe_period`]; a probe fails while
 //!   a file its command names was removed (`rm /usr/bin/zookeeper-ready`) or, for one that asks
-//!   the server (`zookeeper-ready`), while the server is down. `failureThreshold` liveness failures
+//!   the server (`zookeeper-ready`, an inline `ruok`), while the server is down or stopped
+//!   (`kill -STOP`). `failureThreshold` liveness failures
 //!   kill the container; a fresh container has every file again. A probe of `true` never fails;
 //! - deleting the StatefulSet deletes every pod; the data survives on the volumes only when the
 //!   manifest has `volumeClaimTemplates` (without, the tree is empty and the zxids start again);
@@ -54,6 +56,7 @@ use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{
     BudgetStatus, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity,
 };
+use crate::suites::config_source::Source;
 pub use zookeeper::FakeMember;
 use zookeeper::{Port, Servers};
 
@@ -169,6 +172,8 @@ struct Sim {
 
 /// The fixture image's user and group (`USER 1000`, its directories owned by 1000:1000).
 const IMAGE_UID: i64 = 1000;
+/// The server's pid in every container: its entry point `exec`s java.
+const SERVER_PID: u32 = 1;
 
 /// The fake cluster's worker nodes: w0 to w4.
 const NODES: usize = 5;
@@ -219,6 +224,8 @@ pub struct FakePlatform {
     addrs: tokio::sync::Mutex<Vec<SocketAddr>>,
     probing: std::sync::Once,
     tasks: Tasks,
+    /// Settings a member's image writes differently from its source: (ordinal, key, value).
+    config_overrides: Mutex<Vec<(usize, String, String)>>,
 }
 
 impl Default for FakePlatform {
@@ -280,6 +287,7 @@ impl FakePlatform {
             addrs: Default::default(),
             probing: std::sync::Once::new(),
             tasks: Tasks::default(),
+            config_overrides: Mutex::default(),
         }
     }
 
@@ -375,10 +383,73 @@ impl FakePlatform {
         Ok(())
     }
 
+    /// What `/proc` shows in member `i`'s container: the server (the entry point became java by
+    /// `exec`, as in the walkthrough's image) while it runs, else only the entry point's shell
+    /// (`sleep infinity` after it).
+    fn proc_scan(&self, i: usize) -> String {
+        let t = self.manifest.pod_template();
+        let (uid, gid) = (t.run_as_user.unwrap_or(IMAGE_UID), t.run_as_group.unwrap_or(IMAGE_UID));
+        if !self.sim.servers.lock().unwrap().members[i].up {
+            return format!("1\t{uid}\t{gid}\tsh\u{1}-c\u{1}{}\u{1}", [t.command, t.args].concat().join(" "));
+        }
+        format!(
+            "{SERVER_PID}\t{uid}\t{gid}\tjava\u{1}-Dzookeeper.log.dir=/var/log/zookeeper\u{1}-cp\u{1}/usr/share/java/zookeeper.jar\u{1}org.apache.zookeeper.server.quorum.QuorumPeerMain\u{1}{}\u{1}",
+            self.config_path()
+        )
+    }
+
+    /// Member `i`'s image writes `key=value` into its zoo.cfg whatever its source says: a start
+    /// script that ignores a flag, a member configured apart from the others.
+    pub fn override_config(&self, i: usize, key: &str, value: &str) {
+        self.config_overrides.lock().unwrap().push((i, key.to_string(), value.to_string()));
+    }
+
+    /// Every member's server refuses every four-letter word but `srvr` (ZooKeeper's default
+    /// `4lw.commands.whitelist` since 3.5.3).
+    pub fn srvr_only(self) -> FakePlatform {
+        for m in self.members() {
+            self.set(&m, |s| s.srvr_only = true);
+        }
+        self
+    }
+
+    /// [`FakePlatform::zoo_cfg`] with member `i`'s overrides.
+    fn member_zoo_cfg(&self, i: usize) -> String {
+        let mut lines: Vec<String> = self.zoo_cfg().lines().map(str::to_string).collect();
+        for (_, key, value) in self.config_overrides.lock().unwrap().iter().filter(|(j, _, _)| *j == i) {
+            lines.retain(|l| !l.starts_with(&format!("{key}=")));
+            lines.push(format!("{key}={value}"));
+        }
+        lines.join("\n") + "\n"
+    }
+
+    /// Where the image writes its zoo.cfg: `--conf_dir` for start-zookeeper, `/conf` for the
+    /// official image's environment.
+    fn config_path(&self) -> String {
+        use crate::suites::conformance::flag;
+        match Source::of(&self.manifest) {
+            Source::StartZookeeper { command } => format!("{}/zoo.cfg", flag(&command, "--conf_dir").unwrap_or("/opt/zookeeper/conf".into())),
+            _ => "/conf/zoo.cfg".into(),
+        }
+    }
+
     /// The zoo.cfg the image's `start-zookeeper` writes from the manifest's flags: each flag's
-    /// setting, and with `--servers=N` (N > 1) one `server.` line a member.
+    /// setting, and with `--servers=N` (N > 1) one `server.` line a member. For the official
+    /// image's environment, what its entry point writes: `/data`, the `ZOO_*` settings and
+    /// `ZOO_SERVERS`' lines.
     fn zoo_cfg(&self) -> String {
         use crate::suites::conformance::{flag, FLAG_SETTINGS};
+        let source = Source::of(&self.manifest);
+        if let Source::Env { vars } = &source {
+            let mut cfg = String::from("dataDir=/data\ndataLogDir=/datalog\nclientPort=2181\n");
+            for (k, v) in source.settings() {
+                cfg += &format!("{k}={v}\n");
+            }
+            for line in vars.get("ZOO_SERVERS").map(|s| s.split_whitespace().collect::<Vec<_>>()).unwrap_or_default() {
+                cfg += &format!("{line}\n");
+            }
+            return cfg;
+        }
         let t = self.manifest.pod_template();
         let command = [t.command, t.args].concat().join(" ");
         let mut cfg = String::from("# written by start-zookeeper from its flags\n");
@@ -413,10 +484,19 @@ impl FakePlatform {
         let done = |exit_code: i64, stderr: &str| ExecOutput { exit_code, stdout: String::new(), stderr: stderr.to_string() };
         let said = |stdout: &str| ExecOutput { exit_code: 0, stdout: format!("{stdout}\n"), stderr: String::new() };
         match argv {
-            ["pkill", "java"] => {
+            ["sh", "-c", scan] if *scan == crate::suites::process::SCAN => said(&self.proc_scan(i)),
+            // Every program a probe names is in /usr/bin, as in the walkthrough's image.
+            ["sh", "-c", lookup] if lookup.starts_with("command -v ") => said(&format!("/usr/bin/{}", lookup.trim_start_matches("command -v "))),
+            // A stopped server answers nothing: as one that is down, in a container that runs on.
+            ["sh", "-c", stop] if *stop == format!("kill -STOP {SERVER_PID}") => {
+                self.sim.server_down(i);
+                self.probe();
+                done(0, "")
+            }
+            ["sh", "-c", kill] if kill.starts_with("kill -TERM ") => {
                 let up = self.sim.servers.lock().unwrap().members[i].up;
-                if !up {
-                    return done(1, "");
+                if !up || kill.trim_start_matches("kill -TERM ") != SERVER_PID.to_string() {
+                    return done(1, &format!("sh: 1: kill: No such process ({kill})"));
                 }
                 self.sim.server_down(i);
                 if self.sim.kubelet.exits_with_server {
@@ -439,17 +519,7 @@ impl FakePlatform {
             ["hostname"] => said(&self.sim.names[i]),
             ["hostname", "-f"] => said(&self.manifest.fqdn(&self.sim.names[i], self.namespace())),
             ["cat", path] if path.ends_with("/myid") => said(&(i + 1).to_string()),
-            ["cat", path] if path.ends_with("/zoo.cfg") => said(&self.zoo_cfg()),
-            ["ps", "-o", "uid=,user=,args=", "-C", "java"] => {
-                if !self.sim.servers.lock().unwrap().members[i].up {
-                    return done(1, "");
-                }
-                let uid = self.manifest.pod_template().run_as_user.unwrap_or(IMAGE_UID);
-                said(&format!(
-                    "{uid:>5} {} java -cp /opt/zookeeper/lib/* org.apache.zookeeper.server.quorum.QuorumPeerMain /opt/zookeeper/conf/zoo.cfg",
-                    if uid == 0 { "root" } else { "zookeeper" }
-                ))
-            }
+            ["cat", path] if *path == self.config_path() => said(&self.member_zoo_cfg(i)),
             ["stat", "-c", "%g %A", _] => said(&format!("{} drwxrwsr-x", self.manifest.pod_template().fs_group.unwrap_or(IMAGE_UID))),
             _ => done(0, ""),
         }
@@ -532,7 +602,8 @@ impl Sim {
     /// Whether a probe running `command` fails in member `i` now.
     fn probe_fails(&self, i: usize, command: &str, removed: &BTreeSet<String>) -> bool {
         let missing = removed.iter().any(|path| path.rsplit('/').next().is_some_and(|file| command.contains(file)));
-        let asks_server = command.contains("zookeeper-ready");
+        // The walkthrough's script, or an inline probe, asks the server.
+        let asks_server = ["zookeeper-ready", "ruok", "srvr"].iter().any(|w| command.contains(w));
         missing || (asks_server && !self.servers.lock().unwrap().members[i].up)
     }
 

@@ -129,6 +129,9 @@ async fn process_failure_passes_on_the_reference_and_fails_when_the_container_ou
     }
     assert_eq!(count(&ran.fake, "zk-0", LifecycleKind::Exited), 0);
 
+    // The kill went to the server's pid, found through /proc: no procps in the image.
+    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-2".into(), "sh -c kill -TERM 1".into())), "{:?}", ran.fake.calls());
+
     let ran = run(&process_failure::ProcessFailure, fixture("broken/no-exit.yaml")).await;
     ran.failed("follower zk-2: the container exited when java was killed", "the liveness probe killed it");
     assert_eq!(count(&ran.fake, "zk-2", LifecycleKind::LivenessKilled), 1, "the probe, not the entry point, ended the container");
@@ -146,12 +149,36 @@ async fn liveness_passes_on_the_reference_and_fails_with_a_probe_that_cannot_fai
     assert_eq!(count(&ran.fake, "zk-0", LifecycleKind::LivenessFailed), 0);
 }
 
+/// The official image's style: an inline probe (`echo ruok | nc ... | grep imok`) has no script
+/// to remove, so the server is stopped with SIGSTOP, and the check says so and why.
+#[tokio::test]
+async fn liveness_stops_the_server_where_the_probe_is_inline() {
+    let ran = run_on(&liveness::Liveness, FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only()).await;
+    // the eight of the reference, and the SIGCONT the runner sent after the suite (the revert)
+    ran.passed(9);
+    let fault = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
+    assert!(fault.message.contains("SIGSTOP") && fault.message.contains("the probe is an inline shell command"), "{}", fault.message);
+    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-0".into(), "sh -c kill -STOP 1".into())), "{:?}", ran.fake.calls());
+}
+
 #[tokio::test]
 async fn the_fast_liveness_fixture_differs_only_in_the_probe_timing() {
     let fast = fast_liveness("zookeeper.yaml").pod_template().liveness.unwrap();
     let reference = fixture("zookeeper.yaml").pod_template().liveness.unwrap();
     assert_eq!((fast.period.as_secs(), fast.timeout.as_secs(), fast.failure_threshold), (1, 1, 1));
     assert_eq!((fast.command, fast.initial_delay), (reference.command, reference.initial_delay));
+}
+
+/// Any other deployment gets `kubectl rollout restart`'s annotation, not the walkthrough's cpu
+/// patch: rolled out and undone the same way.
+#[tokio::test]
+async fn rolling_update_restarts_any_other_deployment_by_its_annotation() {
+    let ran = run_on(&rolling_update::RollingUpdate, FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only()).await;
+    ran.passed(10);
+    let history = ran.checks.iter().find(|c| c.name == "the revision history has the old and the new template").unwrap();
+    assert!(history.message.contains(rolling_update::RESTARTED_AT), "{}", history.message);
+    let revs = ran.fake.revisions().await.unwrap();
+    assert!(revs.iter().all(|r| r.template.pointer("/spec/containers/0/resources/requests/cpu").is_none()), "no cpu request was added");
 }
 
 #[tokio::test]
@@ -232,8 +259,132 @@ async fn conformance_fails_a_flag_that_differs_from_the_walkthrough() {
     let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
     assert_eq!(text.matches("--tick_time=2000").count(), 1);
     let manifest = Manifest::parse(&text.replace("--tick_time=2000", "--tick_time=3000"), "tick-time-3000").unwrap();
-    let ran = run(&conformance::Conformance, manifest).await;
+    // Not the walkthrough's manifest any more: judged against its own flags, which it runs.
+    let ran = run(&conformance::Conformance, manifest.clone()).await;
+    assert_eq!(ran.verdict("zk-0: the server's config agrees with the deployment's start-zookeeper flags"), Verdict::Pass, "{:#?}", ran.checks);
+    ran.passed(1 + 3 * 3 + 2 + 3 * 3);
+    // A member whose start script wrote another tickTime than its flag: that member fails, and so
+    // does "the same everywhere".
+    let fake = FakePlatform::with_manifest(manifest);
+    fake.override_config(2, "tickTime", "2000");
+    let ran = run_on(&conformance::Conformance, fake).await;
+    ran.failed("zk-2: the server's config agrees with the deployment's start-zookeeper flags", "--tick_time=3000 but zoo.cfg has tickTime=2000");
+    ran.failed("every member has the same configuration", "zk-2's zoo.cfg differs from zk-0's in tickTime");
+    assert_eq!(ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).count(), 2, "{:#?}", ran.checks);
+}
+
+#[tokio::test]
+async fn conformance_fails_the_walkthroughs_own_value_where_a_member_runs_another() {
+    let fake = FakePlatform::with_manifest(fixture("zookeeper.yaml"));
+    fake.override_config(0, "tickTime", "3000");
+    let ran = run_on(&conformance::Conformance, fake).await;
     ran.failed("zk-0: zoo.cfg has the walkthrough's servers and settings, and every flag the manifest passes", "tickTime=3000 (want 2000)");
+}
+
+/// With `srvr` as the only four-letter word (ZooKeeper's default), the ensemble is still seen
+/// whole, and the report says what could not be observed.
+#[tokio::test]
+async fn conformance_passes_with_a_srvr_only_whitelist_and_says_what_it_could_not_observe() {
+    let ran = run_on(&conformance::Conformance, FakePlatform::with_manifest(fixture("zookeeper.yaml")).srvr_only()).await;
+    ran.passed(1 + 3 * 3 + 2 + 3 * 3);
+    let whole = ran.checks.iter().find(|c| c.name == "exactly one leader and 2 synced followers").unwrap();
+    assert!(whole.message.contains("(sync unobserved: no mntr)") && whole.message.contains("not observed: zk-1: mntr is not in 4lw.commands.whitelist"), "{}", whole.message);
+}
+
+/// A StatefulSet of the official image, configured by `ZOO_*` variables, in the Parallel policy.
+const OFFICIAL_STYLE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: zk-hs
+spec:
+  clusterIP: None
+  selector:
+    app: zk
+  ports:
+    - port: 2888
+      name: server
+    - port: 3888
+      name: leader-election
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: zk
+spec:
+  serviceName: zk-hs
+  replicas: 3
+  podManagementPolicy: Parallel
+  selector:
+    matchLabels:
+      app: zk
+  template:
+    metadata:
+      labels:
+        app: zk
+    spec:
+      securityContext:
+        runAsUser: 1000
+        fsGroup: 1000
+      containers:
+        - name: zookeeper
+          image: zk-chaos/zookeeper-official:3.9.5
+          env:
+            - name: ZOO_TICK_TIME
+              value: "2000"
+            - name: ZOO_INIT_LIMIT
+              value: "5"
+            - name: ZOO_4LW_COMMANDS_WHITELIST
+              value: "srvr,ruok"
+            - name: ZOO_SERVERS
+              value: "server.1=zk-0.zk-hs:2888:3888;2181 server.2=zk-1.zk-hs:2888:3888;2181 server.3=zk-2.zk-hs:2888:3888;2181"
+          ports:
+            - containerPort: 2181
+              name: client
+          readinessProbe:
+            exec:
+              command: ["sh", "-c", "echo ruok | nc localhost 2181 | grep imok"]
+          livenessProbe:
+            exec:
+              command: ["sh", "-c", "echo ruok | nc localhost 2181 | grep imok"]
+            periodSeconds: 1
+            timeoutSeconds: 1
+            failureThreshold: 1
+          volumeMounts:
+            - name: data
+              mountPath: /data
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+      spec:
+        accessModes: ["ReadWriteOnce"]
+        resources:
+          requests:
+            storage: 1Gi
+"#;
+
+/// The official image's environment style: its settings and server lines are judged against
+/// `ZOO_*`, the start order under Parallel is reported, not judged; a member whose zoo.cfg
+/// disagrees with `ZOO_SERVERS` fails.
+#[tokio::test]
+async fn conformance_judges_an_env_configured_deployment_against_its_environment() {
+    let manifest = Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap();
+    let ran = run_on(&conformance::Conformance, FakePlatform::with_manifest(manifest.clone()).srvr_only()).await;
+    let source = "zk-0: the server's config agrees with the deployment's ZOO_* environment (4 variables)";
+    assert_eq!(ran.verdict(source), Verdict::Pass, "{:#?}", ran.checks);
+    assert_eq!(ran.verdict(conformance::START_ORDER), Verdict::Skipped);
+    let order = ran.checks.iter().find(|c| c.name == conformance::START_ORDER).unwrap();
+    assert!(order.message.contains("podManagementPolicy is Parallel") && order.message.contains("zk-0 created"), "{}", order.message);
+    for name in ["zk-1: myid is 2", "zk-2: the java process runs as UID 1000 (securityContext runAsUser), not root", "zk-0: /data is group 1000 and writable by the server"] {
+        assert_eq!(ran.verdict(name), Verdict::Pass, "{name}: {:#?}", ran.checks);
+    }
+    let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+
+    let fake = FakePlatform::with_manifest(manifest).srvr_only();
+    fake.override_config(1, "server.3", "zk-1.zk-hs:2888:3888;2181");
+    let ran = run_on(&conformance::Conformance, fake).await;
+    ran.failed("zk-1: the server's config agrees with the deployment's ZOO_* environment (4 variables)", "server.3=zk-1.zk-hs:2888:3888 (the source says zk-2.zk-hs:2888:3888)");
 }
 
 #[tokio::test]

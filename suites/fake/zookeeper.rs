@@ -39,11 +39,13 @@ pub struct FakeMember {
     pub incarnation: u64,
     /// Cut off from its peers (either way): it cannot be part of a quorum.
     pub isolated: bool,
+    /// `4lw.commands.whitelist=srvr` (ZooKeeper's default since 3.5.3): every other word is refused.
+    pub srvr_only: bool,
 }
 
 impl FakeMember {
     pub fn new(mode: Option<Mode>, synced: u32, zxid: i64) -> FakeMember {
-        FakeMember { mode, synced, zxid, ready: true, up: true, incarnation: 0, isolated: false }
+        FakeMember { mode, synced, zxid, ready: true, up: true, incarnation: 0, isolated: false, srvr_only: false }
     }
 }
 
@@ -293,8 +295,12 @@ async fn connection(mut conn: TcpStream, port: Port) {
     let _ = session(conn, i32::from_be_bytes(first), port, member.incarnation).await;
 }
 
-/// What `srvr` and `mntr` say of `m` (the refusal of a server without quorum).
+/// What `srvr` and `mntr` say of `m` (the refusal of a server without quorum). As ZooKeeper
+/// does, the whitelist is checked first, whether or not the server serves.
 pub fn four_letter_reply(word: &[u8; 4], m: &FakeMember) -> String {
+    if m.srvr_only && word != b"srvr" {
+        return format!("{} is not executed because it is not in the whitelist.\n", String::from_utf8_lossy(word));
+    }
     let Some(mode) = m.mode else { return "This ZooKeeper instance is not currently serving requests\n".into() };
     let name = format!("{mode:?}").to_lowercase();
     let leads = mode == Mode::Leader;

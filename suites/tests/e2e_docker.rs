@@ -209,7 +209,7 @@ fn partition_fails_when_every_member_is_standalone() {
 #[test]
 fn sigint_during_a_fault_leaves_nothing_behind() {
     let _one = exclusive();
-    for (suite, fault) in [("process-failure", "fault: pkill java"), ("durability", "fault: delete the StatefulSet")] {
+    for (suite, fault) in [("process-failure", "fault: kill java"), ("durability", "fault: delete the StatefulSet")] {
         let mut run = Background::start(&["run", "--suite", suite]);
         let run_id = run.run_id();
         run.wait_for(fault, 240);

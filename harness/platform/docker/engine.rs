@@ -16,14 +16,19 @@ use super::host;
 use crate::error::{Error, Result};
 use crate::platform::{ExecOutput, RUN_LABEL};
 
-/// Connects to the engine [`host::find`] names (DOCKER_HOST, else where testcontainers looks)
+/// Connects to the engine [`host::find`] names (DOCKER_HOST, the docker context, else where testcontainers looks)
 /// and negotiates the API version with it, so an older engine (API 1.41, Docker 20.10) works.
 ///
 /// # Errors
 /// Bad input for a DOCKER_HOST the docker CLI would refuse; unavailable when no engine answers.
 pub async fn connect() -> Result<Docker> {
+    Ok(connect_found().await?.0)
+}
+
+/// [`connect`], and where the engine was found (for the report: which engine a run used).
+pub async fn connect_found() -> Result<(Docker, host::Found)> {
     let found = host::find(&host::Env::from_process(), &|p: &std::path::Path| p.exists())?;
-    connect_to(&found).await
+    Ok((connect_to(&found).await?, found))
 }
 
 /// Connects to `found`'s engine.

@@ -1,9 +1,11 @@
 //! Where the Docker engine is: `DOCKER_HOST` read as the docker CLI reads it (`unix://PATH`,
-//! `tcp://HOST:PORT`, a bare path or `HOST:PORT`; TLS when `DOCKER_TLS_VERIFY` is set), and
-//! without it the places testcontainers looks, in its order.
+//! `tcp://HOST:PORT`, a bare path or `HOST:PORT`; TLS when `DOCKER_TLS_VERIFY` is set), then the
+//! docker CLI's context (`DOCKER_CONTEXT`, else `currentContext` in its config.json), and without
+//! either the places testcontainers looks, in its order, then rootless Docker's and podman's sockets.
 //!
-//! The lookup is a pure function of [`Env`] (values, not the process environment) and of a
-//! file-existence test, so its order is unit-tested with temporary folders.
+//! The lookup is a function of [`Env`] (values, not the process environment), of a
+//! file-existence test and of the docker CLI's config folder (`DOCKER_CONFIG`, else `~/.docker`),
+//! so its order is unit-tested with temporary folders.
 //!
 //! # Caveats
 //! testcontainers (testcontainers-rs, `core/env/config.rs`) puts `tc.host` from
@@ -11,7 +13,9 @@
 //! docker CLI, and the properties only when it is unset. After testcontainers' sockets, the
 //! rootless engine's `$XDG_RUNTIME_DIR/docker.sock` is tried too (testcontainers looks for
 //! `$XDG_RUNTIME_DIR/.docker/run/docker.sock`, where rootless Docker does not put it).
-//! `ssh://` (which the docker CLI tunnels through ssh) is refused with a workaround.
+//! `ssh://` (which the docker CLI tunnels through ssh) is refused with a workaround, in a context
+//! as in `DOCKER_HOST`. A context's `SkipTLSVerify` is not honoured: its TLS files are used when
+//! the context has them.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -29,6 +33,8 @@ pub const DEFAULT_TCP_PORT: u16 = 2375;
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub docker_host: Option<String>,
+    /// `DOCKER_CONTEXT`: the docker CLI context to use instead of config.json's `currentContext`.
+    pub docker_context: Option<String>,
     pub docker_tls_verify: Option<String>,
     pub docker_cert_path: Option<PathBuf>,
     pub docker_config: Option<PathBuf>,
@@ -44,6 +50,7 @@ impl Env {
         let home = var("HOME").map(PathBuf::from);
         Env {
             docker_host: var("DOCKER_HOST").map(|v| v.to_string_lossy().into_owned()),
+            docker_context: var("DOCKER_CONTEXT").map(|v| v.to_string_lossy().into_owned()),
             docker_tls_verify: var("DOCKER_TLS_VERIFY").map(|v| v.to_string_lossy().into_owned()),
             docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
             docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
@@ -199,18 +206,22 @@ pub fn properties(text: &str) -> BTreeMap<String, String> {
 
 /// Where the engine is, in this order:
 /// 1. `DOCKER_HOST`;
-/// 2. `tc.host`, then `docker.host`, in `~/.testcontainers.properties`;
-/// 3. the first socket that exists of `/var/run/docker.sock`, `$XDG_RUNTIME_DIR/.docker/run/docker.sock`,
+/// 2. the docker CLI's context: `DOCKER_CONTEXT`, else `currentContext` in `config.json` of
+///    `DOCKER_CONFIG` (else `~/.docker`), unless it is `default` ([`context`]);
+/// 3. `tc.host`, then `docker.host`, in `~/.testcontainers.properties`;
+/// 4. the first socket that exists of `/var/run/docker.sock`, `$XDG_RUNTIME_DIR/.docker/run/docker.sock`,
 ///    `~/.docker/run/docker.sock`, `~/.docker/desktop/docker.sock` (testcontainers' list), then
-///    `$XDG_RUNTIME_DIR/docker.sock` (rootless Docker).
+///    `$XDG_RUNTIME_DIR/docker.sock` (rootless Docker), `$XDG_RUNTIME_DIR/podman/podman.sock` and
+///    `/run/podman/podman.sock` (podman's Docker-compatible API, rootless and root).
 ///
 /// TLS applies to a `tcp://` host when `DOCKER_TLS_VERIFY` is set (any value, as for the docker
 /// CLI) or the properties say `docker.tls.verify=1`; certificates in `DOCKER_CERT_PATH`, else
 /// `docker.cert.path`, else `DOCKER_CONFIG`, else `~/.docker`.
 ///
 /// # Errors
-/// Bad input (exit 2) for a host the docker CLI would refuse or missing TLS certificates;
-/// unavailable (exit 3) when a named socket does not exist or no socket was found.
+/// Bad input (exit 2) for a host the docker CLI would refuse, missing TLS certificates, or a
+/// context that does not exist or has no Docker endpoint; unavailable (exit 3) when a named socket
+/// does not exist or no socket was found.
 pub fn find(env: &Env, exists: &dyn Fn(&Path) -> bool) -> Result<Found> {
     let props = env.testcontainers_properties.as_deref().map(properties).unwrap_or_default();
     let tls_wanted = env.docker_tls_verify.is_some() || props.get("docker.tls.verify").is_some_and(|v| v == "1");
@@ -239,6 +250,11 @@ pub fn find(env: &Env, exists: &dyn Fn(&Path) -> bool) -> Result<Found> {
         }
         Ok(Some(t))
     };
+    if env.docker_host.as_deref().is_none_or(|h| h.trim().is_empty()) {
+        if let Some(found) = context(env, exists)? {
+            return Ok(found);
+        }
+    }
     let named = [
         (env.docker_host.clone(), "DOCKER_HOST".to_string()),
         (props.get("tc.host").cloned(), "tc.host in ~/.testcontainers.properties".to_string()),
@@ -273,6 +289,73 @@ pub fn find(env: &Env, exists: &dyn Fn(&Path) -> bool) -> Result<Found> {
     )))
 }
 
+/// The docker CLI's config folder: `DOCKER_CONFIG`, else `~/.docker`.
+pub fn config_dir(env: &Env) -> Option<PathBuf> {
+    env.docker_config.clone().or_else(|| env.home.as_ref().map(|h| h.join(".docker")))
+}
+
+/// The docker CLI's context, if one other than `default` is selected: `DOCKER_CONTEXT`, else
+/// `currentContext` in config.json. Its endpoint is `Endpoints.docker.Host` in
+/// `contexts/meta/<sha256 of the name>/meta.json` of the config folder, its TLS files (if any) in
+/// `contexts/tls/<sha256 of the name>/docker/`, where the docker CLI keeps them.
+///
+/// # Errors
+/// Bad input when the context does not exist, has no Docker endpoint, or its host is one the
+/// docker CLI would refuse; unavailable when its socket does not exist.
+pub fn context(env: &Env, exists: &dyn Fn(&Path) -> bool) -> Result<Option<Found>> {
+    let dir = config_dir(env);
+    let config = dir.as_ref().map(|d| d.join("config.json"));
+    let (name, said) = match env.docker_context.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(name) => (name.to_string(), "DOCKER_CONTEXT".to_string()),
+        None => {
+            let Some(path) = config.as_ref().filter(|p| exists(p)) else { return Ok(None) };
+            let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("{}: cannot read it: {e}", path.display())))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::bad_input(format!("{} is not JSON ({e}): the docker CLI's config; fix it, or set DOCKER_HOST to the engine's address", path.display())))?;
+            match json.get("currentContext").and_then(|c| c.as_str()).map(str::trim).filter(|c| !c.is_empty()) {
+                Some(name) => (name.to_string(), format!("currentContext in {}", path.display())),
+                None => return Ok(None),
+            }
+        }
+    };
+    if name == "default" {
+        return Ok(None);
+    }
+    let Some(dir) = dir else {
+        return Err(Error::bad_input(format!("{said} selects the docker context {name:?}, but neither DOCKER_CONFIG nor HOME is set to find it: set one, or DOCKER_HOST")));
+    };
+    let id: String = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let meta = dir.join("contexts/meta").join(&id).join("meta.json");
+    let fix = "`docker context ls` lists the contexts; select another with DOCKER_CONTEXT or `docker context use`, or set DOCKER_HOST";
+    let text =
+        std::fs::read_to_string(&meta).map_err(|e| Error::bad_input(format!("{said} selects the docker context {name:?}, but {} cannot be read ({e}): {fix}", meta.display())))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::bad_input(format!("{}: the docker context {name:?}'s metadata is not JSON ({e}): {fix}", meta.display())))?;
+    let host = json
+        .pointer("/Endpoints/docker/Host")
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| Error::bad_input(format!("{}: the docker context {name:?} has no Endpoints.docker.Host: {fix}", meta.display())))?;
+    let from = format!("the docker context {name} ({said})");
+    let tls_dir = dir.join("contexts/tls").join(&id).join("docker");
+    let tls = Tls { dir: tls_dir };
+    let tls = [tls.ca(), tls.cert(), tls.key()].iter().all(|f| exists(f)).then_some(tls);
+    let endpoint = parse(host, &from, tls)?;
+    if let Endpoint::Unix(path) = &endpoint {
+        if !exists(path) {
+            return Err(Error::unavailable(format!(
+                "{from} names the socket {}, which does not exist: start that engine, select another context (`docker context use`), \
+                 or set DOCKER_HOST",
+                path.display()
+            )));
+        }
+    }
+    Ok(Some(Found { endpoint, from }))
+}
+
 /// The sockets looked for without `DOCKER_HOST`, in order.
 pub fn candidates(env: &Env) -> Vec<PathBuf> {
     let mut out = vec![PathBuf::from(DEFAULT_SOCKET)];
@@ -285,7 +368,9 @@ pub fn candidates(env: &Env) -> Vec<PathBuf> {
     }
     if let Some(run) = &env.xdg_runtime_dir {
         out.push(run.join("docker.sock"));
+        out.push(run.join("podman/podman.sock"));
     }
+    out.push(PathBuf::from("/run/podman/podman.sock"));
     out
 }
 
@@ -415,6 +500,94 @@ mod tests {
         env.testcontainers_properties = Some("docker.host=ssh://x\n".into());
         let msg = find(&env, &f.exists(true)).unwrap_err().to_string();
         assert!(msg.starts_with("docker.host in ~/.testcontainers.properties=\"ssh://x\""), "{msg}");
+    }
+
+    /// Writes a docker CLI context as `docker context create` does: its meta.json under the
+    /// sha256 of its name.
+    fn write_context(f: &Fixture, config: &str, name: &str, host: &str) {
+        use sha2::{Digest, Sha256};
+        let id: String = Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let meta = f.make(&format!("{config}/contexts/meta/{id}/meta.json"));
+        let json = serde_json::json!({"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": false}}});
+        std::fs::write(meta, json.to_string()).unwrap();
+    }
+
+    #[test]
+    fn the_docker_cli_context_comes_after_docker_host_and_before_the_sockets() {
+        let f = Fixture::new();
+        let mut env = f.env();
+        f.make("run/docker.sock");
+        let colima = f.make("home/.colima/docker.sock");
+        let other = f.make("elsewhere/engine.sock");
+        write_context(&f, "home/.docker", "colima", &format!("unix://{}", colima.display()));
+        write_context(&f, "home/.docker", "other", &format!("unix://{}", other.display()));
+        let config = f.make("home/.docker/config.json");
+        std::fs::write(&config, r#"{"auths": {}, "currentContext": "colima"}"#).unwrap();
+        let found = find(&env, &f.exists(true)).unwrap();
+        assert_eq!(found.endpoint, Endpoint::Unix(colima.clone()), "currentContext wins over the default socket");
+        assert_eq!(found.from, format!("the docker context colima (currentContext in {})", config.display()));
+        // DOCKER_CONTEXT wins over currentContext; DOCKER_HOST over both.
+        env.docker_context = Some("other".into());
+        let found = find(&env, &f.exists(true)).unwrap();
+        assert_eq!((found.endpoint, found.from.as_str()), (Endpoint::Unix(other.clone()), "the docker context other (DOCKER_CONTEXT)"));
+        env.docker_host = Some("tcp://10.0.0.5:2375".into());
+        assert_eq!(find(&env, &f.exists(true)).unwrap().from, "DOCKER_HOST");
+        env.docker_host = None;
+        // `default` is the CLI's own: no context, the usual sockets.
+        env.docker_context = Some("default".into());
+        assert_eq!(find(&env, &f.exists(true)).unwrap().from, "the default socket");
+        // DOCKER_CONFIG moves the config folder.
+        env.docker_context = None;
+        env.docker_config = Some(f.dir.path().join("cfg"));
+        assert_eq!(find(&env, &f.exists(true)).unwrap().from, "the default socket", "no config.json in DOCKER_CONFIG: no context");
+        std::fs::write(f.make("cfg/config.json"), r#"{"currentContext": "other"}"#).unwrap();
+        assert!(find(&env, &f.exists(true)).unwrap_err().to_string().contains("docker context \"other\""), "the context is looked up in DOCKER_CONFIG");
+        write_context(&f, "cfg", "other", &format!("unix://{}", other.display()));
+        assert_eq!(find(&env, &f.exists(true)).unwrap().endpoint, Endpoint::Unix(other));
+    }
+
+    #[test]
+    fn a_context_that_is_missing_broken_or_elsewhere_is_named_with_the_fix() {
+        let f = Fixture::new();
+        let mut env = f.env();
+        env.docker_context = Some("gone".into());
+        let err = find(&env, &f.exists(true)).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        assert!(err.to_string().starts_with("DOCKER_CONTEXT selects the docker context \"gone\"") && err.to_string().contains("docker context ls"), "{err}");
+        write_context(&f, "home/.docker", "ssh-box", "ssh://me@builder");
+        env.docker_context = Some("ssh-box".into());
+        let err = find(&env, &f.exists(true)).unwrap_err();
+        assert!(err.to_string().contains("the docker context ssh-box (DOCKER_CONTEXT)") && err.to_string().contains("ssh -nNT -L"), "{err}");
+        write_context(&f, "home/.docker", "stopped", "unix:///nowhere/docker.sock");
+        env.docker_context = Some("stopped".into());
+        let err = find(&env, &f.exists(true)).unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert!(err.to_string().contains("/nowhere/docker.sock, which does not exist"), "{err}");
+        std::fs::write(f.make("home/.docker/config.json"), "{ not json").unwrap();
+        env.docker_context = None;
+        assert_eq!(find(&env, &f.exists(true)).unwrap_err().exit_code(), 2);
+        // A TCP context with TLS files where the docker CLI keeps them.
+        write_context(&f, "home/.docker", "remote", "tcp://engine.example:2376");
+        env.docker_context = Some("remote".into());
+        assert_eq!(find(&env, &f.exists(true)).unwrap().endpoint, tcp("engine.example:2376"));
+        use sha2::{Digest, Sha256};
+        let id: String = Sha256::digest(b"remote").iter().map(|b| format!("{b:02x}")).collect();
+        for file in ["ca.pem", "cert.pem", "key.pem"] {
+            f.make(&format!("home/.docker/contexts/tls/{id}/docker/{file}"));
+        }
+        let tls = Tls { dir: f.dir.path().join(format!("home/.docker/contexts/tls/{id}/docker")) };
+        assert_eq!(find(&env, &f.exists(true)).unwrap().endpoint, Endpoint::Tcp { addr: "engine.example:2376".into(), path: String::new(), tls: Some(tls) });
+    }
+
+    #[test]
+    fn rootless_and_podman_sockets_come_last() {
+        let f = Fixture::new();
+        let env = f.env();
+        let c = candidates(&env);
+        let tail: Vec<PathBuf> = c[c.len() - 3..].to_vec();
+        assert_eq!(tail, [f.dir.path().join("run/docker.sock"), f.dir.path().join("run/podman/podman.sock"), PathBuf::from("/run/podman/podman.sock")]);
+        let podman = f.make("run/podman/podman.sock");
+        assert_eq!(find(&env, &f.exists(false)).unwrap().endpoint, Endpoint::Unix(podman));
     }
 
     #[test]

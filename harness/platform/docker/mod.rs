@@ -7,6 +7,7 @@ pub mod engine;
 pub mod host;
 pub mod image;
 pub mod pod;
+pub mod tar;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ use crate::wait::{self, Seen};
 
 pub struct DockerPlatform {
     docker: Docker,
+    /// The engine's address and what named it, for the report's notes.
+    engine: host::Found,
     run_id: String,
     namespace: String,
     manifest: Manifest,
@@ -55,7 +58,7 @@ struct State {
 impl DockerPlatform {
     /// Connects to the engine and checks the image is there. Creates nothing yet.
     pub async fn connect(manifest: Manifest, config: Config, run_id: String) -> Result<DockerPlatform> {
-        let docker = engine::connect().await?;
+        let (docker, found) = engine::connect_found().await?;
         let image = manifest.pod_template().image.ok_or_else(|| Error::bad_input(format!("{}: the container has no image", manifest.origin)))?;
         if docker.inspect_image(&image).await.is_err() {
             return Err(Error::unavailable(format!(
@@ -90,6 +93,7 @@ impl DockerPlatform {
             state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),
             controller: std::sync::Mutex::new(None),
             docker,
+            engine: found,
             run_id,
             manifest,
             config,
@@ -109,6 +113,9 @@ impl DockerPlatform {
             image: self.image.clone(),
             domain: format!("{}.{}.svc.cluster.local", self.manifest.service_name(), self.namespace),
             members: self.manifest.member_names(),
+            objects: Arc::new(crate::manifest::resolve::Objects::of(&self.manifest)),
+            manifest: Arc::new(self.manifest.clone()),
+            namespace: self.namespace.clone(),
             host_ports: self.host_ports.clone(),
             ordered: self.manifest.ordered_ready(),
             ready_deadline: self.config.timeouts.member_ready,
@@ -197,6 +204,9 @@ struct Controller {
     image: String,
     domain: String,
     members: Vec<String>,
+    objects: Arc<crate::manifest::resolve::Objects>,
+    manifest: Arc<Manifest>,
+    namespace: String,
     host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
     ordered: bool,
     ready_deadline: Duration,
@@ -219,6 +229,9 @@ impl Controller {
             template,
             revision: revision.to_string(),
             op_timeout: self.op_timeout,
+            objects: self.objects.clone(),
+            facts: self.manifest.pod_facts(&self.members[ordinal], &self.namespace),
+            aliases: pod::dns_aliases(&self.members[ordinal], self.manifest.service_name(), &self.namespace, self.manifest.governs_members()),
         }
     }
 
@@ -315,6 +328,22 @@ fn template_of(statefulset: &Value) -> anyhow::Result<PodTemplate> {
     PodTemplate::from_statefulset(&sts).map_err(|e| anyhow::anyhow!(e))
 }
 
+/// Drops the oldest revisions that are neither the newest (the update revision) nor `live` (a
+/// pod's) until at most `limit` such history revisions remain, as the StatefulSet controller does.
+fn prune_history(revisions: &mut Vec<Revision>, limit: usize, live: &[String]) {
+    let newest = revisions.last().map(|r| r.hash.clone());
+    let history = |r: &Revision| Some(&r.hash) != newest.as_ref() && !live.contains(&r.hash);
+    let mut excess = revisions.iter().filter(|r| history(r)).count().saturating_sub(limit);
+    revisions.retain(|r| {
+        if excess > 0 && history(r) {
+            excess -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
 /// The revision hash of a pod template (like controller-revision-hash: a digest of the template).
 pub(crate) fn revision_hash(template: &Value) -> String {
     let digest = Sha256::digest(serde_json::to_vec(template).unwrap_or_default());
@@ -346,7 +375,9 @@ impl Platform for DockerPlatform {
             notes.push("PodDisruptionBudget: not applicable on Docker (there are no nodes to drain); the maintenance suite needs Kubernetes".into());
         }
         notes.extend(self.manifest.docker_service_notes());
+        notes.extend(self.manifest.docker_object_notes());
         notes.push("resources: cpu requests become CPU shares; memory requests have no Docker equivalent".into());
+        notes.push(engine_note(&self.engine));
         notes
     }
 
@@ -511,6 +542,11 @@ impl Platform for DockerPlatform {
                 let number = st.revisions.iter().map(|r| r.number).max().unwrap_or(0) + 1;
                 st.revisions.retain(|r| r.hash != hash);
                 st.revisions.push(Revision { number, hash, template });
+                // As the StatefulSet controller: keep revisionHistoryLimit (default 10) revisions
+                // besides the update revision and those pods still run; drop the oldest others.
+                let limit = st.statefulset.pointer("/spec/revisionHistoryLimit").and_then(Value::as_u64).unwrap_or(10) as usize;
+                let live: Vec<String> = st.pods.values().filter_map(|p| p.status().revision).collect();
+                prune_history(&mut st.revisions, limit, &live);
                 true
             } else {
                 false
@@ -598,9 +634,20 @@ impl Platform for DockerPlatform {
     }
 }
 
+/// The report's note naming the engine the run used and what chose it.
+fn engine_note(found: &host::Found) -> String {
+    format!("Docker engine: {} (from {})", found.endpoint.url(), found.from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_names_the_engine_and_what_chose_it() {
+        let found = host::Found { endpoint: host::Endpoint::Unix("/home/me/.colima/docker.sock".into()), from: "the docker context colima (DOCKER_CONTEXT)".into() };
+        assert_eq!(engine_note(&found), "Docker engine: unix:///home/me/.colima/docker.sock (from the docker context colima (DOCKER_CONTEXT))");
+    }
 
     #[test]
     fn revision_hashes_follow_the_template() {
@@ -609,6 +656,23 @@ mod tests {
         assert_eq!(revision_hash(&a), revision_hash(&a.clone()));
         assert_ne!(revision_hash(&a), revision_hash(&b));
         assert_eq!(revision_hash(&a).len(), 10);
+    }
+
+    /// revisionHistoryLimit as the controller applies it: a rollback to a pruned revision fails on
+    /// Docker as it would on a cluster.
+    #[test]
+    fn history_is_pruned_to_the_limit_keeping_live_and_update_revisions() {
+        let rev = |n: i64| Revision { number: n, hash: format!("h{n}"), template: serde_json::json!({}) };
+        let mut revs: Vec<Revision> = (1..=5).map(rev).collect();
+        prune_history(&mut revs, 1, &["h2".to_string()]);
+        let kept: Vec<&str> = revs.iter().map(|r| r.hash.as_str()).collect();
+        assert_eq!(kept, ["h2", "h4", "h5"], "h2 runs, h5 is the update revision, h4 the one history revision kept");
+        let mut revs: Vec<Revision> = (1..=2).map(rev).collect();
+        prune_history(&mut revs, 0, &["h2".to_string()]);
+        assert_eq!(revs.len(), 1, "limit 0 keeps no history: nothing to roll back to");
+        let mut revs: Vec<Revision> = (1..=3).map(rev).collect();
+        prune_history(&mut revs, 10, &[]);
+        assert_eq!(revs.len(), 3);
     }
 
     #[test]

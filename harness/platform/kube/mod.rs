@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod connect;
 pub mod kind;
 pub mod lifecycle;
+pub mod objects;
 pub mod partition;
 pub mod safety;
 #[cfg(test)]
@@ -22,8 +23,7 @@ use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Service};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::Client;
 use serde_json::{json, Value};
@@ -180,8 +180,7 @@ impl KubePlatform {
 
     /// A manifest document made ready to apply here: our namespace and the run label.
     fn prepared(&self, doc: &Value) -> Value {
-        let mut d = doc.clone();
-        d["metadata"]["namespace"] = json!(self.namespace);
+        let mut d = objects::into_namespace(doc, &self.namespace);
         d["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
         d["metadata"]["labels"][crate::ownership::HOST_LABEL] = json!(crate::ownership::this_host());
         if crate::manifest::is_statefulset(&d) {
@@ -200,17 +199,8 @@ impl KubePlatform {
     /// Server-side apply of one document (force: we own these objects).
     async fn apply(&self, doc: &Value) -> anyhow::Result<()> {
         let d = self.prepared(doc);
-        let kind = d.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-        let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let pp = PatchParams::apply(FIELD_MANAGER).force();
-        let c = self.client.clone();
-        let ns = self.namespace.as_str();
-        match kind.as_str() {
-            "Service" => drop(Api::<Service>::namespaced(c, ns).patch(&name, &pp, &Patch::Apply(&d)).await?),
-            "PodDisruptionBudget" => drop(Api::<PodDisruptionBudget>::namespaced(c, ns).patch(&name, &pp, &Patch::Apply(&d)).await?),
-            "StatefulSet" => drop(Api::<StatefulSet>::namespaced(c, ns).patch(&name, &pp, &Patch::Apply(&d)).await?),
-            other => bail!("{}: cannot apply a {other} ({name}); the manifest may hold Services, a PodDisruptionBudget and a StatefulSet", self.manifest.origin),
-        }
+        let (api, kind, name) = objects::api_of(&self.client, &self.namespace, &d).with_context(|| self.manifest.origin.clone())?;
+        api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&d)).await.with_context(|| format!("applying {kind} {name}"))?;
         tracing::info!("applied {kind} {name} in {}", self.namespace);
         Ok(())
     }
@@ -965,13 +955,10 @@ impl Platform for KubePlatform {
                 Err(e) => errors.push(format!("deleting {what}: {e}")),
             };
             gone(Api::<StatefulSet>::namespaced(c.clone(), ns).delete(name, &dp).await.map(drop), format!("StatefulSet {name}"));
-            for s in &self.manifest.services {
-                let n = s.metadata.name.clone().unwrap_or_default();
-                gone(Api::<Service>::namespaced(c.clone(), ns).delete(&n, &dp).await.map(drop), format!("Service {n}"));
-            }
-            if let Some(pdb) = &self.manifest.pdb {
-                let n = pdb.metadata.name.clone().unwrap_or_default();
-                gone(Api::<PodDisruptionBudget>::namespaced(c.clone(), ns).delete(&n, &dp).await.map(drop), format!("PodDisruptionBudget {n}"));
+            // Every other object of the manifest (Services, the budget, ConfigMaps, Secrets, RBAC, ...).
+            for d in self.manifest.documents.iter().filter(|d| !crate::manifest::is_statefulset(d)) {
+                let (api, kind, n) = objects::api_of(&c, ns, d).expect("a parsed manifest holds only kinds with a resource");
+                gone(api.delete(&n, &dp).await.map(drop), format!("{kind} {n}"));
             }
             let lp = ListParams::default().labels(&format!("{RUN_LABEL}={}", self.run_id));
             gone(Api::<PersistentVolumeClaim>::namespaced(c.clone(), ns).delete_collection(&dp, &lp).await.map(drop), "the run's PersistentVolumeClaims".into());
@@ -994,7 +981,7 @@ impl Platform for KubePlatform {
             Some(k) => s.push_str(&format!("  kubeconfig: {}\n  remove it: kind delete cluster --name {}\n", k.kubeconfig.display(), k.name)),
             None if self.own_namespace => s.push_str(&format!("  remove it: kubectl --context {ctx} delete namespace {ns}\n")),
             None => s.push_str(&format!(
-                "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,pvc -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",
+                "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,configmap,secret,serviceaccount,networkpolicy,role,rolebinding,pvc -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",
                 self.run_id,
                 self.manifest.name()
             )),

@@ -228,6 +228,7 @@ fn replay(rng: &mut Rng, mut planned: Vec<Planned>, versions_percent: u64) -> Re
                         (value, expected == current.version)
                     }
                     Call::Read => unreachable!("reads are handled above"),
+                    Call::CasValue { .. } | Call::Append { .. } => unreachable!("the generator makes znode operations only"),
                 };
                 if applies {
                     zxid += 1;
@@ -283,7 +284,7 @@ pub fn mutate(h: &mut RegisterHistory, rng: &mut Rng) -> String {
                     // Another write's value, at a version near the one read.
                     let w = pick(rng, &other);
                     let value = match &h.ops.iter().find(|o| o.id == w).expect("an op").call {
-                        Call::Write { value } | Call::Cas { value, .. } => value.clone(),
+                        Call::Write { value } | Call::Cas { value, .. } | Call::CasValue { value, .. } | Call::Append { value } => value.clone(),
                         Call::Read => unreachable!("updates only"),
                     };
                     State::new(value, (was.version + rng.range(-1, 1)).clamp(0, max_version))

@@ -34,6 +34,13 @@
 //! - `synced_at` (read): when the session invoked the `sync` it completed just before this read;
 //!   absent when the read was not preceded by a sync.
 //! - `session`, `zxid`, `synced_at`, `version` may be absent; `initial` defaults to `("", 0)`.
+//!
+//! # Other models' operations
+//! The same document holds histories of the other models of [`super::model`]: a register of
+//! values (`--model register`: `read`, `write` and `{"kind": "cas_value", "expected": "a",
+//! "value": "b"}`; a failed one is kept, as evidence that the value was not `expected`) and a
+//! key-value map (`--model kv`: `read` is a get, `write` a put, `{"kind": "append", "value": "x"}`;
+//! each key is one partition). Their reads may leave the version out: `"read": {"value": "a"}`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,6 +52,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct State {
     pub value: String,
+    /// Absent in a read of a register without versions (`"read": {"value": "a"}`): 0.
+    #[serde(default)]
     pub version: i64,
 }
 
@@ -73,6 +82,12 @@ pub enum Call {
     Read,
     Write { value: String },
     Cas { expected_version: i64, value: String },
+    /// A CAS by value (a register without versions, as in Jepsen's etcd test): takes effect only
+    /// when the value is `expected`. Not a ZooKeeper call (`--model register`).
+    #[serde(rename = "cas_value")]
+    CasValue { expected: String, value: String },
+    /// Appends `value` to the value (a key-value map's append; `--model kv`).
+    Append { value: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -132,6 +147,8 @@ impl RegisterOp {
             Call::Read => "read".to_string(),
             Call::Write { value } => format!("write({value:?})"),
             Call::Cas { expected_version, value } => format!("cas(v{expected_version} -> {value:?})"),
+            Call::CasValue { expected, value } => format!("cas({expected:?} -> {value:?})"),
+            Call::Append { value } => format!("append({value:?})"),
         };
         let result = match (self.outcome, &self.read, self.version) {
             (Outcome::Ok, Some(s), _) => format!("ok {s}"),
@@ -246,6 +263,36 @@ mod tests {
         // Absent optional fields stay absent, so the Go side sees the same document.
         assert!(!h.to_json().contains("\"synced_at\": null"), "{}", h.to_json());
         assert!(h.ops[2].describe().contains("read ok (\"a\", v1) on /r/k0 [2000, 2100] after sync at 1950"), "{}", h.ops[2].describe());
+    }
+
+    /// A history written before the other models' operations existed (the register workload's
+    /// output of 2026-12-06, as saved) still parses, to the same operations.
+    #[test]
+    fn an_old_history_still_parses() {
+        let old = r#"{"initial":{"value":"","version":0},"ops":[
+          {"id":0,"process":0,"session":"0x10000ab","key":"/r/k0","kind":"cas","expected_version":0,"value":"v0",
+           "invoked":5,"completed":9,"outcome":"ok","version":1,"zxid":17},
+          {"id":1,"process":1,"key":"/r/k0","kind":"read","invoked":6,"completed":8,"outcome":"ok","read":{"value":"","version":0}}]}"#;
+        let h = RegisterHistory::from_json(old).unwrap();
+        assert_eq!(h.ops[0].call, Call::Cas { expected_version: 0, value: "v0".into() });
+        assert_eq!(h.ops[1].read, Some(State::new("", 0)));
+    }
+
+    #[test]
+    fn the_other_models_operations_parse_and_describe_themselves() {
+        let text = r#"{"ops": [
+          {"id": 0, "process": 0, "key": "x", "kind": "cas_value", "expected": "1", "value": "2", "invoked": 0, "completed": 1, "outcome": "failed"},
+          {"id": 1, "process": 1, "key": "x", "kind": "append", "value": "ab", "invoked": 0, "completed": 1, "outcome": "ok"},
+          {"id": 2, "process": 1, "key": "x", "kind": "read", "invoked": 2, "completed": 3, "outcome": "ok", "read": {"value": "ab"}}
+        ]}"#;
+        let h = RegisterHistory::from_json(text).unwrap();
+        assert_eq!(h.ops[0].call, Call::CasValue { expected: "1".into(), value: "2".into() });
+        assert_eq!(h.ops[1].call, Call::Append { value: "ab".into() });
+        assert_eq!(h.ops[2].read, Some(State::new("ab", 0)));
+        assert_eq!(h.ops[0].describe(), "#0 p0 cas(\"1\" -> \"2\") failed on x [0, 1]");
+        assert_eq!(h.ops[1].describe(), "#1 p1 append(\"ab\") ok on x [0, 1]");
+        assert!(h.to_json().contains("\"kind\": \"cas_value\""), "{}", h.to_json());
+        assert_eq!(RegisterHistory::from_json(&h.to_json()).unwrap(), h);
     }
 
     #[test]

@@ -50,12 +50,15 @@
 //! the budget (before windows, such a 2000-operation history reached 565 MB resident after its
 //! 20 s, debug build).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use super::history::{Call, Outcome, RegisterHistory, RegisterOp, State};
+use super::model::{Kind, Model, ZkRegister};
 
 /// Which reads the black-box check requires to be linearizable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -148,30 +151,88 @@ pub fn check(history: &RegisterHistory, budget: Duration) -> Verdict {
     check_with(history, Reads::Synced, budget)
 }
 
-/// Judges `history`, requiring `reads` to be linearizable, within `budget` (each key gets an
-/// equal share of what is left when its turn comes; shrinking gets what the search left).
+/// Judges `history` as znodes ([`ZkRegister`]), requiring `reads` to be linearizable, within
+/// `budget` (see [`check_model`]).
 pub fn check_with(history: &RegisterHistory, reads: Reads, budget: Duration) -> Verdict {
-    let start = Instant::now();
-    let end = start + budget;
-    let keys: BTreeMap<&str, Vec<Op>> = history.by_key().into_iter().map(|(k, ops)| (k, feed(&ops, reads))).collect();
-    let mut undecided = Vec::new();
-    for (i, (key, ops)) in keys.iter().enumerate() {
-        let now = Instant::now();
-        let share = end.saturating_duration_since(now) / (keys.len() - i) as u32;
-        match search(&history.initial, ops, now + share) {
-            Search::Linearizable(_) => {}
-            Search::Timeout => undecided.push(format!("{key} ({} operations)", ops.len())),
-            Search::Stuck { linearized, stuck } => {
-                let part = shrink(history, &history.initial, ops.clone(), (linearized, stuck), end);
-                return Verdict::NotLinearizable { key: key.to_string(), part: Box::new(part) };
-            }
-        }
+    check_model(&ZkRegister, history, reads, budget)
+}
+
+/// Judges `history` against `model`, requiring `reads` to be linearizable, within `budget`.
+///
+/// The partitions (keys) are searched in parallel on the available cores, each until the same
+/// deadline (the budget is shared by time, not sliced per key). The first partition found not
+/// linearizable cancels the others; it is reported (the first in key order when several were
+/// found before they stopped) and its failing part is shrunk with what is left of the budget.
+/// Operations the model does not have can take effect nowhere: check them with
+/// [`unsupported`] first.
+pub fn check_model<M: Model + ?Sized>(model: &M, history: &RegisterHistory, reads: Reads, budget: Duration) -> Verdict {
+    let end = Instant::now() + budget;
+    let initial = model.initial(history);
+    let keys: Vec<(&str, Vec<Op>)> = history.by_key().into_iter().map(|(k, ops)| (k, feed_in(model, &ops, reads))).collect();
+    let results = search_partitions(model, &initial, &keys, end);
+    if let Some((k, Search::Stuck { linearized, stuck })) = results.iter().enumerate().find(|(_, r)| matches!(r, Search::Stuck { .. })) {
+        let (key, ops) = &keys[k];
+        let part = shrink_in(model, history, &initial, ops.clone(), (linearized.clone(), *stuck), end);
+        return Verdict::NotLinearizable { key: key.to_string(), part: Box::new(part) };
     }
+    let undecided: Vec<String> =
+        keys.iter().zip(&results).filter(|(_, r)| !matches!(r, Search::Linearizable(_))).map(|((key, ops), _)| format!("{key} ({} operations)", ops.len())).collect();
     if undecided.is_empty() {
         Verdict::Linearizable
     } else {
         Verdict::Unknown { reason: format!("no legal order found or ruled out within {} for {}", humantime::format_duration(budget), undecided.join(", ")) }
     }
+}
+
+/// The operations of `history` that `model` does not have, described (empty when it has them all).
+pub fn unsupported<M: Model + ?Sized>(model: &M, history: &RegisterHistory) -> Vec<String> {
+    history.ops.iter().filter(|o| !model.supports(&o.call)).map(RegisterOp::describe).collect()
+}
+
+/// Searches every partition, in parallel on up to the available cores, until `end`. The first
+/// not linearizable cancels the rest (they come back [`Search::Cancelled`]).
+fn search_partitions<M: Model + ?Sized>(model: &M, initial: &State, keys: &[(&str, Vec<Op>)], end: Instant) -> Vec<Search> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len());
+    let stop = AtomicBool::new(false);
+    if workers <= 1 {
+        return keys.iter().map(|(_, ops)| if stop.load(Ordering::Relaxed) { Search::Cancelled } else { stop_on_stuck(search_in(model, initial, ops, end, &stop), &stop) }).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<Search>> = (0..keys.len()).map(|_| None).collect();
+    // The unit tests' colliding memo keys hold on the workers too.
+    #[cfg(test)]
+    let collide = tests::COLLIDE.with(std::cell::Cell::get);
+    let done: Vec<Vec<(usize, Search)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    #[cfg(test)]
+                    tests::COLLIDE.with(|c| c.set(collide));
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((_, ops)) = keys.get(k) else { break };
+                        let r = if stop.load(Ordering::Relaxed) { Search::Cancelled } else { stop_on_stuck(search_in(model, initial, ops, end, &stop), &stop) };
+                        mine.push((k, r));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("a partition's search does not panic")).collect()
+    });
+    for (k, r) in done.into_iter().flatten() {
+        results[k] = Some(r);
+    }
+    results.into_iter().map(|r| r.unwrap_or(Search::Cancelled)).collect()
+}
+
+/// Raises `stop` when `found` is not linearizable, so that the other partitions stop.
+fn stop_on_stuck(found: Search, stop: &AtomicBool) -> Search {
+    if matches!(found, Search::Stuck { .. }) {
+        stop.store(true, Ordering::Relaxed);
+    }
+    found
 }
 
 /// An operation as the search sees it.
@@ -184,20 +245,21 @@ struct Op {
     kind: Kind,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Kind {
-    Read(State),
-    Write { value: String, version: Option<i64> },
-    Cas { expected: i64, value: String, version: Option<i64>, unknown: bool },
+/// What of one key's operations the search gets, as znodes (see the module documentation).
+#[cfg(test)]
+fn feed(ops: &[&RegisterOp], reads: Reads) -> Vec<Op> {
+    feed_in(&ZkRegister, ops, reads)
 }
 
-/// What of one key's operations the search gets (see the module documentation).
-fn feed(ops: &[&RegisterOp], reads: Reads) -> Vec<Op> {
+/// What of one key's operations the search gets with `model` (see the module documentation): a
+/// failed operation only when the model keeps it as evidence, from its invocation to its
+/// completion.
+fn feed_in<M: Model + ?Sized>(model: &M, ops: &[&RegisterOp], reads: Reads) -> Vec<Op> {
     let mut out = Vec::new();
     for op in ops {
         let ret = match op.outcome {
-            Outcome::Failed => continue,
-            Outcome::Ok => Some(op.completed),
+            Outcome::Failed if !model.keeps_failed(&op.call) => continue,
+            Outcome::Ok | Outcome::Failed => Some(op.completed),
             Outcome::Unknown => None,
         };
         let version = if op.outcome == Outcome::Ok { op.version } else { None };
@@ -208,8 +270,8 @@ fn feed(ops: &[&RegisterOp], reads: Reads) -> Vec<Op> {
                     Reads::All => true,
                     Reads::None => false,
                 };
-                match (&op.read, ret) {
-                    (Some(s), Some(_)) if wanted => (op.synced_at.unwrap_or(op.invoked), Kind::Read(s.clone())),
+                match (&op.read, op.outcome) {
+                    (Some(s), Outcome::Ok) if wanted => (op.synced_at.unwrap_or(op.invoked), model.read(s)),
                     _ => continue,
                 }
             }
@@ -217,33 +279,19 @@ fn feed(ops: &[&RegisterOp], reads: Reads) -> Vec<Op> {
             Call::Cas { expected_version, value } => {
                 (op.invoked, Kind::Cas { expected: *expected_version, value: value.clone(), version, unknown: op.outcome == Outcome::Unknown })
             }
+            Call::CasValue { expected, value } => (op.invoked, Kind::CasValue { expected: expected.clone(), value: value.clone(), outcome: op.outcome }),
+            Call::Append { value } => (op.invoked, Kind::Append { value: value.clone() }),
         };
         out.push(Op { id: op.id, call, ret, kind });
     }
     out
 }
 
-/// The register's sequential specification: the state after `op`, or None when `op` cannot take
-/// effect in `state`.
+/// The znode's sequential specification ([`ZkRegister`]): the state after `op`, or None when
+/// `op` cannot take effect in `state`.
+#[cfg(test)]
 fn step(state: &State, op: &Kind) -> Option<State> {
-    let written = |value: &str, version: Option<i64>| {
-        let next = State::new(value, state.version + 1);
-        version.is_none_or(|v| v == next.version).then_some(next)
-    };
-    match op {
-        Kind::Read(seen) => (seen == state).then(|| state.clone()),
-        Kind::Write { value, version } => written(value, *version),
-        Kind::Cas { expected, value, version, unknown } => {
-            if *expected == state.version {
-                written(value, *version)
-            } else if *unknown {
-                // It ran, found another version and changed nothing; its answer was lost.
-                Some(state.clone())
-            } else {
-                None
-            }
-        }
-    }
+    ZkRegister.step(state, op)
 }
 
 #[derive(Debug, PartialEq)]
@@ -257,6 +305,8 @@ enum Search {
         stuck: usize,
     },
     Timeout,
+    /// Stopped because another partition was found not linearizable.
+    Cancelled,
 }
 
 const NIL: usize = usize::MAX;
@@ -327,15 +377,17 @@ impl Window {
     }
 }
 
-/// Owns the memo and frees it, when it is large, on a thread of its own: freeing tens of millions
-/// of entries takes seconds, which a verdict reached at its budget would otherwise overrun by.
-struct Release(Memo);
+/// Owns the memo and the interned values and frees them, when they are large, on a thread of
+/// their own: freeing tens of millions of entries takes seconds, which a verdict reached at its
+/// budget would otherwise overrun by.
+struct Release(Memo, HashMap<String, u32>);
 
 impl Drop for Release {
     fn drop(&mut self) {
         let memo = std::mem::take(&mut self.0);
-        if memo.len() > 1 << 20 {
-            std::thread::spawn(move || drop(memo));
+        let values = std::mem::take(&mut self.1);
+        if memo.len() + values.len() > 1 << 16 {
+            std::thread::spawn(move || drop((memo, values)));
         }
     }
 }
@@ -381,7 +433,13 @@ fn memo_key(placed_hash: u64, state: (u32, i64)) -> u64 {
 /// state) is new, take it out of the list and start again from the head; at a return, the
 /// operation returning had to be placed already, so undo the last placement and try the next
 /// candidate after it. An empty list is a legal order; an empty stack at a return is none.
+#[cfg(test)]
 fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
+    search_in(&ZkRegister, initial, ops, deadline, &AtomicBool::new(false))
+}
+
+/// [`search`] with `model`, stopping with [`Search::Cancelled`] once `stop` is raised.
+fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline: Instant, stop: &AtomicBool) -> Search {
     let n = ops.len();
     // Entries 0..2n: call of op i is 2i, its return 2i+1; the head sentinel is 2n.
     let mut order: Vec<usize> = (0..2 * n).collect();
@@ -397,11 +455,16 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
         last = e;
     }
 
-    // Values interned, so a state is two integers.
-    let mut values: HashMap<String, u32> = HashMap::new();
-    let mut intern = |s: &State| {
+    // Values interned, so a state is two integers; the version as the model compares it (a
+    // model that cannot observe it freezes it, and equal values are one memo state).
+    let mut seen = Release(Memo::default(), HashMap::new());
+    let intern = |values: &mut HashMap<String, u32>, s: &State| {
         let k = values.len() as u32;
-        (*values.entry(s.value.clone()).or_insert(k), s.version)
+        let id = match values.get(s.value.as_str()) {
+            Some(id) => *id,
+            None => *values.entry(s.value.clone()).or_insert(k),
+        };
+        (id, model.canonical_version(s))
     };
     // Each operation's bit in the placed set: its set (0: it has a return, 1: unknown outcome)
     // and its rank in invocation order in that set (see [`Window`]).
@@ -423,7 +486,6 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
     // legal order.
     let keys: Vec<u64> = (0..n as u64).map(|i| mix(i + 1)).collect();
     let mut placed_hash = 0u64;
-    let mut seen = Release(Memo::default());
     let mut stack: Vec<(usize, State)> = Vec::new();
     // The longest legal prefix seen (id, state after each) and the operation it got stuck at.
     // Kept up to date incrementally: `low` is the lowest the stack has been since the prefix was
@@ -456,19 +518,24 @@ fn search(initial: &State, ops: &[Op], deadline: Instant) -> Search {
 
     while next[head] != NIL {
         steps += 1;
-        if steps.is_multiple_of(1024) && Instant::now() >= deadline {
-            return Search::Timeout;
+        if steps.is_multiple_of(1024) {
+            if stop.load(Ordering::Relaxed) {
+                return Search::Cancelled;
+            }
+            if Instant::now() >= deadline {
+                return Search::Timeout;
+            }
         }
         let i = e / 2;
         if e.is_multiple_of(2) {
-            if let Some(after) = step(&state, &ops[i].kind) {
+            if let Some(after) = model.step(&state, &ops[i].kind) {
                 let (k, b) = bit[i];
                 placed[k][b / 64] |= 1 << (b % 64);
                 placed_hash ^= keys[i];
                 let before = window[k];
                 window[k] = window[k].placed(&placed[k], b / 64);
                 debug_assert_eq!(window[k], Window::of_set(&placed[k]), "the window kept is the set's");
-                let st = intern(&after);
+                let st = intern(&mut seen.1, &after);
                 let sets = [window[0].of(&placed[0]), window[1].of(&placed[1])];
                 let lo = [window[0].lo as u32, window[1].lo as u32];
                 let tried = seen.0.entry(memo_key(placed_hash, st)).or_default();
@@ -520,13 +587,13 @@ fn extend_order(order: &mut Vec<(usize, State)>, stack: &[(usize, State)], curre
 
 /// Shrinks a key's failing operations (see the module documentation) until `deadline`.
 /// `found` is the search's result on all of `ops`.
-fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<(usize, State)>, usize), deadline: Instant) -> FailingPart {
+fn shrink_in<M: Model + ?Sized>(model: &M, history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<(usize, State)>, usize), deadline: Instant) -> FailingPart {
     let key_ops = ops.len();
     let mut stripped = Vec::new();
-    let (initial, ops) = strip_leading(initial.clone(), ops, &mut stripped);
+    let (initial, ops) = strip_leading_in(model, initial.clone(), ops, &mut stripped);
     // Leading operations stripped come first in every order: what the search found stays valid
     // without them.
-    let mut part = Part { initial, ops, found, stripped };
+    let mut part = Part { model, initial, ops, found, stripped };
     let mut minimal = true;
     // Move 3 in bulk first: what was invoked after the stuck operation completed (and after what
     // that leaves in flight) cannot matter to it, and in a long history that is most of it.
@@ -535,9 +602,9 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
     }
     // Move 2 in bulk: reads dropped in chunks, halved until single reads (most reads of a long
     // history do not matter to its failure, and trying them one by one searches once each).
-    let mut size = part.ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).count() / 2;
+    let mut size = part.ops.iter().filter(|o| o.kind.is_read_only()).count() / 2;
     'bulk: while size > 1 {
-        let reads: Vec<usize> = part.ops.iter().filter(|o| matches!(o.kind, Kind::Read(_))).map(|o| o.id).collect();
+        let reads: Vec<usize> = part.ops.iter().filter(|o| o.kind.is_read_only()).map(|o| o.id).collect();
         for chunk in reads.chunks(size).rev() {
             if Instant::now() >= deadline {
                 minimal = false;
@@ -564,7 +631,7 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
             }
             // Gone when a deletion made it a leading operation.
             let Some(k) = part.ops.iter().position(|o| o.id == id) else { continue };
-            let droppable = matches!(part.ops[k].kind, Kind::Read(_)) || others_done(&part.ops, k).is_none_or(|t| part.ops[k].call > t);
+            let droppable = part.ops[k].kind.is_read_only() || others_done(&part.ops, k).is_none_or(|t| part.ops[k].call > t);
             if !droppable {
                 continue;
             }
@@ -582,7 +649,7 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
             break;
         }
     }
-    let Part { initial, ops, found, stripped } = part;
+    let Part { initial, ops, found, stripped, .. } = part;
     let ids: HashSet<usize> = ops.iter().map(|o| o.id).collect();
     let mut recorded: Vec<RegisterOp> = history.ops.iter().filter(|o| ids.contains(&o.id)).cloned().collect();
     recorded.sort_by_key(|o| (o.invoked, o.id));
@@ -602,27 +669,28 @@ fn shrink(history: &RegisterHistory, initial: &State, ops: Vec<Op>, found: (Vec<
 /// A failing part being shrunk: the state it starts from, its operations, the search's result on
 /// them (the order found and the operation stuck), and the operations stripped from its front
 /// (each with whether it changed the state).
-struct Part {
+struct Part<'m, M: ?Sized> {
+    model: &'m M,
     initial: State,
     ops: Vec<Op>,
     found: (Vec<(usize, State)>, usize),
     stripped: Vec<(usize, bool)>,
 }
 
-impl Part {
+impl<M: Model + ?Sized> Part<'_, M> {
     /// Searches `rest`, some of the part's operations. When it still fails it becomes the part,
     /// stripped of its leading operations and, with `future`, first of what was invoked after its
     /// failure (move 3). Some(whether it was taken); None when the search ran out of time.
     fn accept(&mut self, rest: Vec<Op>, future: bool, deadline: Instant) -> Option<bool> {
-        match search(&self.initial, &rest, deadline) {
+        match search_in(self.model, &self.initial, &rest, deadline, &AtomicBool::new(false)) {
             Search::Stuck { linearized, stuck } => {
                 self.found = (linearized, stuck);
                 let rest = if future { before_the_future(&rest, stuck).unwrap_or(rest) } else { rest };
-                (self.initial, self.ops) = strip_leading(std::mem::take(&mut self.initial), rest, &mut self.stripped);
+                (self.initial, self.ops) = strip_leading_in(self.model, std::mem::take(&mut self.initial), rest, &mut self.stripped);
                 Some(true)
             }
             Search::Linearizable(_) => Some(false),
-            Search::Timeout => None,
+            Search::Timeout | Search::Cancelled => None,
         }
     }
 }
@@ -650,7 +718,13 @@ fn before_the_future(ops: &[Op], stuck: usize) -> Option<Vec<Op>> {
 /// Move 1: while one operation completed before every other was invoked, it comes first in every
 /// order: apply it to the state and drop it. One that cannot take effect there is the whole part.
 /// Each dropped operation goes into `stripped` with whether it changed the state.
-fn strip_leading(mut initial: State, mut ops: Vec<Op>, stripped: &mut Vec<(usize, bool)>) -> (State, Vec<Op>) {
+#[cfg(test)]
+fn strip_leading(initial: State, ops: Vec<Op>, stripped: &mut Vec<(usize, bool)>) -> (State, Vec<Op>) {
+    strip_leading_in(&ZkRegister, initial, ops, stripped)
+}
+
+/// [`strip_leading`] with `model`.
+fn strip_leading_in<M: Model + ?Sized>(model: &M, mut initial: State, mut ops: Vec<Op>, stripped: &mut Vec<(usize, bool)>) -> (State, Vec<Op>) {
     loop {
         let Some(k) = (0..ops.len()).filter(|&k| ops[k].ret.is_some()).min_by_key(|&k| ops[k].ret) else {
             return (initial, ops);
@@ -659,7 +733,7 @@ fn strip_leading(mut initial: State, mut ops: Vec<Op>, stripped: &mut Vec<(usize
         if ops.iter().enumerate().any(|(j, o)| j != k && o.call <= done) {
             return (initial, ops);
         }
-        match step(&initial, &ops[k].kind) {
+        match model.step(&initial, &ops[k].kind) {
             Some(after) => {
                 stripped.push((ops[k].id, after != initial));
                 initial = after;

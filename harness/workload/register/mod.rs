@@ -8,8 +8,11 @@ pub mod guarantees;
 pub mod history;
 pub mod linearizability;
 pub mod live;
+pub mod logs;
+pub mod model;
 
 pub use guarantees::{judge, Breach, Guarantees};
 pub use history::{Call, Outcome, RegisterHistory, RegisterOp, State};
-pub use linearizability::{check, check_with, FailingPart, Placed, Reads, Verdict};
+pub use linearizability::{check, check_model, check_with, unsupported, FailingPart, Placed, Reads, Verdict};
+pub use model::{KvMap, Model, ValueRegister, ZkRegister};
 pub use live::{RegisterOptions, RegisterWorkload};
