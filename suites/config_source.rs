@@ -53,7 +53,9 @@ impl Source {
         if uses_start_zookeeper(&command) {
             return Source::StartZookeeper { command };
         }
-        let vars: BTreeMap<String, String> = t.env.iter().filter(|(k, v)| k.starts_with("ZOO_") && !v.contains("$(")).cloned().collect();
+        // An empty value is no setting: the images' entrypoints take their default for it (the
+        // Bitnami chart renders `ZOO_DATA_LOG_DIR: ""` when no separate log dir is asked for).
+        let vars: BTreeMap<String, String> = t.env.iter().filter(|(k, v)| k.starts_with("ZOO_") && !v.is_empty() && !v.contains("$(")).cloned().collect();
         if !vars.is_empty() {
             return Source::Env { vars };
         }
@@ -216,6 +218,17 @@ mod tests {
         let servers = s.servers().unwrap();
         assert_eq!((servers[1].id, servers[1].host.as_str(), servers[1].client_port), (2, "zk-1.zk-hs", Some(2181)));
         assert_eq!(s.myid(), Some("1"));
+    }
+
+    /// The Bitnami chart renders `ZOO_DATA_LOG_DIR: ""` (no separate log dir): no dataLogDir is expected.
+    #[test]
+    fn an_empty_zoo_variable_is_no_setting() {
+        let m = crate::manifest::Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bitnami.yaml")).unwrap();
+        assert!(m.pod_template().env.iter().any(|(k, v)| k == "ZOO_DATA_LOG_DIR" && v.is_empty()), "the fixture sets it empty");
+        let s = Source::of(&m);
+        assert!(matches!(s, Source::Env { .. }), "{}", s.describe());
+        assert!(!s.settings().contains_key("dataLogDir"), "{:?}", s.settings());
+        assert_eq!(s.settings()["tickTime"], "2000");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::Value;
 mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, Background, Run};
+use cli::{fixture, root, zk_chaos, zk_chaos_fed, Background, Run};
 
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());
@@ -67,6 +67,88 @@ fn certify_passes_every_docker_suite_on_the_reference_manifest() {
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains("<testcase") && !junit.contains("<failure"), "{junit}");
     assert!(dir.join("summary.txt").exists() && dir.join("report.html").exists());
+    assert_clean(&run);
+}
+
+// ---- The deployments people run: the official image configured by ZOO_* variables and a
+// Bitnami-chart-style deployment (fixtures/official.yaml, fixtures/bitnami.yaml), each read from
+// standard input as `helm template … | zk-chaos certify --manifest -` reads it, its upstream image
+// mapped to the look-alike ci/build-zookeeper-images.sh builds.
+
+const OFFICIAL_MAP: &str = "zookeeper:3.9.5=zk-chaos/zookeeper-official:3.9.5";
+const BITNAMI_MAP: &str = "docker.io/bitnami/zookeeper:3.9.5=zk-chaos/zookeeper-bitnami:3.9.5";
+
+/// `cat FILE | zk-chaos ARGS --manifest - --image-map MAP`.
+fn fed(file: &str, map: &str, args: &[&str]) -> Run {
+    let manifest = std::fs::read(fixture(file)).unwrap();
+    let mut args = args.to_vec();
+    args.extend(["--manifest", "-", "--image-map", map]);
+    zk_chaos_fed(&args, Some(&manifest))
+}
+
+fn assert_certified(run: &Run, version: &str) {
+    assert_eq!(run.code, 0, "{}", run.output());
+    let report = run.report();
+    assert_eq!(report["verdict"], "pass");
+    assert!(report["subject"]["zookeeper_version"].as_str().unwrap().starts_with(version), "{}", report["subject"]);
+    let suites = report["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 6, "every suite named ran: {report}");
+    for suite in suites {
+        let name = suite["name"].as_str().unwrap();
+        assert_eq!(suite["verdict"], "pass", "{name}: {:?}", run.failures(name));
+        assert!(!suite["checks"].as_array().unwrap().is_empty(), "{name} passed with no checks");
+    }
+    assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "the mapping is named in the report: {}", report["notes"]);
+    assert_clean(run);
+}
+
+/// Every suite certify runs on Docker but liveness: in both deployments the server is its
+/// container's pid 1 (SIGSTOP from inside the container does not reach it) and the probe has no
+/// script the container's user may break (an inline pipeline; a script under a read-only root), so
+/// the liveness suite fails saying it could not inject its fault. Breaking the probe from outside
+/// the container is open work (issue 31); until then liveness is left out here, not passed.
+const ALL_BUT_LIVENESS: [&str; 13] =
+    ["run", "--suite", "manifest", "--suite", "conformance", "--suite", "integrity", "--suite", "durability", "--suite", "process-failure", "--suite", "rolling-update"];
+
+#[test]
+fn the_official_image_configured_by_environment_read_from_stdin_passes_every_docker_suite_but_liveness() {
+    let _one = exclusive();
+    assert_certified(&fed("official.yaml", OFFICIAL_MAP, &ALL_BUT_LIVENESS), "3.9");
+}
+
+#[test]
+fn the_bitnami_style_deployment_read_from_stdin_passes_every_docker_suite_but_liveness() {
+    let _one = exclusive();
+    assert_certified(&fed("bitnami.yaml", BITNAMI_MAP, &ALL_BUT_LIVENESS), "3.9");
+}
+
+/// The derivations' negative controls: each broken copy of a reference fails the suite that
+/// derives the fact, naming it.
+#[test]
+fn the_references_negative_controls_fail_the_suite_that_derives_their_fact() {
+    let _one = exclusive();
+    let run = fed("broken/preferred-anti-affinity.yaml", BITNAMI_MAP, &["run", "--suite", "manifest"]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("manifest").join("\n");
+    assert!(failures.contains("has only preferredDuringSchedulingIgnoredDuringExecution, which the scheduler may ignore"), "{failures}");
+    assert_clean(&run);
+
+    let run = fed("broken/official-wrong-myid.yaml", OFFICIAL_MAP, &["run", "--suite", "conformance"]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("conformance").join("\n");
+    assert!(failures.contains("zk-2") && failures.contains("myid"), "{failures}");
+    assert_clean(&run);
+
+    let run = fed("broken/official-member-config-disagrees.yaml", OFFICIAL_MAP, &["run", "--suite", "conformance"]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("conformance").join("\n");
+    assert!(failures.contains("zk-2") && failures.contains("tickTime"), "{failures}");
+    assert_clean(&run);
+
+    let run = fed("broken/official-probe-never-fails.yaml", OFFICIAL_MAP, &["run", "--suite", "manifest"]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("manifest").join("\n");
+    assert!(failures.contains("grep imok || true\"], which succeeds whether or not the server serves"), "{failures}");
     assert_clean(&run);
 }
 

@@ -91,15 +91,28 @@ pub fn tail(s: &str, lines: usize) -> String {
 
 /// Runs `zk-chaos ARGS --results <a new folder>` from the checkout, to completion.
 pub fn zk_chaos(args: &[&str]) -> Run {
+    zk_chaos_fed(args, None)
+}
+
+/// `zk-chaos ARGS` with `input` on its standard input, as in `helm template … | zk-chaos certify --manifest -`.
+pub fn zk_chaos_fed(args: &[&str], input: Option<&[u8]>) -> Run {
+    use std::io::Write;
     let results = tempfile::tempdir().unwrap();
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
         .args(args)
         .arg("--results")
         .arg(results.path())
         .current_dir(root())
         .env("RUST_LOG", "info")
-        .output()
+        .stdin(if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("running zk-chaos");
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(bytes).expect("writing zk-chaos's standard input");
+    }
+    let out: Output = child.wait_with_output().expect("running zk-chaos");
     Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), results }
 }
 
