@@ -57,7 +57,7 @@ pub struct SuiteReport {
     /// When the suite started (timeline offsets count from here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
-    /// Named moments: "fault injected: pkill java in zk-1", "ensemble whole".
+    /// Named moments: "fault injected: kill java in zk-1", "ensemble whole".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub markers: Vec<Marker>,
     /// The client workload that ran through the fault, judged.
