@@ -417,7 +417,11 @@ fn repeat_report(run: &Run) -> Value {
     let file = std::fs::read_dir(run.results.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("repeat-"))
+        .find(|p| {
+            // repeat-<id>.json; repeat-<id>.junit.xml beside it is the repeat's JUnit.
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("repeat-") && name.ends_with(".json")
+        })
         .unwrap_or_else(|| panic!("no repeat-*.json\n{}", run.output()));
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
 }
@@ -472,7 +476,11 @@ fn sigint_between_repeated_runs_stops_the_repeat() {
     let file = std::fs::read_dir(run.results.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("repeat-"))
+        .find(|p| {
+            // repeat-<id>.json; repeat-<id>.junit.xml beside it is the repeat's JUnit.
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("repeat-") && name.ends_with(".json")
+        })
         .unwrap_or_else(|| panic!("no repeat-*.json\n{}", run.log()));
     let rep: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let runs = rep["runs"].as_array().unwrap();
