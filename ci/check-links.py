@@ -39,8 +39,8 @@ def slug(text):
     return "".join(out)
 
 
-def prose_lines(path):
-    """(line number, text) of the lines outside fenced code blocks, code spans blanked."""
+def unfenced_lines(path):
+    """(line number, raw line) of the lines outside fenced code blocks."""
     fenced = None
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -52,7 +52,13 @@ def prose_lines(path):
                     fenced = None
                 continue
             if fenced is None:
-                yield n, re.sub(r"`[^`]*`", lambda s: " " * len(s.group(0)), line.rstrip("\n"))
+                yield n, line.rstrip("\n")
+
+
+def prose_lines(path):
+    """(line number, text) of the lines outside fenced code blocks, code spans blanked."""
+    for n, line in unfenced_lines(path):
+        yield n, re.sub(r"`[^`]*`", lambda s: " " * len(s.group(0)), line)
 
 
 _anchors = {}
@@ -63,30 +69,19 @@ def anchors(path):
         seen = {}
         # Headings are read from the raw lines: code spans keep their text in the slug.
         found = set()
-        fenced = None
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                fm = FENCE.match(line)
-                if fm:
-                    if fenced is None:
-                        fenced = fm.group(1)
-                    elif line.strip().startswith(fenced):
-                        fenced = None
-                    continue
-                if fenced is not None:
-                    continue
-                m = HEADING.match(line.rstrip("\n"))
-                if not m:
-                    continue
-                text = m.group(2)
-                explicit = EXPLICIT_ID.search(text)
-                if explicit:
-                    found.add(explicit.group(1))
-                    continue
-                s = slug(text)
-                n = seen.get(s, 0)
-                seen[s] = n + 1
-                found.add(s if n == 0 else f"{s}-{n}")
+        for _, line in unfenced_lines(path):
+            m = HEADING.match(line)
+            if not m:
+                continue
+            text = m.group(2)
+            explicit = EXPLICIT_ID.search(text)
+            if explicit:
+                found.add(explicit.group(1))
+                continue
+            s = slug(text)
+            n = seen.get(s, 0)
+            seen[s] = n + 1
+            found.add(s if n == 0 else f"{s}-{n}")
         _anchors[path] = found
     return _anchors[path]
 
