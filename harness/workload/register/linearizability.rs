@@ -1184,6 +1184,20 @@ mod tests {
         assert!(matches!(check(&hard(3).history(), BUDGET), Verdict::NotLinearizable { .. }));
     }
 
+    /// The deadline holds including cleanup: a search that runs out of budget after filling a
+    /// memo of millions of entries returns soon after its deadline (freeing the memo and the
+    /// values took seconds once). The bound is loose for a loaded machine running a debug build;
+    /// in a release build the overrun is a few milliseconds (see docs/src/checker-models.md).
+    #[test]
+    fn a_search_out_of_budget_returns_at_its_deadline() {
+        let budget = Duration::from_millis(1500);
+        let start = Instant::now();
+        let v = check(&hard(40).history(), budget);
+        let over = start.elapsed().saturating_sub(budget);
+        assert!(matches!(v, Verdict::Unknown { .. }), "{}", v.describe());
+        assert!(over < Duration::from_millis(500), "{over:?} past the deadline");
+    }
+
     #[test]
     fn the_verdict_serialises_for_the_report() {
         let mut h = H::new();
