@@ -1334,7 +1334,8 @@ mod tests {
         assert!(memo.insert(5, [1, 2], [&[7], &[9]], (3, 4)), "new");
         assert!(!memo.insert(5, [1, 2], [&[7], &[9]], (3, 4)), "there already");
         // Each differs in one field and goes into the same chain (key 5): each is new once.
-        let others: [([u32; 2], [&[u64]; 2], (u32, i64)); 5] =
+        type Entry<'a> = ([u32; 2], [&'a [u64]; 2], (u32, i64));
+        let others: [Entry; 5] =
             [([0, 2], [&[7], &[9]], (3, 4)), ([1, 2], [&[8], &[9]], (3, 4)), ([1, 2], [&[7], &[8]], (3, 4)), ([1, 2], [&[7], &[9]], (3, 5)), ([1, 2], [&[], &[7, 9]], (3, 4))];
         for (lo, sets, state) in others {
             assert!(memo.insert(5, lo, sets, state), "{lo:?} {sets:?} {state:?} is new");
