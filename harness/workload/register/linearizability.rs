@@ -48,7 +48,8 @@
 //! placement is a new (placed set, state). On one key with 5 sessions and 10% unknown outcomes,
 //! 2000 operations mostly stay [`Verdict::Unknown`] after 20 s (so does Porcupine), while 500
 //! take milliseconds to seconds; shrinking a long failing history can use up the rest of the
-//! budget (`minimal: false`). Keys are searched in parallel (one thread per core), each until the
+//! budget (`minimal: false`). Keys are searched in parallel (one thread per core; one after another
+//! below `PARALLEL_FROM` operations in all), each until the
 //! same deadline; the first found not linearizable stops the others. The memo
 //! keeps each configuration's placed set as two windows (see `Window`), a few words each when the
 //! search places operations roughly in invocation order. Unknown outcomes have a window of their
@@ -205,7 +206,8 @@ pub fn unsupported<M: Model + ?Sized>(model: &M, history: &RegisterHistory) -> V
 /// Searches every partition, in parallel on up to the available cores, until `end`. The first
 /// not linearizable cancels the rest (they come back [`Search::Cancelled`]).
 fn search_partitions<M: Model + ?Sized>(model: &M, initial: &State, keys: &[(&str, Vec<Op>)], end: Instant) -> Vec<Search> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len());
+    let total: usize = keys.iter().map(|(_, ops)| ops.len()).sum();
+    let workers = if total < PARALLEL_FROM { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len()) };
     let stop = AtomicBool::new(false);
     if workers <= 1 {
         return keys
@@ -242,6 +244,11 @@ fn search_partitions<M: Model + ?Sized>(model: &M, initial: &State, keys: &[(&st
     }
     results.into_iter().map(|r| r.unwrap_or(Search::Cancelled)).collect()
 }
+
+/// Below this many operations in all, the partitions are searched one after another on the
+/// calling thread: on a busy machine starting and joining threads took milliseconds (6.824's
+/// `c01-bad`, 38 operations on 8 keys: 1-17 ms against Porcupine's 0.1), more than such searches.
+const PARALLEL_FROM: usize = 1000;
 
 /// Raises `stop` when `found` is not linearizable, so that the other partitions stop.
 fn stop_on_stuck(found: Search, stop: &AtomicBool) -> Search {
@@ -1363,6 +1370,16 @@ mod tests {
             for mut op in hard(30).history().ops {
                 op.key = hard_key.into();
                 op.id += 100;
+                history.ops.push(op);
+            }
+            // Enough easy operations on a third key that the keys are searched in parallel.
+            let mut easy = H::new();
+            for i in 0..PARALLEL_FROM as i64 {
+                easy.write(0, &format!("e{i}"), (10 * i, 10 * i + 5), Outcome::Ok);
+            }
+            for mut op in easy.history().ops {
+                op.key = "/r/k2".into();
+                op.id += 1000;
                 history.ops.push(op);
             }
             let start = Instant::now();
