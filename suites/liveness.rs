@@ -49,12 +49,12 @@ const GENERAL_TOOLS: &[&str] =
 pub fn probe_target(argv: &[String]) -> Target {
     let base = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
     let Some(first) = argv.first() else { return Target::None("the probe has no command".into()) };
-    let command = if ["sh", "bash", "ash", "dash"].contains(&base(first).as_str()) && argv.get(1).map(String::as_str) == Some("-c") {
-        let script = argv.get(2).cloned().unwrap_or_default();
+    let command = if let Some(script) = shell_script(argv) {
         if ["|", ";", "&&", "||", "$(", "`", ">", "<", "\n"].iter().any(|op| script.contains(op)) {
             return Target::None(format!("the probe is an inline shell command ({script:?}), with no script of its own"));
         }
-        match script.split_whitespace().next() {
+        // `VAR=value command args`: the assignments set the command's environment.
+        match script.split_whitespace().find(|w| !is_assignment(w)) {
             Some(w) => w.to_string(),
             None => return Target::None("the probe's shell command is empty".into()),
         }
@@ -65,6 +65,20 @@ pub fn probe_target(argv: &[String]) -> Target {
         return Target::None(format!("the probe runs `{command}`, a general tool, not a script of its own"));
     }
     Target::Own(command)
+}
+
+/// The script of `sh -c SCRIPT` (also `bash -ec`, `-xc` and the like: any option cluster ending
+/// in `c`), or `None` when the argv is not a shell running a command string.
+fn shell_script(argv: &[String]) -> Option<&str> {
+    let [sh, opts, script, ..] = argv else { return None };
+    let shell = ["sh", "bash", "ash", "dash"].contains(&sh.rsplit('/').next().unwrap_or(sh));
+    let c = opts.strip_prefix('-').is_some_and(|o| o.ends_with('c') && o.chars().all(|ch| ch.is_ascii_alphabetic()));
+    (shell && c).then_some(script.as_str())
+}
+
+/// `NAME=value`, a shell variable assignment before a command.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|ch| ch == '_' || ch.is_ascii_alphanumeric()))
 }
 
 /// The fault chosen for the probe, and why.
@@ -312,12 +326,10 @@ async fn break_file(ctx: &mut SuiteCtx, member: &str, command: &str, why: String
 /// else the argv's first word.
 pub fn probe_programs(argv: &[String]) -> Vec<String> {
     const BUILTINS: &[&str] = &["echo", "printf", "test", "[", "true", "false", "exit", ":", "exec", "cd", "read", "set", "export"];
-    let words: Vec<String> = match argv {
-        [sh, c, script, ..] if ["sh", "bash", "ash", "dash"].contains(&sh.rsplit('/').next().unwrap_or(sh)) && c == "-c" => {
-            script.split(['|', ';', '&', '\n']).filter_map(|stage| stage.split_whitespace().next()).map(str::to_string).collect()
-        }
-        [first, ..] => vec![first.clone()],
-        [] => vec![],
+    let words: Vec<String> = match (shell_script(argv), argv.first()) {
+        (Some(script), _) => script.split(['|', ';', '&', '\n']).filter_map(|stage| stage.split_whitespace().find(|w| !is_assignment(w))).map(str::to_string).collect(),
+        (None, Some(first)) => vec![first.clone()],
+        (None, None) => vec![],
     };
     let mut out: Vec<String> = Vec::new();
     for w in words {
@@ -361,6 +373,11 @@ mod tests {
         assert_eq!(probe_target(&argv(&["sh", "-c", "zookeeper-ready 2181"])), Target::Own("zookeeper-ready".into()));
         assert_eq!(probe_target(&argv(&["/opt/bitnami/scripts/zookeeper/healthcheck.sh"])), Target::Own("/opt/bitnami/scripts/zookeeper/healthcheck.sh".into()));
         assert_eq!(probe_target(&argv(&["/bin/bash", "-c", "/probe.sh"])), Target::Own("/probe.sh".into()));
+        // The Bitnami chart's probe: options before `c`, an assignment before the script.
+        let bitnami = argv(&["/bin/bash", "-ec", "ZOO_HC_TIMEOUT=3 /opt/bitnami/scripts/zookeeper/healthcheck.sh"]);
+        assert_eq!(probe_target(&bitnami), Target::Own("/opt/bitnami/scripts/zookeeper/healthcheck.sh".into()));
+        assert_eq!(probe_programs(&bitnami), ["/opt/bitnami/scripts/zookeeper/healthcheck.sh"]);
+        assert!(matches!(probe_target(&argv(&["bash", "-e", "/probe.sh"])), Target::None(_)), "-e alone runs a file, not a command string");
         let inline = probe_target(&argv(&["sh", "-c", "echo ruok | nc localhost 2181 | grep imok"]));
         assert!(matches!(&inline, Target::None(why) if why.starts_with("the probe is an inline shell command")), "{inline:?}");
         assert!(matches!(probe_target(&argv(&["sh", "-c", "zookeeper-ready 2181 || true"])), Target::None(_)));

@@ -155,7 +155,8 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
         let back = member_until(&p, m0, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
         ctx.record(&format!("{m0} Ready again on its own node once {} was uncordoned", homes[0]), start, back.map(|s| describe_member(&s)));
         let start = Instant::now();
-        ctx.record("/hello intact", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+        let intact = faults::hello_intact_once_serving(ctx, m0, czxid, "ready_to_whole_ms").await;
+        ctx.record("/hello intact", start, intact);
         ctx.skip(
             "the rest of \"Surviving maintenance\" (zk-1 Pending by anti-affinity, zk-2 refused by the budget)",
             "not applicable with node-pinned volumes: zk-0 cannot move to the fourth node, so the walkthrough's sequence cannot happen; \
@@ -169,7 +170,8 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
             .await;
     ctx.record(&format!("{m0} Ready again on another node"), start, moved.map(|s| describe_member(&s)));
     let start = Instant::now();
-    ctx.record("/hello intact after the first drain", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+    let intact = faults::hello_intact_once_serving(ctx, m0, czxid, "first_drain.ready_to_whole_ms").await;
+    ctx.record("/hello intact after the first drain", start, intact);
 
     // Drain zk-1's node.
     ctx.inject_as(&Action::Cordon { node: homes[1].clone() }, &format!("drain {} ({m1})", homes[1])).await.1?;
