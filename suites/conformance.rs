@@ -10,7 +10,6 @@
 //! ([`walkthrough::reference`]) are judged only for the walkthrough's own manifest.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::{anyhow, bail, ensure, Context};
 use async_trait::async_trait;
@@ -47,6 +46,7 @@ impl Suite for Conformance {
             summary: "ordered start, hostnames, myid, zoo.cfg, one leader, stdout logging, non-root server, writable data dir",
             needs: &[],
             disruptive: false,
+            workload: false,
         }
     }
 
@@ -60,10 +60,8 @@ impl Suite for Conformance {
         let is_reference = reference::is_reference(&manifest);
         let source = Source::of(&manifest);
 
-        let started = Instant::now();
         if manifest.ordered_ready() {
-            let ordered = started_in_order(&p.lifecycle(), &members);
-            ctx.record(START_ORDER, started, ordered);
+            ctx.check(START_ORDER, async { started_in_order(&p.lifecycle(), &members) }).await;
         } else {
             ctx.skip(START_ORDER, format!("podManagementPolicy is Parallel: members start together, no order is required; seen: {}", order_seen(&p.lifecycle(), &members)));
         }
@@ -112,10 +110,10 @@ impl Suite for Conformance {
                         Ok(c) if c.servers.is_empty() => ctx.skip(&name, format!("{} has no server lines (a standalone server): myid is not used", c.path)),
                         Ok(c) => {
                             let hosts: Vec<String> = c.servers.iter().map(|s| format!("server.{}={}", s.id, s.host)).collect();
-                            ctx.record(&name, Instant::now(), Err(anyhow!("no server line of {} names {m} ({fqdn}): {}", c.path, hosts.join(", "))));
+                            ctx.fail(&name, anyhow!("no server line of {} names {m} ({fqdn}): {}", c.path, hosts.join(", ")));
                         }
                         Err(e) => {
-                            ctx.record(&name, Instant::now(), Err(e));
+                            ctx.fail(&name, e);
                         }
                     }
                 }
@@ -148,9 +146,7 @@ impl Suite for Conformance {
             }
         }
 
-        let start = Instant::now();
-        let same = same_everywhere(&configs, members.len());
-        ctx.record("every member has the same configuration", start, same);
+        ctx.check("every member has the same configuration", async { same_everywhere(&configs, members.len()) }).await;
 
         let t = ctx.config.timeouts.clone();
         ctx.check(&format!("exactly one leader and {} synced followers", members.len() - 1), async {

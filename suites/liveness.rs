@@ -84,6 +84,7 @@ impl Suite for Liveness {
             summary: "break zk-0's liveness probe (its script removed, else the server stopped): it fails failureThreshold times, a fresh container restarts it, unready meanwhile",
             needs: &[],
             disruptive: true,
+            workload: false,
         }
     }
 
