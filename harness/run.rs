@@ -396,12 +396,18 @@ pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::
     };
     let outcome = std::panic::AssertUnwindSafe(suite.run(ctx)).catch_unwind().await;
     ctx.revert_owed().await;
-    if let Some(traffic) = traffic {
-        let _ = traffic.finish(ctx).await;
-    }
+    let judged = match (traffic, ctx.take_workload_skip()) {
+        (Some(traffic), Some(why)) => traffic.abandon(ctx, &why).await,
+        (Some(traffic), None) => {
+            traffic.finish(ctx).await;
+            Ok(())
+        }
+        (None, _) => Ok(()),
+    };
     match outcome {
-        Ok(Err(e)) if suites::is_stopped(&e) => Ok(()),
-        Ok(r) => r,
+        Ok(Ok(())) => judged,
+        Ok(Err(e)) if suites::is_stopped(&e) => judged,
+        Ok(Err(e)) => Err(e),
         Err(panic) => {
             let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
             Err(anyhow::anyhow!("the suite panicked: {why}"))

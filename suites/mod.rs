@@ -162,6 +162,7 @@ pub struct SuiteCtx {
     started_at: chrono::DateTime<chrono::Utc>,
     ledger: Ledger,
     faults: Vec<FaultOp>,
+    workload_unjudged: Option<String>,
 }
 
 /// A fault as an operation of the suite's history, beside the client's (`faults.jsonl`).
@@ -181,6 +182,7 @@ impl SuiteCtx {
         SuiteCtx {
             ledger: Ledger::new(platform.clone()),
             faults: Vec::new(),
+            workload_unjudged: None,
             platform,
             config,
             run_dir,
@@ -279,6 +281,17 @@ impl SuiteCtx {
         self.workload = Some(summary);
     }
 
+    /// Says that the suite made no fault for its workload to run through (`why`): the runner then
+    /// saves the workload's history without judging it, and its check is skipped, saying so.
+    pub fn skip_workload(&mut self, why: impl Into<String>) {
+        self.workload_unjudged = Some(why.into());
+    }
+
+    /// Why the workload is not to be judged, once (see [`SuiteCtx::skip_workload`]).
+    pub fn take_workload_skip(&mut self) -> Option<String> {
+        self.workload_unjudged.take()
+    }
+
     /// Runs one step of the suite as a check, timed: `Ok(evidence)` passes and is returned;
     /// `Err(what was wrong)` fails and returns [`Stopped`], so that `?` ends the suite there.
     pub async fn step<F>(&mut self, name: &str, f: F) -> anyhow::Result<String>
@@ -330,11 +343,6 @@ impl SuiteCtx {
     /// Returns [`Stopped`] for a suite that ends after checks that did not all pass.
     pub fn stop(&self) -> anyhow::Error {
         anyhow::Error::new(Stopped)
-    }
-
-    /// TEMPORARY: liveness until it is converted.
-    pub fn record(&mut self, name: &str, start: Instant, result: anyhow::Result<String>) -> bool {
-        self.judged(name, start.elapsed(), result).is_ok()
     }
 
     /// Records a check that took `took`; its evidence when it passed, [`Stopped`] when not.

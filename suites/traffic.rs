@@ -57,7 +57,7 @@ impl Traffic {
     /// Stops the workload, saves its history, reads the final state, judges it, and records the
     /// check, the `unavailable_ms` metric and the workload summary. The runner calls it after the
     /// suite, on every path; a history that cannot be saved fails the check, saying so.
-    pub async fn finish(self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+    pub async fn finish(self, ctx: &mut SuiteCtx) {
         ctx.check_with(CHECK, async move |ctx| {
             let ran_out = self.workload.finished();
             let history = self.workload.stop().await;
@@ -82,6 +82,5 @@ impl Traffic {
             }
         })
         .await;
-        Ok(()) // TEMPORARY until liveness no longer calls it
     }
 }
