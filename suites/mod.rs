@@ -93,7 +93,8 @@ pub trait Suite: Send + Sync {
     fn needs_ensemble(&self, _platform: PlatformKind) -> bool {
         true
     }
-    /// Runs the suite. An `Err` aborts it and is recorded as a failed check.
+    /// Runs the suite's steps (the runner has started its workload if it declares one). An `Err`
+    /// aborts it and is recorded as a failed check, except [`Stopped`]: a failed step, recorded already.
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;
 }
 
@@ -288,7 +289,7 @@ impl SuiteCtx {
     }
 
     /// Why the workload is not to be judged, once (see [`SuiteCtx::skip_workload`]).
-    pub fn take_workload_skip(&mut self) -> Option<String> {
+    pub(crate) fn take_workload_skip(&mut self) -> Option<String> {
         self.workload_unjudged.take()
     }
 
