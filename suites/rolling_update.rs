@@ -116,6 +116,9 @@ impl Suite for RollingUpdate {
                     }
                 };
                 ctx.check("undo restored the original template", back).await;
+                // Ready is the readiness probe's word (`ruok` answers while a server elects or
+                // syncs): the ensemble is whole when every server says it serves.
+                ctx.check_with("ensemble whole again after the undo", async |ctx| undo.wait_whole(ctx, "undo.").await.map(|v| v.describe())).await;
             }
         }
 
