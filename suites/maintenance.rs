@@ -155,7 +155,8 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
         member_until(&p, m0, t.member_ready, &format!("Ready on a node other than {}", homes[0]), elsewhere).await.map(|s| describe_member(&s))
     };
     ctx.check(&format!("{m0} Ready again on another node"), moved).await;
-    ctx.check_with("/hello intact after the first drain", async |ctx: &mut SuiteCtx| faults::hello_intact_once_serving(ctx, m0, czxid, "first_drain.ready_to_whole_ms").await).await;
+    ctx.check_with("/hello intact after the first drain", async |ctx: &mut SuiteCtx| faults::hello_intact_once_serving(ctx, m0, czxid, "first_drain.ready_to_whole_ms").await)
+        .await;
 
     // Drain zk-1's node.
     ctx.inject_as(&Action::Cordon { node: homes[1].clone() }, &format!("drain {} ({m1})", homes[1])).await.1?;
