@@ -77,6 +77,20 @@ impl Objects {
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => errors.push(format!("deleting {} {}: {e}", c.kind, c.name)),
             }
+            if c.kind == "Namespace" {
+                // Gone with everything in it before the command returns: a run after it starts clean.
+                let namespaces: Api<Namespace> = Api::all(self.client.clone());
+                let gone = wait::until(&format!("namespace {} gone", c.name), Duration::from_secs(180), None, || async {
+                    Ok(match namespaces.get_opt(&c.name).await? {
+                        None => Seen::Done(()),
+                        Some(n) => Seen::NotYet(format!("{:?}", n.status.and_then(|s| s.phase))),
+                    })
+                })
+                .await;
+                if let Err(e) = gone {
+                    errors.push(format!("{e:#}"));
+                }
+            }
             if c.kind == "Job" {
                 // Background propagation leaves the pod to the garbage collector: delete it now,
                 // with its grace (SIGTERM: its run removes its ensemble), and wait until it is gone.
@@ -309,6 +323,10 @@ pub async fn await_collection(results: &Path, code: i32, wait: Duration) -> std:
     std::fs::create_dir_all(results)?;
     std::fs::write(&tmp, format!("{code}\n"))?;
     std::fs::rename(&tmp, results.join(EXIT_FILE))?;
+    if code == exit::INTERRUPTED {
+        // Stopped (the Job deleted, SIGTERM): nobody will copy the results.
+        return Ok(());
+    }
     eprintln!("zk-chaos job-pod: run over (exit {code}); waiting up to {} for the results to be copied", humantime::format_duration(wait));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let deadline = Instant::now() + wait;
