@@ -161,6 +161,43 @@ async fn liveness_breaks_an_inline_probes_program_where_the_server_is_pid_1() {
     assert!(!ran.fake.calls().iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.contains("-STOP"))), "no SIGSTOP was tried on pid 1");
 }
 
+/// The same deployment on a platform that reaches the container from outside (the Docker engine,
+/// a kind node): the server, pid 1, is stopped with SIGSTOP from there, the probe times out, and
+/// the revert sends SIGCONT the same way; nothing of the image is removed.
+#[tokio::test]
+async fn liveness_stops_a_pid_1_server_from_outside_its_container_where_the_platform_can() {
+    let fake = FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only().signals_containers();
+    let ran = run_on(&liveness::Liveness, fake).await;
+    // the eight of the reference, and the SIGCONT the runner sent after the suite (the revert)
+    ran.passed(9);
+    let fault = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
+    assert!(
+        fault.message.contains("stopped with SIGSTOP through the fake engine")
+            && fault.message.contains("pid 1, which ignores SIGSTOP sent from inside")
+            && fault.message.contains("stopped from outside"),
+        "{}",
+        fault.message
+    );
+    let calls = ran.fake.calls();
+    assert!(
+        calls.contains(&super::Call::SignalContainer("zk-0".into(), "STOP".into())) && calls.contains(&super::Call::SignalContainer("zk-0".into(), "CONT".into())),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.starts_with("rm ") || cmd.starts_with("chmod "))), "nothing removed: {calls:?}");
+}
+
+/// Neither a signal from outside nor a program of the probe that can be broken (a read-only
+/// root): the fault cannot be made, and the check is skipped naming why, never failed or passed.
+#[tokio::test]
+async fn liveness_is_skipped_when_no_fault_can_be_made() {
+    let fake = FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only().read_only_root();
+    let ran = run_on(&liveness::Liveness, fake).await;
+    let stop = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
+    assert_eq!(stop.verdict, Verdict::Skipped, "{stop:?}");
+    assert!(stop.message.contains("cannot signal a container from outside it") && stop.message.contains("none of the programs it runs could be removed"), "{}", stop.message);
+    assert!(ran.checks.iter().all(|c| c.verdict != Verdict::Fail), "{:#?}", ran.checks);
+}
+
 /// An inline probe where the server is a child of the entry point's shell: SIGSTOP stops it, the
 /// probe times out, and the revert lets it go (SIGCONT); the check says which fault and why.
 #[tokio::test]
@@ -189,7 +226,7 @@ async fn the_fast_liveness_fixture_differs_only_in_the_probe_timing() {
 #[tokio::test]
 async fn rolling_update_restarts_any_other_deployment_by_its_annotation() {
     let ran = run_on(&rolling_update::RollingUpdate, FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only()).await;
-    ran.passed(10);
+    ran.passed(11);
     let history = ran.checks.iter().find(|c| c.name == "the revision history has the old and the new template").unwrap();
     assert!(history.message.contains(rolling_update::RESTARTED_AT), "{}", history.message);
     let revs = ran.fake.revisions().await.unwrap();
@@ -200,8 +237,8 @@ async fn rolling_update_restarts_any_other_deployment_by_its_annotation() {
 async fn rolling_update_passes_on_the_reference() {
     let ran = run(&rolling_update::RollingUpdate, fixture("zookeeper.yaml")).await;
     // per rollout (update, undo): finished, reverse order, majority; history; undo restored;
-    // /hello; the workload
-    ran.passed(10);
+    // whole again; /hello; the workload
+    ran.passed(11);
     for m in ["zk-0", "zk-1", "zk-2"] {
         assert_eq!(count(&ran.fake, m, LifecycleKind::Deleted), 2, "{m}: replaced by the update and by the undo");
     }
@@ -390,7 +427,7 @@ async fn conformance_judges_an_env_configured_deployment_against_its_environment
     assert_eq!(ran.verdict(conformance::START_ORDER), Verdict::Skipped);
     let order = ran.checks.iter().find(|c| c.name == conformance::START_ORDER).unwrap();
     assert!(order.message.contains("podManagementPolicy is Parallel") && order.message.contains("zk-0 created"), "{}", order.message);
-    for name in ["zk-1: myid is 2", "zk-2: the java process runs as UID 1000 (securityContext runAsUser), not root", "zk-0: /data is group 1000 and writable by the server"] {
+    for name in ["zk-1: myid is 2", "zk-2: the java process runs as UID 1000 (securityContext runAsUser), not root", "zk-0: /data is writable by the server (fsGroup 1000)"] {
         assert_eq!(ran.verdict(name), Verdict::Pass, "{name}: {:#?}", ran.checks);
     }
     let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).collect();
