@@ -183,16 +183,19 @@ const REFERENCES: [(&str, &str); 2] =
 /// the servers say of their config, the data, the probe's own fault, a template change.
 const PER_DEPLOYMENT: [&str; 8] = ["--suite", "conformance", "--suite", "integrity", "--suite", "liveness", "--suite", "rolling-update"];
 
-/// One cluster for the negative controls and the reference deployments (a cluster of its own
-/// for each took 1.5-2 minutes more).
+/// One cluster for the negative controls, the reference deployments and `zk-chaos job` (a
+/// cluster of its own for each took 1.5-2 minutes more, and two at once do not fit the machine).
 #[test]
-fn negative_controls_fail_their_suites_and_the_reference_deployments_pass_theirs_on_one_kind_cluster() {
+fn negative_controls_fail_the_reference_deployments_pass_and_the_job_certifies_on_one_kind_cluster() {
     let _one = exclusive();
     common::reference_images();
-    let mapped: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
-    let shared = Shared::create(&mapped);
+    let job = job_image();
+    let mut images: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
+    images.push(&job);
+    let shared = Shared::create(&images);
     negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped(&shared);
     the_reference_deployments_pass_the_suites_that_judge_them(&shared);
+    job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back(&shared);
 }
 
 /// The official image configured by environment and the Bitnami chart's style, their images
@@ -343,11 +346,7 @@ impl Shared {
 /// non-disruptive suites) certifies the reference deployment from inside the cluster with the
 /// in-cluster config, its results come back, and nothing it made is left; Ctrl-C during the run
 /// stops the Job, whose run removes its ensemble, and removes the rest.
-#[test]
-fn job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back() {
-    let _one = exclusive();
-    let image = job_image();
-    let shared = Shared::create(&[&image]);
+fn job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back(shared: &Shared) {
     let kubeconfig = shared.cluster.kubeconfig.to_string_lossy().into_owned();
     let context = shared.cluster.context();
     let args = ["job", "--kubeconfig", &kubeconfig, "--context", &context, "--suite", "manifest", "--suite", "conformance"];
