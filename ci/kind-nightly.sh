@@ -4,6 +4,12 @@
 # and leaves the results in results/ for the workflow's artifact and JUnit steps.
 #
 #   bash ci/kind-nightly.sh
+#   ZK_CHAOS_DEPLOYMENT=official bash ci/kind-nightly.sh   # fixtures/official.yaml (or bitnami)
+#
+# The deployment: ZK_CHAOS_DEPLOYMENT names a reference deployment in fixtures/ (zookeeper, the
+# walkthrough's, by default; official; bitnami). Where a registry answers, its images are the ones
+# it names (the official `zookeeper` image, Bitnami's); offline they are mapped to the look-alikes
+# of ci/build-zookeeper-images.sh, as fixtures/images.txt lists under the fixture's name.
 #
 # The kind node image:
 #   - where a registry answers (a hosted CI runner): kind's own, $ZK_CHAOS_KIND_STOCK_NODE_IMAGE
@@ -36,7 +42,11 @@ stock_node=${ZK_CHAOS_KIND_STOCK_NODE_IMAGE:-kindest/node:v1.37.0@sha256:a1ed56c
 log() { printf 'kind-nightly: %s\n' "$*" >&2; }
 
 mkdir -p "$results"
+deployment=${ZK_CHAOS_DEPLOYMENT:-zookeeper}
+manifest=fixtures/$deployment.yaml
+[ -f "$manifest" ] || { log "ZK_CHAOS_DEPLOYMENT=$deployment: there is no $manifest (zookeeper, official or bitnami)"; exit 2; }
 certify_args=(certify --platform kind --results "$results" --keep)
+[ "$deployment" = zookeeper ] || certify_args+=(--manifest "$manifest")
 if [ -z "${ZK_CHAOS_KIND_NODE_IMAGE:-}" ] && pulled=$(docker pull --quiet "$stock_node" 2>&1); then
   log "a registry answers: kind's own node image $stock_node"
   command -v kind >/dev/null 2>&1 || { log "the kind CLI is not on PATH; install kind $stock_kind_version (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"; exit 3; }
@@ -68,6 +78,13 @@ else
     config="$results/kind-cluster.yaml"
     sed "s#$fixture_node#$node#" "$fixture" >"$config"
     certify_args+=(--kind-config "$config" --storage-class zk-chaos-shared)
+  fi
+  # No registry: the deployment's images are mapped to the look-alikes built here.
+  maps=$(awk -v f="# $manifest" '/^# fixtures\// { on = ($0 == f); next } on && /=/ && !/^#/ { print }' fixtures/images.txt)
+  if [ -n "$maps" ]; then
+    log "building the ZooKeeper images the mapping of $manifest names"
+    bash ci/build-zookeeper-images.sh
+    for m in $maps; do certify_args+=(--image-map "$m"); done
   fi
 fi
 

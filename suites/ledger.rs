@@ -32,6 +32,9 @@ pub enum Action {
     Unexecutable { member: String, path: String },
     /// A signal (`STOP`) to a process of a member's container, through the shell's `kill`.
     Signal { member: String, pid: u32, signal: String },
+    /// A signal (`STOP`) to the init process of a member's server container, sent from outside the
+    /// container ([`Platform::signal_container`]): a server that is its container's pid 1.
+    SignalContainer { member: String, signal: String },
     /// Delete the StatefulSet: its pods go, its volumes stay.
     DeleteStatefulSet,
     /// A JSON patch of the StatefulSet (`what` names it: "cpu request 0.3").
@@ -55,6 +58,8 @@ pub enum Injected {
     Eviction(EvictionOutcome),
     /// The platform accepted the change.
     Accepted,
+    /// The platform did it, saying how (a signal sent from outside a container).
+    Done(String),
 }
 
 /// How a fault is undone.
@@ -74,6 +79,11 @@ pub enum Revert {
         member: String,
         pid: u32,
     },
+    /// SIGCONT to the init process of a member's server container, from outside it; a container
+    /// restarted meanwhile has nothing stopped, and is no error.
+    ContinueContainer {
+        member: String,
+    },
 }
 
 impl Action {
@@ -83,6 +93,7 @@ impl Action {
             Action::RemoveFile { member, path } => format!("rm {path} in {member}"),
             Action::Unexecutable { member, path } => format!("chmod a-x {path} in {member}"),
             Action::Signal { member, pid, signal } => format!("kill -{signal} {pid} (java) in {member}"),
+            Action::SignalContainer { member, signal } => format!("kill -{signal} {member}'s container (java, pid 1) from outside"),
             Action::DeleteStatefulSet => "delete the StatefulSet".into(),
             Action::PatchTemplate { what, .. } => format!("patch the StatefulSet: {what}"),
             Action::Rollback => "roll back (rollout undo)".into(),
@@ -100,6 +111,7 @@ impl Action {
             Action::DeleteStatefulSet => Some(Revert::RecreateStatefulSet),
             Action::Partition { cut } => Some(Revert::Mend { member: cut.member.clone() }),
             Action::Signal { member, pid, signal } if signal == "STOP" => Some(Revert::Continue { member: member.clone(), pid: *pid }),
+            Action::SignalContainer { member, signal } if signal == "STOP" => Some(Revert::ContinueContainer { member: member.clone() }),
             _ => None,
         }
     }
@@ -119,6 +131,7 @@ impl Action {
                 let argv = super::process::signal_argv(*pid, signal);
                 Ok(Injected::Exec(p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await?))
             }
+            Action::SignalContainer { member, signal } => p.signal_container(member, signal).await.map(Injected::Done),
             Action::DeleteStatefulSet => p.delete_statefulset().await.map(|()| Injected::Accepted),
             Action::PatchTemplate { patch, .. } => p.patch_statefulset(patch).await.map(|()| Injected::Accepted),
             Action::Rollback => p.rollback().await.map(|()| Injected::Accepted),
@@ -142,6 +155,7 @@ impl Revert {
             Revert::RecreateStatefulSet => "re-create the StatefulSet".into(),
             Revert::Mend { member } => format!("heal the partition of {member}"),
             Revert::Continue { member, pid } => format!("kill -CONT {pid} (java) in {member}"),
+            Revert::ContinueContainer { member } => format!("kill -CONT {member}'s container (java, pid 1) from outside"),
         }
     }
 
@@ -160,6 +174,7 @@ impl Revert {
                 let argv = [String::from("sh"), "-c".into(), format!("kill -CONT {pid} 2>/dev/null; true")];
                 p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await.map(|_| ()).with_context(|| format!("kill -CONT {pid} in {member}"))
             }
+            Revert::ContinueContainer { member } => p.signal_container(member, "CONT").await.map(drop).with_context(|| format!("kill -CONT {member}'s container from outside")),
         }
     }
 
@@ -167,7 +182,7 @@ impl Revert {
     /// own objects (a deleted StatefulSet need not come back), but the nodes are not the run's,
     /// and a run kept with `--keep` keeps its members: a partition is never left in place.
     fn outlives_the_run(&self) -> bool {
-        matches!(self, Revert::Uncordon { .. } | Revert::Mend { .. } | Revert::Continue { .. })
+        matches!(self, Revert::Uncordon { .. } | Revert::Mend { .. } | Revert::Continue { .. } | Revert::ContinueContainer { .. })
     }
 }
 
@@ -189,6 +204,11 @@ impl Ledger {
         if !owed.contains(&r) {
             owed.push(r);
         }
+    }
+
+    /// Crosses `r` out unmade: the fault it undoes was never made (the platform could not).
+    pub fn forgive(&self, r: &Revert) {
+        self.owed.lock().expect("ledger lock").retain(|x| x != r);
     }
 
     /// What is still owed, oldest first.

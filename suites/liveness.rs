@@ -9,9 +9,12 @@
 //! user may not change, an inline probe such as `echo ruok | nc localhost 2181 | grep imok`, a
 //! general tool such as `nc`), the server is stopped with SIGSTOP so that the probe times out, and
 //! let go (SIGCONT) by the revert. A server that is its container's pid 1 ignores SIGSTOP sent
-//! from inside the container: then the programs the probe runs (`nc` in that pipeline) are
-//! removed or made unexecutable instead, and where none can be the check fails saying why. The
-//! check names the fault and why it was chosen.
+//! from inside the container: then it is stopped from outside, by the platform (the Docker engine,
+//! or a kind node's container runtime). Where the platform cannot reach the container from
+//! outside (another cluster's nodes), the programs the probe runs (`nc` in that pipeline) are
+//! removed or made unexecutable instead, and where none can be the check is skipped naming why:
+//! the fault could not be made, which says nothing of the deployment. The check names the fault
+//! and why it was chosen.
 
 use std::time::{Duration, Instant};
 
@@ -19,9 +22,9 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 
 use super::faults;
-use super::ledger::{Action, Injected};
+use super::ledger::{Action, Injected, Revert};
 use super::{process, verdicts, walkthrough, About, Suite, SuiteCtx};
-use crate::platform::{LifecycleKind, Platform};
+use crate::platform::{CannotSignal, LifecycleKind, Platform};
 
 pub struct Liveness;
 
@@ -122,6 +125,14 @@ impl Suite for Liveness {
         let start = Instant::now();
         let broken = match break_probe(ctx, &member, &liveness.command).await {
             Ok(b) => b,
+            Err((name, e)) if e.chain().any(|c| c.is::<CannotSignal>()) => {
+                ctx.skip(&name, format!("{e:#}"));
+                ctx.skip(
+                    &format!("the liveness probe failed failureThreshold ({}) times and killed the container", liveness.failure_threshold),
+                    "no fault could be made to the probe (above)",
+                );
+                return traffic.abandon(ctx, "the probe could not be broken").await;
+            }
             Err((name, e)) => {
                 ctx.record(&name, start, Err(e));
                 return traffic.finish(ctx).await;
@@ -233,16 +244,34 @@ async fn break_probe(ctx: &mut SuiteCtx, member: &str, argv: &[String]) -> Resul
     let server = process::server(p.as_ref(), member).await.map_err(|e| (stop_name.clone(), e.context(why.clone())))?;
     if server.pid == 1 {
         // The kernel drops SIGSTOP (and SIGKILL) sent to a pid namespace's init from inside it:
-        // the server that is its container's pid 1 cannot be stopped by an exec. The programs the
-        // probe pipes through are what is left to break.
+        // the server that is its container's pid 1 cannot be stopped by an exec. The platform
+        // stops it from outside where it can; else the programs the probe pipes through are what
+        // is left to break.
         let why = format!("{why}; the server is its container's pid 1, which ignores SIGSTOP sent from inside the container");
+        let action = Action::SignalContainer { member: member.into(), signal: "STOP".into() };
+        let (fault, done) = ctx.inject(&action).await;
+        let cannot = match done {
+            Ok(Injected::Done(how)) if !how.starts_with("not sent") => {
+                let what = format!("the server (pid 1 of its container) was stopped with SIGSTOP {how}");
+                return Ok((fault, Broken { action, what, path: None, why: format!("{why}; so it was stopped from outside, and the probe times out") }));
+            }
+            Ok(Injected::Done(how)) => return Err((stop_name, anyhow!("{why}; SIGSTOP from outside was {how}"))),
+            Ok(other) => return Err((stop_name, anyhow!("{why}; the platform answered {other:?} to a signal"))),
+            Err(e) => match e.downcast::<CannotSignal>() {
+                Ok(cannot) => cannot,
+                Err(e) => return Err((stop_name, e.context(why))),
+            },
+        };
+        ctx.ledger().forgive(&Revert::ContinueContainer { member: member.into() });
         for tool in probe_programs(argv) {
-            match break_file(ctx, member, &tool, format!("{why}; so `{tool}`, which the probe runs")).await {
+            match break_file(ctx, member, &tool, format!("{why}, and {cannot}; so `{tool}`, which the probe runs")).await {
                 Ok(done) => return Ok(done),
                 Err(e) => tried.extend(e),
             }
         }
-        return Err((stop_name, anyhow!("{why}, and none of the programs it runs could be removed or made unexecutable as the container's user ({})", tried.join("; "))));
+        let e = anyhow::Error::new(cannot)
+            .context(format!("{why}, and none of the programs it runs could be removed or made unexecutable as the container's user ({})", tried.join("; ")));
+        return Err((stop_name, e));
     }
     let action = Action::Signal { member: member.into(), pid: server.pid, signal: "STOP".into() };
     let (fault, done) = ctx.inject(&action).await;

@@ -208,6 +208,7 @@ impl SuiteCtx {
             Ok(Injected::Exec(o)) => ("ok", format!("exit {}{}", o.exit_code, if o.stderr.trim().is_empty() { String::new() } else { format!(": {}", o.stderr.trim()) })),
             Ok(Injected::Eviction(e)) => ("ok", format!("{e:?}")),
             Ok(Injected::Accepted) => ("ok", "accepted".to_string()),
+            Ok(Injected::Done(how)) => ("ok", how.clone()),
             Err(e) => ("failed", format!("{e:#}")),
         };
         self.faults.push(FaultOp { name: label.to_string(), invoked: fault.at, completed: chrono::Utc::now(), outcome, detail });

@@ -37,6 +37,16 @@ impl Traffic {
         Ok(Traffic { workload, addrs, prefix })
     }
 
+    /// Stops the workload and saves its history without judging it: the suite made no fault for it
+    /// to run through (`why`), so its check is skipped, not passed or failed.
+    pub async fn abandon(self, ctx: &mut SuiteCtx, why: &str) -> anyhow::Result<()> {
+        let history = self.workload.stop().await;
+        ctx.mark("workload stopped");
+        history.save(&ctx.artifact_path(HISTORY_FILE)?)?;
+        ctx.skip(CHECK, format!("no fault was made for the workload to run through: {why}"));
+        Ok(())
+    }
+
     /// Stops the workload, saves its history, reads the final state, judges it, and records the
     /// check, the `unavailable_ms` metric and the workload summary.
     pub async fn finish(self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {

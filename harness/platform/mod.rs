@@ -22,6 +22,19 @@ use crate::manifest::Manifest;
 /// The label every object a run creates carries, with the run id as its value.
 pub const RUN_LABEL: &str = "zk-chaos.run";
 
+/// Why a platform cannot send a signal to a container from outside it ([`Platform::signal_container`]):
+/// a limit of the platform, not a fault of the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CannotSignal(pub String);
+
+impl fmt::Display for CannotSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CannotSignal {}
+
 /// The labels every object of run `run_id` carries: the run, and the host it started on (so
 /// that `clean` on another host leaves it alone: see [`crate::ownership`]).
 pub fn run_labels(run_id: &str) -> std::collections::HashMap<String, String> {
@@ -372,6 +385,16 @@ pub trait Platform: Send + Sync {
     /// Nodes, cordons and evictions, where the platform has them.
     fn cluster(&self) -> Option<&dyn Cluster> {
         None
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the init process of `member`'s server container from
+    /// outside the container (its engine, or its node): the kernel drops SIGSTOP sent to a pid
+    /// namespace's init from inside it, so an exec cannot stop a server that is its container's
+    /// pid 1. Returns how it was sent. A container that is not running is left alone (`Ok`,
+    /// saying so). A platform that cannot reach the container from outside fails with
+    /// [`CannotSignal`], naming why.
+    async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
+        Err(CannotSignal(format!("{} cannot signal a container from outside it (kill -{signal} {member})", self.kind())).into())
     }
 
     /// Sets `cut` ([`Capability::Partitions`]). Fails if the member is cut already.

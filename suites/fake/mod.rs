@@ -54,7 +54,8 @@ use crate::manifest::Manifest;
 use crate::platform::docker::revision_hash;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{
-    BudgetStatus, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision, VolumeIdentity,
+    BudgetStatus, CannotSignal, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision,
+    VolumeIdentity,
 };
 use crate::suites::config_source::Source;
 pub use zookeeper::FakeMember;
@@ -73,6 +74,8 @@ pub enum Call {
     Evict(String),
     Cut(String),
     Mend(String),
+    /// A signal sent to a member's container from outside it: (member, signal).
+    SignalContainer(String, String),
 }
 
 /// How the fake kubelet behaves: read from the manifest ([`Kubelet::of`]), its clock set here.
@@ -230,6 +233,11 @@ pub struct FakePlatform {
     tasks: Tasks,
     /// Settings a member's image writes differently from its source: (ordinal, key, value).
     config_overrides: Mutex<Vec<(usize, String, String)>>,
+    /// Whether a signal can reach a container from outside it (as the Docker engine and a kind
+    /// node can); without it, [`Platform::signal_container`] fails with [`CannotSignal`].
+    signals_containers: bool,
+    /// The containers' root filesystem is read-only: `rm` and `chmod` of the image's files fail.
+    read_only_root: bool,
 }
 
 impl Default for FakePlatform {
@@ -292,6 +300,8 @@ impl FakePlatform {
             probing: std::sync::Once::new(),
             tasks: Tasks::default(),
             config_overrides: Mutex::default(),
+            signals_containers: false,
+            read_only_root: false,
         }
     }
 
@@ -418,6 +428,18 @@ impl FakePlatform {
         self
     }
 
+    /// Signals reach a member's container from outside it, as through the Docker engine.
+    pub fn signals_containers(mut self) -> FakePlatform {
+        self.signals_containers = true;
+        self
+    }
+
+    /// The containers' root filesystem is read-only (`readOnlyRootFilesystem`).
+    pub fn read_only_root(mut self) -> FakePlatform {
+        self.read_only_root = true;
+        self
+    }
+
     /// [`FakePlatform::zoo_cfg`] with member `i`'s overrides.
     fn member_zoo_cfg(&self, i: usize) -> String {
         let mut lines: Vec<String> = self.zoo_cfg().lines().map(str::to_string).collect();
@@ -521,6 +543,7 @@ impl FakePlatform {
                 self.probe();
                 done(0, "")
             }
+            ["rm" | "chmod", .., path] if self.read_only_root => done(1, &format!("{}: {path}: Read-only file system", argv[0])),
             ["rm", path] => {
                 let removed = self.sim.pods.lock().unwrap()[i].removed.insert(path.to_string());
                 self.probe();
@@ -872,6 +895,21 @@ impl Platform for FakePlatform {
     fn cluster(&self) -> Option<&dyn Cluster> {
         self.nodes.then_some(self as &dyn Cluster)
     }
+    /// SIGSTOP from outside stops the container's init, the server where it is pid 1: it answers
+    /// nothing, in a container that runs on (as a kill -STOP from inside stops a child server).
+    async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
+        if !self.signals_containers {
+            return Err(CannotSignal(format!("the fake platform cannot signal a container from outside it (kill -{signal} {member})")).into());
+        }
+        self.call(Call::SignalContainer(member.to_string(), signal.to_string()));
+        let i = self.sim.ordinal(member);
+        if signal == "STOP" && self.server_pid() == INIT_PID {
+            self.sim.server_down(i);
+            self.probe();
+        }
+        Ok("through the fake engine".to_string())
+    }
+
     /// The member is cut off from its peers (a one-way cut too: ZooKeeper needs both ways), and
     /// stops counting for a quorum.
     async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {

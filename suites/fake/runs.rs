@@ -161,6 +161,43 @@ async fn liveness_breaks_an_inline_probes_program_where_the_server_is_pid_1() {
     assert!(!ran.fake.calls().iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.contains("-STOP"))), "no SIGSTOP was tried on pid 1");
 }
 
+/// The same deployment on a platform that reaches the container from outside (the Docker engine,
+/// a kind node): the server, pid 1, is stopped with SIGSTOP from there, the probe times out, and
+/// the revert sends SIGCONT the same way; nothing of the image is removed.
+#[tokio::test]
+async fn liveness_stops_a_pid_1_server_from_outside_its_container_where_the_platform_can() {
+    let fake = FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only().signals_containers();
+    let ran = run_on(&liveness::Liveness, fake).await;
+    // the eight of the reference, and the SIGCONT the runner sent after the suite (the revert)
+    ran.passed(9);
+    let fault = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
+    assert!(
+        fault.message.contains("stopped with SIGSTOP through the fake engine")
+            && fault.message.contains("pid 1, which ignores SIGSTOP sent from inside")
+            && fault.message.contains("stopped from outside"),
+        "{}",
+        fault.message
+    );
+    let calls = ran.fake.calls();
+    assert!(
+        calls.contains(&super::Call::SignalContainer("zk-0".into(), "STOP".into())) && calls.contains(&super::Call::SignalContainer("zk-0".into(), "CONT".into())),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.starts_with("rm ") || cmd.starts_with("chmod "))), "nothing removed: {calls:?}");
+}
+
+/// Neither a signal from outside nor a program of the probe that can be broken (a read-only
+/// root): the fault cannot be made, and the check is skipped naming why, never failed or passed.
+#[tokio::test]
+async fn liveness_is_skipped_when_no_fault_can_be_made() {
+    let fake = FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only().read_only_root();
+    let ran = run_on(&liveness::Liveness, fake).await;
+    let stop = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
+    assert_eq!(stop.verdict, Verdict::Skipped, "{stop:?}");
+    assert!(stop.message.contains("cannot signal a container from outside it") && stop.message.contains("none of the programs it runs could be removed"), "{}", stop.message);
+    assert!(ran.checks.iter().all(|c| c.verdict != Verdict::Fail), "{:#?}", ran.checks);
+}
+
 /// An inline probe where the server is a child of the entry point's shell: SIGSTOP stops it, the
 /// probe times out, and the revert lets it go (SIGCONT); the check says which fault and why.
 #[tokio::test]

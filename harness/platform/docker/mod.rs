@@ -435,6 +435,22 @@ impl Platform for DockerPlatform {
         }
     }
 
+    async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
+        // The engine signals the container's init process from the host's pid namespace, where
+        // the kernel delivers SIGSTOP to it (`docker kill --signal`).
+        let id = match self.running_container(member).await {
+            Ok(id) => id,
+            Err(e) => return Ok(format!("not sent: {e:#}")),
+        };
+        let options = bollard::container::KillContainerOptions { signal: format!("SIG{signal}") };
+        match self.docker.kill_container(&id, Some(options)).await {
+            Ok(()) => Ok(format!("through the Docker engine to container {}", &id[..12.min(id.len())])),
+            // 409: the container stopped between the status and the kill (a liveness restart).
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message }) => Ok(format!("not sent: {message}")),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("kill -{signal} of {member}'s container through the Docker engine"))),
+        }
+    }
+
     async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {
         let id = self.running_container(member).await?;
         engine::exec(&self.docker, &id, argv, self.config.timeouts.operation).await

@@ -241,7 +241,7 @@ impl Worker {
             let ran = tokio::select! {
                 ran = run_to_end(&self.docker, &name, config) => ran,
                 _ = self.cancel.cancelled() => {
-                    let _ = self.docker.remove_container(&name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+                    let _ = self.docker.remove_container(&name, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
                     return Ok(Some(Ended::Deleted));
                 }
             };
@@ -456,7 +456,7 @@ impl Worker {
             fix(&paths.join(" "))
         };
         let name = format!("{}-fsgroup", spec.container_name());
-        let _ = self.docker.remove_container(&name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+        let _ = self.docker.remove_container(&name, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
         let config = Config {
             image: Some(spec.image.clone()),
             user: Some("0".to_string()),
@@ -489,7 +489,7 @@ impl Worker {
             })
             .collect();
         let name = format!("{}-stage", spec.container_name());
-        let _ = self.docker.remove_container(&name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+        let _ = self.docker.remove_container(&name, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
         let config = Config {
             image: Some(spec.image.clone()),
             entrypoint: Some(vec!["true".into()]),
@@ -505,7 +505,7 @@ impl Worker {
             .upload_to_container(&c.id, Some(options), archive.into())
             .await
             .with_context(|| format!("writing the pod's configMap, secret and subPath files through {name}"));
-        let _ = self.docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+        let _ = self.docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
         uploaded
     }
 
@@ -712,7 +712,7 @@ pub async fn create_network(docker: &Docker, name: &str, run_id: &str) -> anyhow
 /// Creates a helper container `name`, runs it to its end and removes it: its exit code and the
 /// last 50 lines of its output. The container is removed on every path, a failed start included.
 pub async fn run_to_end(docker: &Docker, name: &str, config: Config<String>) -> anyhow::Result<(i64, String)> {
-    let _ = docker.remove_container(name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+    let _ = docker.remove_container(name, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
     let c = docker.create_container(Some(CreateContainerOptions { name: name.to_string(), platform: None }), config).await.with_context(|| format!("creating {name}"))?;
     let ran = async {
         docker.start_container(&c.id, None::<StartContainerOptions<String>>).await.with_context(|| format!("starting {name}"))?;
@@ -720,7 +720,7 @@ pub async fn run_to_end(docker: &Docker, name: &str, config: Config<String>) -> 
         anyhow::Ok((code, engine::logs(docker, &c.id, Some(50)).await.unwrap_or_default()))
     }
     .await;
-    let _ = docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+    let _ = docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
     ran
 }
 

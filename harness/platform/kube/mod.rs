@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod objects;
 pub mod partition;
 pub mod safety;
+pub mod signal;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -854,6 +855,10 @@ impl Platform for KubePlatform {
 
     async fn exec(&self, member: &str, argv: &[&str]) -> anyhow::Result<ExecOutput> {
         self.exec_in(member, None, argv).await
+    }
+
+    async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
+        self.signal_from_node(member, signal).await
     }
 
     async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
