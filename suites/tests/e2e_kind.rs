@@ -346,7 +346,7 @@ fn negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_s
 fn an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found() {
     use zk_chaos::platform::kube::adopt;
     let _one = exclusive();
-    let shared = Shared::create();
+    let shared = Shared::create(&[]);
     let ns = "adopted";
     shared.kubectl(&["create", "namespace", ns]);
     shared.kubectl_fed(&["-n", ns, "apply", "-f", "-"], std::fs::read_to_string(fixture("zookeeper.yaml")).unwrap().as_bytes());
