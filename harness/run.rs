@@ -718,6 +718,28 @@ mod tests {
         }
     }
 
+    /// A suite whose fault changes the StatefulSet, where the platform refuses that change (an
+    /// adopted StatefulSet a controller owns), is reported skipped with the platform's reason and
+    /// never started: no call changes the StatefulSet. A suite that changes nothing runs.
+    #[tokio::test]
+    async fn a_suite_whose_statefulset_change_is_refused_is_skipped_with_the_reason_and_never_started() {
+        use crate::suites::fake::{Call, FakePlatform};
+        let fake = Arc::new(FakePlatform::new());
+        let why = "the adopted StatefulSet zk is controlled by ZookeeperCluster/zk (metadata.ownerReferences)";
+        fake.refuse_statefulset_changes(why);
+        let mut o = opts(PlatformKind::Kube, Path::new("fixtures/zookeeper.yaml"));
+        o.suites = vec!["integrity".into(), "durability".into(), "rolling-update".into()];
+        let p = prepare(o).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut out, mut version) = (Vec::new(), None);
+        run_body(&p, fake.clone(), dir.path(), &mut out, &mut version).await;
+        let got: Vec<(&str, Verdict, Option<&str>)> = out.iter().map(|s| (s.name.as_str(), s.verdict, s.reason.as_deref())).collect();
+        assert_eq!(got, [("integrity", Verdict::Pass, None), ("durability", Verdict::Skipped, Some(why)), ("rolling-update", Verdict::Skipped, Some(why))]);
+        let changes: Vec<Call> =
+            fake.calls().into_iter().filter(|c| matches!(c, Call::DeleteStatefulSet | Call::ApplyStatefulSet | Call::PatchStatefulSet | Call::Rollback)).collect();
+        assert_eq!(changes, []);
+    }
+
     fn opts(platform: PlatformKind, manifest: &Path) -> RunOptions {
         RunOptions {
             platform,
