@@ -124,6 +124,11 @@ impl Suite for RollingUpdate {
                 }
                 .await;
                 ctx.record("undo restored the original template", start, back);
+                // Ready is the readiness probe's word (`ruok` answers while a server elects or
+                // syncs): the ensemble is whole when every server says it serves.
+                let start = Instant::now();
+                let whole = undo.wait_whole(ctx, "undo.").await.map(|v| v.describe());
+                ctx.record("ensemble whole again after the undo", start, whole);
             }
         }
 

@@ -226,7 +226,7 @@ async fn the_fast_liveness_fixture_differs_only_in_the_probe_timing() {
 #[tokio::test]
 async fn rolling_update_restarts_any_other_deployment_by_its_annotation() {
     let ran = run_on(&rolling_update::RollingUpdate, FakePlatform::with_manifest(Manifest::parse(OFFICIAL_STYLE, "official-style").unwrap()).srvr_only()).await;
-    ran.passed(10);
+    ran.passed(11);
     let history = ran.checks.iter().find(|c| c.name == "the revision history has the old and the new template").unwrap();
     assert!(history.message.contains(rolling_update::RESTARTED_AT), "{}", history.message);
     let revs = ran.fake.revisions().await.unwrap();
@@ -237,8 +237,8 @@ async fn rolling_update_restarts_any_other_deployment_by_its_annotation() {
 async fn rolling_update_passes_on_the_reference() {
     let ran = run(&rolling_update::RollingUpdate, fixture("zookeeper.yaml")).await;
     // per rollout (update, undo): finished, reverse order, majority; history; undo restored;
-    // /hello; the workload
-    ran.passed(10);
+    // whole again; /hello; the workload
+    ran.passed(11);
     for m in ["zk-0", "zk-1", "zk-2"] {
         assert_eq!(count(&ran.fake, m, LifecycleKind::Deleted), 2, "{m}: replaced by the update and by the undo");
     }
@@ -427,7 +427,7 @@ async fn conformance_judges_an_env_configured_deployment_against_its_environment
     assert_eq!(ran.verdict(conformance::START_ORDER), Verdict::Skipped);
     let order = ran.checks.iter().find(|c| c.name == conformance::START_ORDER).unwrap();
     assert!(order.message.contains("podManagementPolicy is Parallel") && order.message.contains("zk-0 created"), "{}", order.message);
-    for name in ["zk-1: myid is 2", "zk-2: the java process runs as UID 1000 (securityContext runAsUser), not root", "zk-0: /data is group 1000 and writable by the server"] {
+    for name in ["zk-1: myid is 2", "zk-2: the java process runs as UID 1000 (securityContext runAsUser), not root", "zk-0: /data is writable by the server (fsGroup 1000)"] {
         assert_eq!(ran.verdict(name), Verdict::Pass, "{name}: {:#?}", ran.checks);
     }
     let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict == Verdict::Fail).collect();
