@@ -19,6 +19,7 @@
 # Environment: ZK_CHAOS_BASE_IMAGE (default: the base zk-chaos/zookeeper:3.8 was built on, from its label
 # zk-chaos.base, so run ci/build-image.sh first), ZK_CHAOS_JAR_CACHE (default
 # ${XDG_CACHE_HOME:-~/.cache}/zk-chaos/zookeeper-jars), MVN (default mvn).
+# Maven is installed from Debian's packages when it is missing and a jar set is not cached (as root).
 # Exit codes: 0 built or up to date; 3 no Docker engine, no base image, or no mvn while a jar set is not cached;
 # 1 a build step failed; 2 an unknown image name.
 set -euo pipefail
@@ -77,6 +78,12 @@ jars() {
   if [ -f "$dir/.complete" ]; then
     echo "$dir/lib"
     return 0
+  fi
+  if ! command -v "$mvn" >/dev/null 2>&1 && [ "$mvn" = mvn ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # As ci/build-image.sh installs debootstrap: a fresh machine gets Maven from Debian's packages.
+    log "the jars of ZooKeeper $version are not cached and Maven is not installed; installing it from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven >/dev/null ||
+      { log "apt-get install maven failed"; exit 3; }
   fi
   if ! command -v "$mvn" >/dev/null 2>&1; then
     log "the jars of ZooKeeper $version are not cached in $dir and $mvn is not installed: install Maven (apt-get install maven)"

@@ -20,6 +20,7 @@ use crate::platform::docker::DockerPlatform;
 use crate::platform::{Capability, Platform, PlatformKind};
 use crate::report::model::Subject;
 use crate::report::{self, CheckReport, RunReport, SuiteReport, Verdict};
+use crate::suites::traffic::Traffic;
 use crate::suites::{self, walkthrough, Suite, SuiteCtx};
 
 /// What the command line asked for.
@@ -394,9 +395,8 @@ async fn as_found(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path) -> 
     let started = Instant::now();
     let since = Utc::now();
     let mut ctx = SuiteCtx::new(AS_FOUND, platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
-    let whole = ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await;
-    ctx.record("every member Ready and serving, the ensemble whole, as found", started, whole.map(|v| v.describe()));
-    let start = Instant::now();
+    let whole = async { ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await.map(|v| v.describe()) };
+    ctx.check("every member Ready and serving, the ensemble whole, as found", whole).await;
     let same = async {
         let cluster = platform.cluster().ok_or_else(|| anyhow::anyhow!("{} has no live StatefulSet to compare", platform.kind()))?;
         let now = cluster.live_statefulset().await?;
@@ -408,9 +408,8 @@ async fn as_found(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path) -> 
             p.manifest.name(),
             now.pointer("/metadata/uid").and_then(serde_json::Value::as_str).unwrap_or("?")
         ))
-    }
-    .await;
-    ctx.record("the StatefulSet's spec unchanged", start, same);
+    };
+    ctx.check("the StatefulSet's spec unchanged", same).await;
     let mut report = ctx.finish(Ok(()), started);
     report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
     report
@@ -500,7 +499,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         }
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
         if let Err(e) = refused {
-            ctx.record("the StatefulSet may be changed by the suite's fault", started, Err(e.context("reading the live StatefulSet")));
+            ctx.fail("the StatefulSet may be changed by the suite's fault", e.context("reading the live StatefulSet"));
             let mut report = ctx.finish(Ok(()), started);
             report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
             out.push(report);
@@ -508,8 +507,8 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         }
         let ready = if i > 0 {
             // An earlier suite must not leave its damage to this one.
-            let whole = ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await;
-            ctx.record("ensemble whole before the suite", started, whole.map(|v| v.describe()))
+            let whole = async { ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await.map(|v| v.describe()) };
+            ctx.check("ensemble whole before the suite", whole).await
         } else {
             true
         };
@@ -521,14 +520,32 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
     }
 }
 
-/// Runs one suite, then reverts whatever its faults left, whether it returned, failed or
-/// panicked (a panic becomes the suite's error: the run goes on to its teardown).
+/// Runs one suite in the shape of a Jepsen test: the client workload started (when the suite
+/// declares one), the suite's steps, then, whether it returned, stopped at a failed step, failed or
+/// panicked: whatever its faults left reverted, the workload stopped, its history saved and
+/// judged. A panic becomes the suite's error (the run goes on to its teardown); a suite that
+/// stopped at a failed step ([`suites::Stopped`]) ended as it should, its failure recorded.
+/// If this future is dropped (Ctrl-C), the ledger and the workload guard clean up from `Drop`.
 pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
     use futures::FutureExt;
+    let traffic = match suite.about().workload {
+        true => Some(Traffic::start(ctx).await?),
+        false => None,
+    };
     let outcome = std::panic::AssertUnwindSafe(suite.run(ctx)).catch_unwind().await;
     ctx.revert_owed().await;
+    let judged = match (traffic, ctx.take_workload_skip()) {
+        (Some(traffic), Some(why)) => traffic.abandon(ctx, &why).await,
+        (Some(traffic), None) => {
+            traffic.finish(ctx).await;
+            Ok(())
+        }
+        (None, _) => Ok(()),
+    };
     match outcome {
-        Ok(r) => r,
+        Ok(Ok(())) => judged,
+        Ok(Err(e)) if suites::is_stopped(&e) => judged,
+        Ok(Err(e)) => Err(e),
         Err(panic) => {
             let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
             Err(anyhow::anyhow!("the suite panicked: {why}"))
@@ -598,7 +615,7 @@ mod tests {
 
         struct OneFault(Action, End);
 
-        static ABOUT: About = About { name: "one-fault", sections: &[], summary: "a fault, then an end", needs: &[], disruptive: true };
+        static ABOUT: About = About { name: "one-fault", sections: &[], summary: "a fault, then an end", needs: &[], disruptive: true, workload: false };
 
         #[async_trait]
         impl Suite for OneFault {
@@ -738,6 +755,97 @@ mod tests {
         let changes: Vec<Call> =
             fake.calls().into_iter().filter(|c| matches!(c, Call::DeleteStatefulSet | Call::ApplyStatefulSet | Call::PatchStatefulSet | Call::Rollback)).collect();
         assert_eq!(changes, []);
+    }
+
+    /// The workload is the runner's: it runs while the suite does and is stopped, saved and
+    /// judged after it, on every path, whatever the suite did.
+    mod workload {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use async_trait::async_trait;
+
+        use super::super::run_suite;
+        use crate::config::{Config, WorkloadConfig};
+        use crate::platform::Platform;
+        use crate::report::Verdict;
+        use crate::suites::fake::{Call, FakePlatform};
+        use crate::suites::ledger::Action;
+        use crate::suites::traffic::{CHECK, HISTORY_FILE};
+        use crate::suites::{About, Suite, SuiteCtx};
+
+        /// Cordons a node (a fault the ledger reverts), lets the workload write, then fails with `?`.
+        struct FailsMidFault {
+            fake: Arc<FakePlatform>,
+            hang: bool,
+        }
+
+        static ABOUT: About = About { name: "fails-mid-fault", sections: &[], summary: "a fault, then `?`", needs: &[], disruptive: true, workload: true };
+
+        #[async_trait]
+        impl Suite for FailsMidFault {
+            fn about(&self) -> &'static About {
+                &ABOUT
+            }
+            async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+                ctx.inject(&Action::Cordon { node: "w1".into() }).await.1?;
+                let before = self.fake.last_zxid("zk-0");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                anyhow::ensure!(self.fake.last_zxid("zk-0") > before, "the workload was not writing while the suite ran");
+                if self.hang {
+                    std::future::pending::<()>().await;
+                }
+                Err(anyhow::anyhow!("the fault's proof could not be read"))?;
+                unreachable!("the suite failed");
+            }
+        }
+
+        fn setup(hang: bool) -> (Arc<FakePlatform>, FailsMidFault, SuiteCtx, tempfile::TempDir) {
+            let fake = Arc::new(FakePlatform::new());
+            let p: Arc<dyn Platform> = fake.clone();
+            let dir = tempfile::tempdir().unwrap();
+            let config = Config { workload: WorkloadConfig { rate_per_second: 200, max_duration: Duration::from_secs(60), max_operations: 100_000 }, ..Config::default() };
+            let ctx = SuiteCtx::new("fails-mid-fault", p, config, dir.path().to_path_buf());
+            (fake.clone(), FailsMidFault { fake, hang }, ctx, dir)
+        }
+
+        /// Whether anything was written into the ensemble after the suite ended.
+        async fn writes_after(fake: &FakePlatform) -> i64 {
+            // An operation in flight when the workers were stopped may still land: let it.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let stopped = fake.last_zxid("zk-0");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            fake.last_zxid("zk-0") - stopped
+        }
+
+        #[tokio::test]
+        async fn a_suite_that_fails_with_question_mark_mid_fault_has_its_fault_reverted_and_its_workload_stopped_and_judged() {
+            let (fake, suite, mut ctx, dir) = setup(false);
+            let outcome = run_suite(&suite, &mut ctx).await;
+            assert_eq!(outcome.as_ref().unwrap_err().to_string(), "the fault's proof could not be read");
+            assert_eq!(writes_after(&fake).await, 0, "the workload wrote after its suite ended");
+            assert_eq!(
+                fake.calls().iter().filter(|c| matches!(c, Call::Cordon(_) | Call::Uncordon(_))).collect::<Vec<_>>(),
+                [&Call::Cordon("w1".into()), &Call::Uncordon("w1".into())]
+            );
+            let names: Vec<&str> = ctx.checks().iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, ["every fault the suite left was reverted", CHECK], "reverted first, then the workload judged");
+            let judged = &ctx.checks()[1];
+            assert_eq!(judged.verdict, Verdict::Pass, "{judged:?}");
+            assert!(judged.message.contains("acknowledged"), "{judged:?}");
+            assert!(dir.path().join("fails-mid-fault").join(HISTORY_FILE).is_file(), "the history is saved");
+            let report = ctx.finish(outcome, std::time::Instant::now());
+            assert_eq!(report.workload.map(|w| w.history_file), Some(format!("fails-mid-fault/{HISTORY_FILE}")));
+            assert_eq!(report.checks.last().map(|c| (c.name.as_str(), c.message.as_str())), Some(("suite completed", "suite aborted: the fault's proof could not be read")));
+        }
+
+        #[tokio::test]
+        async fn a_suite_dropped_mid_fault_leaves_no_workload_running() {
+            let (fake, suite, mut ctx, _dir) = setup(true);
+            let interrupted = tokio::time::timeout(Duration::from_millis(600), run_suite(&suite, &mut ctx)).await;
+            assert!(interrupted.is_err(), "the suite hangs until it is dropped");
+            assert_eq!(writes_after(&fake).await, 0, "the workload wrote after its suite was dropped");
+        }
     }
 
     fn opts(platform: PlatformKind, manifest: &Path) -> RunOptions {

@@ -47,6 +47,7 @@ impl Suite for Conformance {
             summary: "ordered start, hostnames, myid, zoo.cfg, one leader, stdout logging, non-root server, writable data dir",
             needs: &[],
             disruptive: false,
+            workload: false,
         }
     }
 
@@ -60,10 +61,8 @@ impl Suite for Conformance {
         let is_reference = reference::is_reference(&manifest);
         let source = Source::of(&manifest);
 
-        let started = Instant::now();
         if manifest.ordered_ready() {
-            let ordered = started_in_order(&p.lifecycle(), &members);
-            ctx.record(START_ORDER, started, ordered);
+            ctx.check(START_ORDER, async { started_in_order(&p.lifecycle(), &members) }).await;
         } else {
             ctx.skip(START_ORDER, format!("podManagementPolicy is Parallel: members start together, no order is required; seen: {}", order_seen(&p.lifecycle(), &members)));
         }
@@ -116,10 +115,10 @@ impl Suite for Conformance {
                         Ok(c) if c.servers.is_empty() => ctx.skip(&name, format!("{} has no server lines (a standalone server): myid is not used", c.path)),
                         Ok(c) => {
                             let hosts: Vec<String> = c.servers.iter().map(|s| format!("server.{}={}", s.id, s.host)).collect();
-                            ctx.record(&name, Instant::now(), Err(anyhow!("no server line of {} names {m} ({fqdn}): {}", c.path, hosts.join(", "))));
+                            ctx.fail(&name, anyhow!("no server line of {} names {m} ({fqdn}): {}", c.path, hosts.join(", ")));
                         }
                         Err(e) => {
-                            ctx.record(&name, Instant::now(), Err(e));
+                            ctx.fail(&name, e);
                         }
                     }
                 }
@@ -153,9 +152,7 @@ impl Suite for Conformance {
         }
 
         ctx.metric("derive_facts_ms", deriving.as_millis() as f64);
-        let start = Instant::now();
-        let same = same_everywhere(&configs, members.len());
-        ctx.record("every member has the same configuration", start, same);
+        ctx.check("every member has the same configuration", async { same_everywhere(&configs, members.len()) }).await;
 
         let t = ctx.config.timeouts.clone();
         ctx.check(&format!("exactly one leader and {} synced followers", members.len() - 1), async {

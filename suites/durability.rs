@@ -3,7 +3,6 @@
 //! through zk-2 with its original cZxid.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::{bail, ensure};
 use async_trait::async_trait;
@@ -26,6 +25,7 @@ impl Suite for Durability {
             summary: "delete the StatefulSet (volumes stay), re-create it: same volumes, /hello with its original cZxid, no zxid going back",
             needs: &[],
             disruptive: true,
+            workload: true,
         }
     }
 
@@ -46,26 +46,19 @@ impl Suite for Durability {
         }
         let before = EnsembleView::observe(p.as_ref(), t.operation).await?;
         let zxid_before: BTreeMap<String, i64> = before.members.iter().filter_map(|m| m.server.as_ref().ok().cloned().flatten().map(|s| (m.status.name.clone(), s.zxid))).collect();
-        let traffic = super::traffic::Traffic::start(ctx).await?;
 
-        let start = Instant::now();
         let (fault, deleted) = ctx.inject(&Action::DeleteStatefulSet).await;
         deleted?;
-        let gone = wait::until("every member gone", t.member_ready, Some(p.subscribe()), || async {
-            let left = verdicts::still_there(&super::faults::statuses(p.as_ref(), &members).await?);
-            Ok(if left.is_empty() { Seen::Done(()) } else { Seen::NotYet(format!("still there: {}", left.join(", "))) })
+        ctx.step("every member is gone after the StatefulSet was deleted", async {
+            wait::until("every member gone", t.member_ready, Some(p.subscribe()), || async {
+                let left = verdicts::still_there(&super::faults::statuses(p.as_ref(), &members).await?);
+                Ok(if left.is_empty() { Seen::Done(()) } else { Seen::NotYet(format!("still there: {}", left.join(", "))) })
+            })
+            .await?;
+            Ok(format!("{} members gone {} ms after the deletion", members.len(), fault.clock.elapsed().as_millis()))
         })
-        .await;
-        let gone_ok = ctx.record(
-            "every member is gone after the StatefulSet was deleted",
-            start,
-            gone.map(|()| format!("{} members gone {} ms after the deletion", members.len(), start.elapsed().as_millis())),
-        );
-        if !gone_ok {
-            return traffic.finish(ctx).await;
-        }
-        let start = Instant::now();
-        let kept = async {
+        .await?;
+        ctx.check("the members had persistent volumes", async {
             let mut kept = Vec::new();
             for (m, vols) in &volumes_before {
                 for v in vols {
@@ -74,46 +67,29 @@ impl Suite for Durability {
             }
             ensure!(!kept.is_empty(), "the members have no persistent volume: nothing can survive the deletion (the manifest has no volumeClaimTemplates)");
             Ok(format!("volumes kept: {}", kept.join(", ")))
-        }
+        })
         .await;
-        ctx.record("the members had persistent volumes", start, kept);
 
-        let start = Instant::now();
         ctx.mark("re-create the StatefulSet from the manifest");
         ctx.revert(&Revert::RecreateStatefulSet).await?;
-        let ready = fault.wait_event(p.as_ref(), &last, &[LifecycleKind::Ready], t.member_ready * members.len() as u32).await;
-        let ready_ok = match ready {
-            Ok(e) => {
-                ctx.metric("fault_to_ready_ms", fault.ms_to(e.at));
-                ctx.record(&format!("{last} Ready after re-creation"), start, Ok(format!("{last} Ready {} ms after the deletion", fault.ms_to(e.at))))
-            }
-            Err(e) => ctx.record(&format!("{last} Ready after re-creation"), start, Err(e)),
-        };
-        if !ready_ok {
-            return traffic.finish(ctx).await;
-        }
+        ctx.step_with(&format!("{last} Ready after re-creation"), async |ctx| {
+            let ready = fault.wait_event(p.as_ref(), &last, &[LifecycleKind::Ready], t.member_ready * members.len() as u32).await?;
+            ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
+            Ok(format!("{last} Ready {} ms after the deletion", fault.ms_to(ready.at)))
+        })
+        .await?;
 
         // Whole first: the recovery time is the ensemble's, not the reads' after it.
-        let start = Instant::now();
-        let whole = fault.wait_whole(ctx, "").await;
-        let zxids = whole.and_then(|view| verdicts::zxids_never_back(&zxid_before, &view));
-        ctx.record("ensemble whole again, no member's last zxid went back", start, zxids);
-
-        let start = Instant::now();
-        let intact = faults::hello_intact(p.as_ref(), &last, hello.czxid, t.operation).await;
-        ctx.record(&format!("/hello through {last} with its original cZxid"), start, intact);
-
+        ctx.check_with("ensemble whole again, no member's last zxid went back", async |ctx| {
+            let view = fault.wait_whole(ctx, "").await?;
+            verdicts::zxids_never_back(&zxid_before, &view)
+        })
+        .await;
+        ctx.check(&format!("/hello through {last} with its original cZxid"), faults::hello_intact(p.as_ref(), &last, hello.czxid, t.operation)).await;
         for m in &members {
-            let start = Instant::now();
-            let same = async {
-                let now = p.volumes(m).await?;
-                let was = &volumes_before[m];
-                same_volumes(m, was, &now)
-            }
-            .await;
-            ctx.record(&format!("{m} mounts the same volume as before"), start, same);
+            ctx.check(&format!("{m} mounts the same volume as before"), async { same_volumes(m, &volumes_before[m], &p.volumes(m).await?) }).await;
         }
-        traffic.finish(ctx).await
+        Ok(())
     }
 }
 

@@ -112,6 +112,28 @@ pub async fn hello_intact(p: &dyn Platform, member: &str, czxid: i64, op_timeout
     super::verdicts::hello_intact(member, client::read_synced(&zk, HELLO).await?, czxid)
 }
 
+/// /hello through `member` just after it was seen Ready: first the ensemble must be whole by what
+/// the servers say (Ready is the readiness probe's word; a probe that asks `ruok` passes while the
+/// server still elects or syncs, and a member restarted with a new address can wait for its peers'
+/// cached DNS answers), then /hello is read. The Ready-to-serving time goes into the metric
+/// `metric` and the evidence; a member that never serves fails, saying so.
+pub async fn hello_intact_once_serving(ctx: &mut SuiteCtx, member: &str, czxid: i64, metric: &str) -> anyhow::Result<String> {
+    let t = ctx.config.timeouts.clone();
+    let p = ctx.platform.clone();
+    let ready = Instant::now();
+    let whole = ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await;
+    let waited = ready.elapsed();
+    let view = whole.with_context(|| format!("{member} was Ready, but the ensemble was not whole (every server serving) within {} s of it", t.ensemble_whole.as_secs()))?;
+    ctx.metric(metric, waited.as_millis() as f64);
+    let evidence = hello_intact(p.as_ref(), member, czxid, t.operation).await?;
+    let lag = if waited > Duration::from_secs(1) {
+        format!("; the servers said the ensemble was whole {} ms after {member} was seen Ready ({})", waited.as_millis(), view.describe())
+    } else {
+        String::new()
+    };
+    Ok(format!("{evidence}{lag}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

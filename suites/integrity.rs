@@ -1,8 +1,6 @@
 //! `integrity` ("Sanity testing the ensemble", TUTORIAL.md 5): a write through zk-0 is readable through every other
 //! member, with the walkthrough's stat.
 
-use std::time::Instant;
-
 use anyhow::{bail, ensure};
 use async_trait::async_trait;
 
@@ -25,6 +23,7 @@ impl Suite for Integrity {
             summary: "create /hello = world through zk-0; read it, with its stat, through every other member",
             needs: &[],
             disruptive: false,
+            workload: false,
         }
     }
 
@@ -55,7 +54,6 @@ impl Suite for Integrity {
             let addr = p.client_addr(reader).await?;
             let fresh = fresh.clone();
             let t = t.clone();
-            let start = Instant::now();
             let read = async {
                 let zk = client::connect(addr, t.operation).await?;
                 // sync, then poll briefly: "not yet" (a follower catching up) is retried, a
@@ -86,9 +84,8 @@ impl Suite for Integrity {
                     stat.ephemeral_owner,
                     hex_zxid(stat.czxid)
                 ))
-            }
-            .await;
-            ctx.record(&format!("read /hello through {reader}"), start, read);
+            };
+            ctx.check(&format!("read /hello through {reader}"), read).await;
         }
         Ok(())
     }

@@ -16,7 +16,7 @@
 //! the fault could not be made, which says nothing of the deployment. The check names the fault
 //! and why it was chosen.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -49,12 +49,12 @@ const GENERAL_TOOLS: &[&str] =
 pub fn probe_target(argv: &[String]) -> Target {
     let base = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
     let Some(first) = argv.first() else { return Target::None("the probe has no command".into()) };
-    let command = if ["sh", "bash", "ash", "dash"].contains(&base(first).as_str()) && argv.get(1).map(String::as_str) == Some("-c") {
-        let script = argv.get(2).cloned().unwrap_or_default();
+    let command = if let Some(script) = shell_script(argv) {
         if ["|", ";", "&&", "||", "$(", "`", ">", "<", "\n"].iter().any(|op| script.contains(op)) {
             return Target::None(format!("the probe is an inline shell command ({script:?}), with no script of its own"));
         }
-        match script.split_whitespace().next() {
+        // `VAR=value command args`: the assignments set the command's environment.
+        match script.split_whitespace().find(|w| !is_assignment(w)) {
             Some(w) => w.to_string(),
             None => return Target::None("the probe's shell command is empty".into()),
         }
@@ -65,6 +65,20 @@ pub fn probe_target(argv: &[String]) -> Target {
         return Target::None(format!("the probe runs `{command}`, a general tool, not a script of its own"));
     }
     Target::Own(command)
+}
+
+/// The script of `sh -c SCRIPT` (also `bash -ec`, `-xc` and the like: any option cluster ending
+/// in `c`), or `None` when the argv is not a shell running a command string.
+fn shell_script(argv: &[String]) -> Option<&str> {
+    let [sh, opts, script, ..] = argv else { return None };
+    let shell = ["sh", "bash", "ash", "dash"].contains(&sh.rsplit('/').next().unwrap_or(sh));
+    let c = opts.strip_prefix('-').is_some_and(|o| o.ends_with('c') && o.chars().all(|ch| ch.is_ascii_alphabetic()));
+    (shell && c).then_some(script.as_str())
+}
+
+/// `NAME=value`, a shell variable assignment before a command.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|ch| ch == '_' || ch.is_ascii_alphanumeric()))
 }
 
 /// The fault chosen for the probe, and why.
@@ -87,6 +101,7 @@ impl Suite for Liveness {
             summary: "break zk-0's liveness probe (its script removed, else the server stopped): it fails failureThreshold times, a fresh container restarts it, unready meanwhile",
             needs: &[],
             disruptive: true,
+            workload: true,
         }
     }
 
@@ -96,12 +111,11 @@ impl Suite for Liveness {
         let template = p.manifest().pod_template();
         let member = p.members()[0].clone();
 
-        let start = Instant::now();
         let check = "the manifest has liveness and readiness probes";
         let liveness = match (&template.liveness, &template.readiness) {
             (Some(l), Some(_)) => {
                 let msg = format!("liveness `{}`: period {}s, timeout {}s, failureThreshold {}", l.command.join(" "), l.period.as_secs(), l.timeout.as_secs(), l.failure_threshold);
-                ctx.record(check, start, Ok(msg));
+                ctx.check(check, async { Ok(msg) }).await;
                 l.clone()
             }
             (l, r) => {
@@ -110,19 +124,17 @@ impl Suite for Liveness {
                     if l.is_some() { "a" } else { "no" },
                     if r.is_some() { "a" } else { "no" }
                 );
-                ctx.record(check, start, Err(why));
-                return Ok(());
+                ctx.skip_workload("the manifest lacks a probe to break");
+                return Err(ctx.fail(check, why));
             }
         };
 
         let hello = faults::write_hello(p.as_ref(), &member, t.operation).await?;
         let before = p.status(&member).await?;
-        let traffic = super::traffic::Traffic::start(ctx).await?;
 
         let deadline = detection_deadline(&liveness, t.operation);
         ctx.metric("liveness_deadline_ms", deadline.as_millis() as f64);
 
-        let start = Instant::now();
         let broken = match break_probe(ctx, &member, &liveness.command).await {
             Ok(b) => b,
             Err((name, e)) if e.chain().any(|c| c.is::<CannotSignal>()) => {
@@ -131,12 +143,10 @@ impl Suite for Liveness {
                     &format!("the liveness probe failed failureThreshold ({}) times and killed the container", liveness.failure_threshold),
                     "no fault could be made to the probe (above)",
                 );
-                return traffic.abandon(ctx, "the probe could not be broken").await;
+                ctx.skip_workload("the probe could not be broken");
+                return Ok(());
             }
-            Err((name, e)) => {
-                ctx.record(&name, start, Err(e));
-                return traffic.finish(ctx).await;
-            }
+            Err((name, e)) => return Err(ctx.fail(&name, e)),
         };
         let fault = broken.0;
         let broken = broken.1;
@@ -150,76 +160,60 @@ impl Suite for Liveness {
         } else {
             format!("{}: {}", broken.what, broken.why)
         };
-        ctx.record(&name, start, Ok(done));
+        ctx.check(&name, async { Ok(done) }).await;
 
-        let start = Instant::now();
-        let killed = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::LivenessKilled, LifecycleKind::Exited], deadline).await;
-        let killed = match killed {
-            Ok(e) => verdicts::killed_by_liveness(&p.lifecycle(), &member, fault.at, &e, liveness.failure_threshold),
-            Err(_) => Err(anyhow!(
-                "the liveness probe never failed: {} {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
-                broken.what,
-                fault.clock.elapsed().as_secs(),
-                p.status(&member).await.map(|s| s.restart_count).unwrap_or(before.restart_count),
-                faults::last_events(p.as_ref(), &member, 3)
-            )),
+        let killed = async {
+            match fault.wait_event(p.as_ref(), &member, &[LifecycleKind::LivenessKilled, LifecycleKind::Exited], deadline).await {
+                Ok(e) => verdicts::killed_by_liveness(&p.lifecycle(), &member, fault.at, &e, liveness.failure_threshold),
+                Err(_) => Err(anyhow!(
+                    "the liveness probe never failed: {} {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
+                    broken.what,
+                    fault.clock.elapsed().as_secs(),
+                    p.status(&member).await.map(|s| s.restart_count).unwrap_or(before.restart_count),
+                    faults::last_events(p.as_ref(), &member, 3)
+                )),
+            }
         };
-        if !ctx.record(&format!("the liveness probe failed failureThreshold ({}) times and killed the container", liveness.failure_threshold), start, killed) {
-            return traffic.finish(ctx).await;
-        }
+        ctx.step(&format!("the liveness probe failed failureThreshold ({}) times and killed the container", liveness.failure_threshold), killed).await?;
 
-        let start = Instant::now();
         // Unready comes from the readiness probe (often the same target) or from the container
         // being stopped by the liveness kill, whichever is first; both before the member is back.
         let grace = p.manifest().pod_template().termination_grace;
-        let unready = match fault.wait_event(p.as_ref(), &member, &[LifecycleKind::NotReady], grace + t.operation).await {
-            Ok(e) => Ok(format!("{member} reported NotReady {} ms after the fault ({})", fault.ms_to(e.at), e.detail)),
-            Err(e) => Err(anyhow!("{member} was never reported unready while its probe was broken ({}): {e:#}", broken.what)),
-        };
-        ctx.record(&format!("{member} was reported unready while broken (readiness)"), start, unready);
-
-        let start = Instant::now();
-        let back_check = format!("{member} restarted from a fresh container and Ready");
-        let events = async {
-            let restarted = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Restarted], t.member_ready).await?;
-            let ready = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Ready], t.member_ready).await?;
-            anyhow::Ok((restarted, ready))
-        }
-        .await;
-        let (restarted, ready) = match events {
-            Ok(e) => e,
-            Err(e) => {
-                ctx.record(&back_check, start, Err(e));
-                return traffic.finish(ctx).await;
+        let unready = async {
+            match fault.wait_event(p.as_ref(), &member, &[LifecycleKind::NotReady], grace + t.operation).await {
+                Ok(e) => Ok(format!("{member} reported NotReady {} ms after the fault ({})", fault.ms_to(e.at), e.detail)),
+                Err(e) => Err(anyhow!("{member} was never reported unready while its probe was broken ({}): {e:#}", broken.what)),
             }
         };
-        // Whole first: the recovery time is the ensemble's, not the checks' after it.
-        let whole_start = Instant::now();
-        let whole = fault.wait_whole(ctx, "").await.map(|v| v.describe());
-        let back = async {
-            let now = p.status(&member).await?;
-            let (what, present) = match &broken.path {
-                Some(path) => (path.clone(), p.exec(&member, &["test", "-x", path]).await?.success()),
-                None => ("a running java server".to_string(), process::server(p.as_ref(), &member).await.is_ok()),
-            };
-            verdicts::fresh_container(&before, &now, &what, present)?;
-            Ok((now, what))
-        }
-        .await;
-        let back = back.map(|(now, what)| {
-            ctx.metric("fault_to_restart_ms", fault.ms_to(restarted.at));
-            ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
-            format!("restart count {} -> {}, fresh container with {what}, Ready {} ms after the fault", before.restart_count, now.restart_count, fault.ms_to(ready.at))
-        });
-        let back_ok = ctx.record(&back_check, start, back);
-        ctx.record("ensemble whole again", whole_start, whole);
+        ctx.check(&format!("{member} was reported unready while broken (readiness)"), unready).await;
+
+        let back_check = format!("{member} restarted from a fresh container and Ready");
+        let mut whole = None;
+        let back_ok = ctx
+            .check_with(&back_check, async |ctx| {
+                let restarted = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Restarted], t.member_ready).await?;
+                let ready = fault.wait_event(p.as_ref(), &member, &[LifecycleKind::Ready], t.member_ready).await?;
+                // Whole first: the recovery time is the ensemble's, not the checks' after it.
+                whole = Some(fault.wait_whole(ctx, "").await.map(|v| v.describe()));
+                let now = p.status(&member).await?;
+                let (what, present) = match &broken.path {
+                    Some(path) => (path.clone(), p.exec(&member, &["test", "-x", path]).await?.success()),
+                    None => ("a running java server".to_string(), process::server(p.as_ref(), &member).await.is_ok()),
+                };
+                verdicts::fresh_container(&before, &now, &what, present)?;
+                ctx.metric("fault_to_restart_ms", fault.ms_to(restarted.at));
+                ctx.metric("fault_to_ready_ms", fault.ms_to(ready.at));
+                Ok(format!("restart count {} -> {}, fresh container with {what}, Ready {} ms after the fault", before.restart_count, now.restart_count, fault.ms_to(ready.at)))
+            })
+            .await;
+        // Not restarted and Ready: there is no recovery to judge.
+        let Some(whole) = whole else { return Err(ctx.stop()) };
+        ctx.check("ensemble whole again", async { whole }).await;
         if !back_ok {
-            return traffic.finish(ctx).await;
+            return Err(ctx.stop());
         }
-        let start = Instant::now();
-        let intact = faults::hello_intact(p.as_ref(), &member, hello.czxid, t.operation).await;
-        ctx.record("/hello intact", start, intact);
-        traffic.finish(ctx).await
+        ctx.check("/hello intact", faults::hello_intact(p.as_ref(), &member, hello.czxid, t.operation)).await;
+        Ok(())
     }
 }
 
@@ -312,12 +306,10 @@ async fn break_file(ctx: &mut SuiteCtx, member: &str, command: &str, why: String
 /// else the argv's first word.
 pub fn probe_programs(argv: &[String]) -> Vec<String> {
     const BUILTINS: &[&str] = &["echo", "printf", "test", "[", "true", "false", "exit", ":", "exec", "cd", "read", "set", "export"];
-    let words: Vec<String> = match argv {
-        [sh, c, script, ..] if ["sh", "bash", "ash", "dash"].contains(&sh.rsplit('/').next().unwrap_or(sh)) && c == "-c" => {
-            script.split(['|', ';', '&', '\n']).filter_map(|stage| stage.split_whitespace().next()).map(str::to_string).collect()
-        }
-        [first, ..] => vec![first.clone()],
-        [] => vec![],
+    let words: Vec<String> = match (shell_script(argv), argv.first()) {
+        (Some(script), _) => script.split(['|', ';', '&', '\n']).filter_map(|stage| stage.split_whitespace().find(|w| !is_assignment(w))).map(str::to_string).collect(),
+        (None, Some(first)) => vec![first.clone()],
+        (None, None) => vec![],
     };
     let mut out: Vec<String> = Vec::new();
     for w in words {
@@ -361,6 +353,11 @@ mod tests {
         assert_eq!(probe_target(&argv(&["sh", "-c", "zookeeper-ready 2181"])), Target::Own("zookeeper-ready".into()));
         assert_eq!(probe_target(&argv(&["/opt/bitnami/scripts/zookeeper/healthcheck.sh"])), Target::Own("/opt/bitnami/scripts/zookeeper/healthcheck.sh".into()));
         assert_eq!(probe_target(&argv(&["/bin/bash", "-c", "/probe.sh"])), Target::Own("/probe.sh".into()));
+        // The Bitnami chart's probe: options before `c`, an assignment before the script.
+        let bitnami = argv(&["/bin/bash", "-ec", "ZOO_HC_TIMEOUT=3 /opt/bitnami/scripts/zookeeper/healthcheck.sh"]);
+        assert_eq!(probe_target(&bitnami), Target::Own("/opt/bitnami/scripts/zookeeper/healthcheck.sh".into()));
+        assert_eq!(probe_programs(&bitnami), ["/opt/bitnami/scripts/zookeeper/healthcheck.sh"]);
+        assert!(matches!(probe_target(&argv(&["bash", "-e", "/probe.sh"])), Target::None(_)), "-e alone runs a file, not a command string");
         let inline = probe_target(&argv(&["sh", "-c", "echo ruok | nc localhost 2181 | grep imok"]));
         assert!(matches!(&inline, Target::None(why) if why.starts_with("the probe is an inline shell command")), "{inline:?}");
         assert!(matches!(probe_target(&argv(&["sh", "-c", "zookeeper-ready 2181 || true"])), Target::None(_)));

@@ -44,6 +44,7 @@ impl Suite for Maintenance {
             summary: "drain three nodes in turn: zk-0 moves, zk-1 stays Pending, zk-2's eviction is refused by the budget (429 DisruptionBudget) while /hello stays readable; uncordon, and it goes through",
             needs: &[Capability::Nodes, Capability::Evictions],
             disruptive: true,
+            workload: true,
         }
     }
 
@@ -53,15 +54,19 @@ impl Suite for Maintenance {
             bail!("{} has no nodes to drain", p.kind());
         }
         let outcome = AssertUnwindSafe(walk(ctx)).catch_unwind().await;
-        let start = Instant::now();
-        let undone = ctx.ledger().revert_all().await.map(|n| if n.is_empty() { "nothing left cordoned".to_string() } else { n.join(", ") });
-        let uncordoned = ctx.record("every node cordoned was uncordoned", start, undone);
-        if uncordoned && matches!(outcome, Ok(Ok(()))) {
+        let ledger = ctx.ledger().clone();
+        let undone = async { ledger.revert_all().await.map(|n| if n.is_empty() { "nothing left cordoned".to_string() } else { n.join(", ") }) };
+        let uncordoned = ctx.check("every node cordoned was uncordoned", undone).await;
+        let walked = match &outcome {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => super::is_stopped(e),
+            Err(_) => false,
+        };
+        if uncordoned && walked {
             // The last evicted member has a node again: the ensemble must be whole before the next suite.
             let t = ctx.config.timeouts.clone();
-            let start = Instant::now();
-            let whole = crate::ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await;
-            ctx.record("the ensemble whole again after the uncordons", start, whole.map(|v| v.describe()));
+            let whole = async { crate::ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await.map(|v| v.describe()) };
+            ctx.check("the ensemble whole again after the uncordons", whole).await;
         }
         match outcome {
             Ok(r) => r,
@@ -78,10 +83,7 @@ async fn walk(ctx: &mut SuiteCtx) -> anyhow::Result<()> {
     anyhow::ensure!(members.len() == 3, "{} is written for three members; this StatefulSet has {}", walkthrough::SURVIVING_MAINTENANCE.cite(), members.len());
     let (m0, m1, m2) = (members[0].clone(), members[1].clone(), members[2].clone());
     let hello = faults::write_hello(p.as_ref(), &m0, t.operation).await?;
-    let traffic = super::traffic::Traffic::start(ctx).await?;
-    let result = steps(ctx, cluster, [&m0, &m1, &m2], hello.czxid).await;
-    let finished = traffic.finish(ctx).await;
-    result.and(finished)
+    steps(ctx, cluster, [&m0, &m1, &m2], hello.czxid).await
 }
 
 async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String; 3], czxid: i64) -> anyhow::Result<()> {
@@ -89,7 +91,6 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
     let t = ctx.config.timeouts.clone();
 
     // Four schedulable nodes: the three the members run on and one more; cordon the rest.
-    let start = Instant::now();
     let mut homes = Vec::new();
     for m in [m0, m1, m2] {
         homes.push(p.status(m).await?.node.ok_or_else(|| anyhow!("{m} is not scheduled on a node"))?);
@@ -97,65 +98,51 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
     let nodes = cluster.nodes().await?;
     let spare = nodes.iter().find(|n| n.schedulable && !n.control_plane && !homes.contains(&n.name)).map(|n| n.name.clone());
     let Some(spare) = spare else {
-        ctx.record(
-            "four schedulable nodes",
-            start,
-            Err(anyhow!("no fourth schedulable worker besides {}: {} needs one for zk-0 to move to", homes.join(", "), walkthrough::SURVIVING_MAINTENANCE.cite())),
-        );
-        return Ok(());
+        let why = anyhow!("no fourth schedulable worker besides {}: {} needs one for zk-0 to move to", homes.join(", "), walkthrough::SURVIVING_MAINTENANCE.cite());
+        return Err(ctx.fail("four schedulable nodes", why));
     };
     let keep: BTreeSet<&str> = homes.iter().map(String::as_str).chain([spare.as_str()]).collect();
     // Control-plane nodes are tainted against workloads already: they need no cordon.
     for n in nodes.iter().filter(|n| n.schedulable && !n.control_plane && !keep.contains(n.name.as_str())) {
         ctx.act(&Action::Cordon { node: n.name.clone() }).await?;
     }
-    ctx.record("four schedulable nodes", start, Ok(format!("{} (members on {}; spare {spare})", keep.iter().copied().collect::<Vec<_>>().join(", "), homes.join(", "))));
+    let four = format!("{} (members on {}; spare {spare})", keep.iter().copied().collect::<Vec<_>>().join(", "), homes.join(", "));
+    ctx.check("four schedulable nodes", async { Ok(four) }).await;
 
     // Storage topology: node-local volumes pin their members.
-    let start = Instant::now();
     let pinned = cluster.volume_pinned_node(m0).await?;
     if let Some(node) = &pinned {
-        ctx.record(
-            "storage topology",
-            start,
-            Ok(format!("{m0}'s volume is pinned to node {node} (node-local storage, e.g. kind's local-path): an evicted member cannot move; the walkthrough assumes network-attached volumes")),
+        let topology = format!(
+            "{m0}'s volume is pinned to node {node} (node-local storage, e.g. kind's local-path): an evicted member cannot move; the walkthrough assumes network-attached volumes"
         );
+        ctx.check("storage topology", async { Ok(topology) }).await;
     }
 
     // Without a budget nothing refuses the third drain: the suite goes on to show it.
     let has_budget = p.manifest().pdb.is_some();
-    let start = Instant::now();
     if has_budget {
-        let b = settled_budget(cluster, &p, 1, t.member_ready).await;
-        if !ctx.record("the budget allows one disruption", start, b.map(|b| describe(&b))) {
-            return Ok(());
-        }
+        ctx.step("the budget allows one disruption", async { settled_budget(cluster, &p, 1, t.member_ready).await.map(|b| describe(&b)) }).await?;
     } else {
         let missing = anyhow!(
             "{} has no PodDisruptionBudget: nothing stops a drain from taking a majority of the servers (the walkthrough's zk-pdb selects app: zk with maxUnavailable: 1)",
             p.manifest().origin
         );
-        ctx.record("the budget allows one disruption", start, Err(missing));
+        ctx.fail("the budget allows one disruption", missing);
     }
 
     // Drain zk-0's node.
     ctx.inject_as(&Action::Cordon { node: homes[0].clone() }, &format!("drain {} ({m0})", homes[0])).await.1?;
-    let start = Instant::now();
-    let ev = evict_accepted(p.as_ref(), m0, t.operation * 3).await;
-    if !ctx.record(&format!("eviction of {m0} accepted"), start, ev) {
-        return Ok(());
-    }
+    ctx.step(&format!("eviction of {m0} accepted"), evict_accepted(p.as_ref(), m0, t.operation * 3)).await?;
     if let Some(node) = pinned {
-        let start = Instant::now();
-        let conflict =
-            member_until(&p, m0, t.member_ready, "Pending: volume node affinity conflict", |s| s.exists && !s.running && s.reason.as_deref().is_some_and(pinned_by_volume)).await;
-        ctx.record(&format!("{m0} Pending: its volume is pinned to {node} (expected with node-local storage)"), start, conflict.map(|s| describe_member(&s)));
+        let conflict = async {
+            let pending = |s: &MemberStatus| s.exists && !s.running && s.reason.as_deref().is_some_and(pinned_by_volume);
+            member_until(&p, m0, t.member_ready, "Pending: volume node affinity conflict", pending).await.map(|s| describe_member(&s))
+        };
+        ctx.check(&format!("{m0} Pending: its volume is pinned to {node} (expected with node-local storage)"), conflict).await;
         ctx.revert(&Revert::Uncordon { node: homes[0].clone() }).await?;
-        let start = Instant::now();
-        let back = member_until(&p, m0, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
-        ctx.record(&format!("{m0} Ready again on its own node once {} was uncordoned", homes[0]), start, back.map(|s| describe_member(&s)));
-        let start = Instant::now();
-        ctx.record("/hello intact", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+        let back = async { member_until(&p, m0, t.member_ready, "Running and Ready", |s| s.running && s.ready).await.map(|s| describe_member(&s)) };
+        ctx.check(&format!("{m0} Ready again on its own node once {} was uncordoned", homes[0]), back).await;
+        ctx.check_with("/hello intact", async |ctx: &mut SuiteCtx| faults::hello_intact_once_serving(ctx, m0, czxid, "ready_to_whole_ms").await).await;
         ctx.skip(
             "the rest of \"Surviving maintenance\" (zk-1 Pending by anti-affinity, zk-2 refused by the budget)",
             "not applicable with node-pinned volumes: zk-0 cannot move to the fourth node, so the walkthrough's sequence cannot happen; \
@@ -163,60 +150,40 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
         );
         return Ok(());
     }
-    let start = Instant::now();
-    let moved =
-        member_until(&p, m0, t.member_ready, &format!("Ready on a node other than {}", homes[0]), |s| s.running && s.ready && s.node.as_deref().is_some_and(|n| n != homes[0]))
-            .await;
-    ctx.record(&format!("{m0} Ready again on another node"), start, moved.map(|s| describe_member(&s)));
-    let start = Instant::now();
-    ctx.record("/hello intact after the first drain", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+    let moved = async {
+        let elsewhere = |s: &MemberStatus| s.running && s.ready && s.node.as_deref().is_some_and(|n| n != homes[0]);
+        member_until(&p, m0, t.member_ready, &format!("Ready on a node other than {}", homes[0]), elsewhere).await.map(|s| describe_member(&s))
+    };
+    ctx.check(&format!("{m0} Ready again on another node"), moved).await;
+    ctx.check_with("/hello intact after the first drain", async |ctx: &mut SuiteCtx| faults::hello_intact_once_serving(ctx, m0, czxid, "first_drain.ready_to_whole_ms").await)
+        .await;
 
     // Drain zk-1's node.
     ctx.inject_as(&Action::Cordon { node: homes[1].clone() }, &format!("drain {} ({m1})", homes[1])).await.1?;
-    let start = Instant::now();
-    let ev = evict_accepted(p.as_ref(), m1, t.member_ready).await;
-    if !ctx.record(&format!("eviction of {m1} accepted"), start, ev) {
-        return Ok(());
-    }
-    let start = Instant::now();
-    let pending = member_until(&p, m1, t.member_ready, "Pending, unschedulable by anti-affinity", |s| {
-        s.exists && s.phase == "Pending" && s.reason.as_deref().is_some_and(|r| r.contains("anti-affinity"))
-    })
-    .await;
-    if !ctx.record(&format!("{m1} Pending: anti-affinity leaves it no node"), start, pending.map(|s| describe_member(&s))) {
-        return Ok(());
-    }
+    ctx.step(&format!("eviction of {m1} accepted"), evict_accepted(p.as_ref(), m1, t.member_ready)).await?;
+    let pending = async {
+        let unschedulable = |s: &MemberStatus| s.exists && s.phase == "Pending" && s.reason.as_deref().is_some_and(|r| r.contains("anti-affinity"));
+        member_until(&p, m1, t.member_ready, "Pending, unschedulable by anti-affinity", unschedulable).await.map(|s| describe_member(&s))
+    };
+    ctx.step(&format!("{m1} Pending: anti-affinity leaves it no node"), pending).await?;
 
     // Drain zk-2's node: refused for as long as zk-1 is down.
     ctx.inject_as(&Action::Cordon { node: homes[2].clone() }, &format!("drain {} ({m2})", homes[2])).await.1?;
     if has_budget {
-        let start = Instant::now();
-        let b = settled_budget(cluster, &p, 0, t.member_ready).await;
-        if !ctx.record("the budget sees zk-1 down and allows no disruption", start, b.map(|b| describe(&b))) {
-            return Ok(());
-        }
+        ctx.step("the budget sees zk-1 down and allows no disruption", async { settled_budget(cluster, &p, 0, t.member_ready).await.map(|b| describe(&b)) }).await?;
     } else {
         ctx.skip("the budget sees zk-1 down and allows no disruption", "there is no budget to observe");
     }
-    let start = Instant::now();
-    let refused = refused_throughout(&p, m2, m0, czxid, t.operation).await;
-    if !ctx.record(&format!("every eviction of {m2} for {}s refused by the budget, {m2} running, /hello readable", REFUSAL_WINDOW.as_secs()), start, refused) {
-        return Ok(());
-    }
+    let refused = refused_throughout(&p, m2, m0, czxid, t.operation);
+    ctx.step(&format!("every eviction of {m2} for {}s refused by the budget, {m2} running, /hello readable", REFUSAL_WINDOW.as_secs()), refused).await?;
 
     // Uncordon the first node: zk-1 comes back, then zk-2 can go.
     ctx.mark(format!("uncordon {}", homes[0]));
     ctx.revert(&Revert::Uncordon { node: homes[0].clone() }).await?;
-    let start = Instant::now();
-    let back = member_until(&p, m1, t.member_ready, "Running and Ready", |s| s.running && s.ready).await;
-    if !ctx.record(&format!("{m1} Ready once {} is schedulable again", homes[0]), start, back.map(|s| describe_member(&s))) {
-        return Ok(());
-    }
-    let start = Instant::now();
-    let ev = evict_accepted(p.as_ref(), m2, t.member_ready).await;
-    ctx.record(&format!("eviction of {m2} accepted once {m1} is back"), start, ev);
-    let start = Instant::now();
-    ctx.record("/hello intact after the drains", start, faults::hello_intact(p.as_ref(), m0, czxid, t.operation).await);
+    let back = async { member_until(&p, m1, t.member_ready, "Running and Ready", |s| s.running && s.ready).await.map(|s| describe_member(&s)) };
+    ctx.step(&format!("{m1} Ready once {} is schedulable again", homes[0]), back).await?;
+    ctx.check(&format!("eviction of {m2} accepted once {m1} is back"), evict_accepted(p.as_ref(), m2, t.member_ready)).await;
+    ctx.check("/hello intact after the drains", faults::hello_intact(p.as_ref(), m0, czxid, t.operation)).await;
     Ok(())
 }
 

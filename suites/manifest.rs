@@ -7,8 +7,6 @@
 //! Every rule is a pure function of the objects (JSON), unit-tested against the reference
 //! manifest and a broken variant of it.
 
-use std::time::Instant;
-
 use anyhow::{anyhow, bail, ensure};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -50,6 +48,7 @@ impl Suite for ManifestSuite {
             summary: "what the objects decide: anti-affinity selects the pods, the budget leaves a quorum, the Services select the pods, probes that can fail, known start flags",
             needs: &[],
             disruptive: false,
+            workload: false,
         }
     }
 
@@ -61,14 +60,13 @@ impl Suite for ManifestSuite {
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
         let p = ctx.platform.clone();
-        let start = Instant::now();
         let (docs, whose) = match p.cluster() {
             Some(c) => (c.live_objects().await?, "live"),
             None => (p.manifest().documents.clone(), "manifest's"),
         };
         let objects = Objects::of(&docs)?;
         for (rule, verdict) in judge(&objects, p.kind()) {
-            ctx.record(&format!("{whose} objects: {rule}"), start, verdict);
+            ctx.check(&format!("{whose} objects: {rule}"), async { verdict }).await;
         }
         for (rule, why) in not_applicable(&objects) {
             ctx.skip(&format!("{whose} objects: {rule}"), why);

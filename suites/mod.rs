@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -56,6 +56,11 @@ pub struct About {
     /// Injects faults or disrupts nodes: refused on clusters the run did not create unless the
     /// user allows it explicitly.
     pub disruptive: bool,
+    /// Runs the client workload through its faults. The runner owns it: started before the
+    /// suite's `run`, stopped when the suite ended (returned, stopped at a failed step, failed or
+    /// panicked) and its ledger was reverted, its history saved and judged; a guard stops it if
+    /// the suite is dropped (Ctrl-C). See [`traffic`].
+    pub workload: bool,
 }
 
 /// A named group of checks.
@@ -93,7 +98,8 @@ pub trait Suite: Send + Sync {
     fn changes_statefulset(&self) -> Option<StatefulSetChange> {
         None
     }
-    /// Runs the suite. An `Err` aborts it and is recorded as a failed check.
+    /// Runs the suite's steps (the runner has started its workload if it declares one). An `Err`
+    /// aborts it and is recorded as a failed check, except [`Stopped`]: a failed step, recorded already.
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;
 }
 
@@ -124,6 +130,25 @@ pub fn select(names: &[String]) -> Result<Vec<Box<dyn Suite>>> {
     Ok(all().into_iter().filter(|s| if names.is_empty() { s.in_walkthrough() } else { names.iter().any(|n| n == s.name()) }).collect())
 }
 
+/// A step of the suite failed and was recorded as a failed check: `?` on it ends the suite there
+/// (later checks would only repeat the failure). Not a failure of its own: the runner records
+/// nothing more for it, and still reverts the ledger and stops the workload.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the suite stopped at a failed check")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Whether a suite's error is [`Stopped`]: it ended at a check recorded as failed already.
+pub fn is_stopped(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Stopped>().is_some()
+}
+
 /// What a suite works with, and where it records what it saw.
 pub struct SuiteCtx {
     pub platform: Arc<dyn Platform>,
@@ -143,6 +168,7 @@ pub struct SuiteCtx {
     started_at: chrono::DateTime<chrono::Utc>,
     ledger: Ledger,
     faults: Vec<FaultOp>,
+    workload_unjudged: Option<String>,
 }
 
 /// A fault as an operation of the suite's history, beside the client's (`faults.jsonl`).
@@ -162,6 +188,7 @@ impl SuiteCtx {
         SuiteCtx {
             ledger: Ledger::new(platform.clone()),
             faults: Vec::new(),
+            workload_unjudged: None,
             platform,
             config,
             run_dir,
@@ -246,9 +273,9 @@ impl SuiteCtx {
         if self.ledger.owed().is_empty() {
             return;
         }
-        let start = Instant::now();
-        let done = self.ledger.revert_all().await.map(|names| format!("the suite left {}: done", names.join(", ")));
-        self.record("every fault the suite left was reverted", start, done);
+        let ledger = self.ledger.clone();
+        let done = async { ledger.revert_all().await.map(|names| format!("the suite left {}: done", names.join(", "))) };
+        self.check("every fault the suite left was reverted", done).await;
     }
 
     /// Attaches the judged workload to the suite's report.
@@ -260,22 +287,75 @@ impl SuiteCtx {
         self.workload = Some(summary);
     }
 
-    /// Runs one check: `Ok(evidence)` passes, `Err(what was wrong)` fails. Returns whether it
-    /// passed, so a suite can stop when later checks would only repeat the failure.
-    pub async fn check<F>(&mut self, name: &str, f: F) -> bool
+    /// Says that the suite made no fault for its workload to run through (`why`): the runner then
+    /// saves the workload's history without judging it, and its check is skipped, saying so.
+    pub fn skip_workload(&mut self, why: impl Into<String>) {
+        self.workload_unjudged = Some(why.into());
+    }
+
+    /// Why the workload is not to be judged, once (see [`SuiteCtx::skip_workload`]).
+    pub(crate) fn take_workload_skip(&mut self) -> Option<String> {
+        self.workload_unjudged.take()
+    }
+
+    /// Runs one step of the suite as a check, timed: `Ok(evidence)` passes and is returned;
+    /// `Err(what was wrong)` fails and returns [`Stopped`], so that `?` ends the suite there.
+    pub async fn step<F>(&mut self, name: &str, f: F) -> anyhow::Result<String>
     where
         F: Future<Output = anyhow::Result<String>>,
     {
         let start = Instant::now();
         let result = f.await;
-        self.record(name, start, result)
+        self.judged(name, start.elapsed(), result)
     }
 
-    /// Records a check whose work was done already (started at `start`).
-    pub fn record(&mut self, name: &str, start: Instant, result: anyhow::Result<String>) -> bool {
-        let duration_ms = start.elapsed().as_millis() as u64;
-        let (verdict, message) = match result {
-            Ok(evidence) => (Verdict::Pass, evidence),
+    /// [`SuiteCtx::step`] for work that needs the context itself (marks, metrics,
+    /// [`Fault::wait_whole`](faults::Fault::wait_whole)).
+    pub async fn step_with<F>(&mut self, name: &str, f: F) -> anyhow::Result<String>
+    where
+        F: AsyncFnOnce(&mut SuiteCtx) -> anyhow::Result<String>,
+    {
+        let start = Instant::now();
+        let result = f(self).await;
+        self.judged(name, start.elapsed(), result)
+    }
+
+    /// Runs one check that the suite goes on after whatever it found: `Ok(evidence)` passes,
+    /// `Err(what was wrong)` fails. Returns whether it passed.
+    pub async fn check<F>(&mut self, name: &str, f: F) -> bool
+    where
+        F: Future<Output = anyhow::Result<String>>,
+    {
+        self.step(name, f).await.is_ok()
+    }
+
+    /// [`SuiteCtx::check`] for work that needs the context itself.
+    pub async fn check_with<F>(&mut self, name: &str, f: F) -> bool
+    where
+        F: AsyncFnOnce(&mut SuiteCtx) -> anyhow::Result<String>,
+    {
+        self.step_with(name, f).await.is_ok()
+    }
+
+    /// Records a check that failed before any work of its own (there was nothing to time), and
+    /// returns [`Stopped`] for a suite that ends there (`return Err(ctx.fail(..))`).
+    pub fn fail(&mut self, name: &str, why: anyhow::Error) -> anyhow::Error {
+        match self.judged(name, Duration::ZERO, Err(why)) {
+            Err(stopped) => stopped,
+            Ok(_) => unreachable!("a failure is judged failed"),
+        }
+    }
+
+    /// Returns [`Stopped`] for a suite that ends after checks that did not all pass.
+    pub fn stop(&self) -> anyhow::Error {
+        anyhow::Error::new(Stopped)
+    }
+
+    /// Records a check that took `took`; its evidence when it passed, [`Stopped`] when not.
+    fn judged(&mut self, name: &str, took: Duration, result: anyhow::Result<String>) -> anyhow::Result<String> {
+        let duration_ms = took.as_millis() as u64;
+        let (verdict, message) = match &result {
+            Ok(evidence) => (Verdict::Pass, evidence.clone()),
             Err(e) => (Verdict::Fail, format!("{e:#}")),
         };
         match verdict {
@@ -283,7 +363,7 @@ impl SuiteCtx {
             _ => tracing::warn!(suite = %self.name, "FAIL {name}: {message}"),
         }
         self.checks.push(CheckReport { name: name.to_string(), verdict, message, duration_ms });
-        verdict == Verdict::Pass
+        result.map_err(|_| anyhow::Error::new(Stopped))
     }
 
     /// Records a check that cannot apply here, with why: `skipped` in every report, never a pass.
@@ -324,7 +404,9 @@ impl SuiteCtx {
     /// The suite's report; an aborted suite gets a failed check saying why.
     pub fn finish(mut self, outcome: anyhow::Result<()>, started: Instant) -> SuiteReport {
         if let Err(e) = outcome {
-            self.record("suite completed", started, Err(e.context("suite aborted")));
+            if !is_stopped(&e) {
+                let _ = self.judged("suite completed", started.elapsed(), Err(e.context("suite aborted")));
+            }
         }
         if !self.faults.is_empty() {
             let faults = std::mem::take(&mut self.faults);

@@ -3,7 +3,6 @@
 //! selects its own pods; so losing one node costs one server, and a quorum survives.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
@@ -23,22 +22,21 @@ impl Suite for NodeFailure {
             summary: "every member on its own node, kept apart by the live StatefulSet's required podAntiAffinity on kubernetes.io/hostname",
             needs: &[Capability::Nodes],
             disruptive: false,
+            workload: false,
         }
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
         let p = ctx.platform.clone();
         let Some(cluster) = p.cluster() else { bail!("{} has no nodes to spread members over", p.kind()) };
-        let start = Instant::now();
         let mut nodes = BTreeMap::new();
         for m in p.members() {
             let s = p.status(&m).await?;
             nodes.insert(m, s.node);
         }
-        ctx.record("each member on a different node", start, distinct_nodes(&nodes));
-        let start = Instant::now();
-        let sts = cluster.live_statefulset().await;
-        ctx.record("the live StatefulSet requires podAntiAffinity on kubernetes.io/hostname", start, sts.and_then(|s| anti_affinity(&s)));
+        ctx.check("each member on a different node", async { distinct_nodes(&nodes) }).await;
+        let anti = async { anti_affinity(&cluster.live_statefulset().await?) };
+        ctx.check("the live StatefulSet requires podAntiAffinity on kubernetes.io/hostname", anti).await;
         Ok(())
     }
 }

@@ -90,6 +90,7 @@ impl Suite for Partition {
             summary: "beyond the walkthrough: the leader cut off, a follower cut off, the leader's packets dropped one way; each in force, a leader on the majority side, healed, whole; the register history linearizable",
             needs: &[Capability::Partitions],
             disruptive: true,
+            workload: true,
         }
     }
 
@@ -100,11 +101,11 @@ impl Suite for Partition {
         anyhow::ensure!(members.len() >= 3, "a partition needs at least three members (a majority on one side); the manifest has {}", members.len());
         let hello = faults::write_hello(p.as_ref(), &members[0], t.operation).await?;
         let prefix = format!("{}/{}", ctx.prefix, ctx.name());
-        // The two workloads start side by side, and what cuts need (Kubernetes: each pod's helper
-        // container) is made ready meanwhile. A failure of that is left to the first probe, which
-        // reports it.
+        // The register workload starts beside the runner's, and what cuts need (Kubernetes: each
+        // pod's helper container) is made ready meanwhile. A failure of that is left to the first
+        // probe, which reports it.
         let workload = ctx.config.workload.clone();
-        let (prepared, traffic, register) = tokio::join!(p.prepare_cuts(&members), super::traffic::Traffic::start(ctx), async {
+        let (prepared, register) = tokio::join!(p.prepare_cuts(&members), async {
             let mut addrs = Vec::new();
             for m in &members {
                 addrs.push(p.client_addr(m).await?);
@@ -114,7 +115,7 @@ impl Suite for Partition {
         if let Err(e) = prepared {
             tracing::warn!("preparing the partitions: {e:#}");
         }
-        let (traffic, register) = (traffic?, register?);
+        let register = register?;
         ctx.mark("register workload started");
         let mut baseline = Baseline { register: &register, since: Instant::now(), done: false };
 
@@ -133,12 +134,10 @@ impl Suite for Partition {
         let ops = register.recorded();
         let history = register.stop().await;
         ctx.mark(format!("register workload stopped ({ops} operations)"));
-        judge_register(ctx, &history)?;
+        judge_register(ctx, &history).await?;
 
-        let start = Instant::now();
-        let intact = faults::hello_intact(p.as_ref(), &members[0], hello.czxid, t.operation).await;
-        ctx.record("/hello intact after the partitions", start, intact);
-        traffic.finish(ctx).await
+        ctx.check("/hello intact after the partitions", faults::hello_intact(p.as_ref(), &members[0], hello.czxid, t.operation)).await;
+        Ok(())
     }
 }
 
@@ -177,13 +176,12 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
     let port = p.manifest().pod_template().election_port();
     let key = scenario.key();
 
-    let start = Instant::now();
     let (view, earlier) = match carried {
         Some(AfterHeal { view, probes }) => (view, Some(probes)),
         None => match EnsembleView::observe(p.as_ref(), t.operation).await {
             Ok(v) => (v, None),
             Err(e) => {
-                ctx.record(&format!("{key}: the ensemble before the partition"), start, Err(e));
+                ctx.fail(&format!("{key}: the ensemble before the partition"), e);
                 return None;
             }
         },
@@ -193,7 +191,7 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
         _ => view.followers().last().map(|s| s.to_string()),
     };
     let Some(member) = picked else {
-        ctx.record(&format!("{key}: a {:?} to cut off", scenario.role()).to_lowercase(), start, Err(anyhow!("there is none: {}", view.describe())));
+        ctx.fail(&format!("{key}: a {:?} to cut off", scenario.role()).to_lowercase(), anyhow!("there is none: {}", view.describe()));
         return None;
     };
     let peers: Vec<String> = p.members().into_iter().filter(|m| *m != member).collect();
@@ -202,50 +200,56 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
     let what = cut.describe();
 
     // The probes must be able to succeed, or their failing under the cut would prove nothing.
-    let start = Instant::now();
-    let open = match earlier {
-        Some(all) => verdicts::all_reached(&involving(&all, &member)).map(|d| format!("{d}, probed after the last heal")),
-        None => probes(p.as_ref(), &pairs, port).await.and_then(|b| verdicts::all_reached(&b)),
+    let open = async {
+        match earlier {
+            Some(all) => verdicts::all_reached(&involving(&all, &member)).map(|d| format!("{d}, probed after the last heal")),
+            None => probes(p.as_ref(), &pairs, port).await.and_then(|b| verdicts::all_reached(&b)),
+        }
     };
-    if !ctx.record(&format!("{key}: before the cut, {member} and {} open each other's port {port}", peers.join(", ")), start, open) {
-        return None;
-    }
+    ctx.step(&format!("{key}: before the cut, {member} and {} open each other's port {port}", peers.join(", ")), open).await.ok()?;
 
     baseline.wait(ctx).await;
-    let start = Instant::now();
-    let (fault, set) = ctx.inject(&Action::Partition { cut: cut.clone() }).await;
-    if !ctx.record(&format!("{key}: {what}"), start, set.map(|_| "the rules are set".to_string())) {
-        return None;
-    }
+    let mut injected = None;
+    ctx.step_with(&format!("{key}: {what}"), async |ctx| {
+        let (fault, set) = ctx.inject(&Action::Partition { cut: cut.clone() }).await;
+        injected = Some(fault);
+        set.map(|_| "the rules are set".to_string())
+    })
+    .await
+    .ok()?;
+    let fault = injected.expect("injected before its check");
 
-    let start = Instant::now();
-    let during = probes(p.as_ref(), &pairs, port).await;
-    let counters = p.cut_counters(&member).await;
-    let in_force = during.and_then(|d| verdicts::cut_in_force(&d, &counters?, cut.one_way));
-    let ok = ctx.record(&format!("{key}: the partition is in force"), start, in_force);
+    let in_force = async {
+        let during = probes(p.as_ref(), &pairs, port).await;
+        let counters = p.cut_counters(&member).await;
+        during.and_then(|d| verdicts::cut_in_force(&d, &counters?, cut.one_way))
+    };
+    let ok = ctx.check(&format!("{key}: the partition is in force"), in_force).await;
 
     // The cut member noticing it lost the quorum and the majority electing (or keeping) a leader
     // happen side by side: wait for both at once, each timed when it was seen.
     let ok = ok && {
-        let start = Instant::now();
-        let (stopped, led) = tokio::join!(async { wait_not_serving(p.as_ref(), &member, t.ensemble_whole, t.operation).await.map(|()| chrono::Utc::now()) }, async {
-            wait_majority_leader(p.as_ref(), &member, t.ensemble_whole, t.operation).await.map(|l| (l, chrono::Utc::now()))
-        },);
-        let stopped = stopped.map(|at| {
-            let ms = fault.ms_to(at);
-            ctx.metric(&format!("{key}.fault_to_not_serving_ms"), ms);
-            format!("{member} says it is not serving {ms:.0} ms after the cut")
-        });
-        let stopped_ok = ctx.record(&format!("{key}: {member} stops serving"), start, stopped);
-        let served = match led {
-            Ok((leader, at)) => {
+        let mut led = None;
+        let stopped_ok = ctx
+            .check_with(&format!("{key}: {member} stops serving"), async |ctx| {
+                let (stopped, leader) = tokio::join!(async { wait_not_serving(p.as_ref(), &member, t.ensemble_whole, t.operation).await.map(|()| chrono::Utc::now()) }, async {
+                    wait_majority_leader(p.as_ref(), &member, t.ensemble_whole, t.operation).await.map(|l| (l, chrono::Utc::now()))
+                },);
+                led = Some(leader);
+                let ms = fault.ms_to(stopped?);
+                ctx.metric(&format!("{key}.fault_to_not_serving_ms"), ms);
+                Ok(format!("{member} says it is not serving {ms:.0} ms after the cut"))
+            })
+            .await;
+        let served = ctx
+            .check_with(&format!("{key}: a leader on the majority side serves a write"), async |ctx| {
+                let (leader, at) = led.expect("waited for beside the stop")?;
                 ctx.metric(&format!("{key}.fault_to_leader_ms"), fault.ms_to(at));
                 ctx.mark_at(at, format!("{key}: {leader} leads the majority"));
                 majority_write(p.as_ref(), &leader, &format!("{prefix}/partition-{n}"), t.operation).await.map(|w| format!("{leader} leads {}; {w}", peers.join(", ")))
-            }
-            Err(e) => Err(e),
-        };
-        ctx.record(&format!("{key}: a leader on the majority side serves a write"), start, served) && stopped_ok
+            })
+            .await;
+        served && stopped_ok
     };
 
     if ok {
@@ -256,33 +260,32 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
     // prove the heal and the wait for the ensemble to be whole run side by side, so the moment
     // it is whole is not noticed only after the probes. They probe every two members, not only
     // the healed one and its peers: the next round's proof that its probes can open.
-    let start = Instant::now();
     let heal_at = ctx.mark(format!("heal: {member}"));
-    let healed_check = format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", "));
-    if let Err(e) = ctx.revert(&Revert::Mend { member: member.clone() }).await {
-        ctx.record(&healed_check, start, Err(e));
-        return None;
+    let mut seen = None;
+    let healed_ok = ctx
+        .check_with(&format!("{key}: healed, {member} and {} open each other's port {port} again", peers.join(", ")), async |ctx| {
+            ctx.revert(&Revert::Mend { member: member.clone() }).await?;
+            let everyone = every_pair(&p.members());
+            let (after, (whole, whole_at)) = tokio::join!(probes(p.as_ref(), &everyone, port), async {
+                let whole = fault.wait_whole(ctx, &format!("{key}.")).await;
+                (whole, chrono::Utc::now())
+            });
+            let (healed, after) = match after {
+                Ok(all) => (verdicts::all_reached(&involving(&all, &member)), Some(all)),
+                Err(e) => (Err(e), None),
+            };
+            seen = Some((after, whole, whole_at));
+            healed
+        })
+        .await;
+    // The heal itself failed: the ledger heals it after the suite.
+    let (after, whole, whole_at) = seen?;
+    let view = whole.as_ref().ok().cloned();
+    if view.is_some() {
+        // wait_whole marked "whole again" just before it returned.
+        ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, whole_at));
     }
-    let whole_start = Instant::now();
-    let everyone = every_pair(&p.members());
-    let (after, (whole, whole_at)) = tokio::join!(probes(p.as_ref(), &everyone, port), async {
-        let whole = fault.wait_whole(ctx, &format!("{key}.")).await;
-        (whole, chrono::Utc::now())
-    });
-    let (healed, after) = match after {
-        Ok(all) => (verdicts::all_reached(&involving(&all, &member)), Some(all)),
-        Err(e) => (Err(e), None),
-    };
-    let healed_ok = ctx.record(&healed_check, start, healed);
-    let (rejoined, view) = match whole {
-        Ok(view) => {
-            // wait_whole marked "whole again" just before it returned.
-            ctx.metric(&format!("{key}.heal_to_whole_ms"), verdicts::ms_between(heal_at, whole_at));
-            (verdicts::rejoined(&view, &member), Some(view))
-        }
-        Err(e) => (Err(e), None),
-    };
-    let rejoined_ok = ctx.record(&format!("{key}: after the heal {member} rejoined, ensemble whole"), whole_start, rejoined);
+    let rejoined_ok = ctx.check(&format!("{key}: after the heal {member} rejoined, ensemble whole"), async { whole.and_then(|view| verdicts::rejoined(&view, &member)) }).await;
     match (view, after) {
         (Some(view), Some(probes)) if rejoined_ok && healed_ok && ok => Some(AfterHeal { view, probes }),
         _ => None,
@@ -346,17 +349,26 @@ async fn majority_write(p: &dyn Platform, member: &str, path: &str, op_timeout: 
 }
 
 /// Saves the register history and records its three judgements.
-fn judge_register(ctx: &mut SuiteCtx, history: &RegisterHistory) -> anyhow::Result<()> {
+async fn judge_register(ctx: &mut SuiteCtx, history: &RegisterHistory) -> anyhow::Result<()> {
     let file = ctx.artifact_path(REGISTER_FILE)?;
     history.save(&file)?;
-    let start = Instant::now();
-    let verdict = register::check(history, CHECK_BUDGET);
-    ctx.record(LINEARIZABLE, start, verdicts::register_linearizable(history, &verdict));
-    let start = Instant::now();
-    let g = register::judge(history);
-    ctx.record(GUARANTEES, start, verdicts::breaches(history, g.zxid_order.iter().chain(&g.session_order)));
-    let start = Instant::now();
-    ctx.record(SYNC_READS, start, verdicts::breaches(history, &g.sync_reads));
+    let mut checked = None;
+    ctx.check(LINEARIZABLE, async {
+        let verdict = register::check(history, CHECK_BUDGET);
+        let judged = verdicts::register_linearizable(history, &verdict);
+        checked = Some(verdict);
+        judged
+    })
+    .await;
+    let verdict = checked.expect("checked above");
+    let mut sync_reads = Vec::new();
+    ctx.check(GUARANTEES, async {
+        let g = register::judge(history);
+        sync_reads = g.sync_reads;
+        verdicts::breaches(history, g.zxid_order.iter().chain(&g.session_order))
+    })
+    .await;
+    ctx.check(SYNC_READS, async { verdicts::breaches(history, &sync_reads) }).await;
     let failing_part = match &verdict {
         Verdict::NotLinearizable { part, .. } => {
             let file = ctx.artifact_path(FAILING_PART_FILE)?;

@@ -5,7 +5,7 @@
 //! restart` sets (`kubectl.kubernetes.io/restartedAt`); the walkthrough's own manifest gets the
 //! walkthrough's patch, its cpu request to 0.3.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure};
 use async_trait::async_trait;
@@ -81,6 +81,7 @@ impl Suite for RollingUpdate {
             summary: "change the template (restartedAt; the walkthrough's cpu 0.3): members replaced one at a time in reverse order, a majority up throughout; history; undo",
             needs: &[],
             disruptive: true,
+            workload: true,
         }
     }
 
@@ -98,7 +99,6 @@ impl Suite for RollingUpdate {
         let old_cpu = cpu_of(&first.template).cloned();
         let old_restarted = restarted_at(&first.template).map(String::from);
         let change = Change::for_manifest(p.manifest(), Utc::now());
-        let traffic = super::traffic::Traffic::start(ctx).await?;
 
         let patch = change.patch(p.manifest().statefulset_document())?;
         let (fault, patched) = ctx.inject(&Action::PatchTemplate { patch, what: change.what() }).await;
@@ -106,14 +106,11 @@ impl Suite for RollingUpdate {
         let updated = rollout(ctx, &fault, "update", &first.hash).await;
 
         if let Some(new_hash) = updated {
-            let start = Instant::now();
-            let history = p.revisions().await.and_then(|revs| history_has_both(&revs, &first.hash, &change));
-            ctx.record("the revision history has the old and the new template", start, history);
+            ctx.check("the revision history has the old and the new template", async { history_has_both(&p.revisions().await?, &first.hash, &change) }).await;
 
             let (undo, rolled_back) = ctx.inject(&Action::Rollback).await;
             rolled_back?;
             if rollout(ctx, &undo, "undo", &new_hash).await.is_some() {
-                let start = Instant::now();
                 let back = async {
                     let revs = p.revisions().await?;
                     let statuses = super::faults::statuses(p.as_ref(), &members).await?;
@@ -121,21 +118,16 @@ impl Suite for RollingUpdate {
                         Change::Cpu => undo_restored(&revs, &first.hash, old_cpu.as_ref(), &statuses),
                         Change::RestartedAt(_) => undo_restored_annotation(&revs, &first.hash, old_restarted.as_deref(), &statuses),
                     }
-                }
-                .await;
-                ctx.record("undo restored the original template", start, back);
+                };
+                ctx.check("undo restored the original template", back).await;
                 // Ready is the readiness probe's word (`ruok` answers while a server elects or
                 // syncs): the ensemble is whole when every server says it serves.
-                let start = Instant::now();
-                let whole = undo.wait_whole(ctx, "undo.").await.map(|v| v.describe());
-                ctx.record("ensemble whole again after the undo", start, whole);
+                ctx.check_with("ensemble whole again after the undo", async |ctx| undo.wait_whole(ctx, "undo.").await.map(|v| v.describe())).await;
             }
         }
 
-        let start = Instant::now();
-        let intact = faults::hello_intact(p.as_ref(), &members[0], hello.czxid, t.operation).await;
-        ctx.record("/hello intact after the updates", start, intact);
-        traffic.finish(ctx).await
+        ctx.check("/hello intact after the updates", faults::hello_intact(p.as_ref(), &members[0], hello.czxid, t.operation)).await;
+        Ok(())
     }
 }
 
@@ -157,53 +149,50 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
     let t = ctx.config.timeouts.clone();
     let members = p.members();
     let n = members.len();
-    let start = Instant::now();
 
-    // Not the newest revision read right after the patch: on a cluster that can still be `from`,
-    // before the controller made the new one, and "every member on it" would hold at once.
-    let observed = wait::until(&format!("the controller to observe the change (an update revision other than {from})"), t.member_ready, Some(p.subscribe()), || async {
-        Ok(match p.update_revision().await? {
-            Some(r) if r != from => Seen::Done(r),
-            other => Seen::NotYet(format!("update revision {}", other.as_deref().unwrap_or("not observed yet"))),
+    let mut samples = Vec::new();
+    let mut reached = None;
+    let finished = ctx
+        .check(&format!("{label}: rollout finished, every member on the new revision and Ready"), async {
+            // Not the newest revision read right after the patch: on a cluster that can still be
+            // `from`, before the controller made the new one, and "every member on it" would hold at once.
+            let what = format!("the controller to observe the change (an update revision other than {from})");
+            let target = wait::until(&what, t.member_ready, Some(p.subscribe()), || async {
+                Ok(match p.update_revision().await? {
+                    Some(r) if r != from => Seen::Done(r),
+                    other => Seen::NotYet(format!("update revision {}", other.as_deref().unwrap_or("not observed yet"))),
+                })
+            })
+            .await?;
+            reached = Some(target.clone());
+            let what = format!("every member on revision {target} and Ready");
+            let done = wait::until(&what, t.member_ready * n as u32, Some(p.subscribe()), || async {
+                let mut behind = Vec::new();
+                for m in &members {
+                    let s = p.status(m).await?;
+                    if s.revision.as_deref() != Some(target.as_str()) || !s.ready {
+                        behind.push(format!("{m} {:?}{}", s.revision, if s.ready { "" } else { " not ready" }));
+                    }
+                }
+                Ok(if behind.is_empty() { Seen::Done(()) } else { Seen::NotYet(behind.join(", ")) })
+            });
+            // Samples must come often for "at every moment" to mean something: a member that hangs
+            // while shutting down must not stall them, so the four-letter words get a short deadline here.
+            let (done, sampled) = sampled(p.as_ref(), SAMPLE_TIMEOUT.min(t.operation), done).await;
+            samples = sampled;
+            done.map(|()| format!("revision {target} (was {from}) on all {n} members {} ms after the change", fault.clock.elapsed().as_millis()))
         })
-    })
-    .await;
-    let target = match observed {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.record(&format!("{label}: rollout finished, every member on the new revision and Ready"), start, Err(e));
-            return None;
-        }
-    };
-    let what = format!("every member on revision {target} and Ready");
-    let done = wait::until(&what, t.member_ready * n as u32, Some(p.subscribe()), || async {
-        let mut behind = Vec::new();
-        for m in &members {
-            let s = p.status(m).await?;
-            if s.revision.as_deref() != Some(target.as_str()) || !s.ready {
-                behind.push(format!("{m} {:?}{}", s.revision, if s.ready { "" } else { " not ready" }));
-            }
-        }
-        Ok(if behind.is_empty() { Seen::Done(()) } else { Seen::NotYet(behind.join(", ")) })
-    });
-    // Samples must come often for "at every moment" to mean something: a member that hangs while
-    // shutting down must not stall them, so the four-letter words get a short deadline here.
-    let (done, samples) = sampled(p.as_ref(), SAMPLE_TIMEOUT.min(t.operation), done).await;
-    let finished = ctx.record(
-        &format!("{label}: rollout finished, every member on the new revision and Ready"),
-        start,
-        done.map(|()| format!("revision {target} (was {from}) on all {n} members {} ms after the change", fault.clock.elapsed().as_millis())),
-    );
+        .await;
+    // The controller never observed the change: nothing rolled, nothing more to judge.
+    let target = reached?;
     if finished {
         let at = ctx.mark(format!("{label}: rollout finished"));
         ctx.metric(&format!("{label}.rollout_ms"), fault.ms_to(at));
     }
 
     let events: Vec<LifecycleEvent> = p.lifecycle().into_iter().filter(|e| e.at >= fault.at).collect();
-    ctx.record(&format!("{label}: members replaced one at a time in reverse ordinal order"), start, one_at_a_time(&events, &members));
-
-    let held = majority_held(&samples, n);
-    ctx.record(&format!("{label}: a majority was up at every sampled moment"), start, held);
+    ctx.check(&format!("{label}: members replaced one at a time in reverse ordinal order"), async { one_at_a_time(&events, &members) }).await;
+    ctx.check(&format!("{label}: a majority was up at every sampled moment"), async { majority_held(&samples, n) }).await;
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
     // Every sample, so a reader can see the ensemble through the rollout.
     if let Ok(path) = ctx.artifact_path(&format!("{label}-samples.jsonl")) {

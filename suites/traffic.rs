@@ -5,8 +5,15 @@
 //! The members' client addresses are resolved once, at start: on Docker each member's loopback
 //! port is reserved when the platform connects and kept across container restarts (like a
 //! Service in front of each pod), so sessions find a restarted member at the same address.
+//!
+//! The runner owns it, not the suite (a suite declares `workload: true` in its [`super::About`]):
+//! it is started before the suite runs, and stopped and judged after the suite ended and its
+//! ledger was reverted, whichever way it ended. [`Traffic`] is a guard: dropped unstopped (the
+//! run interrupted), it aborts the workers, so a workload never outlives its suite.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
 
 use super::SuiteCtx;
 use crate::workload::{self, CheckOptions, Workload};
@@ -48,74 +55,32 @@ impl Traffic {
     }
 
     /// Stops the workload, saves its history, reads the final state, judges it, and records the
-    /// check, the `unavailable_ms` metric and the workload summary.
-    pub async fn finish(self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
-        let start = Instant::now();
-        let ran_out = self.workload.finished();
-        let history = self.workload.stop().await;
-        ctx.mark(if ran_out { "workload stopped (its duration or operation budget ran out first)" } else { "workload stopped" });
-        let file = ctx.artifact_path(HISTORY_FILE)?;
-        history.save(&file)?;
-        let relative = format!("{}/{HISTORY_FILE}", ctx.name());
+    /// check, the `unavailable_ms` metric and the workload summary. The runner calls it after the
+    /// suite, on every path; a history that cannot be saved fails the check, saying so.
+    pub async fn finish(self, ctx: &mut SuiteCtx) {
+        ctx.check_with(CHECK, async move |ctx| {
+            let ran_out = self.workload.finished();
+            let history = self.workload.stop().await;
+            ctx.mark(if ran_out { "workload stopped (its duration or operation budget ran out first)" } else { "workload stopped" });
+            let file = ctx.artifact_path(HISTORY_FILE).context("saving the workload's history")?;
+            history.save(&file).context("saving the workload's history")?;
+            let relative = format!("{}/{HISTORY_FILE}", ctx.name());
 
-        let t = ctx.config.timeouts.clone();
-        let final_state = match workload::read_final_state(&self.addrs, &self.prefix, t.ensemble_whole).await {
-            Ok(s) => s,
-            Err(e) => {
-                ctx.record(CHECK, start, Err(e.context("reading the final state to judge the workload")));
-                return Ok(());
+            let t = ctx.config.timeouts.clone();
+            let final_state = workload::read_final_state(&self.addrs, &self.prefix, t.ensemble_whole).await.context("reading the final state to judge the workload")?;
+            let judgement = workload::check(&history, &final_state, &CheckOptions { bucket: BUCKET, origin: ctx.started_at() });
+            if let Some(ms) = judgement.unavailable_ms {
+                ctx.metric("unavailable_ms", ms as f64);
             }
-        };
-        let judgement = workload::check(&history, &final_state, &CheckOptions { bucket: BUCKET, origin: ctx.started_at() });
-        if let Some(ms) = judgement.unavailable_ms {
-            ctx.metric("unavailable_ms", ms as f64);
-        }
-        ctx.set_workload(judgement.summary(&relative));
-        let verdict = if judgement.acknowledged_writes == 0 {
-            Err(anyhow::anyhow!("no write was acknowledged, so nothing was shown: {}", judgement.describe()))
-        } else if judgement.passed() {
-            Ok(judgement.describe())
-        } else {
-            Err(anyhow::anyhow!("{}", judgement.describe()))
-        };
-        ctx.record(CHECK, start, verdict);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::config::{Config, WorkloadConfig};
-    use crate::suites::fake::FakePlatform;
-
-    /// A suite whose fault fails after the workload started returns with `?`, never reaching
-    /// `finish`: the workload stops with it and writes nothing into what runs next.
-    #[tokio::test]
-    async fn a_suite_that_fails_with_question_mark_mid_fault_leaves_no_workload_running() {
-        async fn failing_suite(ctx: &mut SuiteCtx, wrote: &mut i64, fake: &FakePlatform) -> anyhow::Result<()> {
-            let _traffic = Traffic::start(ctx).await?;
-            let before = fake.last_zxid("zk-0");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            *wrote = fake.last_zxid("zk-0") - before;
-            Err(anyhow::anyhow!("the fault could not be injected"))?;
-            unreachable!("the fault failed");
-        }
-        let fake = Arc::new(FakePlatform::new());
-        let platform: Arc<dyn crate::platform::Platform> = fake.clone();
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config { workload: WorkloadConfig { rate_per_second: 200, max_duration: Duration::from_secs(60), max_operations: 100_000 }, ..Config::default() };
-        let mut ctx = SuiteCtx::new("durability", platform, config, dir.path().to_path_buf());
-        let mut wrote = 0;
-        let outcome = failing_suite(&mut ctx, &mut wrote, &fake).await;
-        assert!(outcome.is_err());
-        assert!(wrote > 0, "the workload was writing while the suite ran");
-        // An operation in flight when the workers were aborted may still land: let it.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let stopped = fake.last_zxid("zk-0");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(fake.last_zxid("zk-0"), stopped, "the workload wrote after its suite returned");
+            ctx.set_workload(judgement.summary(&relative));
+            if judgement.acknowledged_writes == 0 {
+                bail!("no write was acknowledged, so nothing was shown: {}", judgement.describe())
+            } else if judgement.passed() {
+                Ok(judgement.describe())
+            } else {
+                bail!("{}", judgement.describe())
+            }
+        })
+        .await;
     }
 }

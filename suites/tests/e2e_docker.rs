@@ -80,6 +80,7 @@ const BITNAMI_MAP: &str = "docker.io/bitnami/zookeeper:3.9.5=zk-chaos/zookeeper-
 
 /// `cat FILE | zk-chaos ARGS --manifest - --image-map MAP`.
 fn fed(file: &str, map: &str, args: &[&str]) -> Run {
+    common::reference_images();
     let manifest = std::fs::read(fixture(file)).unwrap();
     let mut args = args.to_vec();
     args.extend(["--manifest", "-", "--image-map", map]);
@@ -111,7 +112,7 @@ fn assert_certified(run: &Run, version: &str) {
     }
     // The server is its container's pid 1 in both images: the probe is broken by stopping it from
     // outside the container, and the check says so.
-    let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in zk-0")).unwrap_or_else(|| panic!("{:#?}", run.checks("liveness")));
+    let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in ")).unwrap_or_else(|| panic!("{:#?}", run.checks("liveness")));
     assert!(fault.contains("pid 1 of its container") && fault.contains("through the Docker engine"), "{fault}");
     assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "the mapping is named in the report: {}", report["notes"]);
     assert_clean(run);

@@ -204,6 +204,7 @@ const PER_DEPLOYMENT: [&str; 8] = ["--suite", "conformance", "--suite", "integri
 #[test]
 fn negative_controls_fail_their_suites_and_the_reference_deployments_pass_theirs_on_one_kind_cluster() {
     let _one = exclusive();
+    common::reference_images();
     let mapped: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
     let shared = Shared::create(&mapped);
     negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped(&shared);
@@ -224,7 +225,7 @@ fn the_reference_deployments_pass_the_suites_that_judge_them(shared: &Shared) {
         }
         assert_eq!(report["suites"].as_array().unwrap().len(), 5, "{file}: {report}");
         assert_eq!(run.code, 0, "{file}: {}", run.output());
-        let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in zk-0")).unwrap_or_else(|| panic!("{file}: {:#?}", run.checks("liveness")));
+        let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in ")).unwrap_or_else(|| panic!("{file}: {:#?}", run.checks("liveness")));
         assert!(fault.contains("pid 1 of its container") && fault.contains("from kind node"), "{file}: {fault}");
         assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "{file}: the mapping is named in the report: {}", report["notes"]);
     }

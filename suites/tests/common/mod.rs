@@ -14,3 +14,21 @@ pub fn start_docker() {
         assert!(out.status.success(), "{} exited {}:\n{}", script.display(), out.status, String::from_utf8_lossy(&out.stderr));
     });
 }
+
+/// Builds the reference deployments' look-alike images when missing or out of date
+/// (`ci/build-image.sh` for their base, then `ci/build-zookeeper-images.sh official bitnami`: both
+/// leave up-to-date images alone in seconds, and a fresh machine gets them built, its Maven
+/// installed from Debian's packages). Once per test binary; panics with the scripts' output.
+/// (Only the binaries that run the reference deployments call it.)
+#[allow(dead_code)]
+pub fn reference_images() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        start_docker();
+        for (script, args) in [("ci/build-image.sh", &[][..]), ("ci/build-zookeeper-images.sh", &["official", "bitnami"][..])] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+            let out = Command::new("bash").arg(&path).args(args).output().unwrap_or_else(|e| panic!("running {}: {e}", path.display()));
+            assert!(out.status.success(), "{} {} exited {}:\n{}", path.display(), args.join(" "), out.status, String::from_utf8_lossy(&out.stderr));
+        }
+    });
+}
