@@ -11,6 +11,7 @@ pub mod config;
 pub mod config_doc;
 pub mod ensemble;
 pub mod error;
+pub mod job;
 pub mod manifest;
 pub mod ownership;
 pub mod platform;

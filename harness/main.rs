@@ -114,6 +114,19 @@ enum Command {
     },
     /// Print the man page, with a section per command (`zk-chaos man > zk-chaos.1; man ./zk-chaos.1`).
     Man,
+    /// Certify from inside the cluster: a Job of zk-chaos's own image, with its ServiceAccount and least RBAC, runs the suites
+    /// against a namespace; its results are copied back and everything it made is removed (`--print`: the objects, applied by nobody).
+    #[command(after_help = JOB_HELP)]
+    Job(JobArgs),
+    /// Inside the Job's pod: run the suites as `run` does, then wait until `zk-chaos job` has copied the results.
+    #[command(hide = true)]
+    JobPod {
+        #[command(flatten)]
+        run: RunArgs,
+        /// How long to wait for the results to be copied before exiting anyway.
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+        collect_wait: std::time::Duration,
+    },
     /// The runs of a results folder over time: verdicts, and one chart per recovery time (RESULTS_DIR/history.html), or -o json|yaml.
     #[command(after_help = EXIT_CODES)]
     History {
@@ -127,6 +140,64 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
     },
+}
+
+const JOB_HELP: &str = "\
+The image: `bash ci/build-job-image.sh` builds zk-chaos/zk-chaos:VERSION from a zk-chaos binary (offline, on the fixtures' Debian base);
+load it into the cluster's nodes (kind load docker-image ...) or push it and give --image.
+Without --allow-disruption only the non-disruptive suites run and the RBAC cannot touch nodes, evict pods or add ephemeral containers.
+
+Exit codes: those of the run in the Job (0 passed, 1 failed), or 2 bad input, 3 no cluster or the image cannot start, 130 interrupted
+(the Job, its ServiceAccount, RBAC and the namespace it created are removed on every path).";
+
+/// `job`: where and what the Job runs.
+#[derive(Args, Clone)]
+struct JobArgs {
+    /// A suite to run (repeatable); default: every suite a cluster supports, the disruptive ones only with --allow-disruption.
+    #[arg(long = "suite", value_name = "NAME")]
+    suites: Vec<String>,
+    /// The manifest to certify: a file or - (stdin), sent to the pod in a ConfigMap [default: the built-in reference manifest]
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+    /// A YAML config file for the run (sent with the manifest).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Run the manifest's image FROM as TO (repeatable), as `run` does.
+    #[arg(long = "image-map", value_name = "FROM=TO")]
+    image_map: Vec<String>,
+    /// StorageClass for volume claim templates that name none.
+    #[arg(long, value_name = "NAME")]
+    storage_class: Option<String>,
+    /// Stop at the first failed suite.
+    #[arg(long)]
+    fail_fast: bool,
+    /// The kubeconfig (default: KUBECONFIG, then ~/.kube/config, as kubectl).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// An existing namespace for the Job and the ensemble [default: one zk-chaos job creates and deletes]
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Let disruptive suites run on this context (exactly its name); the RBAC then also allows cordons, evictions and ephemeral containers.
+    #[arg(long, value_name = "CONTEXT")]
+    allow_disruption: Option<String>,
+    /// The image of zk-chaos the Job runs [default: zk-chaos/zk-chaos:VERSION, built by ci/build-job-image.sh]
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// Where the run folder is copied to (relative to the current directory).
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    results: PathBuf,
+    /// How long the run in the Job may take.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = humantime::parse_duration)]
+    timeout: std::time::Duration,
+    /// How long the pod waits, once its run is over, for its results to be copied.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    collect_wait: std::time::Duration,
+    /// Print the objects (Namespace, ServiceAccount, Role, ClusterRole, bindings, ConfigMap, Job) as YAML and exit; nothing is applied.
+    #[arg(long)]
+    print: bool,
 }
 
 #[derive(Subcommand)]
@@ -343,6 +414,16 @@ fn main() -> ExitCode {
             Command::Compare { run_a, run_b, max_factor, allow_different, output } => compare_command(&run_a, &run_b, max_factor, allow_different, output),
             Command::Check(args) => zk_chaos::check::run(&args),
             Command::Run(args) => run_command(args.common, args.suites).await,
+            Command::Job(args) => job_command(args).await,
+            Command::JobPod { run, collect_wait } => {
+                let results = run.common.results.clone();
+                let code = run_command(run.common, run.suites).await.unwrap_or_else(|e| {
+                    eprintln!("zk-chaos: {e}");
+                    e.exit_code()
+                });
+                zk_chaos::job::drive::await_collection(&results, code, collect_wait).await.map_err(|e| Error::Other(e.into()))?;
+                Ok(code)
+            }
             Command::Certify(args) => run_command(args, Vec::new()).await,
         }
     });
@@ -446,6 +527,91 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
             _ => 1,
         })
         .unwrap_or(exit::PASSED))
+}
+
+/// `job`: the plan checked and made (bad input before anything is created), printed with
+/// `--print`, else run on the cluster.
+async fn job_command(a: JobArgs) -> Result<i32> {
+    use zk_chaos::job;
+    use zk_chaos::platform::kube::{connect, safety};
+    let plan = job_plan(&a)?;
+    if a.print {
+        print!("{}", job::render(&job::documents(&plan))?);
+        return Ok(exit::PASSED);
+    }
+    let (kubeconfig, context) = connect::resolve(a.kubeconfig.as_deref(), a.context.as_deref())?;
+    let all = suites::all();
+    let disruptive: Vec<&str> = all.iter().filter(|s| s.disruptive() && plan.suites.iter().any(|n| n == s.name())).map(|s| s.name()).collect();
+    safety::check(&disruptive, &context, false, a.allow_disruption.as_deref())?;
+    let client = connect::client_for(kubeconfig, &context).await?;
+    let interrupt = tokio_util::sync::CancellationToken::new();
+    let (first, plan_for_quit, ctx) = (interrupt.clone(), plan.clone(), context.clone());
+    let listener = tokio::spawn(async move {
+        let mut signals = cli::Signals::new();
+        signals.next().await;
+        first.cancel();
+        signals.next().await;
+        eprintln!(
+            "zk-chaos job: quitting at once; what may be left: `kubectl --context {ctx} delete job,role,rolebinding,serviceaccount,configmap -n {ns} -l {l}={n}`, \
+             `kubectl --context {ctx} delete clusterrole,clusterrolebinding -l {l}={n}`{extra}",
+            ns = plan_for_quit.namespace,
+            l = job::JOB_LABEL,
+            n = plan_for_quit.name,
+            extra = if plan_for_quit.create_namespace { format!(", `kubectl --context {ctx} delete namespace {}`", plan_for_quit.namespace) } else { String::new() }
+        );
+        std::process::exit(exit::INTERRUPTED)
+    });
+    let code = job::drive::run(client, &context, &plan, &a.results, interrupt).await;
+    listener.abort();
+    code
+}
+
+/// The Job's plan from `job`'s arguments: every input read and checked here.
+fn job_plan(a: &JobArgs) -> Result<zk_chaos::job::JobPlan> {
+    use zk_chaos::job;
+    let suites = job::select_suites(&a.suites, a.allow_disruption.is_some())?;
+    for m in &a.image_map {
+        zk_chaos::manifest::images::parse_mapping("--image-map", m).map_err(Error::bad_input)?;
+    }
+    for (flag, d) in [("--timeout", a.timeout), ("--collect-wait", a.collect_wait)] {
+        if d.is_zero() {
+            return Err(Error::bad_input(format!("{flag} 0s: give a positive duration, e.g. 30m")));
+        }
+    }
+    let (manifest, parsed) = match &a.manifest {
+        Some(p) => {
+            let text = job::read_input(p, "--manifest")?;
+            let parsed = zk_chaos::manifest::Manifest::parse(&text, &p.display().to_string())?;
+            (Some(text), parsed)
+        }
+        None => (None, zk_chaos::manifest::Manifest::reference()?),
+    };
+    let config = match &a.config {
+        Some(p) => {
+            Config::load(p)?;
+            Some(job::read_input(p, "--config")?)
+        }
+        None => None,
+    };
+    let mut kinds: Vec<String> = parsed.documents.iter().filter_map(|d| d["kind"].as_str().map(str::to_string)).collect();
+    kinds.dedup();
+    let name = run::new_run_id("zk-chaos-job");
+    Ok(job::JobPlan {
+        namespace: a.namespace.clone().unwrap_or_else(|| name.clone()),
+        create_namespace: a.namespace.is_none(),
+        name,
+        image: a.image.clone().unwrap_or_else(job::default_image),
+        suites,
+        disruptive: a.allow_disruption.is_some(),
+        manifest,
+        kinds,
+        config,
+        image_map: a.image_map.clone(),
+        storage_class: a.storage_class.clone(),
+        fail_fast: a.fail_fast,
+        collect_wait: a.collect_wait,
+        timeout: a.timeout,
+    })
 }
 
 /// `--junit PATH` is checked before the run, not after it: its folder must exist and PATH must not

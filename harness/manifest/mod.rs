@@ -355,6 +355,55 @@ impl Manifest {
     pub fn ordered_ready(&self) -> bool {
         self.statefulset.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()).unwrap_or("OrderedReady") == "OrderedReady"
     }
+
+    /// The same manifest for a run whose objects are in `namespace`: a manifest rendered for a
+    /// namespace of its own (`metadata.namespace`, as `helm template` writes it) names that
+    /// namespace in the DNS names it bakes in (the Bitnami chart's `ZOO_SERVERS`:
+    /// `zk-zookeeper-0.zk-zookeeper-headless.default.svc.cluster.local`), which resolve nowhere once
+    /// its objects are applied elsewhere. Every `.<declared>.svc` in the pod template and in the
+    /// ConfigMaps' data becomes `.<namespace>.svc`; the note says how many. A manifest that names
+    /// no namespace, or the one given, is returned as it is, with no note.
+    pub fn moved_to_namespace(mut self, namespace: &str) -> (Manifest, Option<String>) {
+        let Some(declared) = self.statefulset.metadata.namespace.clone().filter(|d| d != namespace) else { return (self, None) };
+        let (from, to) = (format!(".{declared}.svc"), format!(".{namespace}.svc"));
+        fn rewrite(v: &mut Value, from: &str, to: &str, count: &mut usize) {
+            match v {
+                Value::String(s) if s.contains(from) => {
+                    *count += s.matches(from).count();
+                    *s = s.replace(from, to);
+                }
+                Value::Array(items) => items.iter_mut().for_each(|i| rewrite(i, from, to, count)),
+                Value::Object(map) => map.values_mut().for_each(|i| rewrite(i, from, to, count)),
+                _ => {}
+            }
+        }
+        let mut count = 0;
+        for doc in &mut self.documents {
+            let part = match doc.get("kind").and_then(Value::as_str) {
+                Some("StatefulSet") => doc.pointer_mut("/spec/template"),
+                Some("ConfigMap") => doc.get_mut("data"),
+                _ => None,
+            };
+            if let Some(part) = part {
+                rewrite(part, &from, &to, &mut count);
+            }
+        }
+        if count == 0 {
+            return (self, None);
+        }
+        self.statefulset = serde_json::from_value(self.statefulset_document().clone()).expect("a rewritten DNS name keeps the StatefulSet valid");
+        self.config_maps = self
+            .documents
+            .iter()
+            .filter(|d| d.get("kind").and_then(Value::as_str) == Some("ConfigMap"))
+            .map(|d| serde_json::from_value(d.clone()).expect("a rewritten DNS name keeps a ConfigMap valid"))
+            .collect();
+        let note = format!(
+            "the manifest was rendered for namespace {declared} (its metadata.namespace) and names it in {count} DNS name(s) of its pod template and ConfigMaps; \
+             its objects run in namespace {namespace}, so each `{from}` there reads `{to}`"
+        );
+        (self, Some(note))
+    }
 }
 
 /// A value outside the enum the API server accepts for `{at}.{field}`.
@@ -645,5 +694,28 @@ mod tests {
         assert!(!selects(&serde_json::json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["zk"]}]}), &labels));
         assert!(selects(&serde_json::json!({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}), &labels));
         assert!(selects(&serde_json::json!({}), &labels), "the empty selector selects everything");
+    }
+
+    #[test]
+    fn a_manifest_rendered_for_a_namespace_is_moved_with_its_dns_names() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: scripts, namespace: default}\ndata:\n  setup.sh: \"nc zk-0.zk-hs.default.svc.cluster.local 2181\"\n---\n\
+            apiVersion: v1\nkind: Service\nmetadata: {name: zk-hs, namespace: default}\nspec:\n  clusterIP: None\n  selector: {app: zk}\n---\n\
+            apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: zk, namespace: default}\nspec:\n  serviceName: zk-hs\n  replicas: 3\n  selector: {matchLabels: {app: zk}}\n  \
+            template:\n    metadata: {labels: {app: zk}}\n    spec:\n      containers:\n        - name: zookeeper\n          image: zookeeper:3.9.5\n          env:\n            \
+            - {name: ZOO_SERVERS, value: \"zk-0.zk-hs.default.svc.cluster.local:2888:3888::1 zk-1.zk-hs.default.svc.cluster.local:2888:3888::2\"}\n            \
+            - {name: OTHER, value: \"my.defaults.example\"}\n";
+        let m = Manifest::parse(text, "rendered").unwrap();
+        let (moved, note) = m.clone().moved_to_namespace("zk-chaos-1");
+        let env = &moved.pod_template().env;
+        let servers = env.iter().find(|(k, _)| k == "ZOO_SERVERS").map(|(_, v)| v.clone()).unwrap_or_default();
+        assert_eq!(servers, "zk-0.zk-hs.zk-chaos-1.svc.cluster.local:2888:3888::1 zk-1.zk-hs.zk-chaos-1.svc.cluster.local:2888:3888::2");
+        assert!(env.iter().any(|(k, v)| k == "OTHER" && v == "my.defaults.example"), "only `.default.svc` is rewritten: {env:?}");
+        let data = moved.config_maps[0].data.as_ref().unwrap();
+        assert_eq!(data["setup.sh"], "nc zk-0.zk-hs.zk-chaos-1.svc.cluster.local 2181");
+        let note = note.unwrap();
+        assert!(note.contains("rendered for namespace default") && note.contains("in 3 DNS name(s)") && note.contains("zk-chaos-1"), "{note}");
+        // Already there, or no namespace of its own: unchanged, no note.
+        assert!(m.clone().moved_to_namespace("default").1.is_none());
+        assert!(crate::manifest::walkthrough().moved_to_namespace("zk-chaos-1").1.is_none());
     }
 }

@@ -40,7 +40,7 @@ pub fn write_all(report: &RunReport, dir: &Path, member_logs: &BTreeMap<String, 
 }
 
 /// `results/latest` -> the run folder (a relative symlink, replaced atomically).
-fn point_latest(dir: &Path) -> anyhow::Result<()> {
+pub fn point_latest(dir: &Path) -> anyhow::Result<()> {
     let Some(parent) = dir.parent() else { return Ok(()) };
     let name = dir.file_name().context("run folder has no name")?;
     let tmp = parent.join(".latest.tmp");

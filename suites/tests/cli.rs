@@ -591,3 +591,47 @@ fn history_charts_the_runs_of_a_results_folder() {
     let (code, _, err) = zk_chaos(&["history", dir.path().join("nothing").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `zk-chaos job --print` prints the objects it would apply (what `kubectl apply -f -` takes), and
+/// bad input is refused with one paragraph and exit 2 before any cluster is contacted.
+#[test]
+fn job_prints_its_objects_and_refuses_bad_input_before_any_cluster() {
+    let (code, out, err) = zk_chaos(&["job", "--print", "-n", "zk", "--suite", "manifest", "--image", "registry.example/zk-chaos:1"]);
+    assert_eq!(code, 0, "{err}");
+    for kind in ["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Job"] {
+        assert_eq!(out.matches(&format!("\nkind: {kind}\n")).count(), 1, "{kind} in:\n{out}");
+    }
+    assert!(!out.contains("kind: Namespace") && !out.contains("kind: ConfigMap"), "{out}");
+    assert!(out.contains("image: registry.example/zk-chaos:1") && out.contains("- job-pod") && out.contains("- manifest"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    // A kubeconfig that is read, never contacted: its context is not the one allowed to be disrupted.
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: prod\n  cluster:\n    server: https://127.0.0.1:9\n\
+         contexts:\n- name: prod\n  context:\n    cluster: prod\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let kc = kubeconfig.to_str().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, needle) in [
+        (vec!["job", "--suite", "maintenance"], "suite 'maintenance' is disruptive"),
+        (vec!["job", "--suite", "nope"], "unknown suite 'nope'"),
+        (vec!["job", "--manifest", d], "is a directory"),
+        (vec!["job", "--manifest", "/nonexistent.yaml"], "/nonexistent.yaml"),
+        (vec!["job", "--timeout", "0s"], "--timeout 0s"),
+        (vec!["job", "--image-map", "zookeeper:3.9.5"], "write it FROM=TO"),
+        (vec!["job", "--kubeconfig", kc, "--allow-disruption", "kind-test", "--suite", "maintenance"], "--allow-disruption names 'kind-test'"),
+        (vec!["job", "--kubeconfig", kc, "--context", "staging"], "has no context 'staging'"),
+    ] {
+        let (code, out, err) = zk_chaos(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one paragraph: {err}");
+    }
+    // The cluster is contacted only once the input is good: nothing answers there (exit 3).
+    let (code, _, err) = zk_chaos(&["job", "--kubeconfig", kc, "--suite", "manifest"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("cannot be reached"), "{err}");
+}

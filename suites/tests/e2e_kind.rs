@@ -2,10 +2,12 @@
 //! `--platform kind` (a cluster of its own, created and deleted by the command, its repeat on the
 //! same cluster interrupted), and the negative controls fail their suites on one shared cluster,
 //! each run in a namespace of its own through `--platform kube`; so does the partition suite,
-//! passing on the reference deployment and failing on the standalone one.
+//! passing on the reference deployment and failing on the standalone one; and `zk-chaos job` runs
+//! the certification as a Job inside a cluster of its own and copies its results back.
 //!
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
-//! and the fixture and partition helper images (`ci/build-image.sh`). One cluster at a time: two
+//! and the fixture and partition helper images (`ci/build-image.sh`); the job test builds zk-chaos's own
+//! image (`ci/build-job-image.sh`, from this binary). One cluster at a time: two
 //! would not fit two cores.
 
 use std::process::Command;
@@ -199,16 +201,19 @@ const REFERENCES: [(&str, &str); 2] =
 /// the servers say of their config, the data, the probe's own fault, a template change.
 const PER_DEPLOYMENT: [&str; 8] = ["--suite", "conformance", "--suite", "integrity", "--suite", "liveness", "--suite", "rolling-update"];
 
-/// One cluster for the negative controls and the reference deployments (a cluster of its own
-/// for each took 1.5-2 minutes more).
+/// One cluster for the negative controls, the reference deployments and `zk-chaos job` (a
+/// cluster of its own for each took 1.5-2 minutes more, and two at once do not fit the machine).
 #[test]
-fn negative_controls_fail_their_suites_and_the_reference_deployments_pass_theirs_on_one_kind_cluster() {
+fn negative_controls_fail_the_reference_deployments_pass_and_the_job_certifies_on_one_kind_cluster() {
     let _one = exclusive();
     common::reference_images();
-    let mapped: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
-    let shared = Shared::create(&mapped);
+    let job = job_image();
+    let mut images: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
+    images.push(&job);
+    let shared = Shared::create(&images);
     negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped(&shared);
     the_reference_deployments_pass_the_suites_that_judge_them(&shared);
+    job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back(&shared);
 }
 
 /// The official image configured by environment and the Bitnami chart's style, their images
@@ -400,4 +405,60 @@ fn an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found() {
     assert_eq!(live()["metadata"]["uid"], found["metadata"]["uid"], "the controlled StatefulSet was not re-created");
     assert_eq!(run.checks("as-found").len(), 2);
     shared.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+}
+
+/// The image of this very binary for `zk-chaos job`, built by ci/build-job-image.sh (up to date:
+/// a no-op); its name.
+fn job_image() -> String {
+    let image = format!("zk-chaos/zk-chaos:{}", env!("CARGO_PKG_VERSION"));
+    let out = Command::new("bash").arg(root().join("ci/build-job-image.sh")).arg(env!("CARGO_BIN_EXE_zk-chaos")).output().expect("running ci/build-job-image.sh");
+    assert!(out.status.success(), "ci/build-job-image.sh: {}", String::from_utf8_lossy(&out.stderr));
+    image
+}
+
+impl Shared {
+    /// The objects `zk-chaos job` labels, anywhere on the cluster: none must be left.
+    fn job_leftovers(&self) -> String {
+        let namespaced = self.kubectl(&["get", "jobs,serviceaccounts,roles,rolebindings,configmaps", "-A", "-l", "zk-chaos.job", "-o", "name"]);
+        let cluster = self.kubectl(&["get", "namespaces,clusterroles,clusterrolebindings", "-l", "zk-chaos.job", "-o", "name"]);
+        format!("{namespaced}{cluster}").trim().to_string()
+    }
+}
+
+/// `zk-chaos job` on kind: the Job (this binary's image, its ServiceAccount with the RBAC of the
+/// non-disruptive suites) certifies the reference deployment from inside the cluster with the
+/// in-cluster config, its results come back, and nothing it made is left; Ctrl-C during the run
+/// stops the Job, whose run removes its ensemble, and removes the rest.
+fn job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back(shared: &Shared) {
+    let kubeconfig = shared.cluster.kubeconfig.to_string_lossy().into_owned();
+    let context = shared.cluster.context();
+    let args = ["job", "--kubeconfig", &kubeconfig, "--context", &context, "--suite", "manifest", "--suite", "conformance"];
+
+    let started = std::time::Instant::now();
+    let run = zk_chaos(&args);
+    eprintln!("zk-chaos job (manifest, conformance) on kind: {:.0}s", started.elapsed().as_secs_f64());
+    assert_eq!(run.code, 0, "{}", run.output());
+    let report = run.report();
+    assert_eq!(report["verdict"], "pass", "{}", run.output());
+    assert_eq!(report["platform"], "kube");
+    let names: Vec<&str> = report["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["manifest", "conformance"]);
+    for s in report["suites"].as_array().unwrap() {
+        assert_eq!(s["verdict"], "pass", "{}: {}", s["name"], cli::suite_checks(s).join("\n"));
+    }
+    // Run inside the pod, on its service account (no kubeconfig there).
+    assert!(report["notes"].to_string().contains("context in-cluster"), "{}", report["notes"]);
+    let run_dir = run.results.path().join(report["run_id"].as_str().unwrap());
+    for f in ["report.html", "junit.xml", "summary.txt"] {
+        assert!(run_dir.join(f).is_file(), "{f} not copied back into {}", run_dir.display());
+    }
+    assert_eq!(shared.job_leftovers(), "", "zk-chaos job left objects behind\n{}", run.output());
+
+    // Ctrl-C while the pod's run is deploying: exit 130, nothing left (the namespace held the ensemble).
+    let mut bg = Background::start(&args);
+    bg.wait_for("job | ", 300);
+    bg.wait_for("deploying ", 300);
+    bg.signal("INT");
+    assert_eq!(bg.finish(420), Some(130), "{}", bg.log());
+    assert_eq!(shared.job_leftovers(), "", "the interrupted job left objects behind\n{}", bg.log());
 }

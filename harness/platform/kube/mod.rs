@@ -78,11 +78,14 @@ impl KubePlatform {
     /// A platform on `client`; creates nothing yet. `namespace`: `None` for one of the run's own.
     pub fn new(client: Client, context: String, manifest: Manifest, config: Config, run_id: String, namespace: Option<String>) -> KubePlatform {
         let own_namespace = namespace.is_none();
+        let namespace = namespace.unwrap_or_else(|| run_id.clone());
+        // The manifest's objects are applied in `namespace`: DNS names it baked for its own follow.
+        let (manifest, moved) = manifest.moved_to_namespace(&namespace);
         KubePlatform {
             client,
             kind: PlatformKind::Kube,
             context,
-            namespace: namespace.unwrap_or_else(|| run_id.clone()),
+            namespace,
             own_namespace,
             run_id,
             manifest,
@@ -94,7 +97,7 @@ impl KubePlatform {
             cordoned_any: Default::default(),
             kind_cluster: None,
             delete_cluster: false,
-            notes: Mutex::new(Vec::new()),
+            notes: Mutex::new(moved.into_iter().collect()),
             storage_class: None,
             adopted: false,
         }

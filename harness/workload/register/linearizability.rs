@@ -48,7 +48,8 @@
 //! placement is a new (placed set, state). On one key with 5 sessions and 10% unknown outcomes,
 //! 2000 operations mostly stay [`Verdict::Unknown`] after 20 s (so does Porcupine), while 500
 //! take milliseconds to seconds; shrinking a long failing history can use up the rest of the
-//! budget (`minimal: false`). Keys are searched in parallel (one thread per core), each until the
+//! budget (`minimal: false`). Keys are searched in parallel (one thread per core; one after another
+//! below `PARALLEL_FROM` operations in all), each until the
 //! same deadline; the first found not linearizable stops the others. The memo
 //! keeps each configuration's placed set as two windows (see `Window`), a few words each when the
 //! search places operations roughly in invocation order. Unknown outcomes have a window of their
@@ -64,7 +65,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::history::{Call, Outcome, RegisterHistory, RegisterOp, State};
-use super::model::{Kind, Model, ZkRegister};
+use super::model::{Compact, CompactKind, Kind, Model, Values, ZkRegister};
 
 /// Which reads the black-box check requires to be linearizable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -205,7 +206,8 @@ pub fn unsupported<M: Model + ?Sized>(model: &M, history: &RegisterHistory) -> V
 /// Searches every partition, in parallel on up to the available cores, until `end`. The first
 /// not linearizable cancels the rest (they come back [`Search::Cancelled`]).
 fn search_partitions<M: Model + ?Sized>(model: &M, initial: &State, keys: &[(&str, Vec<Op>)], end: Instant) -> Vec<Search> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len());
+    let total: usize = keys.iter().map(|(_, ops)| ops.len()).sum();
+    let workers = if total < PARALLEL_FROM { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len()) };
     let stop = AtomicBool::new(false);
     if workers <= 1 {
         return keys
@@ -242,6 +244,11 @@ fn search_partitions<M: Model + ?Sized>(model: &M, initial: &State, keys: &[(&st
     }
     results.into_iter().map(|r| r.unwrap_or(Search::Cancelled)).collect()
 }
+
+/// Below this many operations in all, the partitions are searched one after another on the
+/// calling thread: on a busy machine starting and joining threads took milliseconds (6.824's
+/// `c01-bad`, 38 operations on 8 keys: 1-17 ms against Porcupine's 0.1), more than such searches.
+const PARALLEL_FROM: usize = 1000;
 
 /// Raises `stop` when `found` is not linearizable, so that the other partitions stop.
 fn stop_on_stuck(found: Search, stop: &AtomicBool) -> Search {
@@ -331,20 +338,95 @@ const NIL: usize = usize::MAX;
 /// two bit sets, of the operations with a return and of those without (unknown outcomes), each
 /// kept as its window (see [`Window`]): the index of its first word that is not full, and the
 /// words from there to its last word that is not empty. An entry is the two windows' first
-/// indices, the first window's length, both windows' words, and the state.
-type Memo = HashMap<u64, Vec<MemoEntry>, std::hash::BuildHasherDefault<PassThrough>>;
+/// indices, the first window's length, both windows' words, and the state. An entry sits in the
+/// table itself, its words inline when there are few (nearly always: see [`Window`]), so a look-up
+/// touches one bucket; entries whose hash met another's are chained in `overflow`. Longer windows'
+/// words go to one shared vector. Adding an entry allocates nothing (but amortized growth), and
+/// freeing the memo frees three blocks however many entries it holds.
+#[derive(Default)]
+struct Memo {
+    table: HashMap<u64, MemoEntry, std::hash::BuildHasherDefault<PassThrough>>,
+    overflow: Vec<MemoEntry>,
+    words: Vec<u64>,
+}
 
+/// Words of a window kept in the entry itself.
+const INLINE: usize = 3;
+
+#[derive(Clone, Copy)]
 struct MemoEntry {
+    /// The next entry with the same hash, in `overflow` (`u32::MAX`: none).
+    next: u32,
     lo: [u32; 2],
     split: u32,
-    words: Box<[u64]>,
+    len: u32,
     state: (u32, i64),
+    /// The words when `len <= INLINE`; else `inline[0]` is where they start in `Memo::words`.
+    inline: [u64; INLINE],
 }
 
 impl MemoEntry {
-    fn is(&self, lo: [u32; 2], sets: [&[u64]; 2], state: (u32, i64)) -> bool {
-        let (a, b) = self.words.split_at(self.split as usize);
-        self.state == state && self.lo == lo && a == sets[0] && b == sets[1]
+    fn new(words: &mut Vec<u64>, lo: [u32; 2], sets: [&[u64]; 2], state: (u32, i64), next: u32) -> MemoEntry {
+        let (split, len) = (sets[0].len(), sets[0].len() + sets[1].len());
+        let mut inline = [0u64; INLINE];
+        if len <= INLINE {
+            inline[..split].copy_from_slice(sets[0]);
+            inline[split..len].copy_from_slice(sets[1]);
+        } else {
+            inline[0] = words.len() as u64;
+            words.extend_from_slice(sets[0]);
+            words.extend_from_slice(sets[1]);
+        }
+        MemoEntry { next, lo, split: split as u32, len: len as u32, state, inline }
+    }
+
+    fn is(&self, words: &[u64], lo: [u32; 2], sets: [&[u64]; 2], state: (u32, i64)) -> bool {
+        if self.state != state || self.lo != lo || self.split as usize != sets[0].len() || self.len as usize != sets[0].len() + sets[1].len() {
+            return false;
+        }
+        let mine = if self.len as usize <= INLINE {
+            &self.inline[..self.len as usize]
+        } else {
+            let start = self.inline[0] as usize;
+            &words[start..start + self.len as usize]
+        };
+        // Word by word: the windows are a few words, where a call to memcmp costs more.
+        sets[0].iter().chain(sets[1]).zip(mine).all(|(x, y)| x == y)
+    }
+}
+
+impl Memo {
+    /// Adds the entry unless it is there already: whether it was new.
+    fn insert(&mut self, key: u64, lo: [u32; 2], sets: [&[u64]; 2], state: (u32, i64)) -> bool {
+        use std::collections::hash_map::Entry;
+        match self.table.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(MemoEntry::new(&mut self.words, lo, sets, state, u32::MAX));
+                true
+            }
+            Entry::Occupied(mut o) => {
+                let first = o.get();
+                if first.is(&self.words, lo, sets, state) {
+                    return false;
+                }
+                let mut at = first.next;
+                while at != u32::MAX {
+                    let e = &self.overflow[at as usize];
+                    if e.is(&self.words, lo, sets, state) {
+                        return false;
+                    }
+                    at = e.next;
+                }
+                let added = MemoEntry::new(&mut self.words, lo, sets, state, first.next);
+                o.get_mut().next = u32::try_from(self.overflow.len()).expect("fewer than 2^32 memo entries");
+                self.overflow.push(added);
+                true
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table.len() + self.overflow.len()
     }
 }
 
@@ -408,33 +490,9 @@ impl Drop for Release {
     }
 }
 
-/// The interned values: each value seen by the search and its number. Hashed with FNV-1a: the
-/// values are short and hashed at every step, where SipHash's setup dominated.
-type Values = HashMap<String, u32, std::hash::BuildHasherDefault<Fnv>>;
-
-/// FNV-1a (64 bits).
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// A hasher for keys that are already hashes.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(super) struct PassThrough(u64);
 
 impl std::hash::Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -451,7 +509,7 @@ impl std::hash::Hasher for PassThrough {
 }
 
 /// SplitMix64's finaliser: a well-spread 64-bit value for each input.
-fn mix(x: u64) -> u64 {
+pub(super) fn mix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -495,17 +553,12 @@ fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline
         last = e;
     }
 
-    // Values interned, so a state is two integers; the version as the model compares it (a
+    // Values interned once, before the search: a state is two integers and the model steps
+    // integers ([`Model::step_compact`]). The memo compares the version as the model does (a
     // model that cannot observe it freezes it, and equal values are one memo state).
     let mut seen = Release(Memo::default(), Values::default());
-    let intern = |values: &mut Values, s: &State| {
-        let k = values.len() as u32;
-        let id = match values.get(s.value.as_str()) {
-            Some(id) => *id,
-            None => *values.entry(s.value.clone()).or_insert(k),
-        };
-        (id, model.canonical_version(s))
-    };
+    let kinds: Vec<CompactKind> = ops.iter().map(|o| seen.1.compact_kind(&o.kind)).collect();
+    let memo_state = |s: Compact| (s.value, model.canonical_version(s.version));
     // Each operation's bit in the placed set: its set (0: it has a return, 1: unknown outcome)
     // and its rank in invocation order in that set (see [`Window`]).
     let mut by_call: Vec<usize> = (0..n).collect();
@@ -526,14 +579,14 @@ fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline
     // legal order.
     let keys: Vec<u64> = (0..n as u64).map(|i| mix(i + 1)).collect();
     let mut placed_hash = 0u64;
-    let mut stack: Vec<(usize, State)> = Vec::new();
-    // The longest legal prefix seen (id, state after each) and the operation it got stuck at.
+    let mut stack: Vec<(usize, Compact)> = Vec::new();
+    // The longest legal prefix seen (entry, state after each) and the operation it got stuck at.
     // Kept up to date incrementally: `low` is the lowest the stack has been since the prefix was
     // last copied, and the entries below it are still the stack's, so only those above are
     // copied again (copying the whole stack at each new depth made long histories quadratic).
-    let mut best: (Vec<(usize, State)>, usize) = (Vec::new(), NIL);
+    let mut best: (Vec<(usize, Compact)>, usize) = (Vec::new(), NIL);
     let mut low = 0usize;
-    let mut state = initial.clone();
+    let mut state = seen.1.compact(initial);
     let mut e = next[head];
     let mut steps: u64 = 0;
 
@@ -568,19 +621,17 @@ fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline
         }
         let i = e / 2;
         if e.is_multiple_of(2) {
-            if let Some(after) = model.step(&state, &ops[i].kind) {
+            if let Some(after) = model.step_compact(state, &kinds[i], &mut seen.1) {
                 let (k, b) = bit[i];
                 placed[k][b / 64] |= 1 << (b % 64);
                 placed_hash ^= keys[i];
                 let before = window[k];
                 window[k] = window[k].placed(&placed[k], b / 64);
                 debug_assert_eq!(window[k], Window::of_set(&placed[k]), "the window kept is the set's");
-                let st = intern(&mut seen.1, &after);
+                let st = memo_state(after);
                 let sets = [window[0].of(&placed[0]), window[1].of(&placed[1])];
                 let lo = [window[0].lo as u32, window[1].lo as u32];
-                let tried = seen.0.entry(memo_key(placed_hash, st)).or_default();
-                if !tried.iter().any(|t| t.is(lo, sets, st)) {
-                    tried.push(MemoEntry { lo, split: sets[0].len() as u32, words: [sets[0], sets[1]].concat().into(), state: st });
+                if seen.0.insert(memo_key(placed_hash, st), lo, sets, st) {
                     stack.push((e, std::mem::replace(&mut state, after)));
                     lift(&mut next, &mut prev, e);
                     e = next[head];
@@ -594,12 +645,13 @@ fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline
         } else {
             if best.1 == NIL || stack.len() > best.0.len() {
                 best.0.truncate(low.min(best.0.len()));
-                extend_order(&mut best.0, &stack, &state, ops);
+                extend_order(&mut best.0, &stack, state);
                 best.1 = ops[i].id;
                 low = stack.len();
             }
             let Some((c, before)) = stack.pop() else {
-                return Search::Stuck { linearized: best.0, stuck: best.1 };
+                let linearized = best.0.iter().map(|&(c, s)| (ops[c / 2].id, seen.1.state(s))).collect();
+                return Search::Stuck { linearized, stuck: best.1 };
             };
             low = low.min(stack.len());
             state = before;
@@ -616,12 +668,12 @@ fn search_in<M: Model + ?Sized>(model: &M, initial: &State, ops: &[Op], deadline
     Search::Linearizable(stack.iter().map(|(c, _)| ops[c / 2].id).collect())
 }
 
-/// Extends `order` (the stack's first entries as (id, state after each)) to the whole stack, the
-/// last state being `current`. An entry's state after it is the state saved when the next was
-/// placed, so it does not change while the entry stays on the stack.
-fn extend_order(order: &mut Vec<(usize, State)>, stack: &[(usize, State)], current: &State, ops: &[Op]) {
+/// Extends `order` (the stack's first entries as (call entry, state after each)) to the whole
+/// stack, the last state being `current`. An entry's state after it is the state saved when the
+/// next was placed, so it does not change while the entry stays on the stack.
+fn extend_order(order: &mut Vec<(usize, Compact)>, stack: &[(usize, Compact)], current: Compact) {
     for k in order.len()..stack.len() {
-        order.push((ops[stack[k].0 / 2].id, stack.get(k + 1).map_or(current, |(_, s)| s).clone()));
+        order.push((stack[k].0, stack.get(k + 1).map_or(current, |(_, s)| *s)));
     }
 }
 
@@ -1139,6 +1191,20 @@ mod tests {
         assert!(matches!(check(&hard(3).history(), BUDGET), Verdict::NotLinearizable { .. }));
     }
 
+    /// The deadline holds including cleanup: a search that runs out of budget after filling a
+    /// memo of millions of entries returns soon after its deadline (freeing the memo and the
+    /// values took seconds once). The bound is loose for a loaded machine running a debug build;
+    /// in a release build the overrun is a few milliseconds (see docs/src/checker-models.md).
+    #[test]
+    fn a_search_out_of_budget_returns_at_its_deadline() {
+        let budget = Duration::from_millis(1500);
+        let start = Instant::now();
+        let v = check(&hard(40).history(), budget);
+        let over = start.elapsed().saturating_sub(budget);
+        assert!(matches!(v, Verdict::Unknown { .. }), "{}", v.describe());
+        assert!(over < Duration::from_millis(500), "{over:?} past the deadline");
+    }
+
     #[test]
     fn the_verdict_serialises_for_the_report() {
         let mut h = H::new();
@@ -1271,13 +1337,22 @@ mod tests {
 
     #[test]
     fn a_memo_entry_is_equal_only_in_every_field() {
-        let e = MemoEntry { lo: [1, 2], split: 1, words: vec![7, 9].into(), state: (3, 4) };
-        assert!(e.is([1, 2], [&[7], &[9]], (3, 4)));
-        assert!(!e.is([0, 2], [&[7], &[9]], (3, 4)), "lo");
-        assert!(!e.is([1, 2], [&[8], &[9]], (3, 4)), "first set");
-        assert!(!e.is([1, 2], [&[7], &[8]], (3, 4)), "second set");
-        assert!(!e.is([1, 2], [&[7], &[9]], (3, 5)), "state");
-        assert!(!e.is([1, 2], [&[], &[7, 9]], (3, 4)), "where the sets split");
+        let mut memo = Memo::default();
+        assert!(memo.insert(5, [1, 2], [&[7], &[9]], (3, 4)), "new");
+        assert!(!memo.insert(5, [1, 2], [&[7], &[9]], (3, 4)), "there already");
+        // Each differs in one field and goes into the same chain (key 5): each is new once.
+        type Entry<'a> = ([u32; 2], [&'a [u64]; 2], (u32, i64));
+        let others: [Entry; 5] =
+            [([0, 2], [&[7], &[9]], (3, 4)), ([1, 2], [&[8], &[9]], (3, 4)), ([1, 2], [&[7], &[8]], (3, 4)), ([1, 2], [&[7], &[9]], (3, 5)), ([1, 2], [&[], &[7, 9]], (3, 4))];
+        for (lo, sets, state) in others {
+            assert!(memo.insert(5, lo, sets, state), "{lo:?} {sets:?} {state:?} is new");
+        }
+        for (lo, sets, state) in others {
+            assert!(!memo.insert(5, lo, sets, state), "{lo:?} {sets:?} {state:?} is there already");
+        }
+        assert!(!memo.insert(5, [1, 2], [&[7], &[9]], (3, 4)), "the first, deep in the chain");
+        assert!(memo.insert(6, [1, 2], [&[7], &[9]], (3, 4)), "another hash is another chain");
+        assert_eq!(memo.len(), 7);
     }
 
     /// The hashing is SplitMix64's finaliser (its first output from seed 0) and a pass-through.
@@ -1295,6 +1370,16 @@ mod tests {
             for mut op in hard(30).history().ops {
                 op.key = hard_key.into();
                 op.id += 100;
+                history.ops.push(op);
+            }
+            // Enough easy operations on a third key that the keys are searched in parallel.
+            let mut easy = H::new();
+            for i in 0..PARALLEL_FROM as i64 {
+                easy.write(0, &format!("e{i}"), (10 * i, 10 * i + 5), Outcome::Ok);
+            }
+            for mut op in easy.history().ops {
+                op.key = "/r/k2".into();
+                op.id += 1000;
                 history.ops.push(op);
             }
             let start = Instant::now();
@@ -1332,20 +1417,6 @@ mod tests {
         // Only the leading operations (no search needed) became the initial state.
         assert_eq!(ids(p), [1, 3, 4], "{}", p.describe());
         assert_eq!(p.stuck, 4);
-    }
-
-    /// The values' hasher is FNV-1a's 64-bit one (its published test vectors).
-    #[test]
-    fn the_values_hash_is_fnv_1a() {
-        use std::hash::Hasher;
-        let fnv = |bytes: &[u8]| {
-            let mut h = Fnv::default();
-            h.write(bytes);
-            h.finish()
-        };
-        assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]
