@@ -97,6 +97,8 @@ pub struct InFlight {
     pub kubeconfig: Option<std::path::PathBuf>,
     /// `--namespace`: the run's objects are in it (else in a namespace of the run's own).
     pub namespace: Option<String>,
+    /// `--adopt`: the ensemble in `namespace` is the user's; the run created nothing there.
+    pub adopted: bool,
 }
 
 /// What a second interrupt prints before the process quits: what may be left, by run id and label,
@@ -116,6 +118,9 @@ pub fn abandon_message(f: &InFlight) -> String {
         PlatformKind::Kube => {
             let context = f.context.as_deref().unwrap_or("CONTEXT");
             let objects = match &f.namespace {
+                Some(ns) if f.adopted => format!(
+                    "the adopted ensemble in namespace {ns} with its StatefulSet deleted or its template changed, if a suite was doing that (`kubectl rollout undo`, or `kubectl create -f` the found-statefulset.json in the run's results folder), and partition helpers (ephemeral containers) in its pods"
+                ),
                 Some(ns) => format!("its StatefulSet, Services, budget and PVCs labelled {RUN_LABEL}={run} in namespace {ns}"),
                 None => format!("its namespace {run} (labelled {RUN_LABEL}={run})"),
             };

@@ -278,6 +278,10 @@ struct KubeArgs {
     /// The kind cluster config for --platform kind [default: the built-in one: a control plane and four workers of zk-chaos/kind-node]
     #[arg(long, value_name = "PATH")]
     kind_config: Option<PathBuf>,
+    /// Certify the ensemble already running as this StatefulSet in -n NS (--platform kube), applying nothing: statefulset/NAME.
+    /// Read-only suites always; disruptive ones with --allow-disruption; the ensemble is left as found (checked at the end).
+    #[arg(long, value_name = "statefulset/NAME")]
+    adopt: Option<String>,
     /// StorageClass for volume claim templates that name none (kind default: zk-chaos-shared, movable volumes; `standard` pins them to nodes).
     #[arg(long, value_name = "NAME")]
     storage_class: Option<String>,
@@ -455,6 +459,7 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
             allow_disruption: args.kube.allow_disruption.clone(),
             kind_config: args.kube.kind_config.clone(),
             storage_class: args.kube.storage_class.clone(),
+            adopt: args.kube.adopt.clone(),
         },
     };
     let repeat = args.repeat;
@@ -462,7 +467,7 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     if let Some(path) = &args.junit {
         junit_path_usable(path)?;
     }
-    let prepared = run::prepare(opts)?;
+    let prepared = run::prepare_any(opts).await?;
     cli::ensure_image(&prepared).await?;
     // One listener for the whole command: a Ctrl-C between two repeated runs (while one run's
     // report is written or the next one connects) stops the repeat instead of being lost. A
@@ -637,6 +642,7 @@ fn in_flight(p: &run::Prepared, first_id: &str) -> cli::InFlight {
         },
         kubeconfig: k.kubeconfig.clone(),
         namespace: k.namespace.clone(),
+        adopted: k.adopt.is_some(),
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Prepared {
     pub suites: Vec<Box<dyn Suite>>,
     /// On `--platform kind`: the cluster config (`--kind-config`, else the built-in one).
     pub kind_config: Option<crate::platform::kube::kind::KindConfig>,
+    /// Selected suites that do not run, by name, with why: `certify --adopt` without
+    /// `--allow-disruption` for the context runs the read-only suites and reports the
+    /// disruptive ones skipped with this reason.
+    pub withheld: BTreeMap<String, String>,
 }
 
 impl Prepared {
@@ -56,7 +60,11 @@ impl Prepared {
 }
 
 /// Checks the manifest and the suite names. Bad input is an error here, before any platform work.
+/// With `--adopt` the manifest is the cluster's: see [`prepare_adopted`].
 pub fn prepare(opts: RunOptions) -> Result<Prepared> {
+    if opts.kube.adopt.is_some() {
+        return Err(Error::Other(anyhow::anyhow!("an adopting run is prepared by run::prepare_adopted, which reads its manifest from the cluster")));
+    }
     let mut manifest = Manifest::load_or_reference(opts.manifest.as_deref())?;
     let mut local = Vec::new();
     if !opts.config.images.is_empty() {
@@ -84,6 +92,66 @@ pub fn prepare(opts: RunOptions) -> Result<Prepared> {
             if unsupported.len() > 1 { "s" } else { "" }
         )));
     }
+    with_manifest(opts, manifest)
+}
+
+/// [`prepare`], or with `--adopt` [`prepare_adopted`].
+pub async fn prepare_any(opts: RunOptions) -> Result<Prepared> {
+    if opts.kube.adopt.is_some() {
+        prepare_adopted(opts).await
+    } else {
+        prepare(opts)
+    }
+}
+
+/// `--adopt statefulset/NAME -n NS`: checks the flags that go with it, then reads the live
+/// StatefulSet and the objects around it ([`crate::platform::kube::adopt::find`]) into the run's
+/// manifest. Contacts the cluster (reads only); creates nothing. Disruptive suites are refused
+/// before the cluster is contacted when named without `--allow-disruption` for the context, and
+/// withheld (reported skipped) when the run selected them by default (`certify`).
+pub async fn prepare_adopted(opts: RunOptions) -> Result<Prepared> {
+    use crate::platform::kube::{adopt, connect, safety};
+    let k = &opts.kube;
+    let target = k.adopt.clone().unwrap_or_default();
+    let asked = adopt::Asked {
+        platform: opts.platform.as_str(),
+        manifest: opts.manifest.is_some(),
+        namespace: k.namespace.as_deref(),
+        images: opts.config.image.is_some() || !opts.config.images.is_empty(),
+        storage_class: k.storage_class.is_some(),
+        kind_config: k.kind_config.is_some(),
+        keep: opts.keep,
+    };
+    if let Some(why) = adopt::refuse_combination(&asked) {
+        return Err(Error::bad_input(why));
+    }
+    let name = adopt::parse_target(&target).map_err(Error::bad_input)?;
+    let namespace = k.namespace.clone().unwrap_or_default();
+    let selected = suites::select(&opts.suites)?;
+    let (kubeconfig, context) = connect::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
+    let disruptive: Vec<&str> = selected.iter().filter(|s| s.disruptive() && s.platforms().contains(&PlatformKind::Kube)).map(|s| s.name()).collect();
+    let mut withheld = BTreeMap::new();
+    if !opts.suites.is_empty() {
+        safety::check(&disruptive, &context, false, k.allow_disruption.as_deref())?;
+    } else if safety::check(&disruptive, &context, false, k.allow_disruption.as_deref()).is_err() {
+        for d in &disruptive {
+            withheld.insert(
+                d.to_string(),
+                format!("disruptive, and the adopted ensemble runs on context '{context}', which zk-chaos did not create: --allow-disruption={context} lets it run"),
+            );
+        }
+    }
+    let client = connect::client_for(kubeconfig, &context).await?;
+    let found = adopt::find(&client, &namespace, &name, &context).await?;
+    let origin = format!("statefulset/{name} in namespace {namespace} on context {context} (adopted)");
+    let manifest = adopt::manifest(&found, &origin)?;
+    let mut p = with_manifest(opts, manifest)?;
+    p.withheld = withheld;
+    Ok(p)
+}
+
+/// The rest of [`prepare`] once the manifest is known: the suites, and what the platform refuses.
+fn with_manifest(opts: RunOptions, manifest: Manifest) -> Result<Prepared> {
     let suites = suites::select(&opts.suites)?;
     if let Some(s) = suites.iter().find(|s| !opts.suites.is_empty() && !s.platforms().contains(&opts.platform)) {
         // Asked for by name on a platform it cannot run on: say so now rather than skip it.
@@ -99,7 +167,7 @@ pub fn prepare(opts: RunOptions) -> Result<Prepared> {
         (PlatformKind::Kind, None) => Some(crate::platform::kube::kind::KindConfig::builtin()),
         _ => None,
     };
-    Ok(Prepared { opts, manifest, suites, kind_config })
+    Ok(Prepared { opts, manifest, suites, kind_config, withheld: BTreeMap::new() })
 }
 
 /// `<prefix>-YYYYmmdd-HHMMSS-xxxx`: sortable, unique enough, valid as a Docker and DNS name.
@@ -217,12 +285,12 @@ pub async fn connect(p: &Prepared, session: &Session, run_id: &str, last: bool) 
             let k = &p.opts.kube;
             let (kubeconfig, context) = connect::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
             // Refused before the cluster is even contacted.
-            let disruptive: Vec<&str> = p.suites.iter().filter(|s| s.disruptive() && s.platforms().contains(&PlatformKind::Kube)).map(|s| s.name()).collect();
+            let disruptive: Vec<&str> =
+                p.suites.iter().filter(|s| s.disruptive() && s.platforms().contains(&PlatformKind::Kube) && !p.withheld.contains_key(s.name())).map(|s| s.name()).collect();
             safety::check(&disruptive, &context, false, k.allow_disruption.as_deref())?;
             let client = connect::client_for(kubeconfig, &context).await?;
-            Ok(Arc::new(
-                KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), k.namespace.clone()).with_storage_class(k.storage_class.clone()),
-            ))
+            let kp = KubePlatform::new(client, context, p.manifest.clone(), p.opts.config.clone(), run_id.to_string(), k.namespace.clone());
+            Ok(Arc::new(if k.adopt.is_some() { kp.adopting() } else { kp.with_storage_class(k.storage_class.clone()) }))
         }
         PlatformKind::Kind => {
             use crate::platform::kube::{connect, kind, KubePlatform};
@@ -247,6 +315,16 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
     let run_dir = report::run_dir(&p.opts.results, platform.run_id());
     let mut suite_reports = Vec::new();
     let mut version = None;
+    if p.opts.kube.adopt.is_some() {
+        // The StatefulSet as found, for `kubectl create -f` should the process die before its teardown.
+        let saved = std::fs::create_dir_all(&run_dir).and_then(|()| {
+            let text = serde_json::to_string_pretty(p.manifest.statefulset_document()).unwrap_or_default();
+            std::fs::write(run_dir.join(FOUND_STATEFULSET), text + "\n")
+        });
+        if let Err(e) = saved {
+            tracing::warn!("saving the StatefulSet as found in {}: {e}", run_dir.display());
+        }
+    }
     let body = run_body(p, platform.clone(), &run_dir, &mut suite_reports, &mut version);
     let interrupted = tokio::select! {
         _ = body => false,
@@ -256,6 +334,9 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
         }
     };
 
+    if p.opts.kube.adopt.is_some() && !interrupted && suite_reports.iter().all(|s| s.name != "deploy") {
+        suite_reports.push(as_found(p, platform.clone(), &run_dir).await);
+    }
     let failed = interrupted || suite_reports.iter().any(|s: &SuiteReport| s.verdict == Verdict::Fail);
     let mut member_logs = BTreeMap::new();
     if failed {
@@ -299,6 +380,41 @@ pub async fn execute(p: &Prepared, platform: Arc<dyn Platform>, interrupt: impl 
     Finished { report, member_logs }
 }
 
+/// The name of the report's last part on an adopting run: whether the run left the ensemble
+/// as it found it.
+pub const AS_FOUND: &str = "as-found";
+
+/// The adopted StatefulSet as found, in an adopting run's results folder.
+pub const FOUND_STATEFULSET: &str = "found-statefulset.json";
+
+/// After the suites of an adopting run: every member Ready and the ensemble whole (within the
+/// `ensemble_whole` deadline), and the StatefulSet's spec, labels and annotations as they were
+/// found ([`crate::platform::kube::adopt::differences`]).
+async fn as_found(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path) -> SuiteReport {
+    let t = &p.opts.config.timeouts;
+    let started = Instant::now();
+    let since = Utc::now();
+    let mut ctx = SuiteCtx::new(AS_FOUND, platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
+    let whole = async { ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await.map(|v| v.describe()) };
+    ctx.check("every member Ready and serving, the ensemble whole, as found", whole).await;
+    let same = async {
+        let cluster = platform.cluster().ok_or_else(|| anyhow::anyhow!("{} has no live StatefulSet to compare", platform.kind()))?;
+        let now = cluster.live_statefulset().await?;
+        let found = p.manifest.statefulset_document();
+        let changed = crate::platform::kube::adopt::differences(found, &now);
+        anyhow::ensure!(changed.is_empty(), "StatefulSet {} is not as found: {}", p.manifest.name(), changed.join("; "));
+        Ok(format!(
+            "StatefulSet {}: spec, labels and annotations as found (uid now {})",
+            p.manifest.name(),
+            now.pointer("/metadata/uid").and_then(serde_json::Value::as_str).unwrap_or("?")
+        ))
+    };
+    ctx.check("the StatefulSet's spec unchanged", same).await;
+    let mut report = ctx.finish(Ok(()), started);
+    report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
+    report
+}
+
 /// A finished run: its report and, when it failed, every member's log.
 pub struct Finished {
     pub report: RunReport,
@@ -313,7 +429,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
     // The status line (or plain lines), until the suites are done.
     let _progress = crate::progress::start();
     let expected = crate::progress::expected(&p.opts.results, kind.as_str());
-    let runnable = p.suites.iter().filter(|s| s.platforms().contains(&kind)).count();
+    let runnable = p.suites.iter().filter(|s| s.platforms().contains(&kind) && !p.withheld.contains_key(s.name())).count();
     let mut ordinal = 0;
     let deploy_start = Instant::now();
     let deploy = p.suites.iter().any(|s| s.platforms().contains(&kind) && s.needs_ensemble(kind));
@@ -357,6 +473,10 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
             out.push(SuiteReport::skipped(suite.name(), &skip_reason(suite.as_ref(), kind)));
             continue;
         }
+        if let Some(why) = p.withheld.get(suite.name()) {
+            out.push(SuiteReport::skipped(suite.name(), why));
+            continue;
+        }
         if p.opts.fail_fast && out.iter().any(|s| s.verdict == Verdict::Fail) {
             out.push(SuiteReport::skipped(suite.name(), "--fail-fast: an earlier suite failed"));
             continue;
@@ -366,7 +486,25 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         ordinal += 1;
         crate::progress::suite(ordinal, runnable, suite.name(), expected.get(suite.name()).copied());
         tracing::info!("suite {} ({}): {}", suite.name(), walkthrough::titles(suite.sections()), suite.summary());
+        // A fault that would change a StatefulSet the run must not change (an adopted one a
+        // controller owns): the suite is skipped, saying why.
+        let refused = match suite.changes_statefulset() {
+            Some(change) => platform.statefulset_change_refused(change).await,
+            None => Ok(None),
+        };
+        if let Ok(Some(why)) = &refused {
+            tracing::info!("suite {}: skipped: {why}", suite.name());
+            out.push(SuiteReport::skipped(suite.name(), why));
+            continue;
+        }
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
+        if let Err(e) = refused {
+            ctx.fail("the StatefulSet may be changed by the suite's fault", e.context("reading the live StatefulSet"));
+            let mut report = ctx.finish(Ok(()), started);
+            report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
+            out.push(report);
+            continue;
+        }
         let ready = if i > 0 {
             // An earlier suite must not leave its damage to this one.
             let whole = async { ensemble::wait_whole(platform.as_ref(), t.ensemble_whole, t.operation).await.map(|v| v.describe()) };
@@ -595,6 +733,28 @@ mod tests {
             assert_eq!(check.verdict, crate::report::Verdict::Fail);
             assert_eq!(check.message, "uncordon w1: the API server is unavailable");
         }
+    }
+
+    /// A suite whose fault changes the StatefulSet, where the platform refuses that change (an
+    /// adopted StatefulSet a controller owns), is reported skipped with the platform's reason and
+    /// never started: no call changes the StatefulSet. A suite that changes nothing runs.
+    #[tokio::test]
+    async fn a_suite_whose_statefulset_change_is_refused_is_skipped_with_the_reason_and_never_started() {
+        use crate::suites::fake::{Call, FakePlatform};
+        let fake = Arc::new(FakePlatform::new());
+        let why = "the adopted StatefulSet zk is controlled by ZookeeperCluster/zk (metadata.ownerReferences)";
+        fake.refuse_statefulset_changes(why);
+        let mut o = opts(PlatformKind::Kube, Path::new("fixtures/zookeeper.yaml"));
+        o.suites = vec!["integrity".into(), "durability".into(), "rolling-update".into()];
+        let p = prepare(o).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut out, mut version) = (Vec::new(), None);
+        run_body(&p, fake.clone(), dir.path(), &mut out, &mut version).await;
+        let got: Vec<(&str, Verdict, Option<&str>)> = out.iter().map(|s| (s.name.as_str(), s.verdict, s.reason.as_deref())).collect();
+        assert_eq!(got, [("integrity", Verdict::Pass, None), ("durability", Verdict::Skipped, Some(why)), ("rolling-update", Verdict::Skipped, Some(why))]);
+        let changes: Vec<Call> =
+            fake.calls().into_iter().filter(|c| matches!(c, Call::DeleteStatefulSet | Call::ApplyStatefulSet | Call::PatchStatefulSet | Call::Rollback)).collect();
+        assert_eq!(changes, []);
     }
 
     /// The workload is the runner's: it runs while the suite does and is stopped, saved and

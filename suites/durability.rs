@@ -29,6 +29,10 @@ impl Suite for Durability {
         }
     }
 
+    fn changes_statefulset(&self) -> Option<crate::platform::StatefulSetChange> {
+        Some(crate::platform::StatefulSetChange::Delete)
+    }
+
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
         let p = ctx.platform.clone();
         let t = ctx.config.timeouts.clone();

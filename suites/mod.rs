@@ -34,7 +34,7 @@ use async_trait::async_trait;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::platform::{Capability, Platform, PlatformKind};
+use crate::platform::{Capability, Platform, PlatformKind, StatefulSetChange};
 use crate::report::model::{Marker, RegisterSummary, WorkloadSummary};
 use crate::report::{CheckReport, SuiteReport, Verdict};
 use faults::Fault;
@@ -92,6 +92,11 @@ pub trait Suite: Send + Sync {
     /// deploys nothing (`zk-chaos run --suite manifest` on Docker judges the file alone).
     fn needs_ensemble(&self, _platform: PlatformKind) -> bool {
         true
+    }
+    /// What its fault does to the StatefulSet itself, if anything: where the platform refuses
+    /// that change (an adopted StatefulSet a controller owns) the suite is skipped with the reason.
+    fn changes_statefulset(&self) -> Option<StatefulSetChange> {
+        None
     }
     /// Runs the suite's steps (the runner has started its workload if it declares one). An `Err`
     /// aborts it and is recorded as a failed check, except [`Stopped`]: a failed step, recorded already.

@@ -85,6 +85,10 @@ impl Suite for RollingUpdate {
         }
     }
 
+    fn changes_statefulset(&self) -> Option<crate::platform::StatefulSetChange> {
+        Some(crate::platform::StatefulSetChange::Template)
+    }
+
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
         let p = ctx.platform.clone();
         let t = ctx.config.timeouts.clone();

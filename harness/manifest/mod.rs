@@ -73,6 +73,15 @@ impl Manifest {
             return Err(bad("holds no objects; it needs at least a StatefulSet".into()));
         }
         let documents = input::expand_lists(documents).map_err(bad)?;
+        let digest = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
+        Manifest::from_documents(documents, origin, digest)
+    }
+
+    /// A manifest of objects already parsed (`documents`, in order), named `origin`, whose bytes
+    /// hash to `digest`: what [`Manifest::parse`] reads, and what an adopted ensemble's live
+    /// objects become ([`crate::platform::kube::adopt`]). Validated as a file is.
+    pub fn from_documents(documents: Vec<Value>, origin: &str, digest: String) -> Result<Manifest> {
+        let bad = |msg: String| Error::bad_input(format!("{origin}: {msg}"));
         let mut statefulsets = Vec::new();
         let (mut services, mut config_maps, mut secrets) = (Vec::new(), Vec::new(), Vec::new());
         let mut pdb = None;
@@ -107,7 +116,6 @@ impl Manifest {
             0 => return Err(bad("has no StatefulSet (apps/v1); the ensemble is a StatefulSet".into())),
             n => return Err(bad(format!("has {n} StatefulSets; zk-chaos certifies one ensemble at a time"))),
         };
-        let digest = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
         let notes = Vec::new();
         let manifest = Manifest { origin: origin.to_string(), digest, documents, statefulset, services, pdb, config_maps, secrets, notes };
         manifest.check_statefulset().map_err(bad)?;

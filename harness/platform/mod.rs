@@ -252,6 +252,15 @@ pub enum LifecycleKind {
     Deleted,
 }
 
+/// What a suite's fault does to the StatefulSet itself ([`Platform::statefulset_change_refused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatefulSetChange {
+    /// Deletes it (its pods go, its volumes stay) and re-creates it.
+    Delete,
+    /// Changes its pod template (a rolling update), then rolls it back.
+    Template,
+}
+
 /// A cordonable, drainable cluster of nodes: only Kubernetes platforms have one.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -356,6 +365,14 @@ pub trait Platform: Send + Sync {
     /// Applies a JSON patch to the StatefulSet (as `kubectl patch --type=json`); a change to the
     /// pod template starts a rolling update, which the platform carries out by itself.
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()>;
+    /// Why the run must not make `change` to the StatefulSet, when it must not: an adopted
+    /// StatefulSet that a controller owns, or whose deletion would delete its volumes (see
+    /// [`kube::adopt::change_refused`]). A suite whose fault is that change is then skipped with
+    /// the reason. `None` wherever the run created the StatefulSet itself.
+    async fn statefulset_change_refused(&self, change: StatefulSetChange) -> anyhow::Result<Option<String>> {
+        let _ = change;
+        Ok(None)
+    }
     /// The template revisions, oldest first (`kubectl rollout history`).
     async fn revisions(&self) -> anyhow::Result<Vec<Revision>>;
     /// The revision the StatefulSet is rolling out to (`status.updateRevision`), once the

@@ -238,6 +238,8 @@ pub struct FakePlatform {
     signals_containers: bool,
     /// The containers' root filesystem is read-only: `rm` and `chmod` of the image's files fail.
     read_only_root: bool,
+    /// Why the StatefulSet must not be changed (an adopted one a controller owns), if it must not.
+    refused_changes: Mutex<Option<String>>,
 }
 
 impl Default for FakePlatform {
@@ -302,6 +304,7 @@ impl FakePlatform {
             config_overrides: Mutex::default(),
             signals_containers: false,
             read_only_root: false,
+            refused_changes: Mutex::new(None),
         }
     }
 
@@ -368,6 +371,11 @@ impl FakePlatform {
     }
 
     /// Uncordoning `node` fails from now on, as when the API server is unavailable.
+    /// Refuses every change to the StatefulSet, saying `why` (as an adopted one a controller owns).
+    pub fn refuse_statefulset_changes(&self, why: &str) {
+        *self.refused_changes.lock().unwrap() = Some(why.to_string());
+    }
+
     pub fn fail_uncordon(&self, node: &str) {
         self.failing_uncordons.lock().unwrap().push(node.to_string());
     }
@@ -880,6 +888,9 @@ impl Platform for FakePlatform {
     }
     async fn update_revision(&self) -> anyhow::Result<Option<String>> {
         Ok(self.sim.revisions.lock().unwrap().last().map(|r| r.hash.clone()))
+    }
+    async fn statefulset_change_refused(&self, _change: crate::platform::StatefulSetChange) -> anyhow::Result<Option<String>> {
+        Ok(self.refused_changes.lock().unwrap().clone())
     }
     async fn rollback(&self) -> anyhow::Result<()> {
         self.call(Call::Rollback);

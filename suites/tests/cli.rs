@@ -84,6 +84,14 @@ fn bad_input_exits_2_with_a_reason() {
         (vec!["run", "--manifest", "/nonexistent.yaml"], "/nonexistent.yaml"),
         (vec!["run", "--image-map", "zookeeper:3.9.5"], "--image-map \"zookeeper:3.9.5\": write it FROM=TO"),
         (vec!["run", "--image-map", "zookeeper:3.9.5=x:1"], "names zookeeper:3.9.5, which the pod template does not run (it runs zk-chaos/zookeeper:3.8)"),
+        // --adopt: refused before any cluster is contacted (none is reachable here).
+        (vec!["run", "--platform", "kube", "--adopt", "statefulset/zk", "-n", "zk", "--manifest", "fixtures/zookeeper.yaml"], "--adopt and --manifest exclude each other"),
+        (vec!["certify", "--adopt", "statefulset/zk", "-n", "zk"], "--adopt needs --platform kube"),
+        (vec!["certify", "--platform", "kind", "--adopt", "statefulset/zk", "-n", "zk"], "--platform kind creates its own ensemble"),
+        (vec!["certify", "--platform", "kube", "--adopt", "statefulset/zk"], "needs the ensemble's namespace (-n NS)"),
+        (vec!["certify", "--platform", "kube", "--adopt", "deployment/zk", "-n", "zk"], "name the ensemble as kubectl does, statefulset/NAME"),
+        (vec!["certify", "--platform", "kube", "--adopt", "statefulset/zk", "-n", "zk", "--image-map", "a=b"], "--image-map"),
+        (vec!["certify", "--platform", "kube", "--adopt", "statefulset/zk", "-n", "zk", "--keep"], "--keep has nothing to keep"),
     ] {
         let (code, out, err) = zk_chaos(&args);
         assert_eq!(code, 2, "{args:?}: {out}{err}");

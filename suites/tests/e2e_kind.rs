@@ -142,6 +142,24 @@ impl Shared {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// [`Shared::kubectl`] with `input` on its standard input (`apply -f -`).
+    fn kubectl_fed(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let node = format!("{}-control-plane", self.cluster.name);
+        let mut child = Command::new("docker")
+            .args(["exec", "-i", &node, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker exec kubectl");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn namespace_exists(&self, ns: &str) -> bool {
         !self.kubectl(&["get", "namespace", ns, "--ignore-not-found", "-o", "name"]).trim().is_empty()
     }
@@ -322,6 +340,71 @@ fn negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_s
     assert!(said.contains(&format!("deleted namespace {id}")), "{said}");
     assert_eq!(shared.cordons(), vec![], "after clean");
     shared.assert_namespace_gone(&id);
+}
+
+/// `--adopt`: an ensemble applied with kubectl itself (the reference manifest, in a namespace of
+/// its own) is certified where it runs. A read-only suite (conformance) and one that deletes and
+/// re-creates the StatefulSet (durability) pass, and the ensemble is left as found: the
+/// StatefulSet's spec as it was (re-created, so a new uid), every member Ready, the namespace
+/// there, nothing labelled by the run. With a controller's ownerReference on the StatefulSet
+/// (a ConfigMap standing in for an operator), durability is skipped naming the controller.
+#[test]
+fn an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found() {
+    use zk_chaos::platform::kube::adopt;
+    let _one = exclusive();
+    let shared = Shared::create(&[]);
+    let ns = "adopted";
+    shared.kubectl(&["create", "namespace", ns]);
+    shared.kubectl_fed(&["-n", ns, "apply", "-f", "-"], std::fs::read_to_string(fixture("zookeeper.yaml")).unwrap().as_bytes());
+    shared.kubectl(&["-n", ns, "rollout", "status", "statefulset/zk", "--timeout=600s"]);
+    let live = || -> Value { serde_json::from_str(&shared.kubectl(&["-n", ns, "get", "statefulset", "zk", "-o", "json"])).unwrap() };
+    let found = live();
+    let (kubeconfig, context) = (shared.cluster.kubeconfig.to_string_lossy().into_owned(), shared.cluster.context());
+    let adopt_run = |suites: &[&str]| {
+        let mut args = vec!["run", "--platform", "kube", "--kubeconfig", &kubeconfig, "--context", &context, "--allow-disruption", &context, "--adopt", "statefulset/zk", "-n", ns];
+        for s in suites {
+            args.extend(["--suite", s]);
+        }
+        zk_chaos(&args)
+    };
+    let assert_as_found = |run: &Run| {
+        let as_found = run.checks("as-found");
+        assert!(as_found.iter().all(|c| c.starts_with("pass ")) && as_found.len() == 2, "{as_found:#?}\n{}", run.output());
+        let now = live();
+        assert_eq!(adopt::differences(&found, &now), Vec::<String>::new());
+        assert_eq!(now["status"]["readyReplicas"], 3, "{now}");
+        assert!(shared.namespace_exists(ns));
+        let labelled = shared.kubectl(&["-n", ns, "get", "statefulsets,services,poddisruptionbudgets,pvc,pods", "-l", "zk-chaos.run", "-o", "name"]);
+        assert_eq!(labelled.trim(), "", "the run labelled objects in the adopted namespace");
+    };
+
+    let run = adopt_run(&["conformance", "durability"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let report = run.report();
+    assert!(report["subject"]["manifest"].as_str().unwrap().starts_with(&format!("statefulset/zk in namespace {ns} on context {context} (adopted)")), "{report}");
+    for suite in ["conformance", "durability"] {
+        assert_eq!(run.suite(suite)["verdict"], "pass", "{suite}: {:#?}", run.checks(suite));
+    }
+    assert!(run.checks("durability").iter().any(|c| c.starts_with("pass /hello through zk-2 with its original cZxid")), "{:#?}", run.checks("durability"));
+    assert_as_found(&run);
+    assert_ne!(live()["metadata"]["uid"], found["metadata"]["uid"], "durability deleted and re-created the StatefulSet");
+
+    // Controlled: the StatefulSet-changing suite is skipped with its reason, the read-only one runs.
+    shared.kubectl(&["-n", ns, "create", "configmap", "keeper"]);
+    let keeper = shared.kubectl(&["-n", ns, "get", "configmap", "keeper", "-o", "jsonpath={.metadata.uid}"]);
+    let owner = format!(r#"{{"metadata":{{"ownerReferences":[{{"apiVersion":"v1","kind":"ConfigMap","name":"keeper","uid":"{keeper}","controller":true}}]}}}}"#);
+    shared.kubectl(&["-n", ns, "patch", "statefulset", "zk", "--type=merge", "-p", &owner]);
+    let found = live();
+    let run = adopt_run(&["conformance", "durability"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(run.suite("conformance")["verdict"], "pass", "{:#?}", run.checks("conformance"));
+    let durability = run.suite("durability");
+    assert_eq!(durability["verdict"], "skipped", "{durability}");
+    assert!(durability["reason"].as_str().unwrap().contains("controlled by ConfigMap/keeper (metadata.ownerReferences)"), "{durability}");
+    assert_eq!(adopt::differences(&found, &live()), Vec::<String>::new());
+    assert_eq!(live()["metadata"]["uid"], found["metadata"]["uid"], "the controlled StatefulSet was not re-created");
+    assert_eq!(run.checks("as-found").len(), 2);
+    shared.kubectl(&["delete", "namespace", ns, "--wait=false"]);
 }
 
 /// The image of this very binary for `zk-chaos job`, built by ci/build-job-image.sh (up to date:

@@ -25,6 +25,9 @@ pub struct KubeOptions {
     /// `--storage-class`: the StorageClass of volume claim templates that name none (on kind with
     /// its default config: `zk-chaos-shared`, volumes that can follow a pod to another node).
     pub storage_class: Option<String>,
+    /// `--adopt statefulset/NAME`: certify the ensemble that runs as that StatefulSet in
+    /// `namespace`, applying nothing ([`super::adopt`]); the StatefulSet's name.
+    pub adopt: Option<String>,
 }
 
 /// A client for the context, and the context's name; checks the API server answers.

@@ -3,6 +3,7 @@
 //! would. Members' client ports are reached by port-forward; exec, logs, restarts and readiness
 //! come from the API server. `kind` (see [`kind`]) is this platform on a cluster zk-chaos creates.
 
+pub mod adopt;
 pub mod clean;
 pub mod cluster;
 pub mod connect;
@@ -36,7 +37,7 @@ use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::run_labels;
-use crate::platform::{Cluster, Cut, CutCounters, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
+use crate::platform::{Cluster, Cut, CutCounters, ExecOutput, LifecycleEvent, MemberStatus, Platform, PlatformKind, Revision, StatefulSetChange, VolumeIdentity, RUN_LABEL};
 use crate::wait::{self, Seen};
 
 /// The field manager of every server-side apply.
@@ -68,6 +69,9 @@ pub struct KubePlatform {
     notes: Mutex<Vec<String>>,
     /// The StorageClass given to volume claim templates that name none.
     storage_class: Option<String>,
+    /// The run certifies the ensemble it found running (`--adopt`): it applies nothing, deletes
+    /// nothing of it, and re-creates the StatefulSet from the copy found if a fault deleted it.
+    adopted: bool,
 }
 
 impl KubePlatform {
@@ -95,7 +99,44 @@ impl KubePlatform {
             delete_cluster: false,
             notes: Mutex::new(moved.into_iter().collect()),
             storage_class: None,
+            adopted: false,
         }
+    }
+
+    /// The same platform certifying the ensemble found in the namespace given (`--adopt`), whose
+    /// manifest was read from the cluster ([`adopt::manifest`]).
+    pub fn adopting(mut self) -> KubePlatform {
+        self.adopted = true;
+        self.note(format!(
+            "adopted StatefulSet {} in namespace {}: the run applied nothing and leaves the namespace and the ensemble in place",
+            self.manifest.name(),
+            self.namespace
+        ));
+        self.note(format!(
+            "the suites' znodes stay in the adopted ensemble: /hello (created only if absent, as the walkthrough writes it) and what they wrote under /zk-chaos/{}",
+            self.run_id
+        ));
+        self
+    }
+
+    /// The adopted StatefulSet, re-created exactly as found (the copy without what the server
+    /// set), after a fault deleted it. A StatefulSet of the same name still being deleted (its
+    /// finalizers) is waited for, up to the operation timeout.
+    async fn recreate_as_found(&self) -> anyhow::Result<()> {
+        let doc = objects::into_namespace(self.manifest.statefulset_document(), &self.namespace);
+        let sts: StatefulSet = serde_json::from_value(doc).context("the StatefulSet as found")?;
+        let sets = self.statefulsets();
+        let name = self.manifest.name();
+        wait::until(&format!("StatefulSet {name} re-created as found"), self.config.timeouts.operation, None, || async {
+            match sets.create(&PostParams::default(), &sts).await {
+                Ok(_) => Ok(Seen::Done(())),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(Seen::NotYet(format!("{name} still exists (being deleted?): {}", s.message))),
+                Err(e) => Err(anyhow!(e).context(format!("creating StatefulSet {name}"))),
+            }
+        })
+        .await?;
+        tracing::info!("re-created StatefulSet {name} in {} as it was found", self.namespace);
+        Ok(())
     }
 
     /// Volume claim templates that name no StorageClass get `class` (the cluster's default otherwise).
@@ -764,6 +805,14 @@ impl Platform for KubePlatform {
     }
 
     async fn deploy(&self) -> anyhow::Result<()> {
+        if self.adopted {
+            // Nothing to apply: the ensemble must already be whole, as the user runs it.
+            self.start_poller();
+            for m in self.members() {
+                self.wait_ready(&m, self.config.timeouts.member_ready).await.context("the adopted ensemble is not whole")?;
+            }
+            return Ok(());
+        }
         self.ensure_namespace().await?;
         if !self.own_namespace {
             self.note(format!("namespace {} given with --namespace: the run removes only its own objects from it", self.namespace));
@@ -832,6 +881,13 @@ impl Platform for KubePlatform {
     }
 
     async fn prepare_cuts(&self, members: &[String]) -> anyhow::Result<()> {
+        if self.adopted {
+            self.note(format!(
+                "the partition helper ({}) runs as an ephemeral container of each adopted member's pod; Kubernetes cannot remove an ephemeral container, \
+                 so it stays (idle, its rules removed) until the pod is next re-created",
+                crate::platform::netfilter::image()
+            ));
+        }
         futures::future::try_join_all(members.iter().map(|m| self.helper(m))).await.map(drop)
     }
 
@@ -869,7 +925,17 @@ impl Platform for KubePlatform {
     }
 
     async fn apply_statefulset(&self) -> anyhow::Result<()> {
+        if self.adopted {
+            return self.recreate_as_found().await;
+        }
         self.apply(self.manifest.statefulset_document()).await
+    }
+
+    async fn statefulset_change_refused(&self, change: StatefulSetChange) -> anyhow::Result<Option<String>> {
+        if !self.adopted {
+            return Ok(None);
+        }
+        Ok(adopt::change_refused(&self.live_statefulset().await?, change))
     }
 
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
@@ -937,7 +1003,21 @@ impl Platform for KubePlatform {
                 Err(e) => errors.push(format!("listing the nodes this run cordoned: {e:#}")),
             }
         }
-        if let Some(k) = self.kind_cluster.as_ref().filter(|_| self.delete_cluster) {
+        if self.adopted {
+            // Nothing of an adopted ensemble is the run's to remove. A fault that deleted the
+            // StatefulSet and was interrupted before its revert left it to here: re-create it.
+            let sets = self.statefulsets();
+            let gone = reread(|| sets.get_opt(self.manifest.name())).await;
+            match gone {
+                Ok(None) => {
+                    if let Err(e) = self.recreate_as_found().await {
+                        errors.push(format!("re-creating the adopted StatefulSet {}: {e:#}", self.manifest.name()));
+                    }
+                }
+                Ok(Some(_)) => {}
+                Err(e) => errors.push(format!("reading the adopted StatefulSet {}: {e}", self.manifest.name())),
+            }
+        } else if let Some(k) = self.kind_cluster.as_ref().filter(|_| self.delete_cluster) {
             if let Err(e) = k.delete().await {
                 errors.push(format!("{e:#}"));
             }
@@ -981,6 +1061,12 @@ impl Platform for KubePlatform {
     fn keep_instructions(&self) -> String {
         let ns = &self.namespace;
         let ctx = &self.context;
+        if self.adopted {
+            return format!(
+                "the adopted ensemble (StatefulSet {}) runs on in namespace {ns} on context {ctx}, as found; the run created nothing to remove\n",
+                self.manifest.name()
+            );
+        }
         let mut s = format!(
             "kept: the ensemble runs in namespace {ns} on context {ctx}.\n  reach a member: kubectl --context {ctx} -n {ns} port-forward pod/{}-0 2181\n",
             self.manifest.name()
