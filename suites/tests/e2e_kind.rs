@@ -201,10 +201,11 @@ const REFERENCES: [(&str, &str); 2] =
 /// the servers say of their config, the data, the probe's own fault, a template change.
 const PER_DEPLOYMENT: [&str; 8] = ["--suite", "conformance", "--suite", "integrity", "--suite", "liveness", "--suite", "rolling-update"];
 
-/// One cluster for the negative controls, the reference deployments and `zk-chaos job` (a
-/// cluster of its own for each took 1.5-2 minutes more, and two at once do not fit the machine).
+/// One cluster for the negative controls, the reference deployments, `zk-chaos job` and
+/// `--adopt` (a cluster of its own for each took 1.5-2 minutes more, and two at once do not fit
+/// the machine).
 #[test]
-fn negative_controls_fail_the_reference_deployments_pass_and_the_job_certifies_on_one_kind_cluster() {
+fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_found_on_one_kind_cluster() {
     let _one = exclusive();
     common::reference_images();
     let job = job_image();
@@ -214,6 +215,7 @@ fn negative_controls_fail_the_reference_deployments_pass_and_the_job_certifies_o
     negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped(&shared);
     the_reference_deployments_pass_the_suites_that_judge_them(&shared);
     job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back(&shared);
+    an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found(&shared);
 }
 
 /// The official image configured by environment and the Bitnami chart's style, their images
@@ -348,11 +350,8 @@ fn negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_s
 /// StatefulSet's spec as it was (re-created, so a new uid), every member Ready, the namespace
 /// there, nothing labelled by the run. With a controller's ownerReference on the StatefulSet
 /// (a ConfigMap standing in for an operator), durability is skipped naming the controller.
-#[test]
-fn an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found() {
+fn an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found(shared: &Shared) {
     use zk_chaos::platform::kube::adopt;
-    let _one = exclusive();
-    let shared = Shared::create(&[]);
     let ns = "adopted";
     shared.kubectl(&["create", "namespace", ns]);
     shared.kubectl_fed(&["-n", ns, "apply", "-f", "-"], std::fs::read_to_string(fixture("zookeeper.yaml")).unwrap().as_bytes());
