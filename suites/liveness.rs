@@ -164,7 +164,7 @@ impl Suite for Liveness {
 
         let killed = async {
             match fault.wait_event(p.as_ref(), &member, &[LifecycleKind::LivenessKilled, LifecycleKind::Exited], deadline).await {
-                Ok(e) => verdicts::killed_by_liveness(&p.lifecycle(), &member, fault.at, &e, liveness.failure_threshold),
+                Ok(e) => verdicts::killed_by_liveness(&p.lifecycle(), &member, fault.at, &e, liveness.failure_threshold, liveness.period),
                 Err(_) => Err(anyhow!(
                     "the liveness probe never failed: {} {} s ago and {member} was not restarted (restart count still {}); a probe that cannot fail restarts nothing. Last seen: {}",
                     broken.what,
