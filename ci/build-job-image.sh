@@ -32,24 +32,9 @@ if [ -z "$binary" ] || [ ! -x "$binary" ]; then
   log "no zk-chaos binary${binary:+ at $binary}: build one (cargo build --release) or name it: bash ci/build-job-image.sh PATH"
   exit 2
 fi
-if ! docker info >/dev/null 2>&1; then
-  log "no Docker engine answers (docker info failed): start one (bash ci/start-docker.sh, as root) and retry"
-  exit 3
-fi
-if [ -n "${ZK_CHAOS_BASE_IMAGE:-}" ]; then
-  base=$ZK_CHAOS_BASE_IMAGE
-else
-  label=$(docker image inspect -f '{{ index .Config.Labels "zk-chaos.base" }}' zk-chaos/zookeeper:3.8 2>/dev/null || true)
-  base=${label%@*}
-  if [ -z "$base" ]; then
-    log "no base image: zk-chaos/zookeeper:3.8 (whose base this image shares) is not built; run bash ci/build-image.sh first, or set ZK_CHAOS_BASE_IMAGE"
-    exit 3
-  fi
-fi
-if ! base_id=$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null); then
-  log "the base image $base is not in the local engine: run bash ci/build-image.sh (it makes it), or set ZK_CHAOS_BASE_IMAGE"
-  exit 3
-fi
+# shellcheck source=ci/lib/base-image.sh
+. "$here/ci/lib/base-image.sh"
+find_base
 
 hash=$( { sha256sum "$binary" | cut -d' ' -f1; (cd "$here/fixtures/job" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); echo "base $base $base_id"; } | sha256sum | cut -c1-16)
 current=$(docker image inspect -f '{{ index .Config.Labels "zk-chaos.fixture-hash" }}' "$image" 2>/dev/null || true)

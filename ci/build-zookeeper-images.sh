@@ -50,27 +50,9 @@ if [ $# -gt 0 ]; then
   done
 fi
 
-if ! docker info >/dev/null 2>&1; then
-  log "no Docker engine answers (docker info failed): start one (bash ci/start-docker.sh, as root) and retry"
-  exit 3
-fi
-
-if [ -n "${ZK_CHAOS_BASE_IMAGE:-}" ]; then
-  base=$ZK_CHAOS_BASE_IMAGE
-else
-  # The label is "name@id"; the name is what build-image.sh chose (an ordinary Debian image or the debootstrap base).
-  label=$(docker image inspect -f '{{ index .Config.Labels "zk-chaos.base" }}' zk-chaos/zookeeper:3.8 2>/dev/null || true)
-  base=${label%@*}
-  if [ -z "$base" ]; then
-    log "no base image: zk-chaos/zookeeper:3.8 (whose base these images share) is not built; run bash ci/build-image.sh first,"
-    log "or set ZK_CHAOS_BASE_IMAGE to a Debian bookworm image the engine has"
-    exit 3
-  fi
-fi
-if ! base_id=$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null); then
-  log "the base image $base is not in the local engine: run bash ci/build-image.sh (it makes it), or set ZK_CHAOS_BASE_IMAGE"
-  exit 3
-fi
+# shellcheck source=ci/lib/base-image.sh
+. "$here/ci/lib/base-image.sh"
+find_base
 
 # jars VERSION: prints the directory holding ZooKeeper VERSION's runtime jar set, resolving it once with Maven.
 jars() {
