@@ -13,7 +13,7 @@ use serde_json::Value;
 mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, zk_chaos_fed, Background, Run};
+use cli::{fixture, root, zk_chaos, zk_chaos_fed, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
 
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());
@@ -74,9 +74,6 @@ fn certify_passes_every_docker_suite_on_the_reference_manifest() {
 // Bitnami-chart-style deployment (fixtures/official.yaml, fixtures/bitnami.yaml), each read from
 // standard input as `helm template … | zk-chaos certify --manifest -` reads it, its upstream image
 // mapped to the look-alike ci/build-zookeeper-images.sh builds.
-
-const OFFICIAL_MAP: &str = "zookeeper:3.9.5=zk-chaos/zookeeper-official:3.9.5";
-const BITNAMI_MAP: &str = "docker.io/bitnami/zookeeper:3.9.5=zk-chaos/zookeeper-bitnami:3.9.5";
 
 /// `cat FILE | zk-chaos ARGS --manifest - --image-map MAP`.
 fn fed(file: &str, map: &str, args: &[&str]) -> Run {

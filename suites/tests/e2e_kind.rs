@@ -22,7 +22,7 @@ use zk_chaos::platform::kube::kind::{self, KindCluster};
 mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, Background, Run};
+use cli::{fixture, root, zk_chaos, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
 
 /// One cluster at a time.
 static CLUSTERS: Mutex<()> = Mutex::new(());
@@ -194,8 +194,7 @@ impl Drop for Shared {
 }
 
 /// The reference deployments other than the walkthrough's, as fixtures/images.txt maps their images.
-const REFERENCES: [(&str, &str); 2] =
-    [("official.yaml", "zookeeper:3.9.5=zk-chaos/zookeeper-official:3.9.5"), ("bitnami.yaml", "docker.io/bitnami/zookeeper:3.9.5=zk-chaos/zookeeper-bitnami:3.9.5")];
+const REFERENCES: [(&str, &str); 2] = [("official.yaml", OFFICIAL_MAP), ("bitnami.yaml", BITNAMI_MAP)];
 
 /// The suites whose judgement differs per deployment (issue 31): what the objects decide, what
 /// the servers say of their config, the data, the probe's own fault, a template change.

@@ -7,6 +7,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The image mappings of the reference deployments other than the walkthrough's, as
+/// fixtures/images.txt lists them: the upstream image each names, run as its look-alike.
+pub const OFFICIAL_MAP: &str = "zookeeper:3.9.5=zk-chaos/zookeeper-official:3.9.5";
+pub const BITNAMI_MAP: &str = "docker.io/bitnami/zookeeper:3.9.5=zk-chaos/zookeeper-bitnami:3.9.5";
+
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
