@@ -22,7 +22,7 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 
 use super::faults;
-use super::ledger::{Action, Injected, Revert};
+use super::ledger::{Action, Injected};
 use super::{process, verdicts, walkthrough, About, Suite, SuiteCtx};
 use crate::platform::{CannotSignal, LifecycleKind, Platform};
 
@@ -256,7 +256,10 @@ async fn break_probe(ctx: &mut SuiteCtx, member: &str, argv: &[String]) -> Resul
                 Err(e) => return Err((stop_name, e.context(why))),
             },
         };
-        ctx.ledger().forgive(&Revert::ContinueContainer { member: member.into() });
+        // Nothing was stopped: its SIGCONT is not owed.
+        if let Some(r) = action.revert() {
+            ctx.ledger().forgive(&r);
+        }
         for tool in probe_programs(argv) {
             match break_file(ctx, member, &tool, format!("{why}, and {cannot}; so `{tool}`, which the probe runs")).await {
                 Ok(done) => return Ok(done),
