@@ -18,6 +18,7 @@ pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod serving;
 pub mod shell;
 pub mod wait;
 pub mod workload;

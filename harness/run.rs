@@ -532,8 +532,16 @@ pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::
         true => Some(Traffic::start(ctx).await?),
         false => None,
     };
+    // Serving quorum, not readiness: sampled for every suite that makes a fault, beside the workload.
+    let sampler = (suite.about().workload || suite.about().disruptive)
+        .then(|| crate::serving::Sampler::start(ctx.platform.clone(), crate::serving::LOOK_TIMEOUT.min(ctx.config.timeouts.operation)));
+    ctx.set_serving(sampler.as_ref().map(|s| s.reader()));
     let outcome = std::panic::AssertUnwindSafe(suite.run(ctx)).catch_unwind().await;
     ctx.revert_owed().await;
+    if let Some(sampler) = sampler {
+        ctx.set_serving(None);
+        record_serving(ctx, sampler.stop());
+    }
     let judged = match (traffic, ctx.take_workload_skip()) {
         (Some(traffic), Some(why)) => traffic.abandon(ctx, &why).await,
         (Some(traffic), None) => {
@@ -550,6 +558,27 @@ pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::
             let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
             Err(anyhow::anyhow!("the suite panicked: {why}"))
         }
+    }
+}
+
+/// Saves a suite's serving samples beside its workload history and reports the longest time a
+/// member was Ready while not serving (`ready_not_serving_max_ms`), naming it on the timeline.
+fn record_serving(ctx: &mut SuiteCtx, samples: Vec<crate::serving::Sample>) {
+    use crate::serving;
+    match ctx.artifact_path(serving::SAMPLES_FILE).and_then(|path| crate::report::save_json_lines(&path, &samples)) {
+        Ok(()) => {}
+        Err(e) => tracing::warn!("could not save the serving samples: {e:#}"),
+    }
+    if samples.len() < 2 {
+        return;
+    }
+    ctx.metric("serving.largest_sample_gap_ms", serving::largest_gap(&samples) as f64);
+    match serving::ready_not_serving_max(&samples) {
+        Some((member, ms, from)) => {
+            ctx.metric("ready_not_serving_max_ms", ms as f64);
+            ctx.mark_at(from, format!("{member} Ready but not serving for {ms} ms (the longest of any member)"));
+        }
+        None => ctx.metric("ready_not_serving_max_ms", 0.0),
     }
 }
 

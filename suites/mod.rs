@@ -169,6 +169,8 @@ pub struct SuiteCtx {
     ledger: Ledger,
     faults: Vec<FaultOp>,
     workload_unjudged: Option<String>,
+    /// The runner's serving sampler, while it runs ([`crate::serving`]).
+    serving: Option<crate::serving::SamplesReader>,
 }
 
 /// A fault as an operation of the suite's history, beside the client's (`faults.jsonl`).
@@ -189,6 +191,7 @@ impl SuiteCtx {
             ledger: Ledger::new(platform.clone()),
             faults: Vec::new(),
             workload_unjudged: None,
+            serving: None,
             platform,
             config,
             run_dir,
@@ -291,6 +294,17 @@ impl SuiteCtx {
     /// saves the workload's history without judging it, and its check is skipped, saying so.
     pub fn skip_workload(&mut self, why: impl Into<String>) {
         self.workload_unjudged = Some(why.into());
+    }
+
+    /// Gives the suite the runner's serving sampler to read ([`SuiteCtx::serving_since`]).
+    pub(crate) fn set_serving(&mut self, reader: Option<crate::serving::SamplesReader>) {
+        self.serving = reader;
+    }
+
+    /// The serving samples the runner took at or after `from`; `None` when the runner samples
+    /// nothing for this suite (neither disruptive nor with a workload).
+    pub fn serving_since(&self, from: chrono::DateTime<chrono::Utc>) -> Option<Vec<crate::serving::Sample>> {
+        self.serving.as_ref().map(|r| r.since(from))
     }
 
     /// Why the workload is not to be judged, once (see [`SuiteCtx::skip_workload`]).

@@ -5,8 +5,6 @@
 //! restart` sets (`kubectl.kubernetes.io/restartedAt`); the walkthrough's own manifest gets the
 //! walkthrough's patch, its cpu request to 0.3.
 
-use std::time::Duration;
-
 use anyhow::{anyhow, bail, ensure};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,8 +12,8 @@ use chrono::{DateTime, Utc};
 use super::faults::{self, Fault};
 use super::ledger::Action;
 use super::{walkthrough, About, Suite, SuiteCtx};
-use crate::ensemble::EnsembleView;
-use crate::platform::{LifecycleEvent, LifecycleKind, MemberStatus, Platform, Revision};
+use crate::platform::{LifecycleEvent, LifecycleKind, MemberStatus, Revision};
+use crate::serving::{self, Sample};
 use crate::wait::{self, Seen};
 
 pub struct RollingUpdate;
@@ -131,16 +129,6 @@ impl Suite for RollingUpdate {
     }
 }
 
-/// One sample of the ensemble during a rollout.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Sample {
-    at: DateTime<Utc>,
-    /// Members running and Ready.
-    up: usize,
-    leader: bool,
-    seen: String,
-}
-
 /// Follows a rollout away from revision `from`, started at `fault`, to its end, sampling the
 /// ensemble all along; records its checks under `label`. Returns the revision every member ended
 /// on, Ready; `None` if the rollout did not finish.
@@ -150,7 +138,6 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
     let members = p.members();
     let n = members.len();
 
-    let mut samples = Vec::new();
     let mut reached = None;
     let finished = ctx
         .check(&format!("{label}: rollout finished, every member on the new revision and Ready"), async {
@@ -176,11 +163,7 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
                 }
                 Ok(if behind.is_empty() { Seen::Done(()) } else { Seen::NotYet(behind.join(", ")) })
             });
-            // Samples must come often for "at every moment" to mean something: a member that hangs
-            // while shutting down must not stall them, so the four-letter words get a short deadline here.
-            let (done, sampled) = sampled(p.as_ref(), SAMPLE_TIMEOUT.min(t.operation), done).await;
-            samples = sampled;
-            done.map(|()| format!("revision {target} (was {from}) on all {n} members {} ms after the change", fault.clock.elapsed().as_millis()))
+            done.await.map(|()| format!("revision {target} (was {from}) on all {n} members {} ms after the change", fault.clock.elapsed().as_millis()))
         })
         .await;
     // The controller never observed the change: nothing rolled, nothing more to judge.
@@ -192,36 +175,17 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
 
     let events: Vec<LifecycleEvent> = p.lifecycle().into_iter().filter(|e| e.at >= fault.at).collect();
     ctx.check(&format!("{label}: members replaced one at a time in reverse ordinal order"), async { one_at_a_time(&events, &members) }).await;
-    ctx.check(&format!("{label}: a majority was up at every sampled moment"), async { majority_held(&samples, n) }).await;
-    ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
-    // Every sample, so a reader can see the ensemble through the rollout.
-    if let Ok(path) = ctx.artifact_path(&format!("{label}-samples.jsonl")) {
-        if let Err(e) = crate::report::save_json_lines(&path, &samples) {
-            tracing::warn!("could not save the rollout samples: {e:#}");
+    // The runner samples the servers throughout (crate::serving); the rollout's are those since its change.
+    let check = format!("{label}: a majority of the others was serving whenever the rollout took a member down");
+    // From a little before the change: the ensemble as the first deletion found it.
+    match ctx.serving_since(fault.at - chrono::TimeDelta::milliseconds(2 * serving::SAMPLE_EVERY.as_millis() as i64)) {
+        Some(samples) => {
+            ctx.check(&check, async { quorum_kept_serving(&samples, &events, &members) }).await;
+            ctx.metric(&format!("{label}.no_quorum_ms"), serving::longest_without_quorum(&samples) as f64);
         }
+        None => ctx.skip(&check, "the runner sampled no server for this suite"),
     }
     finished.then_some(target)
-}
-
-/// Runs `done` while sampling the ensemble every [`wait::POLL`].
-async fn sampled<T>(p: &dyn Platform, op_timeout: Duration, done: impl std::future::Future<Output = T>) -> (T, Vec<Sample>) {
-    let mut samples = Vec::new();
-    tokio::pin!(done);
-    loop {
-        tokio::select! {
-            out = &mut done => return (out, samples),
-            view = EnsembleView::observe(p, op_timeout) => {
-                if let Ok(v) = view {
-                    // Up: running and Ready. A leader election after the leader is replaced leaves
-                    // no one serving for a moment while a majority is up: that is measured as
-                    // no_leader_ms (and by the workload), not counted as quorum lost.
-                    let up = v.members.iter().filter(|m| m.status.running && m.status.ready).count();
-                    samples.push(Sample { at: Utc::now(), up, leader: v.leaders().len() == 1, seen: v.describe() });
-                }
-                tokio::time::sleep(wait::POLL).await;
-            }
-        }
-    }
 }
 
 /// After the undo of a restartedAt change: the current template is the original revision
@@ -274,50 +238,60 @@ fn undo_restored(revs: &[Revision], first: &str, old_cpu: Option<&serde_json::Va
     Ok(format!("every member back on revision {first} (cpu {})", old_cpu.map(|c| c.to_string()).unwrap_or_default()))
 }
 
-/// A majority of the `n` members was up (running and Ready) in every sample, and there was at
-/// least one sample.
-fn majority_held(samples: &[Sample], n: usize) -> anyhow::Result<String> {
+/// Judges a rollout from the servers: whenever it took a member down (its pod deleted), a
+/// majority of the ensemble, not counting that member, was serving with one leader. The moment
+/// judged is the last sample before the deletion in which the member still served (or still ran):
+/// the platform may record the deletion only once the container is gone. Ready is recorded beside
+/// each member in the evidence, not counted.
+fn quorum_kept_serving(samples: &[Sample], events: &[LifecycleEvent], members: &[String]) -> anyhow::Result<String> {
+    let n = members.len();
     let majority = n / 2 + 1;
-    match samples.iter().min_by_key(|s| s.up) {
-        None => Err(anyhow!("the ensemble was never sampled during the rollout")),
-        Some(w) if w.up >= majority => Ok(format!(
-            "{} samples, at most {} ms apart; at least {} of {n} members up (running and Ready) in every one (fewest: {} at {})",
-            samples.len(),
-            largest_gap(samples),
-            majority,
-            w.up,
-            w.at.format("%H:%M:%S%.3f")
-        )),
-        Some(w) => Err(anyhow!("quorum lost at {}: only {} of {n} members up: {}", w.at.format("%H:%M:%S%.3f"), w.up, w.seen)),
-    }
-}
-
-/// How long a four-letter word may take while sampling a rollout.
-const SAMPLE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The longest time between two consecutive samples, in ms.
-fn largest_gap(samples: &[Sample]) -> i64 {
-    samples.windows(2).map(|w| (w[1].at - w[0].at).num_milliseconds()).max().unwrap_or(0)
-}
-
-/// The longest stretch of consecutive samples with no leader, in ms (a leader election).
-fn longest_without_leader(samples: &[Sample]) -> i64 {
-    let mut longest = 0;
-    let mut since: Option<DateTime<Utc>> = None;
-    for s in samples {
-        match (s.leader, since) {
-            (false, None) => since = Some(s.at),
-            (true, Some(from)) => {
-                longest = longest.max((s.at - from).num_milliseconds());
-                since = None;
-            }
-            _ => {}
+    let deleted: Vec<&LifecycleEvent> = events.iter().filter(|e| e.kind == LifecycleKind::Deleted && members.contains(&e.member)).collect();
+    ensure!(!samples.is_empty(), "the servers were never sampled during the rollout");
+    ensure!(!deleted.is_empty(), "the rollout took no member down ({} samples)", samples.len());
+    let mut judged = Vec::new();
+    let mut froms = Vec::new();
+    let mut window_from = samples[0].at;
+    for ev in deleted {
+        let m = ev.member.as_str();
+        let before: Vec<&Sample> = samples.iter().filter(|s| s.at <= ev.at && s.at >= window_from).collect();
+        let reading = |s: &Sample| s.members.iter().find(|r| r.member == m).cloned();
+        let moment = before
+            .iter()
+            .rev()
+            .find(|s| serving::serves(s, m))
+            .or_else(|| before.iter().rev().find(|s| reading(s).is_some_and(|r| r.running)))
+            .or(before.last())
+            .ok_or_else(|| anyhow!("{m} was taken down at {} before any sample of the servers", hms(ev.at)))?;
+        let j = serving::judge(moment);
+        let others = if j.leader.is_none() { 0 } else { j.counted.saturating_sub(usize::from(j.serving.iter().any(|s| s == m))) };
+        if others < majority {
+            bail!(
+                "quorum lost: the rollout took {m} down at {} (the servers as sampled at {}) while only {others} of the other {} members served with a leader, fewer than a majority of {majority} of {n}: {} (judged from {})",
+                hms(ev.at),
+                hms(moment.at),
+                n - 1,
+                moment.describe(),
+                j.from
+            );
         }
+        judged.push(format!("{m} at {} ({others} others serving)", hms(ev.at)));
+        if !froms.contains(&j.from) {
+            froms.push(j.from);
+        }
+        window_from = ev.at;
     }
-    if let (Some(from), Some(last)) = (since, samples.last()) {
-        longest = longest.max((last.at - from).num_milliseconds());
-    }
-    longest
+    Ok(format!(
+        "took {}, each while a majority of the others served; {} samples at most {} ms apart; judged from {}",
+        judged.join(", then "),
+        samples.len(),
+        serving::largest_gap(samples),
+        froms.join("; ")
+    ))
+}
+
+fn hms(at: DateTime<Utc>) -> String {
+    at.format("%H:%M:%S%.3f").to_string()
 }
 
 /// A cpu quantity in millicores: "0.3", "300m" and "0.300" are all 300. `None` for what is not a
@@ -495,24 +469,84 @@ mod tests {
         assert!(undo_restored(&revs, "a", Some(&old), &[unlabelled]).is_err());
     }
 
+    fn ev_ms(ms: i64, member: &str, kind: LifecycleKind) -> LifecycleEvent {
+        LifecycleEvent { at: serving::tests::at(ms), member: member.into(), kind, detail: String::new() }
+    }
+
+    use crate::serving::tests::sample;
+
+    /// zk-1 leads; each member is taken down once the one before serves again (Ready beside it,
+    /// late as a probe is). The platform records zk-2's deletion only once its container is gone
+    /// (Docker): the moment judged is the last sample in which zk-2 still served.
     #[test]
-    fn a_majority_must_be_up_in_every_sample() {
-        let s = |ms: i64, up: usize| Sample { at: DateTime::<Utc>::from_timestamp_millis(ms).unwrap(), up, leader: true, seen: format!("{up} up") };
-        let ok = majority_held(&[s(0, 3), s(500, 2), s(1000, 3)], 3).unwrap();
-        assert!(ok.starts_with("3 samples, at most 500 ms apart; at least 2 of 3 members up (running and Ready) in every one (fewest: 2 at "), "{ok}");
-        let err = majority_held(&[s(0, 3), s(500, 1), s(1000, 3)], 3).unwrap_err().to_string();
-        assert!(err.starts_with("quorum lost at ") && err.ends_with(": only 1 of 3 members up: 1 up"), "{err}");
-        assert!(majority_held(&[s(0, 2)], 4).is_err(), "2 of 4 is not a majority");
-        assert!(majority_held(&[s(0, 3)], 5).is_ok());
-        assert_eq!(majority_held(&[], 3).unwrap_err().to_string(), "the ensemble was never sampled during the rollout");
+    fn a_rollout_that_takes_each_member_down_while_the_others_serve_passes() {
+        use LifecycleKind::*;
+        let samples = [
+            sample(0, &["F", "L2", "F"]),
+            sample(800, &["F", "L2", "F"]),
+            sample(1000, &["F", "L1", "N"]), // zk-2 shutting down
+            sample(1200, &["F", "L1", "d"]),
+            sample(3000, &["F", "L1", "n"]),
+            sample(3400, &["F", "L2", "f"]),
+            sample(5000, &["F", "L2", "F"]),
+            sample(5400, &["N", "d", "N"]), // zk-1 gone: an election
+            sample(6000, &["F", "d", "L1"]),
+            sample(8000, &["F", "F", "L2"]),
+            sample(9200, &["d", "F", "L1"]),
+            sample(12000, &["F", "F", "L2"]),
+        ];
+        let events = [ev_ms(1300, "zk-2", Deleted), ev_ms(4900, "zk-2", Ready), ev_ms(5200, "zk-1", Deleted), ev_ms(7900, "zk-1", Ready), ev_ms(9000, "zk-0", Deleted)];
+        let ok = quorum_kept_serving(&samples, &events, &members()).unwrap();
+        assert!(ok.starts_with("took zk-2 at "), "{ok}");
+        assert!(ok.contains("(2 others serving), then zk-1 at ") && ok.contains("12 samples at most 2800 ms apart"), "{ok}");
+        assert!(ok.ends_with("judged from zk-1's mntr: 2 synced followers; zk-2's mntr: 2 synced followers"), "{ok}");
+    }
+
+    /// The field failure: the restarted zk-2 is Ready (its probe asks `ruok`) but still syncing,
+    /// and the rollout takes the leader zk-1 down: only zk-0 is left serving.
+    #[test]
+    fn taking_the_next_member_down_while_the_restarted_one_syncs_fails_naming_it() {
+        use LifecycleKind::*;
+        let samples = [
+            sample(0, &["F", "L2", "F"]),
+            sample(800, &["F", "L2", "F"]),
+            sample(1200, &["F", "L1", "d"]),
+            sample(2000, &["F", "L1", "n"]),
+            sample(3000, &["F", "L1", "N"]), // Ready by ruok, syncing
+            sample(3400, &["N", "d", "N"]),
+        ];
+        let events = [ev_ms(1000, "zk-2", Deleted), ev_ms(2900, "zk-2", Ready), ev_ms(3100, "zk-1", Deleted)];
+        let err = quorum_kept_serving(&samples, &events, &members()).unwrap_err().to_string();
+        assert!(err.starts_with("quorum lost: the rollout took zk-1 down at "), "{err}");
+        let (_, sampled_at) = err.split_once("(the servers as sampled at ").unwrap();
+        assert!(sampled_at.starts_with(&hms(serving::tests::at(3000))), "{err}");
+        assert!(
+            err.contains("while only 1 of the other 2 members served with a leader, fewer than a majority of 2 of 3: zk-0 follower epoch 1 ready; zk-1 leader epoch 1 (1 synced) ready; zk-2 not serving ready (judged from zk-1's mntr: 1 synced followers)"),
+            "{err}"
+        );
+    }
+
+    /// With `mntr` hidden, followers in the leader's epoch stand for its count and the evidence
+    /// says so; a follower stuck in an older epoch is not counted.
+    #[test]
+    fn with_mntr_hidden_the_verdict_says_what_it_judged_from() {
+        use LifecycleKind::*;
+        let events = [ev_ms(1000, "zk-2", Deleted)];
+        let ok = quorum_kept_serving(&[sample(0, &["F", "L-", "F"])], &events, &members()).unwrap();
+        assert!(ok.ends_with("judged from srvr only: zk-1's whitelist hides mntr, so the members that say they follow in epoch 1 stand for its synced followers"), "{ok}");
+        let err = quorum_kept_serving(&[sample(0, &["F0", "L-", "F"])], &events, &members()).unwrap_err().to_string();
+        assert!(err.contains("only 1 of the other 2 members served"), "{err}");
     }
 
     #[test]
-    fn leader_gaps_are_measured_between_samples() {
-        let s = |ms: i64, leader: bool| Sample { at: DateTime::<Utc>::from_timestamp_millis(ms).unwrap(), up: 2, leader, seen: String::new() };
-        assert_eq!(longest_without_leader(&[s(0, true), s(100, false), s(300, false), s(450, true), s(500, false), s(550, true)]), 350);
-        assert_eq!(longest_without_leader(&[s(0, true), s(100, true)]), 0);
-        assert_eq!(largest_gap(&[s(0, true), s(100, false), s(300, false), s(450, true)]), 200);
-        assert_eq!(largest_gap(&[s(0, true)]), 0);
+    fn a_rollout_without_samples_or_deletions_cannot_pass() {
+        use LifecycleKind::*;
+        let events = [ev_ms(1000, "zk-2", Deleted)];
+        assert_eq!(quorum_kept_serving(&[], &events, &members()).unwrap_err().to_string(), "the servers were never sampled during the rollout");
+        assert!(quorum_kept_serving(&[sample(0, &["F", "L2", "F"])], &[], &members()).unwrap_err().to_string().starts_with("the rollout took no member down"));
+        let late = quorum_kept_serving(&[sample(2000, &["F", "L2", "F"])], &events, &members()).unwrap_err().to_string();
+        assert!(late.starts_with("zk-2 was taken down at ") && late.ends_with("before any sample of the servers"), "{late}");
+        // No leader in the last sample before it: nobody served.
+        assert!(quorum_kept_serving(&[sample(0, &["N", "N", "F"])], &events, &members()).unwrap_err().to_string().contains("only 0 of the other 2"));
     }
 }

@@ -777,6 +777,10 @@ impl Sim {
             if self.pods.lock().unwrap()[i].revision == target {
                 continue;
             }
+            // A real member takes seconds from its deletion to Ready; the fake's take one step. The
+            // dwell lets the runner's serving sampler see the ensemble before each deletion, as it
+            // does on a real platform.
+            tokio::time::sleep(2 * crate::serving::SAMPLE_EVERY).await;
             self.delete_pod(i, "rolling update");
             tokio::time::sleep(self.kubelet.step).await;
             self.create_pod(i).await;
