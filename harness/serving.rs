@@ -25,14 +25,14 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(150);
 /// How long one look at one member may take: short, so a member hanging while it shuts down costs
 /// its own reading, never the next round.
 pub const LOOK_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Rounds that may be out at once.
-const IN_FLIGHT: usize = 8;
+/// Rounds that may be out at once (on Kubernetes each look is a port-forwarded exchange: bounded).
+const IN_FLIGHT: usize = 4;
 /// The file, in a suite's folder, that holds its samples.
 pub const SAMPLES_FILE: &str = "serving-samples.jsonl";
 
 /// What one member's server said in one sample.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "said")]
+#[serde(rename_all = "snake_case", tag = "state")]
 pub enum Said {
     /// It serves clients in this mode at this zxid; a leader with `mntr` whitelisted gives its
     /// synced followers; `mntr_hidden`: the leader's whitelist refuses `mntr`.

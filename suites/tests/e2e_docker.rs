@@ -267,6 +267,31 @@ fn liveness_fails_when_the_probe_never_fails() {
     assert_clean(&run);
 }
 
+// ---- Serving quorum, not readiness (issue 33).
+
+/// The fixed variant of the rolling update's field failure: readiness by the server's mode
+/// (`srvr`), the pods started in parallel. Every deletion is judged from what the servers said
+/// (the leader's mntr count), and the runner's samples and its Ready-but-not-serving metric are in
+/// the report. About 4.5 minutes on a loaded two-core machine.
+#[test]
+fn rolling_update_passes_with_readiness_by_the_servers_mode_judged_from_the_servers() {
+    let _one = exclusive();
+    let run = zk_chaos(&["run", "--suite", "rolling-update", "--manifest", &fixture("serving-readiness.yaml")]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let checks = run.checks("rolling-update").join("\n");
+    for label in ["update", "undo"] {
+        let quorum = format!("pass {label}: a majority of the others was serving whenever the rollout took a member down: took zk-2 at ");
+        assert!(checks.contains(&quorum), "{checks}");
+    }
+    assert!(checks.contains("(2 others serving), then zk-1 at ") && checks.contains("judged from zk-"), "{checks}");
+    let suite = run.suite("rolling-update");
+    assert!(suite["metrics"]["ready_not_serving_max_ms"].as_f64().is_some(), "{}", suite["metrics"]);
+    assert!(suite["metrics"]["serving.largest_sample_gap_ms"].as_f64().is_some_and(|g| g > 0.0), "{}", suite["metrics"]);
+    let samples = std::fs::read_to_string(run.results.path().join("latest/rolling-update/serving-samples.jsonl")).unwrap();
+    assert!(samples.lines().count() > 100 && samples.contains("\"state\":\"serving\""), "{} samples", samples.lines().count());
+    assert_clean(&run);
+}
+
 // ---- Beyond the walkthrough: partitions, and the register history judged.
 
 /// The three partitions on the reference manifest: each in force, a leader on the majority side,
