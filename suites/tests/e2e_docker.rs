@@ -9,11 +9,9 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-#[path = "common/cli.rs"]
-mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, zk_chaos_fed, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
+use common::cli::{self, fixture, root, zk_chaos, zk_chaos_fed, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
 
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());

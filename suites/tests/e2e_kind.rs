@@ -18,11 +18,9 @@ use serde_json::Value;
 use zk_chaos::ownership::{self, RunLocks};
 use zk_chaos::platform::kube::kind::{self, KindCluster};
 
-#[path = "common/cli.rs"]
-mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
+use common::cli::{self, fixture, root, zk_chaos, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
 
 /// One cluster at a time.
 static CLUSTERS: Mutex<()> = Mutex::new(());

@@ -1,4 +1,7 @@
-//! What every end-to-end test binary shares: the Docker engine is started the project's one way.
+//! What every end-to-end test binary shares: the Docker engine is started the project's one way;
+//! the `zk-chaos` binary run and its report read back ([`cli`]).
+
+pub mod cli;
 
 use std::path::Path;
 use std::process::Command;

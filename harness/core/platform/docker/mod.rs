@@ -2,6 +2,9 @@
 //! acting as the StatefulSet controller (ordered creation, rolling updates with revisions) and
 //! as the kubelet (see [`pod`]). The headless Service is a network on which each member answers
 //! to its FQDN; each member's client port is published on loopback.
+//!
+//! Over 600 lines: the Platform trait's methods are each short; the pod lifecycle is in [`pod`], the
+//! engine's connection in `engine.rs`, the image build in `image.rs`.
 
 pub mod engine;
 pub mod host;
@@ -26,7 +29,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, PodTemplate};
 use crate::platform::lifecycle_log::LifecycleLog;
-use crate::platform::{netfilter, Cut, CutCounters, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
+use crate::platform::{
+    netfilter, Cut, CutCounters, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Partitions, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL,
+};
 use crate::wait::{self, Seen};
 
 pub struct DockerPlatform {
@@ -348,13 +353,17 @@ fn prune_history(revisions: &mut Vec<Revision>, limit: usize, live: &[String]) {
 }
 
 /// The revision hash of a pod template (like controller-revision-hash: a digest of the template).
-pub(crate) fn revision_hash(template: &Value) -> String {
+pub fn revision_hash(template: &Value) -> String {
     let digest = Sha256::digest(serde_json::to_vec(template).unwrap_or_default());
     format!("{digest:x}")[..10].to_string()
 }
 
 #[async_trait]
 impl Platform for DockerPlatform {
+    fn partitions(&self) -> Option<&dyn Partitions> {
+        Some(self)
+    }
+
     fn kind(&self) -> PlatformKind {
         PlatformKind::Docker
     }
@@ -408,31 +417,6 @@ impl Platform for DockerPlatform {
         let port = self.manifest.pod_template().client_port();
         let host = self.host_ports.get(member).and_then(|p| p.get(&port)).with_context(|| format!("no client port for {member}"))?;
         Ok(SocketAddr::from(([127, 0, 0, 1], *host)))
-    }
-
-    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
-        let mut ips = Vec::new();
-        for peer in &cut.peers {
-            ips.push(self.member_ip(peer).await?);
-        }
-        self.netfilter(&cut.member, "setting the cut", netfilter::cut_script(cut, &ips)).await.map(drop)
-    }
-
-    async fn mend(&self, member: &str) -> anyhow::Result<()> {
-        self.netfilter(member, "mending the cut", netfilter::mend_script()).await.map(drop)
-    }
-
-    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
-        netfilter::parse_counters(&self.netfilter(member, "reading the cut's counters", netfilter::counters_script()).await?)
-    }
-
-    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
-        let ip = self.member_ip(to).await?;
-        match self.in_network_of(from, netfilter::probe_script(&ip, port), false).await? {
-            (0, _) => Ok(true),
-            (1, _) => Ok(false),
-            (code, out) => bail!("probing {to}:{port} from {from} exited {code}: {}", out.trim()),
-        }
     }
 
     async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
@@ -650,6 +634,36 @@ impl Platform for DockerPlatform {
         s.push_str(&format!("Remove it with: zk-chaos clean --run {}\n", self.run_id));
         s.push_str("(The members are no longer supervised: a member that dies now stays down.)\n");
         s
+    }
+}
+
+/// Packet filtering between members: iptables rules in each member's network namespace, set
+/// from a helper container sharing it (`platform::netfilter`).
+#[async_trait]
+impl Partitions for DockerPlatform {
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        let mut ips = Vec::new();
+        for peer in &cut.peers {
+            ips.push(self.member_ip(peer).await?);
+        }
+        self.netfilter(&cut.member, "setting the cut", netfilter::cut_script(cut, &ips)).await.map(drop)
+    }
+
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        self.netfilter(member, "mending the cut", netfilter::mend_script()).await.map(drop)
+    }
+
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
+        netfilter::parse_counters(&self.netfilter(member, "reading the cut's counters", netfilter::counters_script()).await?)
+    }
+
+    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
+        let ip = self.member_ip(to).await?;
+        match self.in_network_of(from, netfilter::probe_script(&ip, port), false).await? {
+            (0, _) => Ok(true),
+            (1, _) => Ok(false),
+            (code, out) => bail!("probing {to}:{port} from {from} exited {code}: {}", out.trim()),
+        }
     }
 }
 
