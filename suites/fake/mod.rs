@@ -44,7 +44,7 @@ pub mod zookeeper;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -57,8 +57,8 @@ use crate::config_source::Source;
 use crate::platform::docker::revision_hash;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{
-    BudgetStatus, CannotSignal, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Partitions, Platform, PlatformKind,
-    Revision, VolumeIdentity,
+    BudgetStatus, CannotSignal, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, Identity, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Partitions, Platform,
+    PlatformKind, Revision, VolumeIdentity,
 };
 use zk_chaos_core::manifest::Manifest;
 pub use zookeeper::FakeMember;
@@ -792,24 +792,25 @@ impl Sim {
     }
 }
 
+fn identity(kind: PlatformKind) -> Identity {
+    Identity { kind, run_id: "zk-chaos-20261201-000000-fake".into(), namespace: "default".into() }
+}
+
 #[async_trait]
 impl Platform for FakePlatform {
     fn partitions(&self) -> Option<&dyn Partitions> {
         Some(self)
     }
 
-    fn kind(&self) -> PlatformKind {
+    /// As kind with nodes, as Docker without.
+    fn identity(&self) -> &Identity {
+        static KIND: LazyLock<Identity> = LazyLock::new(|| identity(PlatformKind::Kind));
+        static DOCKER: LazyLock<Identity> = LazyLock::new(|| identity(PlatformKind::Docker));
         if self.nodes {
-            PlatformKind::Kind
+            &KIND
         } else {
-            PlatformKind::Docker
+            &DOCKER
         }
-    }
-    fn run_id(&self) -> &str {
-        "zk-chaos-20261201-000000-fake"
-    }
-    fn namespace(&self) -> &str {
-        "default"
     }
     fn manifest(&self) -> &Manifest {
         &self.manifest

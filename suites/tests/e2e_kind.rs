@@ -211,7 +211,8 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
         let _t = common::Timed::new("part: the shared kind cluster created");
         Shared::create(&images)
     };
-    let parts: [(&str, fn(&Shared)); 4] = [
+    type Part = (&'static str, fn(&Shared));
+    let parts: [Part; 4] = [
         ("negative controls", negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped),
         ("reference deployments", the_reference_deployments_pass_the_suites_that_judge_them),
         ("zk-chaos job", job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back),

@@ -314,6 +314,14 @@ pub struct BudgetStatus {
     pub generation: Option<i64>,
 }
 
+/// Who a platform is for one run ([`Platform::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub kind: PlatformKind,
+    pub run_id: String,
+    pub namespace: String,
+}
+
 /// Packet filtering between members, on a platform that has it ([`Platform::partitions`]).
 #[async_trait]
 pub trait Partitions: Send + Sync {
@@ -349,11 +357,19 @@ pub fn partitions<'a>(p: &'a dyn Platform, what: &str) -> anyhow::Result<&'a dyn
 /// [`crate::wait`] and use [`Platform::subscribe`] to wake on lifecycle changes.
 #[async_trait]
 pub trait Platform: Send + Sync {
-    fn kind(&self) -> PlatformKind;
+    /// Which platform, for which run, in which namespace: one value every platform keeps.
+    fn identity(&self) -> &Identity;
+    fn kind(&self) -> PlatformKind {
+        self.identity().kind
+    }
     /// The id of this run; every object the platform creates carries it as [`RUN_LABEL`].
-    fn run_id(&self) -> &str;
+    fn run_id(&self) -> &str {
+        &self.identity().run_id
+    }
     /// The namespace the members' FQDNs use (`default` on Docker unless the manifest names one).
-    fn namespace(&self) -> &str;
+    fn namespace(&self) -> &str {
+        &self.identity().namespace
+    }
     fn manifest(&self) -> &Manifest;
     /// Lines for the report: manifest fields that do not apply here, adaptations made.
     fn notes(&self) -> Vec<String>;

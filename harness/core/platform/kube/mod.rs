@@ -46,7 +46,7 @@ use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::run_labels;
-use crate::platform::{ExecOutput, Platform, PlatformKind, RUN_LABEL};
+use crate::platform::{ExecOutput, Identity, Platform, PlatformKind, RUN_LABEL};
 use crate::wait::{self, Seen};
 
 /// The field manager of every server-side apply.
@@ -54,10 +54,8 @@ pub const FIELD_MANAGER: &str = "zk-chaos";
 
 pub struct KubePlatform {
     client: Client,
-    kind: PlatformKind,
+    identity: Identity,
     context: String,
-    run_id: String,
-    namespace: String,
     /// The run created the namespace (and deletes it at the end).
     own_namespace: bool,
     manifest: Manifest,
@@ -92,11 +90,9 @@ impl KubePlatform {
         let (manifest, moved) = manifest.moved_to_namespace(&namespace);
         KubePlatform {
             client,
-            kind: PlatformKind::Kube,
+            identity: Identity { kind: PlatformKind::Kube, run_id, namespace },
             context,
-            namespace,
             own_namespace,
-            run_id,
             manifest,
             config,
             life: Arc::new(LifecycleLog::new()),
@@ -119,11 +115,11 @@ impl KubePlatform {
         self.note(format!(
             "adopted StatefulSet {} in namespace {}: the run applied nothing and leaves the namespace and the ensemble in place",
             self.manifest.name(),
-            self.namespace
+            self.identity.namespace
         ));
         self.note(format!(
             "the suites' znodes stay in the adopted ensemble: /hello (created only if absent, as the walkthrough writes it) and what they wrote under /zk-chaos/{}",
-            self.run_id
+            self.identity.run_id
         ));
         self
     }
@@ -132,7 +128,7 @@ impl KubePlatform {
     /// set), after a fault deleted it. A StatefulSet of the same name still being deleted (its
     /// finalizers) is waited for, up to the operation timeout.
     async fn recreate_as_found(&self) -> anyhow::Result<()> {
-        let doc = objects::into_namespace(self.manifest.statefulset_document(), &self.namespace);
+        let doc = objects::into_namespace(self.manifest.statefulset_document(), &self.identity.namespace);
         let sts: StatefulSet = serde_json::from_value(doc).context("the StatefulSet as found")?;
         let sets = self.statefulsets();
         let name = self.manifest.name();
@@ -144,7 +140,7 @@ impl KubePlatform {
             }
         })
         .await?;
-        tracing::info!("re-created StatefulSet {name} in {} as it was found", self.namespace);
+        tracing::info!("re-created StatefulSet {name} in {} as it was found", self.identity.namespace);
         Ok(())
     }
 
@@ -161,7 +157,7 @@ impl KubePlatform {
     /// command's last run, whose teardown deletes the whole cluster; any other run's teardown
     /// deletes its namespace and leaves the cluster to the next run (`--repeat`).
     pub fn on_kind(mut self, cluster: kind::KindCluster, delete_cluster: bool) -> KubePlatform {
-        self.kind = PlatformKind::Kind;
+        self.identity.kind = PlatformKind::Kind;
         self.kind_cluster = Some(cluster);
         self.delete_cluster = delete_cluster;
         self
@@ -203,10 +199,10 @@ impl KubePlatform {
     }
 
     fn pods(&self) -> Api<Pod> {
-        Api::namespaced(self.client.clone(), &self.namespace)
+        Api::namespaced(self.client.clone(), &self.identity.namespace)
     }
     fn statefulsets(&self) -> Api<StatefulSet> {
-        Api::namespaced(self.client.clone(), &self.namespace)
+        Api::namespaced(self.client.clone(), &self.identity.namespace)
     }
 
     pub fn note(&self, line: String) {
@@ -234,13 +230,13 @@ impl KubePlatform {
 
     /// A manifest document made ready to apply here: our namespace and the run label.
     fn prepared(&self, doc: &Value) -> Value {
-        let mut d = objects::into_namespace(doc, &self.namespace);
-        d["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
+        let mut d = objects::into_namespace(doc, &self.identity.namespace);
+        d["metadata"]["labels"][RUN_LABEL] = json!(self.identity.run_id);
         d["metadata"]["labels"][crate::ownership::HOST_LABEL] = json!(crate::ownership::this_host());
         if crate::manifest::is_statefulset(&d) {
             if let Some(vcts) = d.pointer_mut("/spec/volumeClaimTemplates").and_then(Value::as_array_mut) {
                 for v in vcts {
-                    v["metadata"]["labels"][RUN_LABEL] = json!(self.run_id);
+                    v["metadata"]["labels"][RUN_LABEL] = json!(self.identity.run_id);
                     if let (Some(class), None) = (&self.storage_class, v.pointer("/spec/storageClassName")) {
                         v["spec"]["storageClassName"] = json!(class);
                     }
@@ -253,9 +249,9 @@ impl KubePlatform {
     /// Server-side apply of one document (force: we own these objects).
     async fn apply(&self, doc: &Value) -> anyhow::Result<()> {
         let d = self.prepared(doc);
-        let (api, kind, name) = objects::api_of(&self.client, &self.namespace, &d).with_context(|| self.manifest.origin.clone())?;
+        let (api, kind, name) = objects::api_of(&self.client, &self.identity.namespace, &d).with_context(|| self.manifest.origin.clone())?;
         api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&d)).await.with_context(|| format!("applying {kind} {name}"))?;
-        tracing::info!("applied {kind} {name} in {}", self.namespace);
+        tracing::info!("applied {kind} {name} in {}", self.identity.namespace);
         Ok(())
     }
 
@@ -264,11 +260,11 @@ impl KubePlatform {
         if self.own_namespace {
             let ns: Namespace = serde_json::from_value(json!({
                 "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": self.namespace, "labels": run_labels(&self.run_id)}
+                "metadata": {"name": self.identity.namespace, "labels": run_labels(&self.identity.run_id)}
             }))?;
-            api.create(&PostParams::default(), &ns).await.with_context(|| format!("creating namespace {}", self.namespace))?;
-        } else if api.get_opt(&self.namespace).await?.is_none() {
-            bail!("namespace {} does not exist on context {} (drop --namespace to let zk-chaos create one)", self.namespace, self.context);
+            api.create(&PostParams::default(), &ns).await.with_context(|| format!("creating namespace {}", self.identity.namespace))?;
+        } else if api.get_opt(&self.identity.namespace).await?.is_none() {
+            bail!("namespace {} does not exist on context {} (drop --namespace to let zk-chaos create one)", self.identity.namespace, self.context);
         }
         Ok(())
     }
@@ -280,7 +276,7 @@ impl KubePlatform {
     /// one-second precision, so they are kept in the details, not used as dates.
     fn start_poller(&self) {
         let pods = self.pods();
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         let members = self.manifest.member_names();
         let selector = self.selector();
         let pod_task = tokio::spawn(watch_pods(pods, selector, members.clone(), self.life.clone(), self.watched.clone()));
@@ -319,7 +315,7 @@ impl KubePlatform {
     /// The newest FailedCreate Event of the StatefulSet that names `member`: "FailedCreate: create
     /// Pod zk-0 in StatefulSet zk failed error: ...".
     async fn failed_create(&self, member: &str) -> Option<String> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         let fields = format!("involvedObject.kind=StatefulSet,involvedObject.name={},reason=FailedCreate", self.manifest.name());
         let list = events.list(&ListParams::default().fields(&fields)).await.map_err(|e| tracing::debug!("listing FailedCreate events: {e}")).ok()?;
         failed_create_message(&list.items, member)
@@ -338,7 +334,7 @@ impl KubePlatform {
 
     async fn controller_revisions(&self) -> anyhow::Result<Vec<ControllerRevision>> {
         let uid = self.statefulset_uid().await?;
-        let api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &self.namespace);
+        let api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         let lp = ListParams::default().labels(&self.selector());
         let mut revs: Vec<ControllerRevision> =
             reread(|| api.list(&lp)).await?.items.into_iter().filter(|r| r.metadata.owner_references.iter().flatten().any(|o| o.uid == uid)).collect();

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::manifest::Manifest;
 use crate::platform::{
-    Cluster, Cut, CutCounters, ExecOutput, LifecycleEvent, MemberStatus, Partitions, Platform, PlatformKind, Revision, StatefulSetChange, VolumeIdentity, RUN_LABEL,
+    Cluster, Cut, CutCounters, ExecOutput, Identity, LifecycleEvent, MemberStatus, Partitions, Platform, Revision, StatefulSetChange, VolumeIdentity, RUN_LABEL,
 };
 
 use super::*;
@@ -25,20 +25,14 @@ impl Platform for KubePlatform {
         Some(self)
     }
 
-    fn kind(&self) -> PlatformKind {
-        self.kind
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
     fn manifest(&self) -> &Manifest {
         &self.manifest
     }
     fn notes(&self) -> Vec<String> {
-        let mut n = vec![format!("context {}, namespace {}", self.context, self.namespace)];
+        let mut n = vec![format!("context {}, namespace {}", self.context, self.identity.namespace)];
         n.extend(self.notes.lock().expect("notes lock").iter().cloned());
         n
     }
@@ -54,7 +48,7 @@ impl Platform for KubePlatform {
         }
         self.ensure_namespace().await?;
         if !self.own_namespace {
-            self.note(format!("namespace {} given with --namespace: the run removes only its own objects from it", self.namespace));
+            self.note(format!("namespace {} given with --namespace: the run removes only its own objects from it", self.identity.namespace));
         }
         self.start_poller();
         // Services and the budget first, the StatefulSet last (as `kubectl apply -f` does in file order).
@@ -109,7 +103,7 @@ impl Platform for KubePlatform {
     }
 
     async fn volumes(&self, member: &str) -> anyhow::Result<Vec<VolumeIdentity>> {
-        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
         let mut out = Vec::new();
         for t in self.manifest.pod_template().claim_templates {
@@ -235,18 +229,18 @@ impl Platform for KubePlatform {
             }
         } else if self.own_namespace {
             let api: Api<Namespace> = Api::all(self.client.clone());
-            if let Err(e) = delete_namespace_now(&self.client, &self.namespace).await {
-                errors.push(format!("deleting namespace {}: {e}", self.namespace));
+            if let Err(e) = delete_namespace_now(&self.client, &self.identity.namespace).await {
+                errors.push(format!("deleting namespace {}: {e}", self.identity.namespace));
             }
             if errors.is_empty() {
                 // Namespace deletion removes the PVCs with it; wait until it is really gone.
-                while api.get_opt(&self.namespace).await.map(|n| n.is_some()).unwrap_or(true) {
+                while api.get_opt(&self.identity.namespace).await.map(|n| n.is_some()).unwrap_or(true) {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         } else {
             let c = self.client.clone();
-            let ns = self.namespace.as_str();
+            let ns = self.identity.namespace.as_str();
             let dp = DeleteParams::background();
             let name = self.manifest.name();
             let mut gone = |r: Result<(), kube::Error>, what: String| match r {
@@ -260,18 +254,18 @@ impl Platform for KubePlatform {
                 let (api, kind, n) = objects::api_of(&c, ns, d).expect("a parsed manifest holds only kinds with a resource");
                 gone(api.delete(&n, &dp).await.map(drop), format!("{kind} {n}"));
             }
-            let lp = ListParams::default().labels(&format!("{RUN_LABEL}={}", self.run_id));
+            let lp = ListParams::default().labels(&format!("{RUN_LABEL}={}", self.identity.run_id));
             gone(Api::<PersistentVolumeClaim>::namespaced(c.clone(), ns).delete_collection(&dp, &lp).await.map(drop), "the run's PersistentVolumeClaims".into());
         }
         if errors.is_empty() {
             Ok(())
         } else {
-            bail!("cleanup of run {}: {}", self.run_id, errors.join("; "))
+            bail!("cleanup of run {}: {}", self.identity.run_id, errors.join("; "))
         }
     }
 
     fn keep_instructions(&self) -> String {
-        let ns = &self.namespace;
+        let ns = &self.identity.namespace;
         let ctx = &self.context;
         if self.adopted {
             return format!(
@@ -289,7 +283,7 @@ impl Platform for KubePlatform {
             None => s.push_str(&format!(
                 "  remove it: kubectl --context {ctx} -n {ns} delete statefulset,service,poddisruptionbudget,configmap,secret,serviceaccount,networkpolicy,role,rolebinding,pvc \
                  -l {RUN_LABEL}={} ; kubectl --context {ctx} -n {ns} delete statefulset/{}\n",
-                self.run_id,
+                self.identity.run_id,
                 self.manifest.name()
             )),
         }
