@@ -35,7 +35,7 @@ pub enum Change {
 
 impl Change {
     /// The walkthrough's patch for its own manifest, `kubectl rollout restart`'s for any other.
-    pub fn for_manifest(manifest: &crate::manifest::Manifest, now: DateTime<Utc>) -> Change {
+    pub fn for_manifest(manifest: &zk_chaos_core::manifest::Manifest, now: DateTime<Utc>) -> Change {
         if walkthrough::reference::is_reference(manifest) {
             Change::Cpu
         } else {
@@ -408,10 +408,10 @@ mod tests {
     #[test]
     fn any_other_manifest_gets_the_restart_annotation_and_the_walkthrough_its_cpu_patch() {
         let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
-        let walk = crate::manifest::walkthrough();
+        let walk = zk_chaos_core::manifest::walkthrough();
         assert_eq!(Change::for_manifest(&walk, now), Change::Cpu);
-        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
-        let other = crate::manifest::Manifest::parse(&text.replace("--heap=512M", "--heap=1G"), "other").unwrap();
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/zookeeper.yaml")).unwrap();
+        let other = zk_chaos_core::manifest::Manifest::parse(&text.replace("--heap=512M", "--heap=1G"), "other").unwrap();
         let change = Change::for_manifest(&other, now);
         assert_eq!(change, Change::RestartedAt("2027-01-15T08:00:00Z".into()));
         assert_eq!(change.what(), "kubectl.kubernetes.io/restartedAt=2027-01-15T08:00:00Z (kubectl rollout restart)");
@@ -470,10 +470,10 @@ mod tests {
     }
 
     fn ev_ms(ms: i64, member: &str, kind: LifecycleKind) -> LifecycleEvent {
-        LifecycleEvent { at: serving::tests::at(ms), member: member.into(), kind, detail: String::new() }
+        LifecycleEvent { at: serving::testing::at(ms), member: member.into(), kind, detail: String::new() }
     }
 
-    use crate::serving::tests::sample;
+    use crate::serving::testing::sample;
 
     /// zk-1 leads; each member is taken down once the one before serves again (Ready beside it,
     /// late as a probe is). The platform records zk-2's deletion only once its container is gone
@@ -519,7 +519,7 @@ mod tests {
         let err = quorum_kept_serving(&samples, &events, &members()).unwrap_err().to_string();
         assert!(err.starts_with("quorum lost: the rollout took zk-1 down at "), "{err}");
         let (_, sampled_at) = err.split_once("(the servers as sampled at ").unwrap();
-        assert!(sampled_at.starts_with(&hms(serving::tests::at(3000))), "{err}");
+        assert!(sampled_at.starts_with(&hms(serving::testing::at(3000))), "{err}");
         assert!(
             err.contains("while only 1 of the other 2 members served with a leader, fewer than a majority of 2 of 3: zk-0 follower epoch 1 ready; zk-1 leader epoch 1 (1 synced) ready; zk-2 not serving ready (judged from zk-1's mntr: 1 synced followers)"),
             "{err}"
