@@ -76,7 +76,7 @@ impl Suite for RollingUpdate {
         &About {
             name: "rolling-update",
             sections: &[&walkthrough::UPDATING_THE_ENSEMBLE],
-            summary: "change the template (restartedAt; the walkthrough's cpu 0.3): members replaced one at a time in reverse order, a majority up throughout; history; undo",
+            summary: "change the template (restartedAt; the walkthrough's cpu 0.3): members replaced one at a time in reverse order, a majority of the others serving at each deletion; history; undo",
             needs: &[],
             disruptive: true,
             workload: true,
