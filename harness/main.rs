@@ -235,6 +235,9 @@ struct CertifyArgs {
     /// Run the manifest's image FROM as the local image TO (repeatable; adds to `images:` in the config); it runs with imagePullPolicy IfNotPresent.
     #[arg(long = "image-map", value_name = "FROM=TO")]
     image_map: Vec<String>,
+    /// The image the upgrade suite rolls the ensemble to, and back from (`to_image:` in the config) [default: the 3.9.5 image of the deployment's image family]
+    #[arg(long = "to-image", value_name = "IMAGE")]
+    to_image: Option<String>,
     /// Where results/<run-id>/ goes (relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
@@ -443,6 +446,12 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     for m in &args.image_map {
         let (from, to) = zk_chaos::manifest::images::parse_mapping("--image-map", m).map_err(Error::bad_input)?;
         config.images.insert(from, to);
+    }
+    if let Some(image) = &args.to_image {
+        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+            return Err(Error::bad_input(format!("--to-image {image:?}: give an image name, e.g. zk-chaos/zookeeper:3.9.5")));
+        }
+        config.to_image = Some(image.clone());
     }
     let opts = RunOptions {
         platform: args.platform.into(),

@@ -21,6 +21,7 @@ pub mod process_failure;
 pub mod rolling_update;
 pub mod server_config;
 pub mod traffic;
+pub mod upgrade;
 pub mod verdicts;
 pub mod walkthrough;
 
@@ -117,6 +118,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(node_failure::NodeFailure),
         Box::new(maintenance::Maintenance),
         Box::new(partition::Partition),
+        Box::new(upgrade::Upgrade),
     ]
 }
 

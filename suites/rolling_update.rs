@@ -143,8 +143,10 @@ struct Sample {
 
 /// Follows a rollout away from revision `from`, started at `fault`, to its end, sampling the
 /// ensemble all along; records its checks under `label`. Returns the revision every member ended
-/// on, Ready; `None` if the rollout did not finish.
-async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> Option<String> {
+/// on, Ready; `None` if the rollout did not finish. A rollout stopped at a member that does not
+/// become Ready (a StatefulSet waits for it forever) is judged stopped once that member was on
+/// the new revision and not Ready for `timeouts.member_ready`.
+pub(super) async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> Option<String> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let members = p.members();
@@ -166,11 +168,21 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
             .await?;
             reached = Some(target.clone());
             let what = format!("every member on revision {target} and Ready");
+            let unready_since = std::sync::Mutex::new(std::collections::HashMap::<String, std::time::Instant>::new());
             let done = wait::until(&what, t.member_ready * n as u32, Some(p.subscribe()), || async {
                 let mut behind = Vec::new();
                 for m in &members {
                     let s = p.status(m).await?;
-                    if s.revision.as_deref() != Some(target.as_str()) || !s.ready {
+                    let on_target = s.revision.as_deref() == Some(target.as_str());
+                    if on_target && !s.ready {
+                        let since = *unready_since.lock().expect("never poisoned").entry(m.clone()).or_insert_with(std::time::Instant::now);
+                        if since.elapsed() >= t.member_ready {
+                            bail!("{}", stopped_at(&s, &target, t.member_ready));
+                        }
+                    } else {
+                        unready_since.lock().expect("never poisoned").remove(m);
+                    }
+                    if !on_target || !s.ready {
                         behind.push(format!("{m} {:?}{}", s.revision, if s.ready { "" } else { " not ready" }));
                     }
                 }
@@ -201,6 +213,19 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
         }
     }
     finished.then_some(target)
+}
+
+/// Why a rollout is judged stopped at member `s`: on the new revision `target`, not Ready for
+/// `waited`, with what the platform says of it (phase, reason, restarts).
+pub(super) fn stopped_at(s: &MemberStatus, target: &str, waited: Duration) -> String {
+    format!(
+        "the rollout stopped at {}: on revision {target} but not Ready for {}s ({}{}, {} restart(s)); a StatefulSet does not go on past a member that is not Ready",
+        s.name,
+        waited.as_secs(),
+        s.phase,
+        s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+        s.restart_count
+    )
 }
 
 /// Runs `done` while sampling the ensemble every [`wait::POLL`].
@@ -505,6 +530,16 @@ mod tests {
         assert!(majority_held(&[s(0, 2)], 4).is_err(), "2 of 4 is not a majority");
         assert!(majority_held(&[s(0, 3)], 5).is_ok());
         assert_eq!(majority_held(&[], 3).unwrap_err().to_string(), "the ensemble was never sampled during the rollout");
+    }
+
+    #[test]
+    fn a_stopped_rollout_names_the_member_and_what_the_platform_says_of_it() {
+        let s = MemberStatus { running: true, phase: "Running".into(), reason: Some("CrashLoopBackOff (20s)".into()), restart_count: 3, ..MemberStatus::absent("zk-2", 2) };
+        assert_eq!(
+            stopped_at(&s, "r2", Duration::from_secs(90)),
+            "the rollout stopped at zk-2: on revision r2 but not Ready for 90s (Running: CrashLoopBackOff (20s), 3 restart(s)); \
+             a StatefulSet does not go on past a member that is not Ready"
+        );
     }
 
     #[test]
