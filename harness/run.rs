@@ -231,6 +231,12 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
     if p.needs(crate::platform::Capability::Partitions) {
         images.push(crate::platform::netfilter::image());
     }
+    // What a selected suite runs beyond the manifest (the upgrade suite's --to-image).
+    for extra in p.suites.iter().flat_map(|s| s.images(&p.manifest, &p.opts.config)) {
+        if !images.contains(&extra) {
+            images.push(extra);
+        }
+    }
     let images: Vec<&str> = images.iter().map(String::as_str).collect();
     let cluster = KindCluster::planned(first_run_id);
     session.own(&cluster.name)?;

@@ -99,6 +99,11 @@ pub trait Suite: Send + Sync {
     fn changes_statefulset(&self) -> Option<StatefulSetChange> {
         None
     }
+    /// Images it runs beyond the manifest's (`--platform kind` loads them into the cluster it
+    /// creates, beside the manifest's): none unless it says so.
+    fn images(&self, _manifest: &crate::manifest::Manifest, _config: &Config) -> Vec<String> {
+        Vec::new()
+    }
     /// Runs the suite's steps (the runner has started its workload if it declares one). An `Err`
     /// aborts it and is recorded as a failed check, except [`Stopped`]: a failed step, recorded already.
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;

@@ -203,7 +203,7 @@ pub(super) async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from
     }
 
     let events: Vec<LifecycleEvent> = p.lifecycle().into_iter().filter(|e| e.at >= fault.at).collect();
-    ctx.check(&format!("{label}: members replaced one at a time in reverse ordinal order"), async { one_at_a_time(&events, &members) }).await;
+    ctx.check(&format!("{label}: members replaced one at a time in reverse ordinal order"), async { one_at_a_time(&events, &members, finished) }).await;
     ctx.check(&format!("{label}: a majority was up at every sampled moment"), async { majority_held(&samples, n) }).await;
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
     // Every sample, so a reader can see the ensemble through the rollout.
@@ -372,11 +372,16 @@ fn same_cpu(a: Option<&str>, b: Option<&str>) -> bool {
 }
 
 /// Members were deleted in reverse ordinal order, and each was Ready again before the next went.
-fn one_at_a_time(events: &[LifecycleEvent], members: &[String]) -> anyhow::Result<String> {
+/// A rollout that did not finish (`finished` false) must have replaced a first part of that order.
+fn one_at_a_time(events: &[LifecycleEvent], members: &[String], finished: bool) -> anyhow::Result<String> {
     let deleted: Vec<&LifecycleEvent> = events.iter().filter(|e| e.kind == LifecycleKind::Deleted && members.contains(&e.member)).collect();
     let order: Vec<&str> = deleted.iter().map(|e| e.member.as_str()).collect();
     let expected: Vec<&str> = members.iter().rev().map(String::as_str).collect();
-    ensure!(order == expected, "members were replaced in the order {order:?}, not {expected:?}");
+    if finished {
+        ensure!(order == expected, "members were replaced in the order {order:?}, not {expected:?}");
+    } else {
+        ensure!(expected.starts_with(&order), "members were replaced in the order {order:?}, not the start of {expected:?}");
+    }
     for pair in deleted.windows(2) {
         let (this, next) = (pair[0], pair[1]);
         let ready = events.iter().find(|e| e.member == this.member && e.kind == LifecycleKind::Ready && e.at >= this.at);
@@ -413,16 +418,22 @@ mod tests {
             ev(26, "zk-0", Deleted),
             ev(38, "zk-0", Ready),
         ];
-        assert!(one_at_a_time(&events, &members()).unwrap().contains("zk-2, then zk-1, then zk-0"));
+        assert!(one_at_a_time(&events, &members(), true).unwrap().contains("zk-2, then zk-1, then zk-0"));
     }
 
     #[test]
     fn wrong_order_or_overlap_fails() {
         use LifecycleKind::*;
         let forward = vec![ev(0, "zk-0", Deleted), ev(5, "zk-0", Ready), ev(6, "zk-1", Deleted), ev(9, "zk-1", Ready), ev(10, "zk-2", Deleted)];
-        assert!(one_at_a_time(&forward, &members()).unwrap_err().to_string().contains("not [\"zk-2\", \"zk-1\", \"zk-0\"]"));
+        assert!(one_at_a_time(&forward, &members(), true).unwrap_err().to_string().contains("not [\"zk-2\", \"zk-1\", \"zk-0\"]"));
         let overlap = vec![ev(0, "zk-2", Deleted), ev(3, "zk-1", Deleted), ev(5, "zk-2", Ready), ev(9, "zk-1", Ready), ev(10, "zk-0", Deleted), ev(12, "zk-0", Ready)];
-        assert!(one_at_a_time(&overlap, &members()).unwrap_err().to_string().contains("zk-1 went at"));
+        assert!(one_at_a_time(&overlap, &members(), true).unwrap_err().to_string().contains("zk-1 went at"));
+        // A rollout that stopped at zk-2: the start of the order, and no further.
+        let stopped = vec![ev(0, "zk-2", Deleted), ev(1, "zk-2", Created)];
+        assert_eq!(one_at_a_time(&stopped, &members(), false).unwrap(), "replaced zk-2, each Ready before the next went");
+        assert!(one_at_a_time(&stopped, &members(), true).is_err(), "a finished rollout replaces every member");
+        let wrong_start = vec![ev(0, "zk-0", Deleted)];
+        assert!(one_at_a_time(&wrong_start, &members(), false).unwrap_err().to_string().contains("not the start of"));
     }
 
     #[test]

@@ -36,9 +36,6 @@ pub const DEFAULT_TO_RELEASE: &str = "3.9.5";
 /// The reference deployments' image maps: which local images exist, and in which family.
 const IMAGE_MAPS: &str = include_str!("../fixtures/images.txt");
 
-/// How many of the server's last log lines are searched for why it did not start.
-const LOG_TAIL: usize = 200;
-
 #[async_trait]
 impl Suite for Upgrade {
     fn about(&self) -> &'static About {
@@ -55,6 +52,11 @@ impl Suite for Upgrade {
 
     fn changes_statefulset(&self) -> Option<StatefulSetChange> {
         Some(StatefulSetChange::Image)
+    }
+
+    /// The image it rolls to, which kind must have loaded.
+    fn images(&self, manifest: &crate::manifest::Manifest, config: &crate::config::Config) -> Vec<String> {
+        manifest.pod_template().image.and_then(|from| to_image(&from, config.to_image.as_deref()).ok()).into_iter().collect()
     }
 
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()> {
@@ -301,7 +303,8 @@ async fn stopped(ctx: &mut SuiteCtx, from: &str, first: &str, before: &Result<Ve
     .await;
     let mut why = Vec::new();
     for s in &stuck {
-        let log = p.logs(&s.name, Some(LOG_TAIL)).await.map(|l| server_says(&l)).unwrap_or_else(|e| format!("(its log could not be read: {e:#})"));
+        // Whole: on Docker that includes the previous container's last lines, the one that exited.
+        let log = p.logs(&s.name, None).await.map(|l| server_says(&l)).unwrap_or_else(|e| format!("(its log could not be read: {e:#})"));
         why.push(format!(
             "{}: {}{}, {} restart(s); the server's last words: {log}",
             s.name,
@@ -372,6 +375,17 @@ mod tests {
         assert_eq!(default_to_image("zk-chaos/zookeeper-bitnami:3.9.5", IMAGE_MAPS).unwrap(), "zk-chaos/zookeeper-bitnami:3.9.5");
         let none = default_to_image("example.org/zk:1", IMAGE_MAPS).unwrap_err();
         assert_eq!(none, "no 3.9.5 image of example.org/zk is known (fixtures/images.txt maps the reference deployments' images): pass --to-image IMAGE");
+    }
+
+    #[test]
+    fn kind_loads_the_image_it_rolls_to() {
+        let walk = crate::manifest::walkthrough();
+        let mut config = crate::config::Config::default();
+        assert_eq!(Upgrade.images(&walk, &config), ["zk-chaos/zookeeper:3.9.5"]);
+        config.to_image = Some("zk-chaos/zookeeper-broken:3.9.5".into());
+        assert_eq!(Upgrade.images(&walk, &config), ["zk-chaos/zookeeper-broken:3.9.5"]);
+        config.to_image = Some("zk-chaos/zookeeper:3.8".into());
+        assert!(Upgrade.images(&walk, &config).is_empty(), "nothing to roll to: skipped, nothing to load");
     }
 
     #[test]

@@ -289,6 +289,52 @@ fn partition_fails_when_every_member_is_standalone() {
     assert_clean(&run);
 }
 
+// ---- Beyond the walkthrough: a version upgrade, and an upgrade whose server cannot start.
+
+/// The walkthrough's image (Debian's ZooKeeper 3.8.0) rolled to 3.9.5 (the default --to-image of
+/// its family) under the register workload, and back: every member reports 3.9.5, then 3.8.0.
+#[test]
+fn upgrade_from_the_walkthroughs_3_8_to_3_9_5_and_back_passes() {
+    let _one = exclusive();
+    common::upgrade_images();
+    let run = zk_chaos(&["run", "--suite", "upgrade"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let checks = run.checks("upgrade").join("\n");
+    assert!(checks.contains("pass upgrade: every member reports the new version (srvr): zk-0 3.9.5"), "{checks}");
+    assert!(checks.contains("pass downgrade: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
+    assert!(checks.contains("pass workload: "), "the register history judged across both rolls: {checks}");
+    let metrics = &run.suite("upgrade")["metrics"];
+    for m in ["upgrade.rollout_ms", "downgrade.rollout_ms", "upgrade.zk-0.start_to_ready_ms", "downgrade.zk-2.start_to_ready_ms"] {
+        assert!(metrics[m].as_f64().is_some_and(|v| v > 0.0), "{m}: {metrics}");
+    }
+    assert_clean(&run);
+}
+
+/// The negative control: an image whose server refuses its config (zk-chaos/zookeeper-broken:3.9.5,
+/// initLimit=ten). The roll stops at zk-2 (zk-0 and zk-1 stay on the first revision), quorum is
+/// kept, the suite fails quoting the pod's state and the server's own message, and the forced
+/// rollback (image set back, the pod deleted) makes the ensemble whole again.
+#[test]
+fn an_upgrade_to_an_image_whose_server_cannot_start_stops_and_fails_naming_why() {
+    let _one = exclusive();
+    common::upgrade_images();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    // A member not Ready for this long is where the roll stopped (a StatefulSet waits forever).
+    std::fs::write(&config, "timeouts:\n  member_ready: 75s\n").unwrap();
+    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", "zk-chaos/zookeeper-broken:3.9.5", "--config", config.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("upgrade").join("\n");
+    assert!(failures.contains("the rollout stopped at zk-2: on revision"), "{failures}");
+    assert!(failures.contains("upgrade: the new image's server starts on every member: zk-2: ") && failures.contains("Invalid config, exiting abnormally"), "{failures}");
+    let checks = run.checks("upgrade").join("\n");
+    assert!(checks.contains("pass upgrade stopped: the StatefulSet did not go on past the member that is not Ready: stopped at zk-2; zk-0, zk-1 still on revision"), "{checks}");
+    assert!(checks.contains("pass upgrade stopped: quorum kept: "), "{checks}");
+    assert!(checks.contains("pass undo: the ensemble whole again on the first image"), "{checks}");
+    assert!(checks.contains("pass undo: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
+    assert_clean(&run);
+}
+
 // ---- Never leave a mess: interrupts, kills, and failures inside cleanup.
 
 /// Ctrl-C in the middle of a fault: the run stops, says it was interrupted (exit 130), and
