@@ -314,11 +314,7 @@ mod tests {
             (Action::DeleteStatefulSet, "delete the StatefulSet", Some(Revert::RecreateStatefulSet)),
             (Action::PatchTemplate { patch, what: "cpu request 0.3".into() }, "patch the StatefulSet: cpu request 0.3", None),
             (Action::Rollback, "roll back (rollout undo)", None),
-            (
-                Action::SetImage { image: "zk:b".into(), back_to: "zk:a".into() },
-                "set the server's image to zk:b",
-                Some(Revert::RestoreImage { image: "zk:a".into() }),
-            ),
+            (Action::SetImage { image: "zk:b".into(), back_to: "zk:a".into() }, "set the server's image to zk:b", Some(Revert::RestoreImage { image: "zk:a".into() })),
             (Action::Cordon { node: "w1".into() }, "cordon w1", Some(Revert::Uncordon { node: "w1".into() })),
             (Action::Evict { member: "zk-2".into() }, "evict zk-2", None),
         ];

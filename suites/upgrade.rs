@@ -233,10 +233,9 @@ async fn version_check(ctx: &mut SuiteCtx, name: &str, want: &Want, revision: &s
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     match versions(p.as_ref(), &p.members(), t.operation).await {
-        Ok(Err(why)) => ctx.skip(
-            name,
-            format!("{why}: the version cannot be observed; judged from the StatefulSet only: every member on revision {revision}, whose template runs {image}"),
-        ),
+        Ok(Err(why)) => {
+            ctx.skip(name, format!("{why}: the version cannot be observed; judged from the StatefulSet only: every member on revision {revision}, whose template runs {image}"))
+        }
         Ok(Ok(seen)) => {
             let judged = judge_versions(&seen, want);
             ctx.check(name, async { judged }).await;
@@ -430,7 +429,10 @@ mod tests {
     #[test]
     fn the_servers_last_words_are_its_errors() {
         let log = "INFO starting\nERROR Invalid config, exiting abnormally\norg.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Error processing /conf/zoo.cfg\nINFO bye\n";
-        assert_eq!(server_says(log), "ERROR Invalid config, exiting abnormally | org.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Error processing /conf/zoo.cfg");
+        assert_eq!(
+            server_says(log),
+            "ERROR Invalid config, exiting abnormally | org.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Error processing /conf/zoo.cfg"
+        );
         assert_eq!(server_says("a\nb\n\n"), "a | b");
         assert_eq!(server_says(""), "");
     }
