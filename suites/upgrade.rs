@@ -267,7 +267,8 @@ fn created_to_ready(events: &[LifecycleEvent], member: &str) -> Option<i64> {
 /// The last of a server's log lines that say why it stopped (errors, exceptions, an invalid
 /// config), else its last lines.
 fn server_says(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+    // A stack trace's frames (`\tat java.base/...`) say where, not why.
+    let lines: Vec<&str> = log.lines().map(str::trim_end).filter(|l| !l.is_empty() && !l.trim_start().starts_with("at ")).collect();
     let telling: Vec<&str> = lines.iter().copied().filter(|l| l.contains("ERROR") || l.contains("Exception") || l.contains("Invalid config") || l.contains("exiting")).collect();
     let pick = if telling.is_empty() { &lines[..] } else { &telling[..] };
     pick[pick.len().saturating_sub(4)..].join(" | ")
@@ -434,6 +435,8 @@ mod tests {
             "ERROR Invalid config, exiting abnormally | org.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Error processing /conf/zoo.cfg"
         );
         assert_eq!(server_says("a\nb\n\n"), "a | b");
+        let trace = "Caused by: java.lang.NumberFormatException: For input string: \"ten\"\n\tat java.base/java.lang.NumberFormatException.forInputString(NumberFormatException.java:67)\nInvalid config, exiting abnormally\n";
+        assert_eq!(server_says(trace), "Caused by: java.lang.NumberFormatException: For input string: \"ten\" | Invalid config, exiting abnormally");
         assert_eq!(server_says(""), "");
     }
 }

@@ -304,6 +304,7 @@ fn upgrade_from_the_walkthroughs_3_8_to_3_9_5_and_back_passes() {
     assert!(checks.contains("pass downgrade: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
     assert!(checks.contains("pass workload: "), "the register history judged across both rolls: {checks}");
     let metrics = &run.suite("upgrade")["metrics"];
+    eprintln!("upgrade metrics: {metrics}");
     for m in ["upgrade.rollout_ms", "downgrade.rollout_ms", "upgrade.zk-0.start_to_ready_ms", "downgrade.zk-2.start_to_ready_ms"] {
         assert!(metrics[m].as_f64().is_some_and(|v| v > 0.0), "{m}: {metrics}");
     }
@@ -332,6 +333,7 @@ fn an_upgrade_to_an_image_whose_server_cannot_start_stops_and_fails_naming_why()
     assert!(checks.contains("pass upgrade stopped: quorum kept: "), "{checks}");
     assert!(checks.contains("pass undo: the ensemble whole again on the first image"), "{checks}");
     assert!(checks.contains("pass undo: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
+    eprintln!("upgrade control checks:\n{checks}\nmetrics: {}", run.suite("upgrade")["metrics"]);
     assert_clean(&run);
 }
 
