@@ -478,6 +478,7 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     }
     let prepared = run::prepare_any(opts).await?;
     cli::ensure_image(&prepared).await?;
+    cli::ensure_suite_images(&prepared).await?;
     // One listener for the whole command: a Ctrl-C between two repeated runs (while one run's
     // report is written or the next one connects) stops the repeat instead of being lost. A
     // second one, during the cleanup the first started, quits at once saying what may be left.

@@ -214,6 +214,22 @@ fn bad_input_exits_2_before_creating_anything() {
     assert!(!run.results.path().join("latest").exists());
 }
 
+/// `--to-image` naming nothing is bad input (2); naming an image the engine lacks is exit 3 with
+/// the script that builds it; either before anything is started.
+#[test]
+fn an_upgrade_to_an_image_the_engine_lacks_exits_before_starting_anything() {
+    let _one = exclusive();
+    let before = leftovers("");
+    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", " "]);
+    assert_eq!(run.code, 2, "{}", run.output());
+    assert!(run.stderr.contains("--to-image \" \": give an image name"), "{}", run.output());
+    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", "zk-chaos/no-such-zookeeper:0.1"]);
+    assert_eq!(run.code, 3, "{}", run.output());
+    assert!(run.stderr.contains("the suite upgrade runs the image zk-chaos/no-such-zookeeper:0.1, which is not in the local Docker engine"), "{}", run.output());
+    assert_eq!(leftovers(""), before);
+    assert!(!run.results.path().join("latest").exists());
+}
+
 #[test]
 fn no_docker_engine_exits_3() {
     let run = {
