@@ -1,5 +1,8 @@
 //! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `check`, `show`, `image build`, `clean`,
 //! `history`, `completions`, `man`.
+//!
+//! Over 600 lines: the clap definitions of every subcommand and flag with their help texts, which
+//! are the command line's documentation (`--help`, the man page); the work is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -241,6 +244,10 @@ struct CertifyArgs {
     /// Where results/<run-id>/ goes (relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
+    /// Write a data volume of SIZE (8MiB, 256MiB, 1GiB) into the ensemble before the first fault suite, and check after it and every later suite
+    /// that every znode survived (count and SHA-256 per subtree); overrides `data:` in the config.
+    #[arg(long, value_name = "SIZE", value_parser = zk_chaos::workload::volume::DataSize::parse)]
+    data: Option<zk_chaos::workload::volume::DataSize>,
     /// A YAML config file (timeouts, image, names, workload).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -452,6 +459,9 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
             return Err(Error::bad_input(format!("--to-image {image:?}: give an image name, e.g. zk-chaos/zookeeper:3.9.5")));
         }
         config.to_image = Some(image.clone());
+    }
+    if args.data.is_some() {
+        config.data = args.data;
     }
     let opts = RunOptions {
         platform: args.platform.into(),

@@ -55,7 +55,7 @@ impl Suite for Upgrade {
     }
 
     /// The image it rolls to, which kind must have loaded.
-    fn images(&self, manifest: &crate::manifest::Manifest, config: &crate::config::Config) -> Vec<String> {
+    fn images(&self, manifest: &zk_chaos_core::manifest::Manifest, config: &crate::config::Config) -> Vec<String> {
         manifest.pod_template().image.and_then(|from| to_image(&from, config.to_image.as_deref()).ok()).into_iter().collect()
     }
 
@@ -87,7 +87,7 @@ impl Suite for Upgrade {
             return stopped(ctx, &from, &first.hash, &before, hello.czxid).await;
         };
         start_to_ready(ctx, "upgrade", up.at);
-        ctx.check_with("upgrade: ensemble whole on the new image", async |ctx| up.wait_whole(ctx, "upgrade: ").await.map(|v| v.describe())).await;
+        ctx.check_with("upgrade: ensemble whole on the new image", async |ctx| up.wait_whole(ctx, "upgrade.").await.map(|v| v.describe())).await;
         let want = match release_of(&to) {
             Some(r) => Want::Release(r),
             None => Want::Unlike(before.as_ref().ok().cloned().unwrap_or_default()),
@@ -101,7 +101,7 @@ impl Suite for Upgrade {
         }
         if let Some(downgraded) = rollout(ctx, &down, "downgrade", &upgraded).await {
             start_to_ready(ctx, "downgrade", down.at);
-            ctx.check_with("downgrade: ensemble whole on the first image", async |ctx| down.wait_whole(ctx, "downgrade: ").await.map(|v| v.describe())).await;
+            ctx.check_with("downgrade: ensemble whole on the first image", async |ctx| down.wait_whole(ctx, "downgrade.").await.map(|v| v.describe())).await;
             let want = match &before {
                 Ok(seen) => Want::Same(seen.clone()),
                 Err(_) => Want::Unlike(Vec::new()),
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn kind_loads_the_image_it_rolls_to() {
-        let walk = crate::manifest::walkthrough();
+        let walk = zk_chaos_core::manifest::walkthrough();
         let mut config = crate::config::Config::default();
         assert_eq!(Upgrade.images(&walk, &config), ["zk-chaos/zookeeper:3.9.5"]);
         config.to_image = Some("zk-chaos/zookeeper-broken:3.9.5".into());
