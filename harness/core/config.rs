@@ -76,7 +76,15 @@ pub struct WorkloadConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { image: None, images: Default::default(), to_image: None, label_prefix: "zk-chaos".into(), timeouts: Timeouts::default(), workload: WorkloadConfig::default(), data: None }
+        Config {
+            image: None,
+            images: Default::default(),
+            to_image: None,
+            label_prefix: "zk-chaos".into(),
+            timeouts: Timeouts::default(),
+            workload: WorkloadConfig::default(),
+            data: None,
+        }
     }
 }
 

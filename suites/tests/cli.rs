@@ -139,7 +139,10 @@ fn suites_as_json_parses_and_describes_every_suite() {
     assert_eq!(listing["walkthrough"]["url"], "https://kubernetes.io/docs/tutorials/stateful-application/zookeeper/");
     let suites = listing["suites"].as_array().unwrap();
     let names: Vec<&str> = suites.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition", "upgrade"]);
+    assert_eq!(
+        names,
+        ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition", "upgrade"]
+    );
     for s in suites {
         let beyond = s["name"] == "partition" || s["name"] == "upgrade";
         assert_eq!(s["in_walkthrough"], !beyond, "{s}");
