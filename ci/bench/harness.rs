@@ -321,7 +321,7 @@ async fn data_volume_rounds(p: Arc<DockerPlatform>, config: Config, size: zk_cha
         8
     );
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let order = |r: u32| if r % 2 == 0 { ["zk-chaos", "kazoo"] } else { ["kazoo", "zk-chaos"] };
+    let order = |r: u32| if r.is_multiple_of(2) { ["zk-chaos", "kazoo"] } else { ["kazoo", "zk-chaos"] };
     let plan_rounds: Vec<(String, [&str; 2])> = std::iter::once(("w".to_string(), order(0))).chain((0..rounds).map(|r| (r.to_string(), order(r)))).collect();
     for (round, order) in plan_rounds {
         for who in order {
