@@ -19,6 +19,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod shell;
+pub mod start_to_serving;
 pub mod wait;
 pub mod workload;
 
