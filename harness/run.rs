@@ -517,6 +517,9 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         tracing::info!("suite {}: {} in {:.1}s", report.name, report.verdict.as_str(), started.elapsed().as_secs_f64());
         out.push(report);
     }
+    if let (Some(size), Volume::Unwritten, true) = (p.opts.config.data, &volume, deploy) {
+        out.push(SuiteReport::skipped(DATA, &format!("--data {size}: no fault suite ran, and the volume is written before the first one")));
+    }
 }
 
 /// The name of the report's part that writes the data volume (`--data`).
@@ -955,6 +958,24 @@ mod tests {
                 "{}",
                 intact.message
             );
+        }
+
+        #[tokio::test]
+        async fn without_a_fault_suite_the_volume_is_not_written_and_the_report_says_why() {
+            let mut o = opts(PlatformKind::Kube, Path::new("fixtures/zookeeper.yaml"));
+            o.suites = vec!["integrity".into()];
+            o.config.data = Some(DataSize(1 << 20));
+            let p = prepare(o).unwrap();
+            let fake = Arc::new(FakePlatform::new());
+            let dir = tempfile::tempdir().unwrap();
+            let (mut out, mut version) = (Vec::new(), None);
+            run_body(&p, fake.clone(), dir.path(), &mut out, &mut version).await;
+            let got: Vec<(&str, Verdict, Option<&str>)> = out.iter().map(|s| (s.name.as_str(), s.verdict, s.reason.as_deref())).collect();
+            assert_eq!(
+                got,
+                [("integrity", Verdict::Pass, None), (DATA, Verdict::Skipped, Some("--data 1MiB: no fault suite ran, and the volume is written before the first one"))]
+            );
+            assert_eq!(fake.read("zk-0", "/zk-chaos/zk-chaos-20261201-000000-fake/data"), None, "nothing was written");
         }
 
         #[tokio::test]
