@@ -45,11 +45,20 @@ fn assert_clean(run: &Run) {
 #[test]
 fn certify_passes_every_docker_suite_on_the_reference_manifest() {
     let _one = exclusive();
-    let run = zk_chaos(&["certify"]);
+    // A small data volume (issue 33; the nightly workflow writes 256MiB): written before durability,
+    // checked intact after it and every later suite.
+    let run = zk_chaos(&["certify", "--data", "8MiB"]);
     assert_eq!(run.code, 0, "{}", run.output());
     let report = run.report();
     assert_eq!(report["verdict"], "pass");
     assert_eq!(report["platform"], "docker");
+    let names: Vec<&str> = report["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let written = names.iter().position(|n| *n == "data").unwrap_or_else(|| panic!("no data part: {names:?}"));
+    assert_eq!(names[written + 1], "durability", "{names:?}");
+    for name in names[written + 1..].iter().filter(|n| !run.checks(n).is_empty()) {
+        let intact = run.checks(name).into_iter().find(|c| c.contains("every znode of the data volume intact")).unwrap_or_else(|| panic!("{name}: {:#?}", run.checks(name)));
+        assert!(intact.starts_with("pass ") && intact.contains("17 subtrees, 7177 znodes, 8388224 bytes"), "{name}: {intact}");
+    }
     assert!(report["subject"]["manifest_digest"].as_str().unwrap().starts_with("sha256:"));
     assert!(report["subject"]["zookeeper_version"].as_str().unwrap().starts_with("3.8"), "{}", report["subject"]);
     passed_or_skipped_for_kube(&run, &report);
@@ -249,10 +258,13 @@ fn no_docker_engine_exits_3() {
 #[test]
 fn durability_fails_without_a_persistent_volume() {
     let _one = exclusive();
-    let run = zk_chaos(&["run", "--suite", "durability", "--manifest", &fixture("broken/no-volume.yaml")]);
+    let run = zk_chaos(&["run", "--suite", "durability", "--manifest", &fixture("broken/no-volume.yaml"), "--data", "4MiB"]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("durability").join("\n");
     assert!(failures.contains("the members have no persistent volume"), "{failures}");
+    // The data volume (issue 33) was written, and is gone: the check names the first subtree.
+    assert!(run.failures("data").is_empty(), "{:?}", run.failures("data"));
+    assert!(failures.contains("the data volume is not intact: /zk-chaos/") && failures.contains("/data/s00: gone (expected "), "{failures}");
     // And the data really is gone: /hello did not survive the re-creation, and the workload
     // reports the writes it had been told were acknowledged.
     assert!(failures.contains("/hello through zk-2"), "{failures}");
