@@ -255,6 +255,7 @@ pub fn change_refused(sts: &Value, change: Change) -> Option<String> {
         let what = match change {
             Change::Delete => "deleting and re-creating it",
             Change::Template => "changing its pod template",
+            Change::Image => "changing its server's image",
         };
         return Some(format!(
             "the adopted StatefulSet {name} is controlled by {owner} (metadata.ownerReferences): {what} would be undone or redone by that controller, \
@@ -473,7 +474,7 @@ mod tests {
         sts["metadata"]["ownerReferences"][0]["controller"] = json!(true);
         sts["metadata"]["ownerReferences"][0]["kind"] = json!("ZookeeperCluster");
         assert_eq!(controller(&sts).as_deref(), Some("ZookeeperCluster/keeper"));
-        for change in [Change::Delete, Change::Template] {
+        for change in [Change::Delete, Change::Template, Change::Image] {
             let why = change_refused(&sts, change).expect("refused");
             assert!(why.contains("controlled by ZookeeperCluster/keeper (metadata.ownerReferences)"), "{why}");
         }
