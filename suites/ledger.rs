@@ -47,6 +47,9 @@ pub enum Action {
     Evict { member: String },
     /// Drop packets between a member and its peers (or only its own to them).
     Partition { cut: Cut },
+    /// Set the StatefulSet's replicas from `from` to `to` (`kubectl scale`); undone by setting
+    /// them back to `back_to`, the replicas the suite started with.
+    Scale { from: usize, to: usize, back_to: usize },
 }
 
 /// What the platform answered to an action.
@@ -84,6 +87,10 @@ pub enum Revert {
     ContinueContainer {
         member: String,
     },
+    /// Set the StatefulSet's replicas back.
+    Scale {
+        to: usize,
+    },
 }
 
 impl Action {
@@ -100,6 +107,7 @@ impl Action {
             Action::Cordon { node } => format!("cordon {node}"),
             Action::Evict { member } => format!("evict {member}"),
             Action::Partition { cut } => format!("partition: {}", cut.describe()),
+            Action::Scale { from, to, .. } => format!("scale the StatefulSet from {from} to {to} replicas"),
         }
     }
 
@@ -110,6 +118,7 @@ impl Action {
             Action::Cordon { node } => Some(Revert::Uncordon { node: node.clone() }),
             Action::DeleteStatefulSet => Some(Revert::RecreateStatefulSet),
             Action::Partition { cut } => Some(Revert::Mend { member: cut.member.clone() }),
+            Action::Scale { back_to, .. } => Some(Revert::Scale { to: *back_to }),
             Action::Signal { member, pid, signal } if signal == "STOP" => Some(Revert::Continue { member: member.clone(), pid: *pid }),
             Action::SignalContainer { member, signal } if signal == "STOP" => Some(Revert::ContinueContainer { member: member.clone() }),
             _ => None,
@@ -144,6 +153,7 @@ impl Action {
                 Ok(Injected::Eviction(c.evict(member).await?))
             }
             Action::Partition { cut } => p.cut(cut).await.map(|()| Injected::Accepted),
+            Action::Scale { to, .. } => p.scale(*to).await.map(|()| Injected::Accepted),
         }
     }
 }
@@ -156,6 +166,7 @@ impl Revert {
             Revert::Mend { member } => format!("heal the partition of {member}"),
             Revert::Continue { member, pid } => format!("kill -CONT {pid} (java) in {member}"),
             Revert::ContinueContainer { member } => format!("kill -CONT {member}'s container (java, pid 1) from outside"),
+            Revert::Scale { to } => format!("scale the StatefulSet back to {to} replicas"),
         }
     }
 
@@ -175,6 +186,7 @@ impl Revert {
                 p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await.map(|_| ()).with_context(|| format!("kill -CONT {pid} in {member}"))
             }
             Revert::ContinueContainer { member } => p.signal_container(member, "CONT").await.map(drop).with_context(|| format!("kill -CONT {member}'s container from outside")),
+            Revert::Scale { to } => p.scale(*to).await.with_context(|| format!("scale the StatefulSet back to {to} replicas")),
         }
     }
 

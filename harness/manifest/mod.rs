@@ -514,6 +514,7 @@ mod tests {
     #[case::anti_affinity_selects_nothing("anti-affinity-selects-nothing", &["/3/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/labelSelector/matchExpressions/0/values/0"])]
     #[case::pdb_allows_two("pdb-allows-two", &["/2/spec/maxUnavailable"])]
     #[case::headless_selects_nothing("headless-selects-nothing", &["/0/spec/selector/app"])]
+    #[case::static_one_server("static-one-server", &["/3/spec/replicas", "/3/spec/template/spec/containers/0/command/2"])]
     fn negative_controls_differ_from_the_reference_in_one_way(#[case] name: &str, #[case] paths: &[&str]) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let reference = Manifest::load(&dir.join("zookeeper.yaml")).unwrap();

@@ -72,6 +72,10 @@ pub struct KubePlatform {
     /// The run certifies the ensemble it found running (`--adopt`): it applies nothing, deletes
     /// nothing of it, and re-creates the StatefulSet from the copy found if a fault deleted it.
     adopted: bool,
+    /// The StatefulSet's replicas as this run last set them ([`Platform::scale`]): the members are
+    /// `0..replicas`. The pod watch follows the manifest's members only: a member added by a
+    /// scale-up is read from the API server each time ([`Platform::watched_status`] falls back).
+    replicas: std::sync::atomic::AtomicUsize,
 }
 
 impl KubePlatform {
@@ -81,7 +85,9 @@ impl KubePlatform {
         let namespace = namespace.unwrap_or_else(|| run_id.clone());
         // The manifest's objects are applied in `namespace`: DNS names it baked for its own follow.
         let (manifest, moved) = manifest.moved_to_namespace(&namespace);
+        let replicas = std::sync::atomic::AtomicUsize::new(manifest.replicas());
         KubePlatform {
+            replicas,
             client,
             kind: PlatformKind::Kube,
             context,
@@ -318,7 +324,7 @@ impl KubePlatform {
 
     /// The member's ordinal: its place in [`Platform::members`].
     fn ordinal(&self, member: &str) -> anyhow::Result<usize> {
-        self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))
+        crate::platform::ordinal_of(self.manifest.name(), member).ok_or_else(|| anyhow!("no member {member}"))
     }
 
     async fn statefulset_uid(&self) -> anyhow::Result<String> {
@@ -829,6 +835,10 @@ impl Platform for KubePlatform {
         Ok(())
     }
 
+    fn members(&self) -> Vec<String> {
+        crate::platform::member_names(self.manifest.name(), self.replicas.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
         let ordinal = self.ordinal(member)?;
         let pods = self.pods();
@@ -940,6 +950,19 @@ impl Platform for KubePlatform {
 
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
         self.statefulsets().patch(self.manifest.name(), &PatchParams::default(), &Patch::<()>::Json(patch.clone())).await?;
+        Ok(())
+    }
+
+    /// Through the StatefulSet's scale subresource, as `kubectl scale` does; the controller then
+    /// creates or removes the pods.
+    async fn scale(&self, replicas: usize) -> anyhow::Result<()> {
+        let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+        self.statefulsets()
+            .patch_scale(self.manifest.name(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("scaling StatefulSet {} to {replicas} replicas", self.manifest.name()))?;
+        self.replicas.store(replicas, std::sync::atomic::Ordering::SeqCst);
+        self.life.poke();
         Ok(())
     }
 
