@@ -88,6 +88,7 @@ fn kind(field: &Field) -> String {
         "Option<String>" => "string, optional".into(),
         "u8" | "u16" | "u32" | "u64" | "usize" => "integer".into(),
         "bool" => "boolean".into(),
+        "Vec<usize>" | "Vec<u32>" => "list of integers".into(),
         t if t.contains("Map<String, String>") => "map of string to string".into(),
         t => format!("`{t}`"),
     }

@@ -82,8 +82,16 @@ pub fn one_ensemble(view: &EnsembleView, before: &Before, new: &[String]) -> any
     let leaders = view.leaders();
     if leaders.len() > 1 {
         let apart: Vec<&str> = leaders.iter().copied().filter(|l| *l != before.leader).collect();
-        let epochs: Vec<String> = leaders.iter().map(|l| format!("{l} epoch {}", state(l).and_then(|s| s.as_ref().ok()).and_then(|s| s.as_ref()).map_or(0, |s| epoch(s.zxid)))).collect();
-        bail!("{} formed {} own ensemble: {} leaders ({}): {}", apart.join(" and "), if apart.len() == 1 { "its" } else { "their" }, leaders.len(), epochs.join(", "), view.describe());
+        let epochs: Vec<String> =
+            leaders.iter().map(|l| format!("{l} epoch {}", state(l).and_then(|s| s.as_ref().ok()).and_then(|s| s.as_ref()).map_or(0, |s| epoch(s.zxid)))).collect();
+        bail!(
+            "{} formed {} own ensemble: {} leaders ({}): {}",
+            apart.join(" and "),
+            if apart.len() == 1 { "its" } else { "their" },
+            leaders.len(),
+            epochs.join(", "),
+            view.describe()
+        );
     }
     let Some(leader) = leaders.first().copied() else {
         if standalone.len() == 1 && view.members.len() == 1 {
@@ -93,7 +101,11 @@ pub fn one_ensemble(view: &EnsembleView, before: &Before, new: &[String]) -> any
     };
     let leader_epoch = state(leader).and_then(|s| s.as_ref().ok()).and_then(|s| s.as_ref()).map_or(0, |s| epoch(s.zxid));
     if leader_epoch < before.epoch {
-        bail!("{leader} leads epoch {leader_epoch}, below the ensemble's epoch {} before the scale: a new ensemble, not the one that held the data: {}", before.epoch, view.describe());
+        bail!(
+            "{leader} leads epoch {leader_epoch}, below the ensemble's epoch {} before the scale: a new ensemble, not the one that held the data: {}",
+            before.epoch,
+            view.describe()
+        );
     }
     for m in new {
         match state(m) {
@@ -193,6 +205,9 @@ impl Suite for Scale {
         })
         .await?;
         let mut before = before.expect("set by the step that passed");
+        // The voters the ensemble reports before any change: a scale-down below their majority is
+        // judged lost as soon as no remaining member serves.
+        let voters = read_membership(p.as_ref(), &before.leader, t.operation).await.ok().map(|r| r.values().filter(|role| *role == "participant").count()).filter(|n| *n > 0);
         let hello = faults::write_hello(p.as_ref(), &p.members()[0], t.operation).await?;
 
         // The plan, then back to the start unless the plan ends there (`true`: the return).
@@ -215,9 +230,9 @@ impl Suite for Scale {
                 return Err(ctx.fail(&format!("scale from {from} to {to} replicas accepted"), e));
             }
             let label = format!("{from} to {to}");
-            let ok = if to > from { scale_up(ctx, &fault, &label, from, to, &before).await } else { scale_down(ctx, &fault, &label, from, to, &before).await };
-            let view_ok = ok?;
-            before = view_ok;
+            let ok = if to > from { scale_up(ctx, &fault, &label, from, to, &before).await } else { scale_down(ctx, &fault, &label, (from, to), &before, voters).await };
+            // `None`: the members serve, but not as one ensemble; what each serves is still read.
+            let after = ok?;
             let members = p.members();
             let read = async {
                 let mut seen = Vec::new();
@@ -227,6 +242,10 @@ impl Suite for Scale {
                 Ok(seen.join("; "))
             };
             ctx.step(&format!("{label}: /hello reads through every member (none serves an empty tree)"), read).await?;
+            match after {
+                Some(a) => before = a,
+                None => return Err(ctx.stop()),
+            }
         }
         // Back at the start already: the revert owed is a no-op, settled here so the runner has
         // nothing left to undo.
@@ -257,8 +276,8 @@ async fn last_log(p: &dyn Platform, member: &str) -> String {
 
 /// A scale-up from `from` to `to`: every new member serving (start-to-serving timed), then one
 /// ensemble by the servers' word, then the membership the ensemble reports. Returns the ensemble's
-/// leader and epoch after it.
-async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, to: usize, before: &Before) -> anyhow::Result<Before> {
+/// leader and epoch after it; `None` when the new members serve but not as one ensemble.
+async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, to: usize, before: &Before) -> anyhow::Result<Option<Before>> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let members = p.members();
@@ -311,6 +330,11 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
     let mut after = None;
     let judged = ctx
         .step(&format!("{label}: one ensemble, every new member a voting follower of its leader in its epoch"), async {
+            // A new member serving standalone is an ensemble of its own for good: wrong now, not "not yet".
+            let first = EnsembleView::observe(p.as_ref(), t.operation).await?;
+            if first.members.iter().any(|m| new.contains(&m.status.name) && matches!(&m.server, Ok(Some(s)) if s.mode == Mode::Standalone)) {
+                one_ensemble(&first, before, &new)?;
+            }
             let whole = ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await;
             let view = match &whole {
                 Ok(v) => v.clone(),
@@ -326,26 +350,29 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
         let at = ctx.mark(format!("{label}: ensemble whole"));
         ctx.metric(&format!("up.{from}_to_{to}.scale_ms"), fault.ms_to(at));
     }
-    judged?;
+    if judged.is_err() {
+        return Ok(None);
+    }
     let after = after.expect("set by the step that passed");
     membership(ctx, label, &after.leader, &members).await;
-    Ok(after)
+    Ok(Some(after))
+}
+
+/// `/zookeeper/config` through `member`, as [`reported_membership`] reads it.
+async fn read_membership(p: &dyn Platform, member: &str, op_timeout: std::time::Duration) -> anyhow::Result<BTreeMap<String, String>> {
+    let zk = client::connect(p.client_addr(member).await?, op_timeout).await?;
+    let data = client::read_synced(&zk, "/zookeeper/config").await?;
+    Ok(reported_membership(&data.map(|(d, _)| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default()))
 }
 
 /// The membership the ensemble reports, read through `leader`; skipped where it reports none.
 async fn membership(ctx: &mut SuiteCtx, label: &str, leader: &str, members: &[String]) {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
-    let read = async {
-        let zk = client::connect(p.client_addr(leader).await?, t.operation).await?;
-        let data = client::read_synced(&zk, "/zookeeper/config").await?;
-        anyhow::Ok(data.map(|(d, _)| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default())
-    };
     let name = format!("{label}: every member a participant of the membership the ensemble reports");
-    match read.await {
-        Ok(config) if reported_membership(&config).is_empty() => ctx.skip(&name, format!("/zookeeper/config through {leader} lists no servers (no dynamic configuration)")),
-        Ok(config) => {
-            let reported = reported_membership(&config);
+    match read_membership(p.as_ref(), leader, t.operation).await {
+        Ok(reported) if reported.is_empty() => ctx.skip(&name, format!("/zookeeper/config through {leader} lists no servers (no dynamic configuration)")),
+        Ok(reported) => {
             ctx.check(&name, async { membership_has(&reported, members) }).await;
         }
         Err(e) => {
@@ -355,8 +382,10 @@ async fn membership(ctx: &mut SuiteCtx, label: &str, leader: &str, members: &[St
 }
 
 /// A scale-down from `from` to `to`: the removed members go, highest ordinal first; the remaining
-/// ones serve as one ensemble (a majority of the voters must remain).
-async fn scale_down(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, to: usize, before: &Before) -> anyhow::Result<Before> {
+/// ones serve as one ensemble (a majority of the voters must remain). With `voters` (what
+/// `/zookeeper/config` listed before), fewer than a majority of them left with none serving is
+/// wrong at once, not "not yet".
+async fn scale_down(ctx: &mut SuiteCtx, fault: &Fault, label: &str, (from, to): (usize, usize), before: &Before, voters: Option<usize>) -> anyhow::Result<Option<Before>> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let removed: Vec<String> = crate::platform::member_names(p.manifest().name(), from)[to..].to_vec();
@@ -382,12 +411,26 @@ async fn scale_down(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize,
     let mut after = None;
     let judged = ctx
         .step(&format!("{label}: the remaining members serve as one ensemble"), async {
+            if voters.is_some_and(|v| to <= v / 2) {
+                let what = "a remaining member serving (fewer than a majority of the voters are left)";
+                let lost = wait::until(what, t.ensemble_whole, Some(p.subscribe()), || async {
+                    let view = EnsembleView::observe(p.as_ref(), t.operation).await?;
+                    Ok(match no_quorum(&view, from, to, voters) {
+                        Some(e) => Seen::Done(e),
+                        None => Seen::NotYet(view.describe()),
+                    })
+                })
+                .await;
+                if let Ok(e) = lost {
+                    return Err(e);
+                }
+            }
             let whole = ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await;
             let view = match whole {
                 Ok(v) => v,
                 Err(e) => {
                     let view = EnsembleView::observe(p.as_ref(), t.operation).await?;
-                    return Err(no_quorum(&view, from, to).unwrap_or(e));
+                    return Err(no_quorum(&view, from, to, voters).unwrap_or(e));
                 }
             };
             let evidence = one_ensemble(&view, before, &[])?;
@@ -400,26 +443,29 @@ async fn scale_down(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize,
         ctx.metric(&format!("down.{from}_to_{to}.scale_ms"), fault.ms_to(at));
     }
     // Judged after the ensemble was, so that the last deletion's event has been recorded.
-    let deleted: Vec<(String, DateTime<Utc>)> = removed
-        .iter()
-        .filter_map(|m| faults::first_after(&p.lifecycle(), m, &[LifecycleKind::Deleted], fault.at).map(|e| (m.clone(), e.at)))
-        .collect();
+    let deleted: Vec<(String, DateTime<Utc>)> =
+        removed.iter().filter_map(|m| faults::first_after(&p.lifecycle(), m, &[LifecycleKind::Deleted], fault.at).map(|e| (m.clone(), e.at))).collect();
     let order = format!("{label}: members removed from the highest ordinal down");
     if deleted.len() == removed.len() {
         ctx.check(&order, async { removed_in_reverse(&deleted, &removed) }).await;
     } else {
-        ctx.skip(&order, format!("the platform recorded the deletion of {} of {} removed members (a member a scale-up added is not watched on Kubernetes)", deleted.len(), removed.len()));
+        ctx.skip(
+            &order,
+            format!("the platform recorded the deletion of {} of {} removed members (a member a scale-up added is not watched on Kubernetes)", deleted.len(), removed.len()),
+        );
     }
     judged?;
-    Ok(after.expect("set by the step that passed"))
+    Ok(Some(after.expect("set by the step that passed")))
 }
 
 /// After a scale-down, the cause when no remaining member serves: quorum lost.
-fn no_quorum(view: &EnsembleView, from: usize, to: usize) -> Option<anyhow::Error> {
+fn no_quorum(view: &EnsembleView, from: usize, to: usize, voters: Option<usize>) -> Option<anyhow::Error> {
     let serving = view.members.iter().filter(|m| matches!(m.server, Ok(Some(_)))).count();
-    (serving == 0).then(|| {
-        anyhow!("no quorum after scaling from {from} to {to}: no remaining member serves ({}); the {to} left are no majority of the voters their configuration names", view.describe())
-    })
+    let why = match voters {
+        Some(v) => format!("{to} of the {v} voters /zookeeper/config listed before the scale are no majority"),
+        None => format!("the {to} left are no majority of the voters their configuration names"),
+    };
+    (serving == 0).then(|| anyhow!("no quorum after scaling from {from} to {to}: no remaining member serves ({}); {why}", view.describe()))
 }
 
 #[cfg(test)]
@@ -460,7 +506,13 @@ mod tests {
 
     #[test]
     fn new_members_following_the_leader_in_its_epoch_pass() {
-        let v = view(vec![m("zk-0", Some(Follower), 0x2_0000_0009), m("zk-1", Some(Leader), 0x2_0000_0009), m("zk-2", Some(Follower), 0x2_0000_0009), m("zk-3", Some(Follower), 0x2_0000_0009), m("zk-4", Some(Follower), 0x2_0000_0009)]);
+        let v = view(vec![
+            m("zk-0", Some(Follower), 0x2_0000_0009),
+            m("zk-1", Some(Leader), 0x2_0000_0009),
+            m("zk-2", Some(Follower), 0x2_0000_0009),
+            m("zk-3", Some(Follower), 0x2_0000_0009),
+            m("zk-4", Some(Follower), 0x2_0000_0009),
+        ]);
         let ok = one_ensemble(&v, &before(), &new()).unwrap();
         assert_eq!(ok, "zk-1 leads epoch 2 (before: zk-1 in epoch 2); zk-0, zk-2, zk-3, zk-4 follow it, the new zk-3, zk-4 among them as voting followers");
         // A new leader elected in a later epoch is the same lineage.
@@ -499,8 +551,9 @@ mod tests {
         assert!(err.starts_with("zk-0 leads epoch 1, below the ensemble's epoch 2 before the scale: a new ensemble"), "{err}");
         let none = view(vec![m("zk-0", None, 0), m("zk-1", None, 0)]);
         assert!(one_ensemble(&none, &before(), &[]).unwrap_err().to_string().starts_with("no member leads after the scale"));
-        assert!(no_quorum(&none, 3, 1).unwrap().to_string().starts_with("no quorum after scaling from 3 to 1: no remaining member serves"));
-        assert!(no_quorum(&fresh, 3, 1).is_none(), "members that serve have quorum");
+        assert!(no_quorum(&none, 3, 1, None).unwrap().to_string().starts_with("no quorum after scaling from 3 to 1: no remaining member serves"));
+        assert!(no_quorum(&none, 3, 1, Some(3)).unwrap().to_string().ends_with("1 of the 3 voters /zookeeper/config listed before the scale are no majority"));
+        assert!(no_quorum(&fresh, 3, 1, None).is_none(), "members that serve have quorum");
         let alone = view(vec![m("zk-0", Some(Standalone), 0x2_0000_0001)]);
         assert_eq!(one_ensemble(&alone, &Before { leader: "zk-0".into(), epoch: 2 }, &[]).unwrap(), "zk-0 serves standalone, epoch 2");
         let lagging = view(vec![m("zk-0", Some(Leader), 0x2_0000_0001), m("zk-1", Some(Follower), 0x2_0000_0001), m("zk-2", None, 0)]);

@@ -609,7 +609,8 @@ impl Platform for DockerPlatform {
         if replicas == was {
             return Ok(());
         }
-        let new: Vec<String> = crate::platform::member_names(self.manifest.name(), replicas).into_iter().filter(|m| !self.host_ports.lock().expect("ports lock").contains_key(m)).collect();
+        let new: Vec<String> =
+            crate::platform::member_names(self.manifest.name(), replicas).into_iter().filter(|m| !self.host_ports.lock().expect("ports lock").contains_key(m)).collect();
         let ports = reserve_ports(&self.manifest, &new).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.host_ports.lock().expect("ports lock").extend(ports);
         self.state.lock().await.statefulset["spec"]["replicas"] = Value::from(replicas);
