@@ -5,6 +5,7 @@
 #  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
 #  - .github/workflows with zizmor --offline, and against SchemaStore's GitHub workflow schema
 #    (check-jsonschema --builtin-schema vendor.github-workflows: the copy check-jsonschema ships);
+#  - the crate layers (ci/layers.sh): no crate below the suites imports them, no #[path];
 #  - the Rust code: cargo fmt --check (.rustfmt.toml) and cargo clippy with warnings as errors.
 # Tools go into ci/.venv (gitignored), at the versions below (a new zizmor release can bring new
 # audits: it is taken deliberately, by changing the pin); changed pins reinstall them.
@@ -92,6 +93,11 @@ fi
 
 log "check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml"
 if ! "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml; then
+  failed=1
+fi
+
+log "crate layers: bash ci/layers.sh"
+if ! bash ci/layers.sh; then
   failed=1
 fi
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Mutation test of the judges: every verdict of the fault suites (suites/verdicts.rs and the pure
-# judges beside the suites), the ensemble's conditions (harness/ensemble.rs), the workload's
-# checker (harness/workload/checker.rs) and the register checker (its linearizability search,
-# harness/workload/register/linearizability.rs, and ZooKeeper's guarantees,
-# harness/workload/register/guarantees.rs). A mutant that survives the unit tests is a judge a
+# judges beside the suites), the ensemble's conditions (harness/core/ensemble.rs), the workload's
+# checker (harness/core/workload/checker.rs) and the register checker (its linearizability search,
+# harness/core/workload/register/linearizability.rs, and ZooKeeper's guarantees,
+# harness/core/workload/register/guarantees.rs). A mutant that survives the unit tests is a judge a
 # broken deployment could slip past: kill it with a test, or explain it in the test code.
 #
 # Run by hand (it takes long: one build a mutant); not part of .ci/run:
@@ -16,7 +16,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # What acts rather than judges is left out: the suites' async bodies (they act on a platform and
 # are exercised end to end), the sampling loop, and the ensemble's observation over the network.
-exec cargo mutants \
+# The judges are in two crates (zk-chaos-suites, zk-chaos-core) and the ensemble's wait is tested on
+# the suites' fake platform: every package is mutated (--workspace) and every package's unit tests
+# judge each mutant (--test-workspace=true).
+exec cargo mutants --workspace --test-workspace=true \
   -f verdicts.rs -f rolling_update.rs -f durability.rs -f node_failure.rs -f ensemble.rs -f checker.rs \
   -f linearizability.rs -f guarantees.rs \
   --exclude-re 'impl Suite for|rollout|sampled|EnsembleView::observe|wait_whole|read_final_state|read_once' \

@@ -1,6 +1,6 @@
 //! The configuration reference of the book (`docs/src/configuration.md`), rendered from the config
 //! type itself so it cannot drift: the keys and their order from the structs' fields in
-//! `harness/config.rs`, what each means from their `///` comments, the defaults from
+//! `harness/core/config.rs`, what each means from their `///` comments, the defaults from
 //! `Config::default()` serialized.
 //!
 //! The unit test `config_reference` renders it and compares it with the file; a change to the
@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::config::Config;
 
 /// The source the field list and its comments are read from.
-const SOURCE: &str = include_str!("config.rs");
+const SOURCE: &str = include_str!("core/config.rs");
 
 /// Where the rendered reference lives, from the repository's root.
 pub const REFERENCE_PATH: &str = "docs/src/configuration.md";
@@ -110,11 +110,11 @@ pub fn render() -> Result<String, String> {
     let defaults = serde_json::to_value(Config::default()).map_err(|e| format!("Config::default() does not serialize: {e}"))?;
     let structs = structs(SOURCE);
     let find = |name: &str| structs.iter().find(|s| s.name == name);
-    let root = find("Config").ok_or("harness/config.rs has no `pub struct Config`")?;
+    let root = find("Config").ok_or("harness/core/config.rs has no `pub struct Config`")?;
 
     let mut md = String::new();
     md.push_str("# Configuration reference\n\n");
-    md.push_str("<!-- Generated from harness/config.rs by harness/config_doc.rs: do not edit. Regenerate with\n");
+    md.push_str("<!-- Generated from harness/core/config.rs by harness/config_doc.rs: do not edit. Regenerate with\n");
     md.push_str("     ZK_CHAOS_BLESS=1 cargo test --lib config_reference -->\n\n");
     md.push_str("`--config FILE` reads a YAML file; every key is optional and every value has a default, so an\n");
     md.push_str("empty file is the defaults. An unknown key or a value out of range is bad input: zk-chaos exits 2\n");
@@ -130,14 +130,14 @@ pub fn render() -> Result<String, String> {
         if let Some(inner) = find(&field.ty) {
             let doc = if inner.doc.is_empty() { &field.doc } else { &inner.doc };
             if doc.is_empty() {
-                return Err(format!("harness/config.rs: `pub struct {}` (the key `{}`) has no /// comment", inner.name, field.name));
+                return Err(format!("harness/core/config.rs: `pub struct {}` (the key `{}`) has no /// comment", inner.name, field.name));
             }
             let _ = writeln!(example, "{}:", field.name);
             let _ = write!(sections, "## `{}`\n\n{doc}\n\n| key | type | default | what it does |\n|---|---|---|---|\n", field.name);
             let mut keys = Vec::new();
             for f in &inner.fields {
                 if f.doc.is_empty() {
-                    return Err(format!("harness/config.rs: `{}.{}` has no /// comment; say what it does", inner.name, f.name));
+                    return Err(format!("harness/core/config.rs: `{}.{}` has no /// comment; say what it does", inner.name, f.name));
                 }
                 let v = value.get(&f.name).ok_or_else(|| format!("{}.{} is not in Config::default() serialized", field.name, f.name))?;
                 let _ = writeln!(example, "  {}: {}", f.name, yaml_value(v));
@@ -153,7 +153,7 @@ pub fn render() -> Result<String, String> {
             }
         } else {
             if field.doc.is_empty() {
-                return Err(format!("harness/config.rs: `Config.{}` has no /// comment; say what it does", field.name));
+                return Err(format!("harness/core/config.rs: `Config.{}` has no /// comment; say what it does", field.name));
             }
             match value {
                 Value::Null => {
@@ -206,7 +206,7 @@ mod tests {
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             on_disk == rendered,
-            "{REFERENCE_PATH} is not what harness/config.rs says; regenerate it with\n    ZK_CHAOS_BLESS=1 cargo test --lib config_reference\n\
+            "{REFERENCE_PATH} is not what harness/core/config.rs says; regenerate it with\n    ZK_CHAOS_BLESS=1 cargo test --lib config_reference\n\
              --- rendered ---\n{rendered}"
         );
     }

@@ -1,5 +1,8 @@
 //! The `zk-chaos` command line: `run`, `certify`, `suites`, `compare`, `check`, `show`, `image build`, `clean`,
 //! `history`, `completions`, `man`.
+//!
+//! Over 600 lines: the clap definitions of every subcommand and flag with their help texts, which
+//! are the command line's documentation (`--help`, the man page); the work is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

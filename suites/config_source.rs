@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::server_config::ServerLine;
-use crate::manifest::Manifest;
+use zk_chaos_core::manifest::Manifest;
 
 /// Where the settings come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_walkthrough_is_configured_by_start_zookeeper() {
-        let m = crate::manifest::walkthrough();
+        let m = zk_chaos_core::manifest::walkthrough();
         let s = Source::of(&m);
         assert!(matches!(s, Source::StartZookeeper { .. }));
         assert_eq!(s.settings()["tickTime"], "2000");
@@ -223,7 +223,7 @@ mod tests {
     /// The Bitnami chart renders `ZOO_DATA_LOG_DIR: ""` (no separate log dir): no dataLogDir is expected.
     #[test]
     fn an_empty_zoo_variable_is_no_setting() {
-        let m = crate::manifest::Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bitnami.yaml")).unwrap();
+        let m = zk_chaos_core::manifest::Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bitnami.yaml")).unwrap();
         assert!(m.pod_template().env.iter().any(|(k, v)| k == "ZOO_DATA_LOG_DIR" && v.is_empty()), "the fixture sets it empty");
         let s = Source::of(&m);
         assert!(matches!(s, Source::Env { .. }), "{}", s.describe());

@@ -8,6 +8,8 @@
 //! line ([`super::server_config`]), the expected settings from the manifest's source
 //! ([`super::config_source`]), the user from the securityContext. The walkthrough's exact values
 //! ([`walkthrough::reference`]) are judged only for the walkthrough's own manifest.
+//!
+//! Over 600 lines: the suite's steps are about 500; the rest are the unit tests of its pure judges.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -223,13 +225,13 @@ impl Suite for Conformance {
 }
 
 /// The container's command and args, as one line.
-fn template_command(manifest: &crate::manifest::Manifest) -> String {
+fn template_command(manifest: &zk_chaos_core::manifest::Manifest) -> String {
     let t = manifest.pod_template();
     [t.command, t.args].concat().join(" ")
 }
 
 /// The running config agrees with the deployment's source, and its server lines name the members.
-fn agrees_with_source(source: &Source, c: &RunningConfig, manifest: &crate::manifest::Manifest, members: &[String], ns: &str) -> anyhow::Result<String> {
+fn agrees_with_source(source: &Source, c: &RunningConfig, manifest: &zk_chaos_core::manifest::Manifest, members: &[String], ns: &str) -> anyhow::Result<String> {
     let mut wrong = Vec::new();
     let mut judged = Vec::new();
     match source {
@@ -392,7 +394,7 @@ pub fn flag(command: &str, name: &str) -> Option<String> {
 }
 
 /// `server.1=zk-0.zk-hs.<ns>.svc.cluster.local:2888:3888`, ...
-pub fn expected_servers(manifest: &crate::manifest::Manifest, members: &[String], ns: &str) -> Vec<(String, String)> {
+pub fn expected_servers(manifest: &zk_chaos_core::manifest::Manifest, members: &[String], ns: &str) -> Vec<(String, String)> {
     members.iter().enumerate().map(|(i, m)| (format!("server.{}", i + 1), format!("{}:2888:3888", manifest.fqdn(m, ns)))).collect()
 }
 
@@ -508,7 +510,7 @@ mod tests {
         assert_eq!(quiet_level(&argv(&["java", "-Dzookeeper.log.level=ERROR", "-Dzookeeper.log.level=DEBUG"])), None);
         assert_eq!(quiet_level(&argv(&["java", "QuorumPeerMain"])), None);
     }
-    use crate::manifest::walkthrough;
+    use zk_chaos_core::manifest::walkthrough;
 
     fn ev(member: &str, kind: LifecycleKind, secs: i64) -> LifecycleEvent {
         LifecycleEvent { at: chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap(), member: member.into(), kind, detail: String::new() }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::platform::{Cut, EvictionOutcome, ExecOutput, Platform};
+use crate::platform::{partitions, Cut, EvictionOutcome, ExecOutput, Platform};
 
 /// What a suite does to the ensemble.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,7 +152,7 @@ impl Action {
                 let c = p.cluster().ok_or_else(|| anyhow!("{} has no pods to evict", p.kind()))?;
                 Ok(Injected::Eviction(c.evict(member).await?))
             }
-            Action::Partition { cut } => p.cut(cut).await.map(|()| Injected::Accepted),
+            Action::Partition { cut } => partitions(p, &format!("cut {}", cut.member))?.cut(cut).await.map(|()| Injected::Accepted),
             Action::Scale { to, .. } => p.scale(*to).await.map(|()| Injected::Accepted),
         }
     }
@@ -177,7 +177,7 @@ impl Revert {
                 c.uncordon(node).await.with_context(|| format!("uncordon {node}"))
             }
             Revert::RecreateStatefulSet => p.apply_statefulset().await.context("re-create the StatefulSet"),
-            Revert::Mend { member } => p.mend(member).await.with_context(|| format!("heal the partition of {member}")),
+            Revert::Mend { member } => partitions(p, &format!("mend {member}"))?.mend(member).await.with_context(|| format!("heal the partition of {member}")),
             Revert::Continue { member, pid } => {
                 // The liveness kill usually ends the stopped process with its container; a
                 // restarted container has nothing stopped, and a signal to a running process is
@@ -333,7 +333,7 @@ mod tests {
             fake.calls(),
             [
                 Call::Evict("zk-2".into()),
-                Call::Exec("zk-1".into(), format!("sh -c {}", crate::suites::process::SCAN)),
+                Call::Exec("zk-1".into(), format!("sh -c {}", crate::process::SCAN)),
                 Call::Exec("zk-1".into(), "sh -c kill -TERM 7".into()),
                 Call::Exec("zk-0".into(), "rm /x".into()),
                 Call::DeleteStatefulSet,

@@ -339,7 +339,7 @@ async fn resolve(p: &dyn Platform, member: &str, command: &str) -> anyhow::Resul
 /// How long the suite waits for the liveness probe to act, from the manifest's fields:
 /// failureThreshold failures one period apart, each up to its timeout, plus one period of phase
 /// between the fault and the probe's next run, plus `slack`.
-pub fn detection_deadline(l: &crate::manifest::Probe, slack: Duration) -> Duration {
+pub fn detection_deadline(l: &zk_chaos_core::manifest::Probe, slack: Duration) -> Duration {
     l.period * (l.failure_threshold + 1) + l.timeout * l.failure_threshold + slack
 }
 
@@ -380,12 +380,12 @@ mod tests {
 
     #[test]
     fn the_deadline_follows_the_probe_fields() {
-        let manifest = crate::manifest::walkthrough();
+        let manifest = zk_chaos_core::manifest::walkthrough();
         let l = manifest.pod_template().liveness.unwrap();
         // The walkthrough's probe: period 10s (default), timeout 5s, failureThreshold 3 (default).
         assert_eq!((l.period.as_secs(), l.timeout.as_secs(), l.failure_threshold), (10, 5, 3));
         assert_eq!(detection_deadline(&l, Duration::from_secs(15)), Duration::from_secs(40 + 15 + 15));
-        let fast = crate::manifest::Probe { period: Duration::from_secs(2), failure_threshold: 1, ..l };
+        let fast = zk_chaos_core::manifest::Probe { period: Duration::from_secs(2), failure_threshold: 1, ..l };
         assert_eq!(detection_deadline(&fast, Duration::ZERO), Duration::from_secs(4 + 5));
     }
 }

@@ -273,11 +273,11 @@ pub async fn refused_throughout(p: &Arc<dyn Platform>, m: &str, reader: &str, cz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::kube::tests::{budget_refusal, eviction_accepted, expect, expect_typed, node, platform};
+    use crate::platform::kube::mock::{budget_refusal, eviction_accepted, expect, expect_typed, node, platform};
     use http::Method;
     use serde_json::json;
 
-    use crate::suites::ledger::Ledger;
+    use crate::ledger::Ledger;
 
     /// As the suite cordons: the revert owed first, then the action.
     async fn cordon(ledger: &Ledger, p: &dyn Platform, node: &str) -> anyhow::Result<()> {

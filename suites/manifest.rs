@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::{walkthrough, About, Suite, SuiteCtx};
-use crate::manifest::selects;
 use crate::platform::{Capability, PlatformKind};
+use zk_chaos_core::manifest::selects;
 
 pub struct ManifestSuite;
 
@@ -379,7 +379,7 @@ mod tests {
     use serde_json::json;
 
     fn reference() -> Vec<Value> {
-        crate::manifest::Manifest::load(std::path::Path::new("fixtures/zookeeper.yaml")).unwrap().documents
+        zk_chaos_core::manifest::Manifest::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/zookeeper.yaml"))).unwrap().documents
     }
 
     fn sts(docs: &mut [Value]) -> &mut Value {
@@ -421,7 +421,7 @@ mod tests {
             ("no-replication.yaml", "start-zookeeper flag", "--servers=1 but spec.replicas is 3"),
         ];
         for (file, rule, message) in cases {
-            let docs = crate::manifest::Manifest::load(&std::path::Path::new("fixtures/broken").join(file)).unwrap().documents;
+            let docs = zk_chaos_core::manifest::Manifest::load(&std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/broken")).join(file)).unwrap().documents;
             let (failed, why) = only_failure(&docs, PlatformKind::Docker);
             assert!(failed.contains(rule) && why.contains(message), "{file}: {failed}: {why}");
             assert!(why.contains("Fix: "), "{file}: {why}");

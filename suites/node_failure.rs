@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_walkthrough_statefulset_has_the_rule_and_a_preferred_only_one_fails() {
-        let m = crate::manifest::Manifest::load(std::path::Path::new("fixtures/zookeeper.yaml")).unwrap();
+        let m = zk_chaos_core::manifest::Manifest::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/zookeeper.yaml"))).unwrap();
         let sts = m.documents.iter().find(|d| d["kind"] == "StatefulSet").unwrap().clone();
         assert!(anti_affinity(&sts).unwrap().contains("kubernetes.io/hostname"));
         let mut preferred = sts.clone();
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_match_labels_selector_counts_only_when_every_label_is_the_pods() {
-        let m = crate::manifest::Manifest::load(std::path::Path::new("fixtures/zookeeper.yaml")).unwrap();
+        let m = zk_chaos_core::manifest::Manifest::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/zookeeper.yaml"))).unwrap();
         let sts = m.documents.iter().find(|d| d["kind"] == "StatefulSet").unwrap().clone();
         let with = |selector: serde_json::Value| {
             let mut s = sts.clone();

@@ -24,7 +24,7 @@ use super::ledger::{Action, Revert};
 use super::{faults, verdicts, About, Suite, SuiteCtx};
 use crate::client::fourlw::{self, Mode};
 use crate::ensemble::EnsembleView;
-use crate::platform::{Capability, Cut, Platform};
+use crate::platform::{partitions, Capability, Cut, Platform};
 use crate::report::model::RegisterSummary;
 use crate::wait::{self, Seen};
 use crate::workload::register::{self, RegisterHistory, RegisterOptions, RegisterWorkload, Verdict};
@@ -105,7 +105,7 @@ impl Suite for Partition {
         // pod's helper container) is made ready meanwhile. A failure of that is left to the first
         // probe, which reports it.
         let workload = ctx.config.workload.clone();
-        let (prepared, register) = tokio::join!(p.prepare_cuts(&members), async {
+        let (prepared, register) = tokio::join!(partitions(p.as_ref(), "prepare cuts")?.prepare_cuts(&members), async {
             let mut addrs = Vec::new();
             for m in &members {
                 addrs.push(p.client_addr(m).await?);
@@ -221,7 +221,7 @@ async fn round(ctx: &mut SuiteCtx, scenario: Scenario, prefix: &str, n: usize, b
 
     let in_force = async {
         let during = probes(p.as_ref(), &pairs, port).await;
-        let counters = p.cut_counters(&member).await;
+        let counters = partitions(p.as_ref(), &format!("counters of {member}"))?.cut_counters(&member).await;
         during.and_then(|d| verdicts::cut_in_force(&d, &counters?, cut.one_way))
     };
     let ok = ctx.check(&format!("{key}: the partition is in force"), in_force).await;
@@ -310,7 +310,8 @@ fn involving(probes: &[(String, String, bool)], member: &str) -> Vec<(String, St
 /// Whether each of `pairs` opens the other's election port: `(from, to, opened)`. The probes run
 /// side by side (each takes up to a second where a cut drops its packets).
 async fn probes(p: &dyn Platform, pairs: &[(String, String)], port: u16) -> anyhow::Result<Vec<(String, String, bool)>> {
-    let opened = futures::future::try_join_all(pairs.iter().map(|(from, to)| p.reaches(from, to, port))).await?;
+    let filter = p.partitions().ok_or_else(|| anyhow::anyhow!("{} cannot probe between members", p.kind()))?;
+    let opened = futures::future::try_join_all(pairs.iter().map(|(from, to)| filter.reaches(from, to, port))).await?;
     Ok(pairs.iter().cloned().zip(opened).map(|((from, to), o)| (from, to, o)).collect())
 }
 

@@ -37,7 +37,7 @@ pub enum Change {
 
 impl Change {
     /// The walkthrough's patch for its own manifest, `kubectl rollout restart`'s for any other.
-    pub fn for_manifest(manifest: &crate::manifest::Manifest, now: DateTime<Utc>) -> Change {
+    pub fn for_manifest(manifest: &zk_chaos_core::manifest::Manifest, now: DateTime<Utc>) -> Change {
         if walkthrough::reference::is_reference(manifest) {
             Change::Cpu
         } else {
@@ -434,10 +434,10 @@ mod tests {
     #[test]
     fn any_other_manifest_gets_the_restart_annotation_and_the_walkthrough_its_cpu_patch() {
         let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
-        let walk = crate::manifest::walkthrough();
+        let walk = zk_chaos_core::manifest::walkthrough();
         assert_eq!(Change::for_manifest(&walk, now), Change::Cpu);
-        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
-        let other = crate::manifest::Manifest::parse(&text.replace("--heap=512M", "--heap=1G"), "other").unwrap();
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/zookeeper.yaml")).unwrap();
+        let other = zk_chaos_core::manifest::Manifest::parse(&text.replace("--heap=512M", "--heap=1G"), "other").unwrap();
         let change = Change::for_manifest(&other, now);
         assert_eq!(change, Change::RestartedAt("2027-01-15T08:00:00Z".into()));
         assert_eq!(change.what(), "kubectl.kubernetes.io/restartedAt=2027-01-15T08:00:00Z (kubectl rollout restart)");

@@ -222,7 +222,7 @@ impl Suite for Scale {
             }
             let (fault, scaled) = if is_return {
                 let fault = Fault::inject(ctx, &format!("scale the StatefulSet back to {start} replicas"));
-                (fault, ctx.revert(&Revert::Scale { to: start }).await.map(|()| crate::suites::ledger::Injected::Accepted))
+                (fault, ctx.revert(&Revert::Scale { to: start }).await.map(|()| super::ledger::Injected::Accepted))
             } else {
                 ctx.inject(&Action::Scale { from, to, back_to: start }).await
             };
@@ -266,13 +266,32 @@ fn serving_empty(member: &str, e: anyhow::Error) -> anyhow::Error {
     }
 }
 
-/// The servers' own words when a member does not serve: the last lines of its log.
+/// The servers' own words when a member does not serve, from its log (the previous container's
+/// too, for one that crashed): see [`last_words`].
 async fn last_log(p: &dyn Platform, member: &str) -> String {
-    match p.logs(member, Some(4)).await {
-        Ok(log) if !log.trim().is_empty() => format!("; {member}'s log ends: {}", log.trim().lines().map(str::trim).collect::<Vec<_>>().join(" | ")),
-        _ => String::new(),
+    match p.logs(member, None).await {
+        Ok(log) => last_words(&log).map(|w| format!("; {member}'s log: {w}")).unwrap_or_default(),
+        Err(_) => String::new(),
     }
 }
+
+/// The last exception with its message in a server's log (`java.lang.RuntimeException: My id 4
+/// not in the peer list`: the cause), else its last ERROR line (before the shutdown noise), else
+/// its last three lines; stack frames and zk-chaos's own section markers left out.
+pub fn last_words(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("at ") && !l.starts_with("===")).collect();
+    if let Some(e) = lines.iter().rev().find(|l| l.split_whitespace().next().is_some_and(|w| w.ends_with("Exception:"))) {
+        return Some(e.to_string());
+    }
+    if let Some(e) = lines.iter().rev().find(|l| l.contains(" ERROR ") || l.contains("- ERROR")) {
+        return Some(e.to_string());
+    }
+    (!lines.is_empty()).then(|| lines[lines.len().saturating_sub(3)..].join(" | "))
+}
+
+/// A new member whose container has restarted this often without ever serving is crash-looping:
+/// wrong now, not "not yet".
+pub const CRASH_LOOP_RESTARTS: u32 = 3;
 
 /// A scale-up from `from` to `to`: every new member serving (start-to-serving timed), then one
 /// ensemble by the servers' word, then the membership the ensemble reports. Returns the ensemble's
@@ -302,6 +321,12 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
                     }
                 }
                 let done = serving.lock().expect("never poisoned").len() == new.len();
+                let looping = view.members.iter().find(|m| {
+                    new.contains(&m.status.name) && m.status.restart_count >= CRASH_LOOP_RESTARTS && !serving.lock().expect("never poisoned").contains_key(&m.status.name)
+                });
+                if let Some(m) = looping {
+                    bail!("{} restarted {} times without serving (crash loop): {}", m.status.name, m.status.restart_count, view.describe());
+                }
                 Ok(if done { Seen::Done(view.describe()) } else { Seen::NotYet(view.describe()) })
             })
             .await;
@@ -573,6 +598,20 @@ mod tests {
         assert!(membership_has(&r, &["zk-0".into(), "zk-1".into()]).unwrap().starts_with("/zookeeper/config lists zk-0 participant"));
         assert!(membership_has(&r, &["zk-3".into()]).unwrap_err().to_string().starts_with("zk-3 is not a voting member: /zookeeper/config lists it as observer"));
         assert!(membership_has(&r, &["zk-4".into()]).unwrap_err().to_string().starts_with("zk-4 is not a voting member: the membership the ensemble reports"));
+    }
+
+    #[test]
+    fn the_last_words_are_the_last_error_else_the_last_lines() {
+        let log = "=== previous container (last 500 lines) ===\n2026 [myid:4] - INFO  [main] - Reading configuration\n\
+                   2026 [myid:4] - ERROR [main:o.a.z.s.q.QuorumPeerMain@99] - Unexpected exception, exiting abnormally\n\
+                   \tat org.apache.zookeeper.Foo.bar(Foo.java:1)\n2026 [myid:4] - INFO  [main] - shutdown\n=== current container ===\n";
+        assert_eq!(last_words(log).unwrap(), "2026 [myid:4] - ERROR [main:o.a.z.s.q.QuorumPeerMain@99] - Unexpected exception, exiting abnormally");
+        assert_eq!(last_words("a\nb\nc\nd\n").unwrap(), "b | c | d");
+        let crashed = "2026 [myid:4] - ERROR [main:QuorumPeerMain@114] - Unexpected exception, exiting abnormally\n\
+                       java.lang.RuntimeException: My id 4 not in the peer list\n\tat org.apache.zookeeper.server.quorum.QuorumPeer.start(QuorumPeer.java:1)\n\
+                       2026 [myid:4] - ERROR [main:ServiceUtils@42] - Exiting JVM with code 1\n";
+        assert_eq!(last_words(crashed).unwrap(), "java.lang.RuntimeException: My id 4 not in the peer list");
+        assert_eq!(last_words("=== current container ===\n"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //
 // Usage: porcupine-check [-timeout 10s] [-reads synced|all|none] FILE-OR-DIR...
 //
-// It reads the JSON histories documented in harness/workload/register/history.rs and prints one
+// It reads the JSON histories documented in harness/core/workload/register/history.rs and prints one
 // JSON line per history: {"file", "seed", "verdict", "keys": {key: verdict}}, where a verdict is
 // "linearizable", "not_linearizable" or "unknown". "verdict" is one CheckOperationsTimeout call
 // on the whole history with a Partition function by key; "keys" checks each key's operations

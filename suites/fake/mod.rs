@@ -33,15 +33,18 @@
 //!
 //! Everything happens on a clock of [`Kubelet::step`] (20 ms), not the manifest's seconds: the
 //! suites' deadlines are upper bounds, and their verdicts read events and states, not durations.
+//!
+//! Over 600 lines: a whole platform for unit tests (kubelet, controller, scheduler, evictions,
+//! partitions, the fixture image's answers); the fake ZooKeepers are in [`zookeeper`].
 
 #[cfg(test)]
-mod runs;
+mod wait_whole;
 pub mod zookeeper;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -50,14 +53,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::client::fourlw::Mode;
-use crate::manifest::Manifest;
+use crate::config_source::Source;
 use crate::platform::docker::revision_hash;
 use crate::platform::lifecycle_log::LifecycleLog;
 use crate::platform::{
-    BudgetStatus, CannotSignal, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Platform, PlatformKind, Revision,
-    VolumeIdentity,
+    BudgetStatus, CannotSignal, Cluster, Cut, CutCounters, EvictionOutcome, ExecOutput, Identity, LifecycleEvent, LifecycleKind, MemberStatus, NodeInfo, Partitions, Platform,
+    PlatformKind, Revision, VolumeIdentity,
 };
-use crate::suites::config_source::Source;
+use zk_chaos_core::manifest::Manifest;
 pub use zookeeper::FakeMember;
 use zookeeper::{Port, Servers};
 
@@ -252,7 +255,7 @@ impl FakePlatform {
     /// Three healthy members of the reference manifest on a cluster of nodes: zk-1 leads, with
     /// both others synced followers, all Ready.
     pub fn new() -> FakePlatform {
-        FakePlatform::with_manifest(crate::manifest::walkthrough())
+        FakePlatform::with_manifest(zk_chaos_core::manifest::walkthrough())
     }
 
     /// The members of `manifest`, healthy and Ready: zk-1 leads (zk-0 when alone).
@@ -274,7 +277,7 @@ impl FakePlatform {
         let sim = Sim {
             pods: Mutex::new((0..n).map(|i| Pod { node: Some(node_name(i)), ..Pod::new(&first.hash) }).collect()),
             cordoned: Mutex::new(BTreeSet::new()),
-            spreads: crate::suites::node_failure::anti_affinity(&statefulset).is_ok(),
+            spreads: crate::node_failure::anti_affinity(&statefulset).is_ok(),
             cuts: Mutex::default(),
             budget: manifest.pdb.as_ref().and_then(|b| b.spec.as_ref()).map(|spec| budget_of(spec, n)),
             statefulset: Mutex::new(statefulset),
@@ -364,6 +367,11 @@ impl FakePlatform {
     /// As Docker: no nodes to cordon, no Eviction API.
     pub fn without_nodes() -> FakePlatform {
         FakePlatform { nodes: false, ..FakePlatform::new() }
+    }
+
+    /// This platform as Docker: no nodes to cordon, no Eviction API.
+    pub fn no_nodes(self) -> FakePlatform {
+        FakePlatform { nodes: false, ..self }
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -469,7 +477,7 @@ impl FakePlatform {
     /// Where the image writes its zoo.cfg: `--conf_dir` for start-zookeeper, `/conf` for the
     /// official image's environment.
     fn config_path(&self) -> String {
-        use crate::suites::conformance::flag;
+        use crate::conformance::flag;
         match Source::of(&self.manifest) {
             Source::StartZookeeper { command } => format!("{}/zoo.cfg", flag(&command, "--conf_dir").unwrap_or("/opt/zookeeper/conf".into())),
             _ => "/conf/zoo.cfg".into(),
@@ -481,7 +489,7 @@ impl FakePlatform {
     /// image's environment, what its entry point writes: `/data`, the `ZOO_*` settings and
     /// `ZOO_SERVERS`' lines.
     fn zoo_cfg(&self) -> String {
-        use crate::suites::conformance::{flag, FLAG_SETTINGS};
+        use crate::conformance::{flag, FLAG_SETTINGS};
         let source = Source::of(&self.manifest);
         if let Source::Env { vars } = &source {
             let mut cfg = String::from("dataDir=/data\ndataLogDir=/datalog\nclientPort=2181\n");
@@ -527,7 +535,7 @@ impl FakePlatform {
         let done = |exit_code: i64, stderr: &str| ExecOutput { exit_code, stdout: String::new(), stderr: stderr.to_string() };
         let said = |stdout: &str| ExecOutput { exit_code: 0, stdout: format!("{stdout}\n"), stderr: String::new() };
         match argv {
-            ["sh", "-c", scan] if *scan == crate::suites::process::SCAN => said(&self.proc_scan(i)),
+            ["sh", "-c", scan] if *scan == crate::process::SCAN => said(&self.proc_scan(i)),
             // Every program a probe names is in /usr/bin, as in the walkthrough's image.
             ["sh", "-c", lookup] if lookup.starts_with("command -v ") => said(&format!("/usr/bin/{}", lookup.trim_start_matches("command -v "))),
             // A container's pid 1 ignores SIGSTOP sent from inside it, as the kernel does.
@@ -784,20 +792,25 @@ impl Sim {
     }
 }
 
+fn identity(kind: PlatformKind) -> Identity {
+    Identity { kind, run_id: "zk-chaos-20261201-000000-fake".into(), namespace: "default".into() }
+}
+
 #[async_trait]
 impl Platform for FakePlatform {
-    fn kind(&self) -> PlatformKind {
+    fn partitions(&self) -> Option<&dyn Partitions> {
+        Some(self)
+    }
+
+    /// As kind with nodes, as Docker without.
+    fn identity(&self) -> &Identity {
+        static KIND: LazyLock<Identity> = LazyLock::new(|| identity(PlatformKind::Kind));
+        static DOCKER: LazyLock<Identity> = LazyLock::new(|| identity(PlatformKind::Docker));
         if self.nodes {
-            PlatformKind::Kind
+            &KIND
         } else {
-            PlatformKind::Docker
+            &DOCKER
         }
-    }
-    fn run_id(&self) -> &str {
-        "zk-chaos-20261201-000000-fake"
-    }
-    fn namespace(&self) -> &str {
-        "default"
     }
     fn manifest(&self) -> &Manifest {
         &self.manifest
@@ -921,6 +934,16 @@ impl Platform for FakePlatform {
         Ok("through the fake engine".to_string())
     }
 
+    async fn teardown(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn keep_instructions(&self) -> String {
+        String::new()
+    }
+}
+
+#[async_trait]
+impl Partitions for FakePlatform {
     /// The member is cut off from its peers (a one-way cut too: ZooKeeper needs both ways), and
     /// stops counting for a quorum.
     async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
@@ -972,12 +995,6 @@ impl Platform for FakePlatform {
             return Ok(false);
         }
         Ok(true)
-    }
-    async fn teardown(&self) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn keep_instructions(&self) -> String {
-        String::new()
     }
 }
 
@@ -1047,6 +1064,6 @@ impl Cluster for FakePlatform {
     /// The manifest's objects, the StatefulSet as patched (no defaults applied).
     async fn live_objects(&self) -> anyhow::Result<Vec<serde_json::Value>> {
         let sts = self.sim.statefulset.lock().unwrap().clone();
-        Ok(self.manifest.documents.iter().map(|d| if crate::manifest::is_statefulset(d) { sts.clone() } else { d.clone() }).collect())
+        Ok(self.manifest.documents.iter().map(|d| if zk_chaos_core::manifest::is_statefulset(d) { sts.clone() } else { d.clone() }).collect())
     }
 }

@@ -1,5 +1,8 @@
 //! The command line where no engine is needed: `suites`, `compare` on recorded reports, help, and
 //! bad input.
+//!
+//! Over 600 lines: one test binary for every command that needs no engine, so that `cargo test --test
+//! cli` builds once; each test is short.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

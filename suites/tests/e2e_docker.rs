@@ -9,19 +9,16 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-#[path = "common/cli.rs"]
-mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, zk_chaos_fed, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
+use common::cli::{self, fixture, root, zk_chaos, zk_chaos_fed, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
 
 /// One ensemble at a time.
 static ENGINE: Mutex<()> = Mutex::new(());
 
 /// The engine started (`ci/start-docker.sh`) and this test the only one using it.
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    common::start_docker();
-    ENGINE.lock().unwrap_or_else(|p| p.into_inner())
+fn exclusive() -> common::Exclusive {
+    common::exclusive(&ENGINE)
 }
 
 /// Containers, networks and volumes carrying the run's label (any run's when `run_id` is empty).

@@ -18,20 +18,17 @@ use serde_json::Value;
 use zk_chaos::ownership::{self, RunLocks};
 use zk_chaos::platform::kube::kind::{self, KindCluster};
 
-#[path = "common/cli.rs"]
-mod cli;
 mod common;
 
-use cli::{fixture, root, zk_chaos, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
+use common::cli::{self, fixture, root, zk_chaos, Background, Run, BITNAMI_MAP, OFFICIAL_MAP};
 
 /// One cluster at a time.
 static CLUSTERS: Mutex<()> = Mutex::new(());
 
 const IMAGE: &str = "zk-chaos/zookeeper:3.8";
 
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    common::start_docker();
-    CLUSTERS.lock().unwrap_or_else(|p| p.into_inner())
+fn exclusive() -> common::Exclusive {
+    common::exclusive(&CLUSTERS)
 }
 
 fn kind_clusters() -> Vec<String> {
@@ -210,11 +207,21 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
     let job = job_image();
     let mut images: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
     images.push(&job);
-    let shared = Shared::create(&images);
-    negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped(&shared);
-    the_reference_deployments_pass_the_suites_that_judge_them(&shared);
-    job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back(&shared);
-    an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found(&shared);
+    let shared = {
+        let _t = common::Timed::new("part: the shared kind cluster created");
+        Shared::create(&images)
+    };
+    type Part = (&'static str, fn(&Shared));
+    let parts: [Part; 4] = [
+        ("negative controls", negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped),
+        ("reference deployments", the_reference_deployments_pass_the_suites_that_judge_them),
+        ("zk-chaos job", job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back),
+        ("--adopt", an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found),
+    ];
+    for (name, part) in parts {
+        let _t = common::Timed::new(format!("part: {name} on the shared kind cluster"));
+        part(&shared);
+    }
 }
 
 /// The official image configured by environment and the Bitnami chart's style, their images

@@ -10,6 +10,9 @@
 //! `kind get clusters` shows what to delete). Progress: `cargo test --features e2e-kind --test
 //! kind_smoke -- --nocapture`. The kind binary is `ZK_CHAOS_KIND`, else `kind` on PATH, else
 //! `$(go env GOPATH)/bin/kind`.
+//!
+//! Over 600 lines: one test on one kind cluster (created once, the costly part) for every platform
+//! facility; each part is short.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The `zk-chaos` binary run by the end-to-end tests (Docker and kind): one results folder per run,
-//! its report read back. Included by `e2e_docker` and `e2e_kind`; each uses part of it.
+//! its report read back. Used by `e2e_docker` and `e2e_kind`; each uses part of it.
 #![allow(dead_code)]
 
 use std::path::Path;

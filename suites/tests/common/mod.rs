@@ -1,8 +1,13 @@
-//! What every end-to-end test binary shares: the Docker engine is started the project's one way.
+//! What every end-to-end test binary shares: the Docker engine is started the project's one way;
+//! the `zk-chaos` binary run and its report read back ([`cli`]).
 
+pub mod cli;
+
+use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 /// Starts the Docker engine with `ci/start-docker.sh` (once per test binary; the script leaves an
 /// engine that already answers alone) and panics with the script's output if it cannot.
@@ -31,4 +36,50 @@ pub fn reference_images() {
             assert!(out.status.success(), "{} {} exited {}:\n{}", path.display(), args.join(" "), out.status, String::from_utf8_lossy(&out.stderr));
         }
     });
+}
+
+/// A test's (or a part's) wall time, appended as `SECONDS NAME` to the file `ZK_CHAOS_TEST_TIMES`
+/// names when it is dropped (also when the test panics); nothing without the variable. `.ci/run`
+/// prints the lines as a table, slowest first: where the minutes of a CI run go.
+pub struct Timed {
+    name: String,
+    start: Instant,
+}
+
+impl Timed {
+    pub fn new(name: impl Into<String>) -> Timed {
+        Timed { name: name.into(), start: Instant::now() }
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        let Some(path) = std::env::var_os("ZK_CHAOS_TEST_TIMES") else { return };
+        let mut name = self.name.clone();
+        if std::thread::panicking() {
+            name.push_str(" (failed)");
+        }
+        let line = format!("{:7.1} {name}\n", self.start.elapsed().as_secs_f64());
+        // One short append per line: lines of tests running side by side do not interleave.
+        if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| f.write_all(line.as_bytes())) {
+            eprintln!("recording the test's time in {}: {e}", path.to_string_lossy());
+        }
+    }
+}
+
+/// The engine started and the test alone with `lock`, timed from then on under the test's name
+/// (libtest names the test's thread after it); both end when the value is dropped.
+#[allow(dead_code)]
+pub struct Exclusive {
+    // Dropped in order: the time is recorded before the next test may start.
+    _timed: Timed,
+    _guard: MutexGuard<'static, ()>,
+}
+
+#[allow(dead_code)]
+pub fn exclusive(lock: &'static Mutex<()>) -> Exclusive {
+    start_docker();
+    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let name = std::thread::current().name().unwrap_or("a test").to_string();
+    Exclusive { _timed: Timed::new(name), _guard: guard }
 }

@@ -65,7 +65,7 @@ pub fn config_for(config: &str, cluster: &str) -> String {
 }
 
 /// fixtures/kind/cluster.yaml, built in so that `--platform kind` works from any directory.
-pub const BUILTIN_CONFIG: &str = include_str!("../../../fixtures/kind/cluster.yaml");
+pub const BUILTIN_CONFIG: &str = include_str!("../../../../fixtures/kind/cluster.yaml");
 
 /// A kind cluster config: the built-in one or a file's, read before anything is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn each_cluster_gets_its_own_shared_volume_directory() {
-        let fixture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kind/cluster.yaml")).unwrap();
+        let fixture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/kind/cluster.yaml")).unwrap();
         assert_eq!(fixture.matches(SHARED_HOST_PATH).count(), 1, "the fixture names the shared host path once (a YAML anchor for every node)");
         let own = config_for(&fixture, "zk-chaos-162600-ab12");
         assert!(!own.contains(SHARED_HOST_PATH));
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_builtin_config_is_the_fixture_and_a_missing_file_is_bad_input() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kind/cluster.yaml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/kind/cluster.yaml");
         let file = KindConfig::load(&path).unwrap();
         assert_eq!(KindConfig::builtin().text, file.text);
         assert!(KindConfig::builtin().origin.starts_with("the built-in kind cluster config"), "{}", KindConfig::builtin().origin);

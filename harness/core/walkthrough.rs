@@ -170,7 +170,7 @@ mod tests {
     fn only_the_walkthroughs_start_command_is_the_reference() {
         let m = crate::manifest::walkthrough();
         assert!(reference::is_reference(&m));
-        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zookeeper.yaml")).unwrap();
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/zookeeper.yaml")).unwrap();
         let other = crate::manifest::Manifest::parse(&text.replace("--tick_time=2000", "--tick_time=3000"), "other").unwrap();
         assert!(!reference::is_reference(&other));
     }

@@ -4,15 +4,22 @@
 //! the moment the ensemble was whole again, and the workload's outcomes over time; for a register
 //! history that cannot be linearized, its smallest failing part drawn. Failure
 //! messages are in the check table; member logs are one click away.
+//!
+//! This file is the page (its sections, the check tables, the CSS); the timeline
+//! ([`timeline`]) and the register's failing part ([`register`]) are beside it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use chrono::{DateTime, Utc};
+use super::model::{RunReport, SuiteReport, Verdict, WorkloadSummary};
 
-use super::model::{RegisterSummary, RunReport, SuiteReport, Verdict, WorkloadSummary};
-use crate::platform::{LifecycleEvent, LifecycleKind};
-use crate::workload::register::{Call, FailingPart, Outcome as RegisterOutcome, RegisterOp};
+mod register;
+mod timeline;
+
+pub use register::failing_part_svg;
+use register::register_block;
+use timeline::short;
+pub use timeline::timeline_svg;
 
 /// How many lines of each member's log the page carries.
 pub const LOG_TAIL_LINES: usize = 300;
@@ -187,87 +194,6 @@ fn suite_section(h: &mut String, suite: &SuiteReport) {
     h.push_str("</section>");
 }
 
-fn register_block(h: &mut String, r: &RegisterSummary) {
-    let _ = write!(h, "<h3>Register history</h3><p>{} operations, history <code>{}</code>: {}</p>", r.operations, escape(&r.history_file), escape(&short(&r.verdict, 300)));
-    if let Some(part) = &r.failing_part {
-        h.push_str("<h4>The smallest part that cannot be linearized</h4>");
-        h.push_str(&failing_part_svg(part));
-        let _ = write!(
-            h,
-            "<p class=\"legend\">one lane per client process; each bar from invocation to completion; <span style=\"background:{PASS}\"></span>ok <span style=\"background:{UNKNOWN}\"></span>unknown (may take effect any time after its start) &nbsp; circled numbers: the longest legal order found; red outline: #{} could not be placed before it completed</p>",
-            part.stuck
-        );
-    }
-}
-
-/// What one register operation did, for its bar: `W "a"`, `CAS v1 "b"`, `R ("a", v1)`.
-fn op_label(op: &RegisterOp) -> String {
-    let what = match &op.call {
-        Call::Write { value } => format!("W {value:?}"),
-        Call::Cas { expected_version, value } => format!("CAS v{expected_version} {value:?}"),
-        Call::CasValue { expected, value } => format!("CAS {expected:?} {value:?}"),
-        Call::Append { value } => format!("A {value:?}"),
-        Call::Read => match &op.read {
-            Some(st) => format!("R {st}"),
-            None => "R".to_string(),
-        },
-    };
-    format!("#{} {what}", op.id)
-}
-
-/// The failing part as bars on one lane per process over time, Porcupine's way: the order
-/// found is numbered, the operation it could not get past is outlined.
-pub fn failing_part_svg(part: &FailingPart) -> String {
-    let mut processes: Vec<u32> = part.ops.iter().map(|o| o.process).collect();
-    processes.sort_unstable();
-    processes.dedup();
-    let t0 = part.ops.iter().map(|o| o.invoked).min().unwrap_or(0);
-    let known_end = part.ops.iter().filter(|o| o.outcome != RegisterOutcome::Unknown).map(|o| o.completed).chain(part.ops.iter().map(|o| o.invoked)).max().unwrap_or(t0);
-    let span = ((known_end - t0) as f64 * 1.15).max(1.0);
-    let (left, width) = (110.0, SVG_WIDTH - 130.0);
-    let x = |t: i64| left + ((t - t0) as f64 / span).clamp(0.0, 1.0) * width;
-    let height = 30.0 + LANE * 1.6 * processes.len() as f64 + 24.0;
-    let mut s = format!(r#"<svg class="register" viewBox="0 0 {SVG_WIDTH} {height}" width="{SVG_WIDTH}" height="{height}" role="img" aria-label="failing part">"#);
-    let _ = write!(
-        s,
-        r#"<text x="8" y="18" class="lane">from {}{}</text>"#,
-        escape(&part.initial.to_string()),
-        part.initial_from.as_ref().map(|o| format!(" (left by #{})", o.id)).unwrap_or_default()
-    );
-    let order: BTreeMap<usize, usize> = part.linearized.iter().enumerate().map(|(i, p)| (p.id, i + 1)).collect();
-    for (lane, proc_) in processes.iter().enumerate() {
-        let y = 30.0 + LANE * 1.6 * lane as f64;
-        let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">process {proc_}</text>"#, y + 16.0);
-        for op in part.ops.iter().filter(|o| o.process == *proc_) {
-            let unknown = op.outcome == RegisterOutcome::Unknown;
-            let x0 = x(op.invoked);
-            let x1 = if unknown { left + width } else { x(op.completed).max(x0 + 3.0) };
-            let fill = if unknown { UNKNOWN } else { PASS };
-            let stroke = if op.id == part.stuck { format!(r#" stroke="{FAIL}" stroke-width="3""#) } else { String::new() };
-            let dash = if unknown { r#" stroke-dasharray="4 3""# } else { "" };
-            let _ = write!(
-                s,
-                r#"<rect class="op" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="22" rx="3" fill="{fill}" fill-opacity="0.35"{stroke}{dash}><title>{}</title></rect>"#,
-                x1 - x0,
-                escape(&op.describe())
-            );
-            let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" class="oplabel">{}</text>"#, x0 + 3.0, y + 15.0, escape(&short(&op_label(op), 40)));
-            if let Some(n) = order.get(&op.id) {
-                let _ = write!(
-                    s,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="8" fill="white" stroke="{PASS}"/><text x="{:.1}" y="{:.1}" class="order">{n}</text>"#,
-                    x1 - 9.0,
-                    y - 2.0,
-                    x1 - 12.0,
-                    y + 2.0
-                );
-            }
-        }
-    }
-    s.push_str("</svg>");
-    s
-}
-
 fn workload_block(h: &mut String, w: &WorkloadSummary) {
     let _ = write!(
         h,
@@ -287,180 +213,6 @@ fn workload_block(h: &mut String, w: &WorkloadSummary) {
             }
             h.push_str("</ul>");
         }
-    }
-}
-
-/// What a lifecycle event says about a member's state after it: down, starting, or ready.
-fn state_after(kind: LifecycleKind) -> Option<&'static str> {
-    match kind {
-        LifecycleKind::Ready => Some(PASS),
-        LifecycleKind::Created | LifecycleKind::Started | LifecycleKind::Restarted | LifecycleKind::NotReady => Some(STARTING),
-        LifecycleKind::Exited | LifecycleKind::LivenessKilled | LifecycleKind::Deleted => Some(FAIL),
-        LifecycleKind::LivenessFailed => None,
-    }
-}
-
-/// Geometry of a timeline: maps instants to x.
-struct Scale {
-    t0: DateTime<Utc>,
-    span_ms: f64,
-    left: f64,
-    width: f64,
-}
-
-impl Scale {
-    fn x(&self, t: DateTime<Utc>) -> f64 {
-        let ms = (t - self.t0).num_milliseconds() as f64;
-        self.left + (ms / self.span_ms).clamp(0.0, 1.0) * self.width
-    }
-}
-
-const SVG_WIDTH: f64 = 1100.0;
-const LANE: f64 = 26.0;
-
-/// The suite's timeline, or None when it has nothing to draw (a suite without faults).
-pub fn timeline_svg(suite: &SuiteReport) -> Option<String> {
-    let faults: Vec<_> = suite.markers.iter().filter(|m| m.label.starts_with("fault")).collect();
-    if faults.is_empty() {
-        return None;
-    }
-    let t0 = suite.started_at.or_else(|| suite.markers.first().map(|m| m.at))?;
-    let mut t1 = t0;
-    for at in suite.markers.iter().map(|m| m.at).chain(suite.timeline.iter().map(|e| e.at)) {
-        t1 = t1.max(at);
-    }
-    if let Some(w) = &suite.workload {
-        if let Some(last) = w.series.last() {
-            t1 = t1.max(t0 + chrono::Duration::milliseconds(last.offset_ms as i64 + 1000));
-        }
-    }
-    t1 = t1.max(t0 + chrono::Duration::milliseconds(suite.duration_ms as i64));
-    let span_ms = ((t1 - t0).num_milliseconds() as f64).max(1.0);
-    let sc = Scale { t0, span_ms, left: 90.0, width: SVG_WIDTH - 110.0 };
-
-    let mut members: Vec<&str> = suite.timeline.iter().map(|e| e.member.as_str()).filter(|m| *m != "-").collect();
-    members.sort();
-    members.dedup();
-    let workload_h = if suite.workload.as_ref().is_some_and(|w| !w.series.is_empty()) { 60.0 } else { 0.0 };
-    let top = 34.0;
-    let height = top + LANE * members.len() as f64 + workload_h + 40.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{SVG_WIDTH}" height="{height}" viewBox="0 0 {SVG_WIDTH} {height}" role="img" aria-label="timeline of {}">"#,
-        escape(&suite.name)
-    );
-    // Time axis: a tick every sensible number of seconds.
-    let step = tick_step(span_ms / 1000.0);
-    let mut sec = 0.0;
-    while sec * 1000.0 <= span_ms {
-        let x = sc.x(t0 + chrono::Duration::milliseconds((sec * 1000.0) as i64));
-        let _ = write!(
-            s,
-            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#eaeef2"/><text x="{x:.1}" y="{:.1}" class="tick">{sec:.0}s</text>"##,
-            height - 24.0,
-            height - 10.0
-        );
-        sec += step;
-    }
-    // Member lanes: the state after each event, as a band until the next event.
-    for (i, m) in members.iter().enumerate() {
-        let y = top + LANE * i as f64;
-        let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">{}</text>"#, y + 17.0, escape(m));
-        let events: Vec<&LifecycleEvent> = suite.timeline.iter().filter(|e| e.member == *m).collect();
-        // Every suite starts on a whole ensemble (the run checks it first): Ready until told otherwise.
-        let mut state: Option<(&str, DateTime<Utc>)> = Some((PASS, t0));
-        for e in &events {
-            if let Some(c) = state_after(e.kind) {
-                if let Some((prev, from)) = state {
-                    band(&mut s, &sc, from, e.at, y, prev);
-                }
-                state = Some((c, e.at));
-            }
-        }
-        if let Some((prev, from)) = state {
-            band(&mut s, &sc, from, t1, y, prev);
-        }
-        for e in &events {
-            let x = sc.x(e.at);
-            let _ = write!(
-                s,
-                r##"<circle cx="{x:.1}" cy="{:.1}" r="3.5" fill="#24292f"><title>{} {} {:?}: {}</title></circle>"##,
-                y + 12.0,
-                e.at.format("%H:%M:%S%.3f"),
-                escape(m),
-                e.kind,
-                escape(&e.detail)
-            );
-        }
-    }
-    // Faults and other markers across all lanes, labelled along the top.
-    for (n, mk) in suite.markers.iter().enumerate() {
-        let x = sc.x(mk.at);
-        let (stroke, dash) = if mk.label.starts_with("fault") {
-            (FAIL, "")
-        } else if mk.label.contains("whole") {
-            (PASS, "")
-        } else {
-            (SKIP, r#" stroke-dasharray="3,3""#)
-        };
-        let _ = write!(
-            s,
-            r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{stroke}" stroke-width="2"{dash}><title>{}</title></line>"#,
-            top - 4.0,
-            height - 24.0,
-            escape(&mk.label)
-        );
-        if mk.label.starts_with("fault") || mk.label.contains("whole") {
-            let y = 12.0 + 10.0 * (n % 2) as f64;
-            // Labels near the right edge end at their line instead of running off the picture.
-            let (tx, anchor) = if x > SVG_WIDTH * 0.7 { (x - 3.0, "end") } else { (x + 3.0, "start") };
-            let _ = write!(s, r#"<text x="{tx:.1}" y="{y:.1}" class="mark" fill="{stroke}" text-anchor="{anchor}">{}</text>"#, escape(&short(&mk.label, 48)));
-        }
-    }
-    // The workload's outcomes per bucket, as stacked bars.
-    if let Some(w) = suite.workload.as_ref().filter(|w| !w.series.is_empty()) {
-        let y0 = top + LANE * members.len() as f64 + 8.0;
-        let _ = write!(s, r#"<text x="8" y="{:.1}" class="lane">workload</text>"#, y0 + 30.0);
-        let max = w.series.iter().map(|b| b.ok + b.failed + b.unknown).max().unwrap_or(1).max(1) as f64;
-        let bucket_ms = if w.series.len() > 1 { (w.series[1].offset_ms - w.series[0].offset_ms).max(1) } else { 1000 } as i64;
-        for b in &w.series {
-            let from = t0 + chrono::Duration::milliseconds(b.offset_ms as i64);
-            let x = sc.x(from);
-            let bw = (sc.x(from + chrono::Duration::milliseconds(bucket_ms)) - x - 0.5).max(0.8);
-            let mut y = y0 + 50.0;
-            for (count, c) in [(b.ok, PASS), (b.unknown, UNKNOWN), (b.failed, FAIL)] {
-                if count == 0 {
-                    continue;
-                }
-                let bh = 50.0 * count as f64 / max;
-                y -= bh;
-                let _ = write!(
-                    s,
-                    r#"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}" fill="{c}"><title>+{} ms: {} ok, {} failed, {} unknown</title></rect>"#,
-                    b.offset_ms, b.ok, b.failed, b.unknown
-                );
-            }
-        }
-    }
-    s.push_str("</svg>");
-    Some(s)
-}
-
-fn band(s: &mut String, sc: &Scale, from: DateTime<Utc>, to: DateTime<Utc>, y: f64, fill: &str) {
-    let (x0, x1) = (sc.x(from), sc.x(to));
-    let _ = write!(s, r#"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="14" fill="{fill}" opacity="0.85"/>"#, y + 5.0, (x1 - x0).max(0.5));
-}
-
-fn tick_step(span_s: f64) -> f64 {
-    [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0].into_iter().find(|s| span_s / s <= 14.0).unwrap_or(600.0)
-}
-
-fn short(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(n).collect::<String>())
     }
 }
 
@@ -509,8 +261,12 @@ code{font-size:12px}pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
-    use crate::report::model::{Marker, WorkloadBucket};
+    use crate::platform::{LifecycleEvent, LifecycleKind};
+    use crate::report::model::{Marker, RegisterSummary, WorkloadBucket};
+    use crate::workload::register::{Call, FailingPart, Outcome as RegisterOutcome, RegisterOp};
 
     fn fault_suite() -> SuiteReport {
         let t0 = DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000).unwrap();

@@ -17,11 +17,11 @@ pub const CONTEXTS: &[&str] = &["fixtures/image", "fixtures/netfilter"];
 
 /// What the build needs from the checkout: (path in the repository, content, mode).
 pub const FILES: &[(&str, &str, u32)] = &[
-    (SCRIPT, include_str!("../../../ci/build-image.sh"), 0o755),
-    ("fixtures/image/Dockerfile", include_str!("../../../fixtures/image/Dockerfile"), 0o644),
-    ("fixtures/image/start-zookeeper", include_str!("../../../fixtures/image/start-zookeeper"), 0o644),
-    ("fixtures/image/zookeeper-ready", include_str!("../../../fixtures/image/zookeeper-ready"), 0o644),
-    ("fixtures/netfilter/Dockerfile", include_str!("../../../fixtures/netfilter/Dockerfile"), 0o644),
+    (SCRIPT, include_str!("../../../../ci/build-image.sh"), 0o755),
+    ("fixtures/image/Dockerfile", include_str!("../../../../fixtures/image/Dockerfile"), 0o644),
+    ("fixtures/image/start-zookeeper", include_str!("../../../../fixtures/image/start-zookeeper"), 0o644),
+    ("fixtures/image/zookeeper-ready", include_str!("../../../../fixtures/image/zookeeper-ready"), 0o644),
+    ("fixtures/netfilter/Dockerfile", include_str!("../../../../fixtures/netfilter/Dockerfile"), 0o644),
 ];
 
 /// The partition helper the same script builds (iptables and netcat), when
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
 
     fn repo() -> &'static Path {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
     }
 
     /// Every file of the build contexts is built in: a file added to fixtures/image/ and not to

@@ -1,69 +1,24 @@
 //! KubePlatform against a mock API server (tower-test): each test answers the requests the
 //! platform sends, asserting method, path, query and body, with bodies shaped as the Kubernetes
 //! API reference documents them. No cluster is involved.
+//!
+//! One file of tests for one platform: each answers a whole exchange with the mock, and they share
+//! its helpers (`mock.rs`); split by concern they would repeat the set-up.
 
 use std::path::Path;
 use std::time::Duration;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use kube::client::Body;
 use serde_json::{json, Value};
-use tower_test::mock::{self, Handle};
+use tower_test::mock;
 
 use super::KubePlatform;
 use crate::config::Config;
 use crate::manifest::Manifest;
-use crate::platform::{Cluster, EvictionOutcome, Platform};
+use crate::platform::{Cluster, EvictionOutcome, Partitions, Platform};
 
-pub(crate) type MockHandle = Handle<Request<Body>, Response<Body>>;
-
-/// A platform in namespace `ns` on a mock API server.
-pub(crate) fn platform() -> (KubePlatform, MockHandle) {
-    let (svc, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(svc, "default");
-    let manifest = Manifest::load(Path::new("fixtures/zookeeper.yaml")).expect("the reference manifest");
-    let p = KubePlatform::new(client, "kind-test".into(), manifest, Config::default(), "zk-chaos-20261128-162600-ab12".into(), Some("ns".into()));
-    (p, handle)
-}
-
-/// Waits for the next request, asserts its method and path?query, answers `status` with `body`;
-/// returns the request's JSON body (Null when empty).
-pub(crate) async fn expect(handle: &mut MockHandle, method: Method, uri: &str, status: u16, body: Value) -> Value {
-    let (req, send) = handle.next_request().await.unwrap_or_else(|| panic!("no request; expected {method} {uri}"));
-    assert_eq!((req.method(), req.uri().to_string().as_str()), (&method, uri));
-    let bytes = req.into_body().collect_bytes().await.unwrap();
-    let sent = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-    send.send_response(Response::builder().status(StatusCode::from_u16(status).unwrap()).body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap());
-    sent
-}
-
-/// Like [`expect`], also returning the Content-Type (the patch type of a PATCH).
-pub(crate) async fn expect_typed(handle: &mut MockHandle, method: Method, uri: &str, status: u16, body: Value) -> (Value, String) {
-    let (req, send) = handle.next_request().await.unwrap_or_else(|| panic!("no request; expected {method} {uri}"));
-    assert_eq!((req.method(), req.uri().to_string().as_str()), (&method, uri));
-    let ct = req.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    let bytes = req.into_body().collect_bytes().await.unwrap();
-    let sent = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-    send.send_response(Response::builder().status(StatusCode::from_u16(status).unwrap()).body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap());
-    (sent, ct)
-}
-
-pub(crate) fn node(name: &str, unschedulable: bool) -> Value {
-    json!({"apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-        "spec": {"unschedulable": unschedulable}})
-}
-
-pub(crate) fn budget_refusal() -> Value {
-    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
-        "message":"Cannot evict pod as it would violate the pod's disruption budget.","reason":"TooManyRequests",
-        "details":{"causes":[{"reason":"DisruptionBudget","message":"The disruption budget zk-pdb needs 2 healthy pods and has 2 currently"}]},
-        "code":429})
-}
-
-pub(crate) fn eviction_accepted() -> Value {
-    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success"})
-}
+use super::mock::*;
 
 #[tokio::test]
 async fn eviction_refused_by_the_budget_then_accepted() {
@@ -372,7 +327,7 @@ async fn exec_request_shape_and_a_refused_upgrade() {
     server.await.unwrap();
 }
 
-/// Port-forwards are opened ahead ([`super::SPARES`] of them, at once), before any connection;
+/// Port-forwards are opened ahead ([`super::forward::SPARES`] of them, at once), before any connection;
 /// a connection that finds none ready (theirs are still unanswered here, so none is on offer)
 /// opens its own.
 #[tokio::test]
@@ -387,7 +342,7 @@ async fn port_forwards_opened_ahead_and_per_connection_without_a_spare() {
         assert_eq!(req.headers().get("upgrade").map(|v| v.to_str().unwrap()), Some("websocket"));
     };
     let mut pending = Vec::new();
-    for i in 0..super::SPARES {
+    for i in 0..super::forward::SPARES {
         let (spare, send) = tokio::time::timeout(Duration::from_secs(5), h.next_request()).await.unwrap_or_else(|_| panic!("spare {i} opened with no connection")).unwrap();
         is_port_forward(&spare);
         pending.push(send);
@@ -426,45 +381,10 @@ fn member_status_reports_why_a_pod_is_pending() {
 }
 
 #[tokio::test]
-async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before_contacting_it() {
-    use crate::platform::kube::connect::KubeOptions;
-    use crate::platform::PlatformKind;
-    use crate::run::{self, RunOptions};
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("config");
-    // The server would refuse connections: a refusal must come first, and be exit 2, not 3.
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\n\
-         contexts:\n- name: prod-eu\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n",
-    )
-    .unwrap();
-    let opts = |suite: &str, allow: Option<&str>| RunOptions {
-        platform: PlatformKind::Kube,
-        suites: vec![suite.to_string()],
-        manifest: Some("fixtures/zookeeper.yaml".into()),
-        results: dir.path().join("results"),
-        config: Config::default(),
-        keep: false,
-        fail_fast: false,
-        kube: KubeOptions { kubeconfig: Some(kubeconfig.clone()), allow_disruption: allow.map(str::to_string), ..Default::default() },
-    };
-    let p = run::prepare(opts("process-failure", None)).unwrap();
-    let err = run::connect(&p, &run::Session::without_cluster(dir.path().join("runs")), "zk-chaos-20261128-162600-ab12", true).await.err().expect("refused");
-    assert_eq!(err.exit_code(), 2, "{err}");
-    assert!(err.to_string().contains("--allow-disruption=prod-eu"), "{err}");
-    // Allowed, or not disruptive: it goes on to the cluster, which is unreachable (exit 3).
-    let p = run::prepare(opts("process-failure", Some("prod-eu"))).unwrap();
-    assert_eq!(run::connect(&p, &run::Session::without_cluster(dir.path().join("runs")), "r", true).await.err().expect("unreachable").exit_code(), 3);
-    let p = run::prepare(opts("conformance", None)).unwrap();
-    assert_eq!(run::connect(&p, &run::Session::without_cluster(dir.path().join("runs")), "r", true).await.err().expect("unreachable").exit_code(), 3);
-}
-
-#[tokio::test]
 async fn teardown_of_a_run_namespace_deletes_it_and_waits_until_it_is_gone() {
     let (svc, mut h) = mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(svc, "default");
-    let manifest = Manifest::load(Path::new("fixtures/zookeeper.yaml")).unwrap();
+    let manifest = Manifest::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/zookeeper.yaml"))).unwrap();
     let run = "zk-chaos-20261128-162600-ab12";
     let p = KubePlatform::new(client, "kind-test".into(), manifest, Config::default(), run.into(), None);
     assert_eq!(p.namespace(), run);

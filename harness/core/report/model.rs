@@ -204,15 +204,15 @@ impl RunReport {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+#[cfg(any(test, feature = "testing"))]
+pub mod tests {
     use super::*;
 
-    pub(crate) fn check(name: &str, verdict: Verdict, message: &str) -> CheckReport {
+    pub fn check(name: &str, verdict: Verdict, message: &str) -> CheckReport {
         CheckReport { name: name.into(), verdict, message: message.into(), duration_ms: 3 }
     }
 
-    pub(crate) fn sample() -> RunReport {
+    pub fn sample() -> RunReport {
         let checks = vec![
             check("create /hello through zk-0", Verdict::Pass, "created with cZxid 0x100000002"),
             check("read /hello through zk-1", Verdict::Fail, "zk-1 has no /hello: the value written through zk-0 is not visible through zk-1"),

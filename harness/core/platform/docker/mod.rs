@@ -2,6 +2,9 @@
 //! acting as the StatefulSet controller (ordered creation, rolling updates with revisions) and
 //! as the kubelet (see [`pod`]). The headless Service is a network on which each member answers
 //! to its FQDN; each member's client port is published on loopback.
+//!
+//! Over 600 lines: the Platform trait's methods are each short; the pod lifecycle is in [`pod`], the
+//! engine's connection in `engine.rs`, the image build in `image.rs`.
 
 pub mod engine;
 pub mod host;
@@ -26,15 +29,16 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, PodTemplate};
 use crate::platform::lifecycle_log::LifecycleLog;
-use crate::platform::{netfilter, Cut, CutCounters, ExecOutput, LifecycleEvent, LifecycleKind, MemberStatus, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL};
+use crate::platform::{
+    netfilter, Cut, CutCounters, ExecOutput, Identity, LifecycleEvent, LifecycleKind, MemberStatus, Partitions, Platform, PlatformKind, Revision, VolumeIdentity, RUN_LABEL,
+};
 use crate::wait::{self, Seen};
 
 pub struct DockerPlatform {
     docker: Docker,
     /// The engine's address and what named it, for the report's notes.
     engine: host::Found,
-    run_id: String,
-    namespace: String,
+    identity: Identity,
     manifest: Manifest,
     config: Config,
     network: String,
@@ -76,7 +80,7 @@ impl DockerPlatform {
         let host_ports = reserve_ports(&manifest, &manifest.member_names())?;
         let statefulset = manifest.statefulset_document().clone();
         Ok(DockerPlatform {
-            namespace: manifest.namespace().to_string(),
+            identity: Identity { kind: PlatformKind::Docker, run_id: run_id.clone(), namespace: manifest.namespace().to_string() },
             network: run_id.clone(),
             image,
             netfilter_image: netfilter::image(),
@@ -87,7 +91,6 @@ impl DockerPlatform {
             controller: std::sync::Mutex::new(None),
             docker,
             engine: found,
-            run_id,
             manifest,
             config,
         })
@@ -101,14 +104,14 @@ impl DockerPlatform {
     fn controller_ctx(&self) -> Controller {
         Controller {
             docker: self.docker.clone(),
-            run_id: self.run_id.clone(),
+            run_id: self.identity.run_id.clone(),
             network: self.network.clone(),
             image: self.image.clone(),
-            domain: format!("{}.{}.svc.cluster.local", self.manifest.service_name(), self.namespace),
+            domain: format!("{}.{}.svc.cluster.local", self.manifest.service_name(), self.identity.namespace),
             members: self.members(),
             objects: Arc::new(crate::manifest::resolve::Objects::of(&self.manifest)),
             manifest: Arc::new(self.manifest.clone()),
-            namespace: self.namespace.clone(),
+            namespace: self.identity.namespace.clone(),
             host_ports: self.host_ports.lock().expect("ports lock").clone(),
             ordered: self.manifest.ordered_ready(),
             ready_deadline: self.config.timeouts.member_ready,
@@ -156,12 +159,12 @@ impl DockerPlatform {
             );
         }
         let id = self.running_container(member).await?;
-        let name = format!("{}-{member}-net-{}", self.run_id, HELPERS.fetch_add(1, Ordering::SeqCst));
+        let name = format!("{}-{member}-net-{}", self.identity.run_id, HELPERS.fetch_add(1, Ordering::SeqCst));
         let config = ContainerConfig {
             image: Some(self.netfilter_image.clone()),
             user: Some("0".into()),
             entrypoint: Some(vec!["sh".into(), "-c".into(), script]),
-            labels: Some(crate::platform::run_labels(&self.run_id)),
+            labels: Some(crate::platform::run_labels(&self.identity.run_id)),
             host_config: Some(HostConfig { network_mode: Some(format!("container:{id}")), cap_add: admin.then(|| vec!["NET_ADMIN".to_string()]), ..Default::default() }),
             ..Default::default()
         };
@@ -369,23 +372,19 @@ fn prune_history(revisions: &mut Vec<Revision>, limit: usize, live: &[String]) {
 }
 
 /// The revision hash of a pod template (like controller-revision-hash: a digest of the template).
-pub(crate) fn revision_hash(template: &Value) -> String {
+pub fn revision_hash(template: &Value) -> String {
     let digest = Sha256::digest(serde_json::to_vec(template).unwrap_or_default());
     format!("{digest:x}")[..10].to_string()
 }
 
 #[async_trait]
 impl Platform for DockerPlatform {
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::Docker
+    fn partitions(&self) -> Option<&dyn Partitions> {
+        Some(self)
     }
 
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
-    fn namespace(&self) -> &str {
-        &self.namespace
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn manifest(&self) -> &Manifest {
@@ -406,7 +405,7 @@ impl Platform for DockerPlatform {
     }
 
     async fn deploy(&self) -> anyhow::Result<()> {
-        pod::create_network(&self.docker, &self.network, &self.run_id).await?;
+        pod::create_network(&self.docker, &self.network, &self.identity.run_id).await?;
         {
             let mut st = self.state.lock().await;
             let template = st.statefulset.pointer("/spec/template").cloned().unwrap_or_default();
@@ -433,31 +432,6 @@ impl Platform for DockerPlatform {
         let port = self.manifest.pod_template().client_port();
         let host = self.host_ports.lock().expect("ports lock").get(member).and_then(|p| p.get(&port)).copied().with_context(|| format!("no client port for {member}"))?;
         Ok(SocketAddr::from(([127, 0, 0, 1], host)))
-    }
-
-    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
-        let mut ips = Vec::new();
-        for peer in &cut.peers {
-            ips.push(self.member_ip(peer).await?);
-        }
-        self.netfilter(&cut.member, "setting the cut", netfilter::cut_script(cut, &ips)).await.map(drop)
-    }
-
-    async fn mend(&self, member: &str) -> anyhow::Result<()> {
-        self.netfilter(member, "mending the cut", netfilter::mend_script()).await.map(drop)
-    }
-
-    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
-        netfilter::parse_counters(&self.netfilter(member, "reading the cut's counters", netfilter::counters_script()).await?)
-    }
-
-    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
-        let ip = self.member_ip(to).await?;
-        match self.in_network_of(from, netfilter::probe_script(&ip, port), false).await? {
-            (0, _) => Ok(true),
-            (1, _) => Ok(false),
-            (code, out) => bail!("probing {to}:{port} from {from} exited {code}: {}", out.trim()),
-        }
     }
 
     async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
@@ -506,7 +480,7 @@ impl Platform for DockerPlatform {
         for m in c.mounts.unwrap_or_default() {
             let Some(name) = m.name.filter(|_| m.typ == Some(bollard::models::MountPointTypeEnum::VOLUME)) else { continue };
             let v = self.docker.inspect_volume(&name).await.with_context(|| format!("inspecting volume {name}"))?;
-            if v.labels.get(RUN_LABEL).map(String::as_str) != Some(self.run_id.as_str()) {
+            if v.labels.get(RUN_LABEL).map(String::as_str) != Some(self.identity.run_id.as_str()) {
                 continue; // an anonymous volume of the image, not a claim
             }
             let (Some(claim), Some(uid)) = (v.labels.get(pod::CLAIM_LABEL), v.labels.get(pod::UID_LABEL)) else {
@@ -660,31 +634,31 @@ impl Platform for DockerPlatform {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let errors = engine::remove(&self.docker, Some(&self.run_id)).await;
+            let errors = engine::remove(&self.docker, Some(&self.identity.run_id)).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let left = engine::find(&self.docker, Some(&self.run_id)).await?;
+            let left = engine::find(&self.docker, Some(&self.identity.run_id)).await?;
             if errors.is_empty() && left.is_empty() {
                 break;
             }
             if attempt == 4 {
                 if !errors.is_empty() {
-                    bail!("cleanup of run {} failed: {}", self.run_id, errors.join("; "));
+                    bail!("cleanup of run {} failed: {}", self.identity.run_id, errors.join("; "));
                 }
-                bail!("cleanup of run {} left {}", self.run_id, left.describe());
+                bail!("cleanup of run {} left {}", self.identity.run_id, left.describe());
             }
-            tracing::info!("cleanup pass {attempt} of run {} left {}; again", self.run_id, left.describe());
+            tracing::info!("cleanup pass {attempt} of run {} left {}; again", self.identity.run_id, left.describe());
         }
         self.life.record("-", LifecycleKind::Deleted, "run torn down");
         Ok(())
     }
 
     fn keep_instructions(&self) -> String {
-        let mut s = format!("The ensemble of run {} is still up (--keep).\n", self.run_id);
+        let mut s = format!("The ensemble of run {} is still up (--keep).\n", self.identity.run_id);
         let host_ports = self.host_ports.lock().expect("ports lock").clone();
         for m in self.members() {
             let port = self.manifest.pod_template().client_port();
             if let Some(h) = host_ports.get(&m).and_then(|p| p.get(&port)) {
-                s.push_str(&format!("  {m}: 127.0.0.1:{h}   (docker exec -it {}-{m} bash)\n", self.run_id));
+                s.push_str(&format!("  {m}: 127.0.0.1:{h}   (docker exec -it {}-{m} bash)\n", self.identity.run_id));
             }
         }
         s.push_str(&format!(
@@ -695,9 +669,39 @@ impl Platform for DockerPlatform {
                 .collect::<Vec<_>>()
                 .join(",")
         ));
-        s.push_str(&format!("Remove it with: zk-chaos clean --run {}\n", self.run_id));
+        s.push_str(&format!("Remove it with: zk-chaos clean --run {}\n", self.identity.run_id));
         s.push_str("(The members are no longer supervised: a member that dies now stays down.)\n");
         s
+    }
+}
+
+/// Packet filtering between members: iptables rules in each member's network namespace, set
+/// from a helper container sharing it (`platform::netfilter`).
+#[async_trait]
+impl Partitions for DockerPlatform {
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
+        let mut ips = Vec::new();
+        for peer in &cut.peers {
+            ips.push(self.member_ip(peer).await?);
+        }
+        self.netfilter(&cut.member, "setting the cut", netfilter::cut_script(cut, &ips)).await.map(drop)
+    }
+
+    async fn mend(&self, member: &str) -> anyhow::Result<()> {
+        self.netfilter(member, "mending the cut", netfilter::mend_script()).await.map(drop)
+    }
+
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
+        netfilter::parse_counters(&self.netfilter(member, "reading the cut's counters", netfilter::counters_script()).await?)
+    }
+
+    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
+        let ip = self.member_ip(to).await?;
+        match self.in_network_of(from, netfilter::probe_script(&ip, port), false).await? {
+            (0, _) => Ok(true),
+            (1, _) => Ok(false),
+            (code, out) => bail!("probing {to}:{port} from {from} exited {code}: {}", out.trim()),
+        }
     }
 }
 

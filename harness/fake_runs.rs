@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::FakePlatform;
 use crate::config::{Config, Timeouts, WorkloadConfig};
 use crate::manifest::Manifest;
 use crate::platform::Cluster;
 use crate::platform::{LifecycleKind, Platform};
 use crate::report::{CheckReport, Verdict};
+use crate::suites::fake::{Call, FakePlatform};
 use crate::suites::{conformance, durability, integrity, liveness, maintenance, manifest, node_failure, partition, process_failure, rolling_update, Suite, SuiteCtx};
 
 /// Short deadlines (the fake's steps are 20 ms) and a small workload.
@@ -130,7 +130,7 @@ async fn process_failure_passes_on_the_reference_and_fails_when_the_container_ou
     assert_eq!(count(&ran.fake, "zk-0", LifecycleKind::Exited), 0);
 
     // The kill went to the server's pid, found through /proc: no procps in the image.
-    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-2".into(), "sh -c kill -TERM 7".into())), "{:?}", ran.fake.calls());
+    assert!(ran.fake.calls().contains(&Call::Exec("zk-2".into(), "sh -c kill -TERM 7".into())), "{:?}", ran.fake.calls());
 
     let ran = run(&process_failure::ProcessFailure, fixture("broken/no-exit.yaml")).await;
     ran.failed("follower zk-2: the container exited when java was killed", "the liveness probe killed it");
@@ -158,7 +158,7 @@ async fn liveness_breaks_an_inline_probes_program_where_the_server_is_pid_1() {
     ran.passed(8);
     let fault = ran.checks.iter().find(|c| c.name == "rm /usr/bin/nc in zk-0").unwrap();
     assert!(fault.message.contains("the probe is an inline shell command") && fault.message.contains("pid 1, which ignores SIGSTOP"), "{}", fault.message);
-    assert!(!ran.fake.calls().iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.contains("-STOP"))), "no SIGSTOP was tried on pid 1");
+    assert!(!ran.fake.calls().iter().any(|c| matches!(c, Call::Exec(_, cmd) if cmd.contains("-STOP"))), "no SIGSTOP was tried on pid 1");
 }
 
 /// The same deployment on a platform that reaches the container from outside (the Docker engine,
@@ -179,11 +179,8 @@ async fn liveness_stops_a_pid_1_server_from_outside_its_container_where_the_plat
         fault.message
     );
     let calls = ran.fake.calls();
-    assert!(
-        calls.contains(&super::Call::SignalContainer("zk-0".into(), "STOP".into())) && calls.contains(&super::Call::SignalContainer("zk-0".into(), "CONT".into())),
-        "{calls:?}"
-    );
-    assert!(!calls.iter().any(|c| matches!(c, super::Call::Exec(_, cmd) if cmd.starts_with("rm ") || cmd.starts_with("chmod "))), "nothing removed: {calls:?}");
+    assert!(calls.contains(&Call::SignalContainer("zk-0".into(), "STOP".into())) && calls.contains(&Call::SignalContainer("zk-0".into(), "CONT".into())), "{calls:?}");
+    assert!(!calls.iter().any(|c| matches!(c, Call::Exec(_, cmd) if cmd.starts_with("rm ") || cmd.starts_with("chmod "))), "nothing removed: {calls:?}");
 }
 
 /// Neither a signal from outside nor a program of the probe that can be broken (a read-only
@@ -210,7 +207,7 @@ async fn liveness_stops_the_server_where_the_probe_is_inline_and_the_server_not_
     ran.passed(9);
     let fault = ran.checks.iter().find(|c| c.name == "kill -STOP java in zk-0").unwrap();
     assert!(fault.message.contains("stopped with SIGSTOP") && fault.message.contains("the probe is an inline shell command"), "{}", fault.message);
-    assert!(ran.fake.calls().contains(&super::Call::Exec("zk-0".into(), "sh -c kill -STOP 7".into())), "{:?}", ran.fake.calls());
+    assert!(ran.fake.calls().contains(&Call::Exec("zk-0".into(), "sh -c kill -STOP 7".into())), "{:?}", ran.fake.calls());
 }
 
 #[tokio::test]
@@ -258,7 +255,7 @@ async fn node_failure_passes_on_the_reference_and_fails_when_the_anti_affinity_s
 async fn maintenance_passes_on_the_reference() {
     let ran = run(&maintenance::Maintenance, fixture("zookeeper.yaml")).await;
     ran.passed(15);
-    assert!(ran.fake.calls().iter().filter(|c| matches!(c, super::Call::Evict(m) if m == "zk-2")).count() > 2, "the third drain was refused, then accepted");
+    assert!(ran.fake.calls().iter().filter(|c| matches!(c, Call::Evict(m) if m == "zk-2")).count() > 2, "the third drain was refused, then accepted");
     assert_eq!(ran.fake.status("zk-1").await.unwrap().node.as_deref(), Some("w0"), "zk-1 moved to the first node once it was uncordoned");
     let nodes = ran.fake.nodes().await.unwrap();
     assert!(nodes.iter().all(|n| n.schedulable), "every node uncordoned: {nodes:?}");
@@ -278,7 +275,7 @@ async fn maintenance_fails_without_a_budget_and_with_one_that_allows_two() {
 
 #[tokio::test]
 async fn the_manifest_suite_judges_the_live_objects_and_fails_each_broken_field_once() {
-    for fake in [FakePlatform::with_manifest(fixture("zookeeper.yaml")), FakePlatform { nodes: false, ..FakePlatform::with_manifest(fixture("zookeeper.yaml")) }] {
+    for fake in [FakePlatform::with_manifest(fixture("zookeeper.yaml")), FakePlatform::with_manifest(fixture("zookeeper.yaml")).no_nodes()] {
         let kind = fake.kind();
         let ran = run_on(&manifest::ManifestSuite, fake).await;
         assert!(ran.checks.iter().all(|c| c.verdict == Verdict::Pass), "{kind}: {:#?}", ran.checks);
@@ -446,7 +443,7 @@ async fn partition_passes_on_the_reference_and_fails_with_standalone_members() {
     let failed: Vec<_> = ran.checks.iter().filter(|c| c.verdict != Verdict::Pass).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert_eq!(ran.verdict(partition::LINEARIZABLE), Verdict::Pass);
-    let cuts: Vec<_> = ran.fake.calls().into_iter().filter(|c| matches!(c, super::Call::Cut(_))).collect();
+    let cuts: Vec<_> = ran.fake.calls().into_iter().filter(|c| matches!(c, Call::Cut(_))).collect();
     assert_eq!(cuts.len(), 3, "three partitions: {cuts:?}");
     // The first cut's probes are made before it; each later cut's come from the last heal.
     let before: Vec<(&str, bool)> = ran

@@ -8,9 +8,12 @@ pub mod docker;
 pub mod kube;
 pub mod lifecycle_log;
 pub mod netfilter;
+mod open;
 
 use std::fmt;
 use std::net::SocketAddr;
+
+pub use open::{open, OpenOptions};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -74,7 +77,7 @@ impl fmt::Display for PlatformKind {
 }
 
 /// What a platform can do that not every platform can. Suites say which they need
-/// ([`crate::suites::About::needs`]); the runner skips a suite whose needs the platform lacks.
+/// (the suites' `About::needs`); the runner skips a suite whose needs the platform lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
@@ -84,7 +87,7 @@ pub enum Capability {
     Evictions,
     /// An API server holding the objects as applied, defaults filled in ([`Cluster::live_objects`]).
     LiveObjects,
-    /// Packet filtering between members ([`Platform::cut`]).
+    /// Packet filtering between members ([`Platform::partitions`]).
     Partitions,
 }
 
@@ -324,6 +327,41 @@ pub struct BudgetStatus {
     pub generation: Option<i64>,
 }
 
+/// Who a platform is for one run ([`Platform::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub kind: PlatformKind,
+    pub run_id: String,
+    pub namespace: String,
+}
+
+/// Packet filtering between members, on a platform that has it ([`Platform::partitions`]).
+#[async_trait]
+pub trait Partitions: Send + Sync {
+    /// Sets `cut`. Fails if the member is cut already.
+    async fn cut(&self, cut: &Cut) -> anyhow::Result<()>;
+    /// Removes every rule of a cut of `member`, and proves none is left; a member not cut is
+    /// mended at once.
+    async fn mend(&self, member: &str) -> anyhow::Result<()>;
+    /// The packet counts of `member`'s cut.
+    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters>;
+    /// Whether a TCP connection from `from`'s network namespace to `to`'s `port` opens within a
+    /// second: the probe of whether a cut is in force.
+    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool>;
+    /// Makes ready what cutting `members` needs, so that the first cut or probe does not wait for
+    /// it (on Kubernetes each pod's partition helper); nothing where nothing is needed ahead.
+    async fn prepare_cuts(&self, members: &[String]) -> anyhow::Result<()> {
+        let _ = members;
+        Ok(())
+    }
+}
+
+/// [`Platform::partitions`], or an error saying that the platform cannot partition members and
+/// what was asked of it (`what`: "cut zk-1").
+pub fn partitions<'a>(p: &'a dyn Platform, what: &str) -> anyhow::Result<&'a dyn Partitions> {
+    p.partitions().ok_or_else(|| anyhow::anyhow!("{} cannot partition members ({what})", p.kind()))
+}
+
 /// Everything a run needs from a platform. Implementations own what they create: `teardown`
 /// removes all of it (found by [`RUN_LABEL`]) and is safe to call more than once.
 ///
@@ -332,11 +370,19 @@ pub struct BudgetStatus {
 /// [`crate::wait`] and use [`Platform::subscribe`] to wake on lifecycle changes.
 #[async_trait]
 pub trait Platform: Send + Sync {
-    fn kind(&self) -> PlatformKind;
+    /// Which platform, for which run, in which namespace: one value every platform keeps.
+    fn identity(&self) -> &Identity;
+    fn kind(&self) -> PlatformKind {
+        self.identity().kind
+    }
     /// The id of this run; every object the platform creates carries it as [`RUN_LABEL`].
-    fn run_id(&self) -> &str;
+    fn run_id(&self) -> &str {
+        &self.identity().run_id
+    }
     /// The namespace the members' FQDNs use (`default` on Docker unless the manifest names one).
-    fn namespace(&self) -> &str;
+    fn namespace(&self) -> &str {
+        &self.identity().namespace
+    }
     fn manifest(&self) -> &Manifest;
     /// Lines for the report: manifest fields that do not apply here, adaptations made.
     fn notes(&self) -> Vec<String>;
@@ -408,6 +454,11 @@ pub trait Platform: Send + Sync {
         None
     }
 
+    /// Packet filtering between members, where the platform has it ([`Capability::Partitions`]).
+    fn partitions(&self) -> Option<&dyn Partitions> {
+        None
+    }
+
     /// Sends `signal` (`STOP`, `CONT`) to the init process of `member`'s server container from
     /// outside the container (its engine, or its node): the kernel drops SIGSTOP sent to a pid
     /// namespace's init from inside it, so an exec cannot stop a server that is its container's
@@ -416,32 +467,6 @@ pub trait Platform: Send + Sync {
     /// [`CannotSignal`], naming why.
     async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
         Err(CannotSignal(format!("{} cannot signal a container from outside it (kill -{signal} {member})", self.kind())).into())
-    }
-
-    /// Sets `cut` ([`Capability::Partitions`]). Fails if the member is cut already.
-    async fn cut(&self, cut: &Cut) -> anyhow::Result<()> {
-        anyhow::bail!("{} cannot partition members (cut {})", self.kind(), cut.member)
-    }
-    /// Removes every rule of a cut of `member`, and proves none is left; a member not cut is
-    /// mended at once.
-    async fn mend(&self, member: &str) -> anyhow::Result<()> {
-        anyhow::bail!("{} cannot partition members (mend {member})", self.kind())
-    }
-    /// The packet counts of `member`'s cut.
-    async fn cut_counters(&self, member: &str) -> anyhow::Result<CutCounters> {
-        anyhow::bail!("{} cannot partition members (counters of {member})", self.kind())
-    }
-    /// Whether a TCP connection from `from`'s network namespace to `to`'s `port` opens within a
-    /// second: the probe of whether a cut is in force.
-    async fn reaches(&self, from: &str, to: &str, port: u16) -> anyhow::Result<bool> {
-        anyhow::bail!("{} cannot probe between members ({from} to {to}:{port})", self.kind())
-    }
-
-    /// Makes ready what cutting `members` needs, so that the first cut or probe does not wait for
-    /// it (on Kubernetes each pod's partition helper); nothing where nothing is needed ahead.
-    async fn prepare_cuts(&self, members: &[String]) -> anyhow::Result<()> {
-        let _ = members;
-        Ok(())
     }
 
     /// Removes everything this run created. Errors are returned, never swallowed.

@@ -59,7 +59,7 @@ fn with_kind(mut v: serde_json::Value, api_version: &str, kind: &str) -> serde_j
 impl KubePlatform {
     async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> anyhow::Result<()> {
         let api: Api<Node> = Api::all(self.client.clone());
-        api.patch(node, &PatchParams::default(), &Patch::Merge(cordon_patch(unschedulable.then_some(self.run_id.as_str())))).await?;
+        api.patch(node, &PatchParams::default(), &Patch::Merge(cordon_patch(unschedulable.then_some(self.identity.run_id.as_str())))).await?;
         tracing::info!("{} node {node}", if unschedulable { "cordoned" } else { "uncordoned" });
         if unschedulable {
             self.cordoned_any.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -72,7 +72,7 @@ impl KubePlatform {
         let api: Api<Node> = Api::all(self.client.clone());
         let lp = Default::default();
         let nodes = super::reread(|| api.list(&lp)).await?.items;
-        Ok(nodes.iter().filter(|n| n.annotations().get(CORDONED_BY) == Some(&self.run_id)).map(|n| n.name_any()).collect())
+        Ok(nodes.iter().filter(|n| n.annotations().get(CORDONED_BY) == Some(&self.identity.run_id)).map(|n| n.name_any()).collect())
     }
 }
 
@@ -104,19 +104,19 @@ impl Cluster for KubePlatform {
     }
 
     async fn evict(&self, member: &str) -> anyhow::Result<EvictionOutcome> {
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         // The Eviction object as kubectl drain sends it (kube's `Api::evict` omits apiVersion/kind).
         let eviction = json!({
             "apiVersion": "policy/v1",
             "kind": "Eviction",
-            "metadata": {"name": member, "namespace": self.namespace},
+            "metadata": {"name": member, "namespace": self.identity.namespace},
         });
         eviction_outcome(pods.create_subresource::<_, kube::core::Status>("eviction", member, &PostParams::default(), &eviction).await)
     }
 
     async fn budget(&self) -> anyhow::Result<BudgetStatus> {
         let name = self.manifest.pdb.as_ref().and_then(|p| p.metadata.name.clone()).ok_or_else(|| anyhow!("{} has no PodDisruptionBudget", self.manifest.origin))?;
-        let api: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.namespace);
+        let api: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         let pdb = super::reread(|| api.get(&name)).await?;
         let s = pdb.status.unwrap_or_default();
         Ok(BudgetStatus {
@@ -130,7 +130,7 @@ impl Cluster for KubePlatform {
     }
 
     async fn volume_pinned_node(&self, member: &str) -> anyhow::Result<Option<String>> {
-        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         let Some(t) = self.manifest.pod_template().claim_templates.first().cloned() else { return Ok(None) };
         let Some(pvc) = pvcs.get_opt(&format!("{t}-{member}")).await? else { return Ok(None) };
         let Some(pv) = pvc.spec.and_then(|s| s.volume_name) else { return Ok(None) };
@@ -139,13 +139,13 @@ impl Cluster for KubePlatform {
     }
 
     async fn live_statefulset(&self) -> anyhow::Result<serde_json::Value> {
-        let api: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let api: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         Ok(serde_json::to_value(super::reread(|| api.get(self.manifest.name())).await?)?)
     }
 
     async fn live_objects(&self) -> anyhow::Result<Vec<serde_json::Value>> {
         let mut out = Vec::new();
-        let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(self.client.clone(), &self.namespace);
+        let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(self.client.clone(), &self.identity.namespace);
         for s in &self.manifest.services {
             let name = s.metadata.name.clone().unwrap_or_default();
             if let Some(live) = services.get_opt(&name).await? {
@@ -153,7 +153,7 @@ impl Cluster for KubePlatform {
             }
         }
         if let Some(name) = self.manifest.pdb.as_ref().and_then(|p| p.metadata.name.clone()) {
-            let pdbs: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.namespace);
+            let pdbs: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &self.identity.namespace);
             if let Some(live) = pdbs.get_opt(&name).await? {
                 out.push(with_kind(serde_json::to_value(live)?, "policy/v1", "PodDisruptionBudget"));
             }
