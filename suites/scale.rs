@@ -338,7 +338,7 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
                     for m in new.iter().filter(|m| !serving.contains_key(*m)) {
                         why.push(format!("{m} never served{}", last_log(p.as_ref(), m).await));
                     }
-                    Err(anyhow!("{}: {e:#}", why.join("; ")))
+                    Err(anyhow!("{}; {e:#}", why.join("; ")))
                 }
             }
         })
