@@ -86,6 +86,7 @@ fn kind(field: &Field) -> String {
     match ty {
         "String" => "string".into(),
         "Option<String>" => "string, optional".into(),
+        t if t.ends_with("DataSize>") => "size, optional (`8MiB`, `256MiB`, `1GiB`)".into(),
         "u8" | "u16" | "u32" | "u64" | "usize" => "integer".into(),
         "bool" => "boolean".into(),
         "Vec<usize>" | "Vec<u32>" => "list of integers".into(),

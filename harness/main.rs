@@ -241,6 +241,10 @@ struct CertifyArgs {
     /// Where results/<run-id>/ goes (relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
+    /// Write a data volume of SIZE (8MiB, 256MiB, 1GiB) into the ensemble before the first fault suite, and check after it and every later suite
+    /// that every znode survived (count and SHA-256 per subtree); overrides `data:` in the config.
+    #[arg(long, value_name = "SIZE", value_parser = zk_chaos::workload::volume::DataSize::parse)]
+    data: Option<zk_chaos::workload::volume::DataSize>,
     /// A YAML config file (timeouts, image, names, workload).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -446,6 +450,9 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     for m in &args.image_map {
         let (from, to) = zk_chaos::manifest::images::parse_mapping("--image-map", m).map_err(Error::bad_input)?;
         config.images.insert(from, to);
+    }
+    if args.data.is_some() {
+        config.data = args.data;
     }
     let opts = RunOptions {
         platform: args.platform.into(),

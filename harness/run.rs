@@ -123,6 +123,7 @@ pub async fn prepare_adopted(opts: RunOptions) -> Result<Prepared> {
         storage_class: k.storage_class.is_some(),
         kind_config: k.kind_config.is_some(),
         keep: opts.keep,
+        data: opts.config.data.is_some(),
     };
     if let Some(why) = adopt::refuse_combination(&asked) {
         return Err(Error::bad_input(why));
@@ -444,6 +445,8 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         }
     }
 
+    // `--data`: written before the first fault suite, checked after it and every later one.
+    let mut volume = Volume::Unwritten;
     for (i, suite) in p.suites.iter().enumerate() {
         if !suite.platforms().contains(&kind) {
             out.push(SuiteReport::skipped(suite.name(), &skip_reason(suite.as_ref(), kind)));
@@ -473,6 +476,12 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
             out.push(SuiteReport::skipped(suite.name(), why));
             continue;
         }
+        if let (Some(size), Volume::Unwritten, true) = (p.opts.config.data, &volume, suite.disruptive()) {
+            crate::progress::phase(format!("writing the data volume ({size})"));
+            let (report, loaded) = load_volume(&p.opts.config, platform.clone(), run_dir, size).await;
+            out.push(report);
+            volume = loaded.map_or(Volume::Failed, Volume::Written);
+        }
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
         if let Err(e) = refused {
             ctx.fail("the StatefulSet may be changed by the suite's fault", e.context("reading the live StatefulSet"));
@@ -489,11 +498,135 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
             true
         };
         let outcome = if ready { run_suite(suite.as_ref(), &mut ctx).await } else { Ok(()) };
+        match &volume {
+            Volume::Written(loaded) => {
+                let members = platform.members();
+                let through = members.get(ordinal % members.len().max(1)).cloned().unwrap_or_default();
+                volume_intact(&mut ctx, loaded, &through).await;
+            }
+            Volume::Failed => ctx.skip(VOLUME_INTACT, format!("the data volume was not written (see the report's '{DATA}' part): there is nothing to compare")),
+            Volume::Unwritten => {}
+        }
         let mut report = ctx.finish(outcome, started);
         report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
         tracing::info!("suite {}: {} in {:.1}s", report.name, report.verdict.as_str(), started.elapsed().as_secs_f64());
         out.push(report);
     }
+}
+
+/// The name of the report's part that writes the data volume (`--data`).
+pub const DATA: &str = "data";
+
+/// The check the runner adds to every suite from the first fault suite on when `--data` is given.
+pub const VOLUME_INTACT: &str = "every znode of the data volume intact";
+
+/// Where the run's data volume stands.
+enum Volume {
+    /// No `--data`, or no fault suite has run yet.
+    Unwritten,
+    Written(crate::workload::volume::Loaded),
+    /// Writing it failed (the `data` part says why): later checks of it are skipped.
+    Failed,
+}
+
+/// The `data` part of the report: writes the volume through the first member within a deadline
+/// (the `ensemble_whole` timeout plus 2 s per MiB), records its rate, and asks the server how much
+/// data it holds (`mntr`'s `zk_approximate_data_size`, where the whitelist allows it).
+async fn load_volume(
+    config: &Config,
+    platform: Arc<dyn Platform>,
+    run_dir: &Path,
+    size: crate::workload::volume::DataSize,
+) -> (SuiteReport, Option<crate::workload::volume::Loaded>) {
+    use crate::workload::volume::{self, Plan};
+    let started = Instant::now();
+    let since = Utc::now();
+    let t = config.timeouts.clone();
+    let mut ctx = SuiteCtx::new(DATA, platform.clone(), config.clone(), run_dir.to_path_buf());
+    let plan = Plan::new(&ctx.prefix, size, platform.run_id());
+    let member = platform.members().first().cloned().unwrap_or_default();
+    let deadline = t.ensemble_whole + std::time::Duration::from_secs(2 * size.0.div_ceil(1 << 20));
+    let mut loaded = None;
+    let written = ctx
+        .step_with(&format!("the data volume written through {member} (--data {size})"), async |ctx| {
+            let addr = platform.client_addr(&member).await?;
+            let client = crate::client::connect(addr, t.operation).await?;
+            let l = tokio::time::timeout(deadline, volume::preload(&client, &plan)).await.map_err(|_| {
+                anyhow::anyhow!("{} znodes ({} bytes) not written under {} within {}", plan.znodes(), plan.bytes(), plan.root, humantime::format_duration(deadline))
+            })??;
+            ctx.metric("preload_ms", l.took.as_millis() as f64);
+            ctx.metric("preload_mb_per_s", (l.mb_per_second() * 100.0).round() / 100.0);
+            ctx.metric("volume_znodes", plan.znodes() as f64);
+            ctx.metric("volume_bytes", plan.bytes() as f64);
+            let evidence = format!(
+                "{} znodes, {} bytes in {} subtrees under {} in {} ms ({:.1} MB/s)",
+                plan.znodes(),
+                plan.bytes(),
+                plan.subtrees.len(),
+                plan.root,
+                l.took.as_millis(),
+                l.mb_per_second()
+            );
+            loaded = Some(l);
+            Ok(evidence)
+        })
+        .await;
+    if written.is_ok() {
+        let held = "the ensemble holds the volume (mntr zk_approximate_data_size)";
+        match approximate_data_size(platform.as_ref(), &member, t.operation).await {
+            Ok(Some(bytes)) => {
+                ctx.metric("approximate_data_size_bytes", bytes as f64);
+                let r = if bytes >= plan.bytes() {
+                    Ok(format!("{member} says zk_approximate_data_size {bytes} bytes (the volume's data: {})", plan.bytes()))
+                } else {
+                    Err(anyhow::anyhow!("{member} says zk_approximate_data_size {bytes} bytes, less than the {} bytes of the volume just written", plan.bytes()))
+                };
+                ctx.check(held, async { r }).await;
+            }
+            Ok(None) => ctx.skip(held, format!("hidden: {member}'s 4lw.commands.whitelist does not allow mntr")),
+            Err(e) => {
+                ctx.fail(held, e);
+            }
+        }
+    }
+    let mut report = ctx.finish(Ok(()), started);
+    report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
+    (report, loaded)
+}
+
+/// `mntr`'s `zk_approximate_data_size` of `member`; `None` where the whitelist refuses `mntr`.
+async fn approximate_data_size(platform: &dyn Platform, member: &str, timeout: std::time::Duration) -> anyhow::Result<Option<u64>> {
+    use crate::client::fourlw;
+    let addr = platform.client_addr(member).await?;
+    let reply = match fourlw::ask(addr, "mntr", timeout).await {
+        Ok(r) => r,
+        Err(e) if fourlw::not_whitelisted(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let value = fourlw::parse_mntr(&reply).get("zk_approximate_data_size").cloned();
+    let value = value.ok_or_else(|| anyhow::anyhow!("{member}'s mntr has no zk_approximate_data_size: {}", reply.lines().next().unwrap_or("(empty)")))?;
+    value.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{member}'s mntr says zk_approximate_data_size {value:?}, not a number"))
+}
+
+/// The check [`VOLUME_INTACT`]: once the ensemble is whole again, every subtree of the volume read
+/// through `member` is what was written ([`crate::workload::volume::judge`]).
+async fn volume_intact(ctx: &mut SuiteCtx, loaded: &crate::workload::volume::Loaded, member: &str) {
+    let t = ctx.config.timeouts.clone();
+    let p = ctx.platform.clone();
+    let deadline = t.ensemble_whole + std::time::Duration::from_secs(loaded.plan.bytes().div_ceil(1 << 20));
+    ctx.check_with(VOLUME_INTACT, async |ctx| {
+        ensemble::wait_whole(p.as_ref(), t.ensemble_whole, t.operation).await.map_err(|e| e.context("the ensemble was not whole after the suite, so the volume was not read"))?;
+        let start = Instant::now();
+        let addr = p.client_addr(member).await?;
+        let client = crate::client::connect(addr, t.operation).await?;
+        let read = tokio::time::timeout(deadline, crate::workload::volume::read(&client, &loaded.plan))
+            .await
+            .map_err(|_| anyhow::anyhow!("the volume under {} not read through {member} within {}", loaded.plan.root, humantime::format_duration(deadline)))??;
+        ctx.metric("volume_read_ms", start.elapsed().as_millis() as f64);
+        let judged = crate::workload::volume::judge(&loaded.plan.root, &loaded.expected, &read).map_err(|e| anyhow::anyhow!("{e} (read through {member})"))?;
+        Ok(format!("{judged}; read through {member} in {} ms", start.elapsed().as_millis()))
+    })
+    .await;
 }
 
 /// Runs one suite in the shape of a Jepsen test: the client workload started (when the suite
@@ -731,6 +864,82 @@ mod tests {
         let changes: Vec<Call> =
             fake.calls().into_iter().filter(|c| matches!(c, Call::DeleteStatefulSet | Call::ApplyStatefulSet | Call::PatchStatefulSet | Call::Rollback)).collect();
         assert_eq!(changes, []);
+    }
+
+    /// `--data`: the runner writes the volume before the first fault suite (not before the
+    /// read-only ones) and checks it after that suite; a deployment that loses it fails the check
+    /// naming the subtree that is gone.
+    mod data_volume {
+        use std::path::Path;
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use super::super::{prepare, run_body, DATA, VOLUME_INTACT};
+        use super::opts;
+        use crate::config::{Timeouts, WorkloadConfig};
+        use crate::manifest::Manifest;
+        use crate::platform::PlatformKind;
+        use crate::report::{SuiteReport, Verdict};
+        use crate::suites::fake::FakePlatform;
+        use crate::workload::volume::DataSize;
+
+        async fn run(fixture: &str, fake: FakePlatform, size: u64) -> Vec<SuiteReport> {
+            let mut o = opts(PlatformKind::Kube, Path::new(fixture));
+            o.suites = vec!["integrity".into(), "durability".into()];
+            o.config.data = Some(DataSize(size));
+            o.config.timeouts =
+                Timeouts { member_ready: Duration::from_secs(5), ensemble_whole: Duration::from_secs(5), operation: Duration::from_secs(2), cleanup: Duration::from_secs(2) };
+            o.config.workload = WorkloadConfig { rate_per_second: 200, max_duration: Duration::from_secs(10), max_operations: 2_000 };
+            let p = prepare(o).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let (mut out, mut version) = (Vec::new(), None);
+            run_body(&p, Arc::new(fake), dir.path(), &mut out, &mut version).await;
+            out
+        }
+
+        fn check<'a>(r: &'a SuiteReport, name: &str) -> &'a crate::report::CheckReport {
+            r.checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name:?} in {}: {:#?}", r.name, r.checks))
+        }
+
+        #[tokio::test]
+        async fn the_volume_is_written_before_the_first_fault_suite_and_survives_durability() {
+            let out = run("fixtures/zookeeper.yaml", FakePlatform::new(), 3 << 20).await;
+            let names: Vec<&str> = out.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, ["integrity", DATA, "durability"]);
+            assert!(out[0].checks.iter().all(|c| c.name != VOLUME_INTACT), "integrity ran before the volume was written");
+            let data = &out[1];
+            assert_eq!(data.verdict, Verdict::Pass, "{:#?}", data.checks);
+            // One znode of 1,040,000 bytes, and 2056 of 1 KiB in what is left of 3 MiB.
+            assert_eq!((data.metrics.get("volume_znodes"), data.metrics.get("volume_bytes")), (Some(&2057.0), Some(&3_145_344.0)));
+            assert!(data.metrics["preload_mb_per_s"] > 0.0 && data.metrics["approximate_data_size_bytes"] >= data.metrics["volume_bytes"], "{:?}", data.metrics);
+            let intact = check(&out[2], VOLUME_INTACT);
+            assert_eq!(intact.verdict, Verdict::Pass, "{intact:#?}");
+            assert!(intact.message.starts_with("17 subtrees, 2057 znodes, ") && intact.message.contains("read through zk-"), "{}", intact.message);
+            assert_eq!(out[2].verdict, Verdict::Pass, "{:#?}", out[2].checks);
+        }
+
+        #[tokio::test]
+        async fn a_deployment_that_loses_the_volume_fails_the_check_naming_what_is_gone() {
+            let manifest = Manifest::load(Path::new("fixtures/broken/no-volume.yaml")).unwrap();
+            let out = run("fixtures/broken/no-volume.yaml", FakePlatform::with_manifest(manifest), 1 << 20).await;
+            assert_eq!(out[1].verdict, Verdict::Pass, "the volume was written: {:#?}", out[1].checks);
+            let intact = check(&out[2], VOLUME_INTACT);
+            assert_eq!(intact.verdict, Verdict::Fail);
+            let root = format!("/zk-chaos/{}/data", crate::platform::Platform::run_id(&FakePlatform::new()));
+            assert!(
+                intact.message.starts_with(&format!("the data volume is not intact: {root}/s00: gone (expected 64 znodes, 65536 bytes); and 15 more subtrees differ")),
+                "{}",
+                intact.message
+            );
+        }
+
+        #[tokio::test]
+        async fn where_mntr_is_not_whitelisted_the_data_size_is_skipped_saying_it_is_hidden() {
+            let out = run("fixtures/zookeeper.yaml", FakePlatform::new().srvr_only(), 1 << 20).await;
+            let held = check(&out[1], "the ensemble holds the volume (mntr zk_approximate_data_size)");
+            assert_eq!((held.verdict, held.message.as_str()), (Verdict::Skipped, "hidden: zk-0's 4lw.commands.whitelist does not allow mntr"));
+            assert_eq!(out[1].verdict, Verdict::Pass, "the volume was written");
+        }
     }
 
     /// The workload is the runner's: it runs while the suite does and is stopped, saved and

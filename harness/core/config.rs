@@ -15,6 +15,7 @@
 //!   rate_per_second: 20
 //!   max_duration: 5m
 //!   max_operations: 20000
+//! data: 256MiB                       # a data volume checked after every fault suite (--data)
 //! ```
 
 use std::path::Path;
@@ -35,6 +36,8 @@ pub struct Config {
     pub label_prefix: String,
     pub timeouts: Timeouts,
     pub workload: WorkloadConfig,
+    /// A data volume written into the ensemble before the first fault suite and checked intact after every later suite (`--data`): `8MiB`, `256MiB`, `1GiB`; unset: none.
+    pub data: Option<crate::workload::volume::DataSize>,
     /// The replicas the scale suite sets, in order (`[5, 3]`); it then returns to the manifest's.
     /// Empty: the manifest's replicas plus two, then the manifest's (3 to 5 to 3).
     pub scale: Vec<usize>,
@@ -77,7 +80,15 @@ pub const MAX_SCALE: usize = 9;
 
 impl Default for Config {
     fn default() -> Self {
-        Config { image: None, images: Default::default(), label_prefix: "zk-chaos".into(), timeouts: Timeouts::default(), workload: WorkloadConfig::default(), scale: Vec::new() }
+        Config {
+            image: None,
+            images: Default::default(),
+            label_prefix: "zk-chaos".into(),
+            timeouts: Timeouts::default(),
+            workload: WorkloadConfig::default(),
+            data: None,
+            scale: Vec::new(),
+        }
     }
 }
 
@@ -187,12 +198,21 @@ mod tests {
     #[case::zero("timeouts:\n  operation: 0s\n", "timeouts.operation")]
     #[case::prefix("label_prefix: Big_Name\n", "label_prefix")]
     #[case::unbounded_load("workload:\n  max_duration: 10h\n", "max_duration")]
+    #[case::data_size("data: 256MB\n", "256MB")]
+    #[case::data_range("data: 8GiB\n", "8GiB")]
     #[case::not_yaml("image: [unclosed\n", "c.yaml")]
     fn bad_configs_are_bad_input_naming_the_key(#[case] text: &str, #[case] named: &str) {
         let err = Config::parse(text, "c.yaml").unwrap_err();
         assert_eq!(err.exit_code(), 2, "{err}");
         let msg = err.to_string();
         assert!(msg.contains("c.yaml") && msg.contains(named), "{msg}");
+    }
+
+    #[test]
+    fn data_is_a_size_in_binary_units() {
+        let c = Config::parse("data: 256MiB\n", "c.yaml").unwrap();
+        assert_eq!(c.data, Some(crate::workload::volume::DataSize(256 << 20)));
+        assert_eq!(Config::default().data, None);
     }
 
     #[test]

@@ -107,6 +107,11 @@ impl Tree {
         self.nodes.get(path).map(|n| n.data.as_slice())
     }
 
+    /// What ZooKeeper's `zk_approximate_data_size` counts: every znode's path and data.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.nodes.iter().map(|(path, n)| (path.len() + n.data.len()) as u64).sum()
+    }
+
     fn parent(path: &str) -> Option<(&str, &str)> {
         let i = path.rfind('/')?;
         Some((if i == 0 { "/" } else { &path[..i] }, &path[i + 1..]))
@@ -278,7 +283,10 @@ pub async fn serve(listener: tokio::net::TcpListener, port: Port) {
 /// One connection: a four-letter word (answered from the member's state now, then closed) or a
 /// client session.
 async fn connection(mut conn: TcpStream, port: Port) {
-    let member = port.servers.lock().unwrap().members[port.ordinal].clone();
+    let (member, data_size) = {
+        let s = port.servers.lock().unwrap();
+        (s.members[port.ordinal].clone(), s.tree(port.ordinal).approximate_data_size())
+    };
     if !member.up {
         return;
     }
@@ -288,16 +296,17 @@ async fn connection(mut conn: TcpStream, port: Port) {
     }
     if first.iter().all(u8::is_ascii_lowercase) {
         port.exchanges.fetch_add(1, Ordering::SeqCst);
-        let _ = conn.write_all(four_letter_reply(&first, &member).as_bytes()).await;
+        let _ = conn.write_all(four_letter_reply(&first, &member, data_size).as_bytes()).await;
         let _ = conn.shutdown().await;
         return;
     }
     let _ = session(conn, i32::from_be_bytes(first), port, member.incarnation).await;
 }
 
-/// What `srvr` and `mntr` say of `m` (the refusal of a server without quorum). As ZooKeeper
-/// does, the whitelist is checked first, whether or not the server serves.
-pub fn four_letter_reply(word: &[u8; 4], m: &FakeMember) -> String {
+/// What `srvr` and `mntr` say of `m` (the refusal of a server without quorum), whose tree holds
+/// `data_size` bytes of paths and data. As ZooKeeper does, the whitelist is checked first,
+/// whether or not the server serves.
+pub fn four_letter_reply(word: &[u8; 4], m: &FakeMember, data_size: u64) -> String {
     if m.srvr_only && word != b"srvr" {
         return format!("{} is not executed because it is not in the whitelist.\n", String::from_utf8_lossy(word));
     }
@@ -310,7 +319,10 @@ pub fn four_letter_reply(word: &[u8; 4], m: &FakeMember) -> String {
             m.zxid,
             if leads { "Proposal sizes last/min/max: -1/-1/-1\n" } else { "" }
         ),
-        b"mntr" => format!("zk_version\t3.8.0-fake\nzk_server_state\t{name}\n{}", if leads { format!("zk_synced_followers\t{}\n", m.synced) } else { String::new() }),
+        b"mntr" => format!(
+            "zk_version\t3.8.0-fake\nzk_server_state\t{name}\nzk_approximate_data_size\t{data_size}\n{}",
+            if leads { format!("zk_synced_followers\t{}\n", m.synced) } else { String::new() }
+        ),
         b"ruok" => "imok".into(),
         _ => String::new(),
     }

@@ -95,6 +95,9 @@ fn bad_input_exits_2_with_a_reason() {
         (vec!["certify", "--platform", "kube", "--adopt", "deployment/zk", "-n", "zk"], "name the ensemble as kubectl does, statefulset/NAME"),
         (vec!["certify", "--platform", "kube", "--adopt", "statefulset/zk", "-n", "zk", "--image-map", "a=b"], "--image-map"),
         (vec!["certify", "--platform", "kube", "--adopt", "statefulset/zk", "-n", "zk", "--keep"], "--keep has nothing to keep"),
+        (vec!["certify", "--platform", "kube", "--adopt", "statefulset/zk", "-n", "zk", "--data", "8MiB"], "drop --data"),
+        (vec!["run", "--data", "256MB"], "'256MB' is not a size: write a whole number and KiB, MiB or GiB"),
+        (vec!["certify", "--data", "8GiB"], "'8GiB' is out of range"),
     ] {
         let (code, out, err) = zk_chaos(&args);
         assert_eq!(code, 2, "{args:?}: {out}{err}");

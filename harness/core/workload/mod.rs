@@ -14,6 +14,7 @@
 pub mod checker;
 pub mod history;
 pub mod register;
+pub mod volume;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

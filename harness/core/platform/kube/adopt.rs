@@ -46,6 +46,8 @@ pub struct Asked<'a> {
     pub storage_class: bool,
     pub kind_config: bool,
     pub keep: bool,
+    /// `--data` (or `data:` in the config).
+    pub data: bool,
 }
 
 pub fn refuse_combination(a: &Asked) -> Option<String> {
@@ -63,6 +65,8 @@ pub fn refuse_combination(a: &Asked) -> Option<String> {
         "--adopt runs on an existing cluster: --kind-config has nothing to apply to; drop it".into()
     } else if a.keep {
         "--adopt always leaves the ensemble running: --keep has nothing to keep; drop it".into()
+    } else if a.data {
+        "--adopt certifies the user's ensemble: --data would write a volume into it that the run cannot take back whole; drop --data (or data: in the config)".into()
     } else {
         return None;
     };
@@ -392,7 +396,7 @@ mod tests {
 
     #[test]
     fn adopting_excludes_a_manifest_a_created_ensemble_and_what_would_change_it() {
-        let good = Asked { platform: "kube", manifest: false, namespace: Some("zookeeper"), images: false, storage_class: false, kind_config: false, keep: false };
+        let good = Asked { platform: "kube", manifest: false, namespace: Some("zookeeper"), images: false, storage_class: false, kind_config: false, keep: false, data: false };
         assert_eq!(refuse_combination(&good), None);
         let cases: Vec<(Asked, &str)> = vec![
             (Asked { platform: "kind", ..good }, "--adopt needs --platform kube"),
@@ -404,6 +408,7 @@ mod tests {
             (Asked { storage_class: true, ..good }, "--storage-class"),
             (Asked { kind_config: true, ..good }, "--kind-config"),
             (Asked { keep: true, ..good }, "--keep"),
+            (Asked { data: true, ..good }, "drop --data"),
         ];
         for (asked, says) in cases {
             let why = refuse_combination(&asked).unwrap_or_else(|| panic!("{says}: accepted"));
