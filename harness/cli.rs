@@ -282,6 +282,30 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
     }
 }
 
+/// On Docker and kind, the images selected suites run beyond the manifest's (the upgrade suite's
+/// `--to-image`) must be in the local engine: no registry can give them. Checked before anything
+/// is started; a missing one is exit 3, naming it and the script that builds it.
+pub async fn ensure_suite_images(p: &Prepared) -> Result<()> {
+    if p.opts.platform == PlatformKind::Kube {
+        return Ok(());
+    }
+    let wanted: Vec<(String, &str)> = p.suites.iter().flat_map(|s| s.images(&p.manifest, &p.opts.config).into_iter().map(move |i| (i, s.name()))).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let docker = engine::connect().await?;
+    for (image, suite) in wanted {
+        if docker.inspect_image(&image).await.is_err() {
+            return Err(Error::unavailable(format!(
+                "the suite {suite} runs the image {image}, which is not in the local Docker engine, and no registry can be reached to pull it: \
+                 build it (bash ci/build-zookeeper-images.sh builds zk-chaos/zookeeper:3.9.5 and the references' images, bash ci/build-broken-image.sh \
+                 zk-chaos/zookeeper-broken:3.9.5) or name one the engine has (--to-image)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `zk-chaos image build`: 0 built or up to date, 3 no Docker engine (or no bash), 1 the build failed.
 pub async fn build_image(name: Option<&str>) -> Result<i32> {
     Ok(match image::build(name, &engine::cli_env()).await? {

@@ -20,6 +20,7 @@ mod fake_runs;
 pub mod job;
 pub mod run;
 pub mod shell;
+pub mod start_to_serving;
 
 pub use zk_chaos_core::{client, config, ensemble, error, manifest, ownership, platform, progress, report, wait, walkthrough, workload};
 pub use zk_chaos_suites as suites;

@@ -238,6 +238,9 @@ struct CertifyArgs {
     /// Run the manifest's image FROM as the local image TO (repeatable; adds to `images:` in the config); it runs with imagePullPolicy IfNotPresent.
     #[arg(long = "image-map", value_name = "FROM=TO")]
     image_map: Vec<String>,
+    /// The image the upgrade suite rolls the ensemble to, and back from (`to_image:` in the config) [default: the 3.9.5 image of the deployment's image family]
+    #[arg(long = "to-image", value_name = "IMAGE")]
+    to_image: Option<String>,
     /// Where results/<run-id>/ goes (relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
@@ -451,6 +454,12 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
         let (from, to) = zk_chaos::manifest::images::parse_mapping("--image-map", m).map_err(Error::bad_input)?;
         config.images.insert(from, to);
     }
+    if let Some(image) = &args.to_image {
+        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+            return Err(Error::bad_input(format!("--to-image {image:?}: give an image name, e.g. zk-chaos/zookeeper:3.9.5")));
+        }
+        config.to_image = Some(image.clone());
+    }
     if args.data.is_some() {
         config.data = args.data;
     }
@@ -479,6 +488,7 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
     }
     let prepared = run::prepare_any(opts).await?;
     cli::ensure_image(&prepared).await?;
+    cli::ensure_suite_images(&prepared).await?;
     // One listener for the whole command: a Ctrl-C between two repeated runs (while one run's
     // report is written or the next one connects) stops the repeat instead of being lost. A
     // second one, during the cleanup the first started, quits at once saying what may be left.

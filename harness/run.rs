@@ -234,6 +234,12 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
     if p.needs(crate::platform::Capability::Partitions) {
         images.push(crate::platform::netfilter::image());
     }
+    // What a selected suite runs beyond the manifest (the upgrade suite's --to-image).
+    for extra in p.suites.iter().flat_map(|s| s.images(&p.manifest, &p.opts.config)) {
+        if !images.contains(&extra) {
+            images.push(extra);
+        }
+    }
     let images: Vec<&str> = images.iter().map(String::as_str).collect();
     let cluster = KindCluster::planned(first_run_id);
     session.own(&cluster.name)?;
@@ -497,12 +503,17 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         } else {
             true
         };
+        // With a volume, each restarted member's time to serve again (load + sync).
+        let watch = matches!(volume, Volume::Written(_)).then(|| crate::start_to_serving::Watch::start(platform.clone(), t.operation));
         let outcome = if ready { run_suite(suite.as_ref(), &mut ctx).await } else { Ok(()) };
         match &volume {
             Volume::Written(loaded) => {
                 let members = platform.members();
                 let through = members.get(ordinal % members.len().max(1)).cloned().unwrap_or_default();
                 volume_intact(&mut ctx, loaded, &through).await;
+                let looks = watch.map(|w| w.stop()).unwrap_or_default();
+                let events: Vec<_> = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
+                record_start_to_serving(&mut ctx, &crate::start_to_serving::start_to_serving(&events, &looks));
             }
             Volume::Failed => ctx.skip(VOLUME_INTACT, format!("the data volume was not written (see the report's '{DATA}' part): there is nothing to compare")),
             Volume::Unwritten => {}
@@ -511,6 +522,9 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
         tracing::info!("suite {}: {} in {:.1}s", report.name, report.verdict.as_str(), started.elapsed().as_secs_f64());
         out.push(report);
+    }
+    if let (Some(size), Volume::Unwritten, true) = (p.opts.config.data, &volume, deploy) {
+        out.push(SuiteReport::skipped(DATA, &format!("--data {size}: no fault suite ran, and the volume is written before the first one")));
     }
 }
 
@@ -606,6 +620,20 @@ async fn approximate_data_size(platform: &dyn Platform, member: &str, timeout: s
     let value = fourlw::parse_mntr(&reply).get("zk_approximate_data_size").cloned();
     let value = value.ok_or_else(|| anyhow::anyhow!("{member}'s mntr has no zk_approximate_data_size: {}", reply.lines().next().unwrap_or("(empty)")))?;
     value.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{member}'s mntr says zk_approximate_data_size {value:?}, not a number"))
+}
+
+/// Metrics `<member>.start_to_serving_ms` for each member the suite (re)started, and
+/// `member_start_to_serving_ms`, the longest; a member no look saw serving after a start is logged.
+fn record_start_to_serving(ctx: &mut SuiteCtx, times: &BTreeMap<String, Option<i64>>) {
+    for (member, ms) in times {
+        match ms {
+            Some(ms) => ctx.metric(&format!("{member}.start_to_serving_ms"), *ms as f64),
+            None => tracing::warn!("{member} started during suite {} and was not seen serving after it", ctx.name()),
+        }
+    }
+    if let Some(longest) = times.values().flatten().max() {
+        ctx.metric("member_start_to_serving_ms", *longest as f64);
+    }
 }
 
 /// The check [`VOLUME_INTACT`]: once the ensemble is whole again, every subtree of the volume read
@@ -916,6 +944,11 @@ mod tests {
             assert_eq!(intact.verdict, Verdict::Pass, "{intact:#?}");
             assert!(intact.message.starts_with("17 subtrees, 2057 znodes, ") && intact.message.contains("read through zk-"), "{}", intact.message);
             assert_eq!(out[2].verdict, Verdict::Pass, "{:#?}", out[2].checks);
+            // Durability re-creates every member: each one's time from its start to serving.
+            for m in ["zk-0", "zk-1", "zk-2"] {
+                assert!(out[2].metrics.contains_key(&format!("{m}.start_to_serving_ms")), "{m}: {:?}", out[2].metrics);
+            }
+            assert!(out[2].metrics["member_start_to_serving_ms"] >= 0.0);
         }
 
         #[tokio::test]
@@ -931,6 +964,24 @@ mod tests {
                 "{}",
                 intact.message
             );
+        }
+
+        #[tokio::test]
+        async fn without_a_fault_suite_the_volume_is_not_written_and_the_report_says_why() {
+            let mut o = opts(PlatformKind::Kube, Path::new("fixtures/zookeeper.yaml"));
+            o.suites = vec!["integrity".into()];
+            o.config.data = Some(DataSize(1 << 20));
+            let p = prepare(o).unwrap();
+            let fake = Arc::new(FakePlatform::new());
+            let dir = tempfile::tempdir().unwrap();
+            let (mut out, mut version) = (Vec::new(), None);
+            run_body(&p, fake.clone(), dir.path(), &mut out, &mut version).await;
+            let got: Vec<(&str, Verdict, Option<&str>)> = out.iter().map(|s| (s.name.as_str(), s.verdict, s.reason.as_deref())).collect();
+            assert_eq!(
+                got,
+                [("integrity", Verdict::Pass, None), (DATA, Verdict::Skipped, Some("--data 1MiB: no fault suite ran, and the volume is written before the first one"))]
+            );
+            assert_eq!(fake.read("zk-0", "/zk-chaos/zk-chaos-20261201-000000-fake/data"), None, "nothing was written");
         }
 
         #[tokio::test]

@@ -41,6 +41,9 @@ pub enum Action {
     PatchTemplate { patch: json_patch::Patch, what: String },
     /// `kubectl rollout undo`.
     Rollback,
+    /// Set the server container's image to `image` (`kubectl set image`); the revert sets
+    /// `back_to` (the deployment's own image) again.
+    SetImage { image: String, back_to: String },
     /// Mark a node unschedulable.
     Cordon { node: String },
     /// Ask the Eviction API to evict a member's pod.
@@ -91,6 +94,12 @@ pub enum Revert {
     Scale {
         to: usize,
     },
+    /// Set the server's image back to `image` and delete every pod that is not Ready (the forced
+    /// rollback: a StatefulSet whose rollout stopped at a pod that never became Ready waits for
+    /// it even after the template is set back).
+    RestoreImage {
+        image: String,
+    },
 }
 
 impl Action {
@@ -104,6 +113,7 @@ impl Action {
             Action::DeleteStatefulSet => "delete the StatefulSet".into(),
             Action::PatchTemplate { what, .. } => format!("patch the StatefulSet: {what}"),
             Action::Rollback => "roll back (rollout undo)".into(),
+            Action::SetImage { image, .. } => format!("set the server's image to {image}"),
             Action::Cordon { node } => format!("cordon {node}"),
             Action::Evict { member } => format!("evict {member}"),
             Action::Partition { cut } => format!("partition: {}", cut.describe()),
@@ -117,6 +127,7 @@ impl Action {
         match self {
             Action::Cordon { node } => Some(Revert::Uncordon { node: node.clone() }),
             Action::DeleteStatefulSet => Some(Revert::RecreateStatefulSet),
+            Action::SetImage { back_to, .. } => Some(Revert::RestoreImage { image: back_to.clone() }),
             Action::Partition { cut } => Some(Revert::Mend { member: cut.member.clone() }),
             Action::Scale { back_to, .. } => Some(Revert::Scale { to: *back_to }),
             Action::Signal { member, pid, signal } if signal == "STOP" => Some(Revert::Continue { member: member.clone(), pid: *pid }),
@@ -144,6 +155,7 @@ impl Action {
             Action::DeleteStatefulSet => p.delete_statefulset().await.map(|()| Injected::Accepted),
             Action::PatchTemplate { patch, .. } => p.patch_statefulset(patch).await.map(|()| Injected::Accepted),
             Action::Rollback => p.rollback().await.map(|()| Injected::Accepted),
+            Action::SetImage { image, .. } => p.set_image(image).await.map(|()| Injected::Accepted),
             Action::Cordon { node } => {
                 let c = p.cluster().ok_or_else(|| anyhow!("{} has no nodes to cordon", p.kind()))?;
                 c.cordon(node).await.with_context(|| format!("cordon {node}")).map(|()| Injected::Accepted)
@@ -167,6 +179,7 @@ impl Revert {
             Revert::Continue { member, pid } => format!("kill -CONT {pid} (java) in {member}"),
             Revert::ContinueContainer { member } => format!("kill -CONT {member}'s container (java, pid 1) from outside"),
             Revert::Scale { to } => format!("scale the StatefulSet back to {to} replicas"),
+            Revert::RestoreImage { image } => format!("set the server's image back to {image}, deleting the pods that are not Ready"),
         }
     }
 
@@ -187,6 +200,15 @@ impl Revert {
             }
             Revert::ContinueContainer { member } => p.signal_container(member, "CONT").await.map(drop).with_context(|| format!("kill -CONT {member}'s container from outside")),
             Revert::Scale { to } => p.scale(*to).await.with_context(|| format!("scale the StatefulSet back to {to} replicas")),
+            Revert::RestoreImage { image } => {
+                p.set_image(image).await.with_context(|| format!("set the server's image back to {image}"))?;
+                for m in p.members() {
+                    if !p.status(&m).await?.ready {
+                        p.delete_member(&m).await?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -304,6 +326,7 @@ mod tests {
             (Action::DeleteStatefulSet, "delete the StatefulSet", Some(Revert::RecreateStatefulSet)),
             (Action::PatchTemplate { patch, what: "cpu request 0.3".into() }, "patch the StatefulSet: cpu request 0.3", None),
             (Action::Rollback, "roll back (rollout undo)", None),
+            (Action::SetImage { image: "zk:b".into(), back_to: "zk:a".into() }, "set the server's image to zk:b", Some(Revert::RestoreImage { image: "zk:a".into() })),
             (Action::Cordon { node: "w1".into() }, "cordon w1", Some(Revert::Uncordon { node: "w1".into() })),
             (Action::Evict { member: "zk-2".into() }, "evict zk-2", None),
         ];
@@ -314,6 +337,7 @@ mod tests {
         assert_eq!(Revert::Uncordon { node: "w1".into() }.name(), "uncordon w1");
         assert_eq!(Revert::RecreateStatefulSet.name(), "re-create the StatefulSet");
         assert_eq!(Revert::Continue { member: "zk-0".into(), pid: 7 }.name(), "kill -CONT 7 (java) in zk-0");
+        assert_eq!(Revert::RestoreImage { image: "zk:a".into() }.name(), "set the server's image back to zk:a, deleting the pods that are not Ready");
     }
 
     #[tokio::test]

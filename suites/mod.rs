@@ -22,6 +22,7 @@ pub mod rolling_update;
 pub mod scale;
 pub mod server_config;
 pub mod traffic;
+pub mod upgrade;
 pub mod verdicts;
 
 // The core's modules under the names the suites have always used (`crate::platform`, ...; the
@@ -104,6 +105,11 @@ pub trait Suite: Send + Sync {
     fn changes_statefulset(&self) -> Option<StatefulSetChange> {
         None
     }
+    /// Images it runs beyond the manifest's (`--platform kind` loads them into the cluster it
+    /// creates, beside the manifest's): none unless it says so.
+    fn images(&self, _manifest: &zk_chaos_core::manifest::Manifest, _config: &Config) -> Vec<String> {
+        Vec::new()
+    }
     /// Runs the suite's steps (the runner has started its workload if it declares one). An `Err`
     /// aborts it and is recorded as a failed check, except [`Stopped`]: a failed step, recorded already.
     async fn run(&self, ctx: &mut SuiteCtx) -> anyhow::Result<()>;
@@ -124,6 +130,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(maintenance::Maintenance),
         Box::new(partition::Partition),
         Box::new(scale::Scale),
+        Box::new(upgrade::Upgrade),
     ]
 }
 

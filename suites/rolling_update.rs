@@ -143,8 +143,10 @@ struct Sample {
 
 /// Follows a rollout away from revision `from`, started at `fault`, to its end, sampling the
 /// ensemble all along; records its checks under `label`. Returns the revision every member ended
-/// on, Ready; `None` if the rollout did not finish.
-async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> Option<String> {
+/// on, Ready; `None` if the rollout did not finish. A rollout stopped at a member that does not
+/// become Ready (a StatefulSet waits for it forever) is judged stopped once that member was on
+/// the new revision and not Ready for `timeouts.member_ready`.
+pub(super) async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> Option<String> {
     let p = ctx.platform.clone();
     let t = ctx.config.timeouts.clone();
     let members = p.members();
@@ -166,11 +168,21 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
             .await?;
             reached = Some(target.clone());
             let what = format!("every member on revision {target} and Ready");
+            let unready_since = std::sync::Mutex::new(std::collections::HashMap::<String, std::time::Instant>::new());
             let done = wait::until(&what, t.member_ready * n as u32, Some(p.subscribe()), || async {
                 let mut behind = Vec::new();
                 for m in &members {
                     let s = p.status(m).await?;
-                    if s.revision.as_deref() != Some(target.as_str()) || !s.ready {
+                    let on_target = s.revision.as_deref() == Some(target.as_str());
+                    if on_target && !s.ready {
+                        let since = *unready_since.lock().expect("never poisoned").entry(m.clone()).or_insert_with(std::time::Instant::now);
+                        if since.elapsed() >= t.member_ready {
+                            bail!("{}", stopped_at(&s, &target, t.member_ready));
+                        }
+                    } else {
+                        unready_since.lock().expect("never poisoned").remove(m);
+                    }
+                    if !on_target || !s.ready {
                         behind.push(format!("{m} {:?}{}", s.revision, if s.ready { "" } else { " not ready" }));
                     }
                 }
@@ -191,7 +203,7 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
     }
 
     let events: Vec<LifecycleEvent> = p.lifecycle().into_iter().filter(|e| e.at >= fault.at).collect();
-    ctx.check(&format!("{label}: members replaced one at a time in reverse ordinal order"), async { one_at_a_time(&events, &members) }).await;
+    ctx.check(&format!("{label}: members replaced one at a time in reverse ordinal order"), async { one_at_a_time(&events, &members, finished) }).await;
     ctx.check(&format!("{label}: a majority was up at every sampled moment"), async { majority_held(&samples, n) }).await;
     ctx.metric(&format!("{label}.no_leader_ms"), longest_without_leader(&samples) as f64);
     // Every sample, so a reader can see the ensemble through the rollout.
@@ -201,6 +213,19 @@ async fn rollout(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: &str) -> 
         }
     }
     finished.then_some(target)
+}
+
+/// Why a rollout is judged stopped at member `s`: on the new revision `target`, not Ready for
+/// `waited`, with what the platform says of it (phase, reason, restarts).
+pub(super) fn stopped_at(s: &MemberStatus, target: &str, waited: Duration) -> String {
+    format!(
+        "the rollout stopped at {}: on revision {target} but not Ready for {}s ({}{}, {} restart(s)); a StatefulSet does not go on past a member that is not Ready",
+        s.name,
+        waited.as_secs(),
+        s.phase,
+        s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+        s.restart_count
+    )
 }
 
 /// Runs `done` while sampling the ensemble every [`wait::POLL`].
@@ -347,11 +372,16 @@ fn same_cpu(a: Option<&str>, b: Option<&str>) -> bool {
 }
 
 /// Members were deleted in reverse ordinal order, and each was Ready again before the next went.
-fn one_at_a_time(events: &[LifecycleEvent], members: &[String]) -> anyhow::Result<String> {
+/// A rollout that did not finish (`finished` false) must have replaced a first part of that order.
+fn one_at_a_time(events: &[LifecycleEvent], members: &[String], finished: bool) -> anyhow::Result<String> {
     let deleted: Vec<&LifecycleEvent> = events.iter().filter(|e| e.kind == LifecycleKind::Deleted && members.contains(&e.member)).collect();
     let order: Vec<&str> = deleted.iter().map(|e| e.member.as_str()).collect();
     let expected: Vec<&str> = members.iter().rev().map(String::as_str).collect();
-    ensure!(order == expected, "members were replaced in the order {order:?}, not {expected:?}");
+    if finished {
+        ensure!(order == expected, "members were replaced in the order {order:?}, not {expected:?}");
+    } else {
+        ensure!(expected.starts_with(&order), "members were replaced in the order {order:?}, not the start of {expected:?}");
+    }
     for pair in deleted.windows(2) {
         let (this, next) = (pair[0], pair[1]);
         let ready = events.iter().find(|e| e.member == this.member && e.kind == LifecycleKind::Ready && e.at >= this.at);
@@ -388,16 +418,22 @@ mod tests {
             ev(26, "zk-0", Deleted),
             ev(38, "zk-0", Ready),
         ];
-        assert!(one_at_a_time(&events, &members()).unwrap().contains("zk-2, then zk-1, then zk-0"));
+        assert!(one_at_a_time(&events, &members(), true).unwrap().contains("zk-2, then zk-1, then zk-0"));
     }
 
     #[test]
     fn wrong_order_or_overlap_fails() {
         use LifecycleKind::*;
         let forward = vec![ev(0, "zk-0", Deleted), ev(5, "zk-0", Ready), ev(6, "zk-1", Deleted), ev(9, "zk-1", Ready), ev(10, "zk-2", Deleted)];
-        assert!(one_at_a_time(&forward, &members()).unwrap_err().to_string().contains("not [\"zk-2\", \"zk-1\", \"zk-0\"]"));
+        assert!(one_at_a_time(&forward, &members(), true).unwrap_err().to_string().contains("not [\"zk-2\", \"zk-1\", \"zk-0\"]"));
         let overlap = vec![ev(0, "zk-2", Deleted), ev(3, "zk-1", Deleted), ev(5, "zk-2", Ready), ev(9, "zk-1", Ready), ev(10, "zk-0", Deleted), ev(12, "zk-0", Ready)];
-        assert!(one_at_a_time(&overlap, &members()).unwrap_err().to_string().contains("zk-1 went at"));
+        assert!(one_at_a_time(&overlap, &members(), true).unwrap_err().to_string().contains("zk-1 went at"));
+        // A rollout that stopped at zk-2: the start of the order, and no further.
+        let stopped = vec![ev(0, "zk-2", Deleted), ev(1, "zk-2", Created)];
+        assert_eq!(one_at_a_time(&stopped, &members(), false).unwrap(), "replaced zk-2, each Ready before the next went");
+        assert!(one_at_a_time(&stopped, &members(), true).is_err(), "a finished rollout replaces every member");
+        let wrong_start = vec![ev(0, "zk-0", Deleted)];
+        assert!(one_at_a_time(&wrong_start, &members(), false).unwrap_err().to_string().contains("not the start of"));
     }
 
     #[test]
@@ -505,6 +541,16 @@ mod tests {
         assert!(majority_held(&[s(0, 2)], 4).is_err(), "2 of 4 is not a majority");
         assert!(majority_held(&[s(0, 3)], 5).is_ok());
         assert_eq!(majority_held(&[], 3).unwrap_err().to_string(), "the ensemble was never sampled during the rollout");
+    }
+
+    #[test]
+    fn a_stopped_rollout_names_the_member_and_what_the_platform_says_of_it() {
+        let s = MemberStatus { running: true, phase: "Running".into(), reason: Some("CrashLoopBackOff (20s)".into()), restart_count: 3, ..MemberStatus::absent("zk-2", 2) };
+        assert_eq!(
+            stopped_at(&s, "r2", Duration::from_secs(90)),
+            "the rollout stopped at zk-2: on revision r2 but not Ready for 90s (Running: CrashLoopBackOff (20s), 3 restart(s)); \
+             a StatefulSet does not go on past a member that is not Ready"
+        );
     }
 
     #[test]

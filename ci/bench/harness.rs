@@ -20,6 +20,10 @@
 //!     observer in this process that looks at the ensemble 50 ms after each of its looks ended
 //!     (srvr/mntr and member status, the same condition the harness waits for).
 //! (c) Peak memory: VmHWM of this process, which runs the harness as a library.
+//! (d) The data volume (`--data`): against a fresh ensemble, zk-chaos's preload and its read-and-
+//!     digest pass, and the same layout written and read back by kazoo with the same window of
+//!     requests in flight (ci/bench/kazoo_volume.py), in MB/s; a warm-up round, then rounds
+//!     alternating which client goes first.
 //!
 //! On kind the observer reaches the members through the platform's port-forwards, as the harness
 //! does, and the Ready events come from the API server's watch.
@@ -27,7 +31,8 @@
 //! Environment: ZK_CHAOS_BENCH_PLATFORM (docker or kind; default docker), ZK_CHAOS_BENCH_WRITES (default 4000), ZK_CHAOS_BENCH_WORKERS (8),
 //! ZK_CHAOS_BENCH_VALUE_SIZE (32), ZK_CHAOS_BENCH_ROUNDS (4), ZK_CHAOS_BENCH_ROLLING,
 //! ZK_CHAOS_BENCH_PARTITION, ZK_CHAOS_BENCH_ONLY_EXTRA (unset),
-//! ZK_CHAOS_BENCH_SKIP_FAULTS / ZK_CHAOS_BENCH_SKIP_THROUGHPUT (unset).
+//! ZK_CHAOS_BENCH_SKIP_FAULTS / ZK_CHAOS_BENCH_SKIP_THROUGHPUT / ZK_CHAOS_BENCH_SKIP_DATA (unset),
+//! ZK_CHAOS_BENCH_DATA (the volume's size, default 16MiB), ZK_CHAOS_BENCH_DATA_ROUNDS (2).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -105,6 +110,12 @@ async fn main() {
         println!("(b) write throughput: skipped on {platform} (it measures the client against kazoo, not the platform; run it on Docker)");
     } else if !flag("ZK_CHAOS_BENCH_SKIP_THROUGHPUT") {
         run_ids.push(throughput().await);
+    }
+    if platform != PlatformKind::Docker {
+        println!();
+        println!("(d) data volume: skipped on {platform} (it measures the client against kazoo, not the platform; run it on Docker)");
+    } else if !flag("ZK_CHAOS_BENCH_SKIP_DATA") {
+        run_ids.push(data_volume().await);
     }
     if !flag("ZK_CHAOS_BENCH_SKIP_FAULTS") {
         run_ids.push(faults(platform).await);
@@ -257,6 +268,101 @@ async fn throughput_rounds(p: Arc<DockerPlatform>, config: Config, params: Param
         mean(&ours),
         mean(&theirs),
         mean(&ours) / mean(&theirs)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) the data volume (--data): preload rate and the digest pass, against kazoo
+
+async fn data_volume() -> String {
+    let size = zk_chaos::workload::volume::DataSize::parse(&std::env::var("ZK_CHAOS_BENCH_DATA").unwrap_or_else(|_| "16MiB".into())).expect("ZK_CHAOS_BENCH_DATA");
+    let rounds: u32 = env_or("ZK_CHAOS_BENCH_DATA_ROUNDS", 2);
+    let venv_python = root().join("ci/bench/.venv/bin/python");
+    let setup = Command::new("bash").arg(root().join("ci/bench/setup.sh")).status().expect("running ci/bench/setup.sh");
+    assert!(setup.success() && venv_python.exists(), "ci/bench/setup.sh could not make the kazoo venv");
+    let manifest = Manifest::load(&root().join("fixtures/zookeeper.yaml")).unwrap();
+    let config = Config::default();
+    let run_id = run::new_run_id("zk-chaos-bench");
+    let platform = Arc::new(DockerPlatform::connect(manifest, config.clone(), run_id.clone()).await.expect("docker platform"));
+    let body = tokio::spawn(data_volume_rounds(platform.clone(), config, size, rounds, venv_python));
+    let outcome = body.await;
+    let teardown = platform.teardown().await;
+    if let Err(e) = outcome {
+        let _ = teardown;
+        std::panic::resume_unwind(e.into_panic());
+    }
+    teardown.expect("teardown of the data-volume ensemble");
+    run_id
+}
+
+async fn data_volume_rounds(p: Arc<DockerPlatform>, config: Config, size: zk_chaos::workload::volume::DataSize, rounds: u32, python: PathBuf) {
+    use zk_chaos::workload::volume::{self, Plan};
+    let t = Instant::now();
+    p.deploy().await.expect("deploy");
+    let members = p.members();
+    let (write_addr, read_addr) = (p.client_addr(&members[0]).await.unwrap(), p.client_addr(&members[1]).await.unwrap());
+    println!();
+    println!("(d) data volume of {size}, no fault (ensemble up in {:.1}s)", t.elapsed().as_secs_f64());
+    let offline = Plan::new("/x", size, "offline");
+    let clock = Instant::now();
+    let _ = offline.expected();
+    let secs = clock.elapsed().as_secs_f64();
+    println!("  content generated and digested in memory, no ensemble: {:.1} MB/s ({} bytes in {:.3}s)", offline.bytes() as f64 / 1e6 / secs, offline.bytes(), secs);
+    println!(
+        "  parameters: written through {} and read through {} on one session each, {} small znodes ({} B) in {} subtrees and {} large ({} B), \
+         256 requests in flight ({} for large znodes), MB = 10^6 bytes; a warm-up round (w, not counted), then {rounds} rounds alternating which client goes first",
+        members[0],
+        members[1],
+        offline.znodes() - offline.subtrees.iter().filter(|s| s.size == volume::LARGE).map(|s| s.count).sum::<usize>(),
+        volume::SMALL,
+        volume::SUBTREES,
+        offline.subtrees.iter().filter(|s| s.size == volume::LARGE).map(|s| s.count).sum::<usize>(),
+        volume::LARGE,
+        8
+    );
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let order = |r: u32| if r.is_multiple_of(2) { ["zk-chaos", "kazoo"] } else { ["kazoo", "zk-chaos"] };
+    let plan_rounds: Vec<(String, [&str; 2])> = std::iter::once(("w".to_string(), order(0))).chain((0..rounds).map(|r| (r.to_string(), order(r)))).collect();
+    for (round, order) in plan_rounds {
+        for who in order {
+            let prefix = format!("/zk-chaos/{}/bench-r{round}-{who}", p.run_id());
+            let plan = Plan::new(&prefix, size, &prefix);
+            let large = plan.subtrees.iter().filter(|s| s.size == volume::LARGE).map(|s| s.count).sum::<usize>();
+            let (write, read) = if who == "kazoo" {
+                let out = Command::new(&python)
+                    .arg(root().join("ci/bench/kazoo_volume.py"))
+                    .args(["--hosts", &write_addr.to_string(), "--prefix", &plan.root])
+                    .args(["--small", &(plan.znodes() - large).to_string(), "--large", &large.to_string()])
+                    .output()
+                    .expect("running kazoo_volume.py");
+                assert!(out.status.success(), "kazoo_volume.py: {}", String::from_utf8_lossy(&out.stderr));
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kazoo_volume.py prints JSON");
+                assert_eq!(v["bytes_written"].as_u64(), Some(plan.bytes()), "kazoo wrote another volume");
+                assert_eq!(v["bytes_read"].as_u64(), Some(plan.bytes()), "kazoo read another volume (it reads through the member it wrote through)");
+                (v["write_mb_per_s"].as_f64().unwrap(), v["read_mb_per_s"].as_f64().unwrap())
+            } else {
+                let client = zk_chaos::client::connect(write_addr, config.timeouts.operation).await.expect("session");
+                let loaded = volume::preload(&client, &plan).await.expect("preload");
+                let reader = zk_chaos::client::connect(read_addr, config.timeouts.operation).await.expect("session");
+                let clock = Instant::now();
+                let read = volume::read(&reader, &plan).await.expect("read");
+                let read_secs = clock.elapsed().as_secs_f64();
+                volume::judge(&plan.root, &loaded.expected, &read).expect("the volume read back as written");
+                (loaded.mb_per_second(), plan.bytes() as f64 / 1e6 / read_secs)
+            };
+            println!("  round {round} {who:<10} preload {write:>7.2} MB/s, read and digest {read:>7.2} MB/s");
+            if round != "w" {
+                if who == "kazoo" { &mut theirs } else { &mut ours }.push((write, read));
+            }
+        }
+    }
+    let mean = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len().max(1) as f64;
+    let (w, r) = (mean(&ours, |x| x.0), mean(&ours, |x| x.1));
+    let (kw, kr) = (mean(&theirs, |x| x.0), mean(&theirs, |x| x.1));
+    println!(
+        "  mean of counted rounds: preload zk-chaos {w:.2} MB/s, kazoo {kw:.2} MB/s (ratio {:.2}); read and digest zk-chaos {r:.2} MB/s, kazoo {kr:.2} MB/s (ratio {:.2})",
+        w / kw,
+        r / kr
     );
 }
 

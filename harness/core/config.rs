@@ -4,6 +4,7 @@
 //! image: zk-chaos/zookeeper:3.8      # replaces the manifest's container image
 //! images:                            # runs a manifest's image as a local one (--image-map FROM=TO)
 //!   zookeeper:3.9.5: zk-chaos/zookeeper-official:3.9.5
+//! to_image: zk-chaos/zookeeper:3.9.5  # what the upgrade suite rolls to (--to-image)
 //! label_prefix: zk-chaos             # prefix of container, network and volume names
 //! timeouts:
 //!   member_ready: 180s               # one member Running and Ready
@@ -32,6 +33,9 @@ pub struct Config {
     pub image: Option<String>,
     /// A manifest's image (key) run as a local one (value); `--image-map FROM=TO` adds to it.
     pub images: std::collections::BTreeMap<String, String>,
+    /// The image the `upgrade` suite rolls the ensemble to (`--to-image`); unset: the 3.9.5 image
+    /// of the deployment's image family (fixtures/images.txt), and the suite is skipped where there is none.
+    pub to_image: Option<String>,
     /// Prefix of everything the platform creates (containers, networks, volumes, namespaces).
     pub label_prefix: String,
     pub timeouts: Timeouts,
@@ -83,6 +87,7 @@ impl Default for Config {
         Config {
             image: None,
             images: Default::default(),
+            to_image: None,
             label_prefix: "zk-chaos".into(),
             timeouts: Timeouts::default(),
             workload: WorkloadConfig::default(),
@@ -143,6 +148,9 @@ impl Config {
         }
         if let Some(n) = self.scale.iter().find(|n| !(1..=MAX_SCALE).contains(*n)) {
             return bad(&format!("scale: {n} replicas; each target must be between 1 and {MAX_SCALE} (the scale suite sets them in order, then returns to the manifest's)"));
+        }
+        if self.to_image.as_deref().is_some_and(|i| i.trim().is_empty() || i.chars().any(char::is_whitespace)) {
+            return bad("to_image must be an image name (no spaces), e.g. zk-chaos/zookeeper:3.9.5");
         }
         if self.workload.rate_per_second == 0 || self.workload.rate_per_second > 1000 {
             return bad("workload.rate_per_second must be between 1 and 1000");

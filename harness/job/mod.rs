@@ -177,6 +177,7 @@ pub fn rules(kinds: &[String], disruptive: bool, namespace: &str) -> (Vec<Rule>,
         ns.extend([
             Rule::new("", &["pods/eviction"], &["create"], "maintenance: drains evict members through the Eviction API (cluster.rs evict)"),
             Rule::new("", &["pods/ephemeralcontainers"], &["patch"], "partition: the netfilter helper as an ephemeral container (partition.rs)"),
+            Rule::new("", &["pods"], &["delete"], "upgrade: the forced rollback deletes a pod that never became Ready (mod.rs delete_member)"),
         ]);
         cluster.push(Rule::new("", &["nodes"], &["patch"], "maintenance: cordon and uncordon (cluster.rs set_unschedulable)"));
     }

@@ -77,6 +77,7 @@ fn rbac_is_namespaced_writes_and_cluster_reads_and_disruption_adds_cordons_evict
 
     let (ns, cluster) = rules(&kinds, true, "ns1");
     assert!(has(&ns, "", "pods/eviction", "create") && has(&ns, "", "pods/ephemeralcontainers", "patch"));
+    assert!(has(&ns, "", "pods", "delete"), "the upgrade suite's forced rollback");
     assert!(has(&cluster, "", "nodes", "patch"));
     assert!(!grants(&cluster).iter().any(|(_, r, v)| r == "namespaces" && v != "get"), "never a namespace written");
 }

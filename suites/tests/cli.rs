@@ -139,9 +139,12 @@ fn suites_as_json_parses_and_describes_every_suite() {
     assert_eq!(listing["walkthrough"]["url"], "https://kubernetes.io/docs/tutorials/stateful-application/zookeeper/");
     let suites = listing["suites"].as_array().unwrap();
     let names: Vec<&str> = suites.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition"]);
+    assert_eq!(
+        names,
+        ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition", "upgrade"]
+    );
     for s in suites {
-        let beyond = s["name"] == "partition";
+        let beyond = s["name"] == "partition" || s["name"] == "upgrade";
         assert_eq!(s["in_walkthrough"], !beyond, "{s}");
         assert_eq!(s["sections"].as_array().unwrap().is_empty(), beyond, "{s}");
     }
@@ -164,6 +167,7 @@ fn suites_as_json_parses_and_describes_every_suite() {
     assert_eq!(code, 0);
     assert!(table.starts_with("SUITE") && table.contains("DISRUPTIVE") && !table.contains("TUTORIAL.md"), "{table}");
     assert!(table.contains("beyond the walkthrough: runs only when named (--suite partition)"), "{table}");
+    assert!(table.contains("beyond the walkthrough: runs only when named (--suite upgrade)"), "{table}");
 }
 
 /// `certify --help` offers what certify accepts (no --suite) and every command's help lists the

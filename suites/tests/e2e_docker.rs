@@ -45,11 +45,20 @@ fn assert_clean(run: &Run) {
 #[test]
 fn certify_passes_every_docker_suite_on_the_reference_manifest() {
     let _one = exclusive();
-    let run = zk_chaos(&["certify"]);
+    // A small data volume (issue 33; the nightly workflow writes 256MiB): written before durability,
+    // checked intact after it and every later suite.
+    let run = zk_chaos(&["certify", "--data", "8MiB"]);
     assert_eq!(run.code, 0, "{}", run.output());
     let report = run.report();
     assert_eq!(report["verdict"], "pass");
     assert_eq!(report["platform"], "docker");
+    let names: Vec<&str> = report["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let written = names.iter().position(|n| *n == "data").unwrap_or_else(|| panic!("no data part: {names:?}"));
+    assert_eq!(names[written + 1], "durability", "{names:?}");
+    for name in names[written + 1..].iter().filter(|n| !run.checks(n).is_empty()) {
+        let intact = run.checks(name).into_iter().find(|c| c.contains("every znode of the data volume intact")).unwrap_or_else(|| panic!("{name}: {:#?}", run.checks(name)));
+        assert!(intact.starts_with("pass ") && intact.contains("17 subtrees, 7177 znodes, 8388224 bytes"), "{name}: {intact}");
+    }
     assert!(report["subject"]["manifest_digest"].as_str().unwrap().starts_with("sha256:"));
     assert!(report["subject"]["zookeeper_version"].as_str().unwrap().starts_with("3.8"), "{}", report["subject"]);
     passed_or_skipped_for_kube(&run, &report);
@@ -211,6 +220,22 @@ fn bad_input_exits_2_before_creating_anything() {
     assert!(!run.results.path().join("latest").exists());
 }
 
+/// `--to-image` naming nothing is bad input (2); naming an image the engine lacks is exit 3 with
+/// the script that builds it; either before anything is started.
+#[test]
+fn an_upgrade_to_an_image_the_engine_lacks_exits_before_starting_anything() {
+    let _one = exclusive();
+    let before = leftovers("");
+    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", " "]);
+    assert_eq!(run.code, 2, "{}", run.output());
+    assert!(run.stderr.contains("--to-image \" \": give an image name"), "{}", run.output());
+    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", "zk-chaos/no-such-zookeeper:0.1"]);
+    assert_eq!(run.code, 3, "{}", run.output());
+    assert!(run.stderr.contains("the suite upgrade runs the image zk-chaos/no-such-zookeeper:0.1, which is not in the local Docker engine"), "{}", run.output());
+    assert_eq!(leftovers(""), before);
+    assert!(!run.results.path().join("latest").exists());
+}
+
 #[test]
 fn no_docker_engine_exits_3() {
     let run = {
@@ -233,10 +258,13 @@ fn no_docker_engine_exits_3() {
 #[test]
 fn durability_fails_without_a_persistent_volume() {
     let _one = exclusive();
-    let run = zk_chaos(&["run", "--suite", "durability", "--manifest", &fixture("broken/no-volume.yaml")]);
+    let run = zk_chaos(&["run", "--suite", "durability", "--manifest", &fixture("broken/no-volume.yaml"), "--data", "4MiB"]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("durability").join("\n");
     assert!(failures.contains("the members have no persistent volume"), "{failures}");
+    // The data volume (issue 33) was written, and is gone: the check names the first subtree.
+    assert!(run.failures("data").is_empty(), "{:?}", run.failures("data"));
+    assert!(failures.contains("the data volume is not intact: /zk-chaos/") && failures.contains("/data/s00: gone (expected "), "{failures}");
     // And the data really is gone: /hello did not survive the re-creation, and the workload
     // reports the writes it had been told were acknowledged.
     assert!(failures.contains("/hello through zk-2"), "{failures}");
@@ -308,6 +336,28 @@ fn scale_passes_on_the_variant_whose_server_list_names_five() {
     assert_clean(&run);
 }
 
+// ---- Beyond the walkthrough: a version upgrade, and an upgrade whose server cannot start.
+
+/// The walkthrough's image (Debian's ZooKeeper 3.8.0) rolled to 3.9.5 (the default --to-image of
+/// its family) under the register workload, and back: every member reports 3.9.5, then 3.8.0.
+#[test]
+fn upgrade_from_the_walkthroughs_3_8_to_3_9_5_and_back_passes() {
+    let _one = exclusive();
+    common::upgrade_images();
+    let run = zk_chaos(&["run", "--suite", "upgrade"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let checks = run.checks("upgrade").join("\n");
+    assert!(checks.contains("pass upgrade: every member reports the new version (srvr): zk-0 3.9.5"), "{checks}");
+    assert!(checks.contains("pass downgrade: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
+    assert!(checks.contains("pass workload: "), "the register history judged across both rolls: {checks}");
+    let metrics = &run.suite("upgrade")["metrics"];
+    eprintln!("upgrade metrics: {metrics}");
+    for m in ["upgrade.rollout_ms", "downgrade.rollout_ms", "upgrade.zk-0.start_to_ready_ms", "downgrade.zk-2.start_to_ready_ms"] {
+        assert!(metrics[m].as_f64().is_some_and(|v| v > 0.0), "{m}: {metrics}");
+    }
+    assert_clean(&run);
+}
+
 /// The field failure: a single standalone server (`--servers=1`) scaled 1 to 3 starts two more
 /// ensembles of one, each serving an empty tree; the suite names them and returns to one replica.
 #[test]
@@ -318,6 +368,32 @@ fn scale_fails_when_a_static_single_server_is_scaled_to_three() {
     let failures = run.failures("scale").join("\n");
     assert!(failures.contains("zk-1 and zk-2 run standalone: each an ensemble of its own beside zk-0's"), "{failures}");
     assert!(failures.contains("zk-1 serves an empty tree, not the ensemble's: /hello is gone"), "{failures}");
+    assert_clean(&run);
+}
+
+/// The negative control: an image whose server refuses its config (zk-chaos/zookeeper-broken:3.9.5,
+/// initLimit=ten). The roll stops at zk-2 (zk-0 and zk-1 stay on the first revision), quorum is
+/// kept, the suite fails quoting the pod's state and the server's own message, and the forced
+/// rollback (image set back, the pod deleted) makes the ensemble whole again.
+#[test]
+fn an_upgrade_to_an_image_whose_server_cannot_start_stops_and_fails_naming_why() {
+    let _one = exclusive();
+    common::upgrade_images();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    // A member not Ready for this long is where the roll stopped (a StatefulSet waits forever).
+    std::fs::write(&config, "timeouts:\n  member_ready: 75s\n").unwrap();
+    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", "zk-chaos/zookeeper-broken:3.9.5", "--config", config.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("upgrade").join("\n");
+    assert!(failures.contains("the rollout stopped at zk-2: on revision"), "{failures}");
+    assert!(failures.contains("upgrade: the new image's server starts on every member: zk-2: ") && failures.contains("Invalid config, exiting abnormally"), "{failures}");
+    let checks = run.checks("upgrade").join("\n");
+    assert!(checks.contains("pass upgrade stopped: the StatefulSet did not go on past the member that is not Ready: stopped at zk-2; zk-0, zk-1 still on revision"), "{checks}");
+    assert!(checks.contains("pass upgrade stopped: quorum kept: "), "{checks}");
+    assert!(checks.contains("pass undo: the ensemble whole again on the first image"), "{checks}");
+    assert!(checks.contains("pass undo: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
+    eprintln!("upgrade control checks:\n{checks}\nmetrics: {}", run.suite("upgrade")["metrics"]);
     assert_clean(&run);
 }
 

@@ -264,6 +264,8 @@ pub enum StatefulSetChange {
     Template,
     /// Changes its replicas (`kubectl scale`), then sets them back.
     Replicas,
+    /// Changes the server container's image (a rolling upgrade), then sets it back.
+    Image,
 }
 
 /// The ordinal of a member named `<statefulset>-<ordinal>` (`zk-4` of `zk`), whether or not the
@@ -276,6 +278,15 @@ pub fn ordinal_of(statefulset: &str, member: &str) -> Option<usize> {
 pub fn member_names(name: &str, replicas: usize) -> Vec<String> {
     (0..replicas).map(|i| format!("{name}-{i}")).collect()
 }
+
+/// The JSON patch that sets the server container's image (`containers[0]`, the one container a
+/// member runs).
+pub fn image_patch(image: &str) -> anyhow::Result<json_patch::Patch> {
+    Ok(serde_json::from_value(serde_json::json!([{ "op": "replace", "path": SERVER_IMAGE_PATH, "value": image }]))?)
+}
+
+/// Where the server container's image is in the StatefulSet.
+pub const SERVER_IMAGE_PATH: &str = "/spec/template/spec/containers/0/image";
 
 /// A cordonable, drainable cluster of nodes: only Kubernetes platforms have one.
 #[async_trait]
@@ -431,6 +442,18 @@ pub trait Platform: Send + Sync {
     async fn statefulset_change_refused(&self, change: StatefulSetChange) -> anyhow::Result<Option<String>> {
         let _ = change;
         Ok(None)
+    }
+    /// Sets the image of the container that runs the server (a member runs exactly one, the
+    /// pod template's `containers[0]`), as `kubectl set image`: a change of the pod template,
+    /// rolled out like any other. Fails, changing nothing, where the image cannot run.
+    async fn set_image(&self, image: &str) -> anyhow::Result<()> {
+        self.patch_statefulset(&image_patch(image)?).await
+    }
+    /// Deletes a member's pod (`kubectl delete pod`); the StatefulSet creates it again from its
+    /// update revision. What a forced rollback needs: a StatefulSet whose rollout stopped at a pod
+    /// that never became Ready waits for it even after the template is set back.
+    async fn delete_member(&self, member: &str) -> anyhow::Result<()> {
+        anyhow::bail!("{} cannot delete the pod of {member}", self.kind())
     }
     /// The template revisions, oldest first (`kubectl rollout history`).
     async fn revisions(&self) -> anyhow::Result<Vec<Revision>>;

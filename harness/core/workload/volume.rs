@@ -290,7 +290,9 @@ pub async fn read(client: &zk::Client, plan: &Plan) -> anyhow::Result<Vec<Subtre
         children.sort();
         let window = if s.size > SMALL { WINDOW_LARGE } else { WINDOW_SMALL };
         let mut digester = Digester::default();
-        let reads = futures::stream::iter(children.iter())
+        // Owned names: a stream of closures over borrowed ones is not `Send` for every lifetime,
+        // which a spawned task (the benchmark) needs.
+        let reads = futures::stream::iter(children)
             .map(|c| {
                 let path = format!("{dir}/{c}");
                 async move {
@@ -307,8 +309,8 @@ pub async fn read(client: &zk::Client, plan: &Plan) -> anyhow::Result<Vec<Subtre
         let mut present = std::collections::BTreeSet::new();
         while let Some(r) = reads.next().await {
             if let Some((c, data)) = r? {
-                digester.add(c, &data);
-                present.insert(c.as_str());
+                digester.add(&c, &data);
+                present.insert(c);
             }
         }
         let missing: Vec<String> = (0..s.count).map(name).filter(|n| !present.contains(n.as_str())).collect();

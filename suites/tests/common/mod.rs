@@ -83,3 +83,19 @@ pub fn exclusive(lock: &'static Mutex<()>) -> Exclusive {
     let name = std::thread::current().name().unwrap_or("a test").to_string();
     Exclusive { _timed: Timed::new(name), _guard: guard }
 }
+
+/// Builds the upgrade suite's images when missing or out of date: the walkthrough's scripts on
+/// 3.9.5 (`ci/build-zookeeper-images.sh walkthrough-3.9.5`) and, from it, the image whose server
+/// cannot start (`ci/build-broken-image.sh`). Both leave up-to-date images alone in seconds.
+#[allow(dead_code)]
+pub fn upgrade_images() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        start_docker();
+        for (script, args) in [("ci/build-zookeeper-images.sh", &["walkthrough-3.9.5"][..]), ("ci/build-broken-image.sh", &[][..])] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+            let out = Command::new("bash").arg(&path).args(args).output().unwrap_or_else(|e| panic!("running {}: {e}", path.display()));
+            assert!(out.status.success(), "{} {} exited {}:\n{}", path.display(), args.join(" "), out.status, String::from_utf8_lossy(&out.stderr));
+        }
+    });
+}

@@ -599,6 +599,31 @@ impl Platform for DockerPlatform {
         Ok(())
     }
 
+    /// No registry can be reached: an image the engine lacks is refused before the template
+    /// changes, naming it (a pod of it could only fail to start).
+    async fn set_image(&self, image: &str) -> anyhow::Result<()> {
+        if self.docker.inspect_image(image).await.is_err() {
+            bail!("the image {image} is not in the local Docker engine, and no registry can be reached to pull it: build it (ci/build-zookeeper-images.sh builds the zk-chaos/zookeeper* images)");
+        }
+        self.patch_statefulset(&crate::platform::image_patch(image)?).await
+    }
+
+    /// As the StatefulSet controller after `kubectl delete pod`: the pod goes, and is created
+    /// again from the update revision; then the rolling update goes on where it stood.
+    async fn delete_member(&self, member: &str) -> anyhow::Result<()> {
+        if !self.manifest.member_names().iter().any(|m| m == member) {
+            bail!("{member} is not a member of StatefulSet {}", self.manifest.name());
+        }
+        let ctl = self.controller_ctx();
+        let member = member.to_string();
+        self.control(async move {
+            ctl.delete_pod(&member).await;
+            ctl.create_pods().await?;
+            ctl.rolling_update().await
+        });
+        Ok(())
+    }
+
     async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
         Ok(self.state.lock().await.revisions.clone())
     }

@@ -256,6 +256,7 @@ pub fn change_refused(sts: &Value, change: Change) -> Option<String> {
             Change::Delete => "deleting and re-creating it",
             Change::Template => "changing its pod template",
             Change::Replicas => "changing its replicas",
+            Change::Image => "changing its server's image",
         };
         return Some(format!(
             "the adopted StatefulSet {name} is controlled by {owner} (metadata.ownerReferences): {what} would be undone or redone by that controller, \
@@ -479,7 +480,7 @@ mod tests {
         sts["metadata"]["ownerReferences"][0]["controller"] = json!(true);
         sts["metadata"]["ownerReferences"][0]["kind"] = json!("ZookeeperCluster");
         assert_eq!(controller(&sts).as_deref(), Some("ZookeeperCluster/keeper"));
-        for change in [Change::Delete, Change::Template, Change::Replicas] {
+        for change in [Change::Delete, Change::Template, Change::Replicas, Change::Image] {
             let why = change_refused(&sts, change).expect("refused");
             assert!(why.contains("controlled by ZookeeperCluster/keeper (metadata.ownerReferences)"), "{why}");
         }

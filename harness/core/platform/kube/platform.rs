@@ -166,6 +166,14 @@ impl Platform for KubePlatform {
         Ok(())
     }
 
+    async fn delete_member(&self, member: &str) -> anyhow::Result<()> {
+        if !self.manifest.member_names().iter().any(|m| m == member) {
+            bail!("{member} is not a member of StatefulSet {}", self.manifest.name());
+        }
+        self.pods().delete(member, &DeleteParams::default()).await.with_context(|| format!("delete pod {member}"))?;
+        Ok(())
+    }
+
     async fn revisions(&self) -> anyhow::Result<Vec<Revision>> {
         Ok(self
             .controller_revisions()

@@ -262,6 +262,24 @@ async fn the_template_patch_is_a_json_patch() {
 }
 
 #[tokio::test]
+async fn an_image_change_patches_the_server_container_and_a_forced_rollback_deletes_the_pod() {
+    let (p, mut h) = platform();
+    let server = tokio::spawn(async move {
+        let (body, ct) = expect_typed(&mut h, Method::PATCH, "/apis/apps/v1/namespaces/ns/statefulsets/zk?", 200, statefulset("sts-1")).await;
+        assert_eq!(ct, "application/json-patch+json");
+        assert_eq!(body, json!([{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"zk-chaos/zookeeper:3.9.5"}]));
+        let pod = pod_json("zk-2", "u2", false, 4, "2026-12-07T09:00:00Z");
+        let sent = expect(&mut h, Method::DELETE, "/api/v1/namespaces/ns/pods/zk-2?", 200, pod).await;
+        assert_eq!(sent, json!({}), "default delete options: the pod's own grace period");
+    });
+    p.set_image("zk-chaos/zookeeper:3.9.5").await.unwrap();
+    p.delete_member("zk-2").await.unwrap();
+    let err = p.delete_member("zk-9").await.unwrap_err().to_string();
+    assert_eq!(err, "zk-9 is not a member of StatefulSet zk");
+    server.await.unwrap();
+}
+
+#[tokio::test]
 async fn deploy_applies_the_four_objects_server_side_into_the_namespace() {
     let (p, mut h) = platform();
     let server = tokio::spawn(async move {
