@@ -89,6 +89,7 @@ fn kind(field: &Field) -> String {
         t if t.ends_with("DataSize>") => "size, optional (`8MiB`, `256MiB`, `1GiB`)".into(),
         "u8" | "u16" | "u32" | "u64" | "usize" => "integer".into(),
         "bool" => "boolean".into(),
+        "Vec<usize>" | "Vec<u32>" => "list of integers".into(),
         t if t.contains("Map<String, String>") => "map of string to string".into(),
         t => format!("`{t}`"),
     }

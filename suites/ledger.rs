@@ -50,6 +50,9 @@ pub enum Action {
     Evict { member: String },
     /// Drop packets between a member and its peers (or only its own to them).
     Partition { cut: Cut },
+    /// Set the StatefulSet's replicas from `from` to `to` (`kubectl scale`); undone by setting
+    /// them back to `back_to`, the replicas the suite started with.
+    Scale { from: usize, to: usize, back_to: usize },
 }
 
 /// What the platform answered to an action.
@@ -87,6 +90,10 @@ pub enum Revert {
     ContinueContainer {
         member: String,
     },
+    /// Set the StatefulSet's replicas back.
+    Scale {
+        to: usize,
+    },
     /// Set the server's image back to `image` and delete every pod that is not Ready (the forced
     /// rollback: a StatefulSet whose rollout stopped at a pod that never became Ready waits for
     /// it even after the template is set back).
@@ -110,6 +117,7 @@ impl Action {
             Action::Cordon { node } => format!("cordon {node}"),
             Action::Evict { member } => format!("evict {member}"),
             Action::Partition { cut } => format!("partition: {}", cut.describe()),
+            Action::Scale { from, to, .. } => format!("scale the StatefulSet from {from} to {to} replicas"),
         }
     }
 
@@ -121,6 +129,7 @@ impl Action {
             Action::DeleteStatefulSet => Some(Revert::RecreateStatefulSet),
             Action::SetImage { back_to, .. } => Some(Revert::RestoreImage { image: back_to.clone() }),
             Action::Partition { cut } => Some(Revert::Mend { member: cut.member.clone() }),
+            Action::Scale { back_to, .. } => Some(Revert::Scale { to: *back_to }),
             Action::Signal { member, pid, signal } if signal == "STOP" => Some(Revert::Continue { member: member.clone(), pid: *pid }),
             Action::SignalContainer { member, signal } if signal == "STOP" => Some(Revert::ContinueContainer { member: member.clone() }),
             _ => None,
@@ -156,6 +165,7 @@ impl Action {
                 Ok(Injected::Eviction(c.evict(member).await?))
             }
             Action::Partition { cut } => partitions(p, &format!("cut {}", cut.member))?.cut(cut).await.map(|()| Injected::Accepted),
+            Action::Scale { to, .. } => p.scale(*to).await.map(|()| Injected::Accepted),
         }
     }
 }
@@ -168,6 +178,7 @@ impl Revert {
             Revert::Mend { member } => format!("heal the partition of {member}"),
             Revert::Continue { member, pid } => format!("kill -CONT {pid} (java) in {member}"),
             Revert::ContinueContainer { member } => format!("kill -CONT {member}'s container (java, pid 1) from outside"),
+            Revert::Scale { to } => format!("scale the StatefulSet back to {to} replicas"),
             Revert::RestoreImage { image } => format!("set the server's image back to {image}, deleting the pods that are not Ready"),
         }
     }
@@ -188,6 +199,7 @@ impl Revert {
                 p.exec(member, &argv.iter().map(String::as_str).collect::<Vec<_>>()).await.map(|_| ()).with_context(|| format!("kill -CONT {pid} in {member}"))
             }
             Revert::ContinueContainer { member } => p.signal_container(member, "CONT").await.map(drop).with_context(|| format!("kill -CONT {member}'s container from outside")),
+            Revert::Scale { to } => p.scale(*to).await.with_context(|| format!("scale the StatefulSet back to {to} replicas")),
             Revert::RestoreImage { image } => {
                 p.set_image(image).await.with_context(|| format!("set the server's image back to {image}"))?;
                 for m in p.members() {

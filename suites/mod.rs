@@ -19,6 +19,7 @@ pub mod partition;
 pub mod process;
 pub mod process_failure;
 pub mod rolling_update;
+pub mod scale;
 pub mod server_config;
 pub mod traffic;
 pub mod upgrade;
@@ -128,6 +129,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(node_failure::NodeFailure),
         Box::new(maintenance::Maintenance),
         Box::new(partition::Partition),
+        Box::new(scale::Scale),
         Box::new(upgrade::Upgrade),
     ]
 }

@@ -11,6 +11,7 @@
 //!   ensemble_whole: 120s             # one leader, every follower synced
 //!   operation: 15s                   # one ZooKeeper operation or exec
 //!   cleanup: 60s
+//! scale: [5, 3]                     # replicas the scale suite sets, in order
 //! workload:
 //!   rate_per_second: 20
 //!   max_duration: 5m
@@ -41,6 +42,9 @@ pub struct Config {
     pub workload: WorkloadConfig,
     /// A data volume written into the ensemble before the first fault suite and checked intact after every later suite (`--data`): `8MiB`, `256MiB`, `1GiB`; unset: none.
     pub data: Option<crate::workload::volume::DataSize>,
+    /// The replicas the scale suite sets, in order (`[5, 3]`); it then returns to the manifest's.
+    /// Empty: the manifest's replicas plus two, then the manifest's (3 to 5 to 3).
+    pub scale: Vec<usize>,
 }
 
 /// How long each kind of wait may take before it gives up, saying what it saw last.
@@ -74,6 +78,10 @@ pub struct WorkloadConfig {
     pub max_operations: u64,
 }
 
+/// The most replicas the scale suite sets: ZooKeeper ensembles are small, and every member is a
+/// container (Docker) or a pod with a volume.
+pub const MAX_SCALE: usize = 9;
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -84,6 +92,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             workload: WorkloadConfig::default(),
             data: None,
+            scale: Vec::new(),
         }
     }
 }
@@ -137,6 +146,9 @@ impl Config {
         if let Some((from, to)) = self.images.iter().find(|(f, t)| f.trim().is_empty() || t.trim().is_empty()) {
             return bad(&format!("images: {from:?}: {to:?} maps an empty image name; write the manifest's image and the local one"));
         }
+        if let Some(n) = self.scale.iter().find(|n| !(1..=MAX_SCALE).contains(*n)) {
+            return bad(&format!("scale: {n} replicas; each target must be between 1 and {MAX_SCALE} (the scale suite sets them in order, then returns to the manifest's)"));
+        }
         if self.to_image.as_deref().is_some_and(|i| i.trim().is_empty() || i.chars().any(char::is_whitespace)) {
             return bad("to_image must be an image name (no spaces), e.g. zk-chaos/zookeeper:3.9.5");
         }
@@ -163,6 +175,14 @@ mod tests {
     #[test]
     fn empty_config_is_all_defaults() {
         assert_eq!(Config::parse("", "c.yaml").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn scale_targets_are_replicas_between_one_and_the_maximum() {
+        assert_eq!(Config::parse("scale: [1, 3]\n", "c.yaml").unwrap().scale, [1, 3]);
+        let msg = Config::parse("scale: [5, 0]\n", "c.yaml").unwrap_err().to_string();
+        assert!(msg.starts_with("c.yaml: scale: 0 replicas; each target must be between 1 and 9"), "{msg}");
+        assert!(Config::parse("scale: [10]\n", "c.yaml").is_err());
     }
 
     #[test]

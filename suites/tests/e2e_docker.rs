@@ -353,6 +353,28 @@ fn partition_fails_when_every_member_is_standalone() {
     assert_clean(&run);
 }
 
+// ---- Scaling the StatefulSet (issue 33): the variant built to scale passes, the field failure fails.
+
+/// fixtures/official-scalable.yaml (ZOO_SERVERS names five, three run) scaled 3 to 5 to 3: zk-3
+/// and zk-4 join as voting followers of the one leader, /hello reads through each, back to three.
+#[test]
+fn scale_passes_on_the_variant_whose_server_list_names_five() {
+    let _one = exclusive();
+    common::reference_images();
+    let run = zk_chaos(&["run", "--suite", "scale", "--manifest", &fixture("official-scalable.yaml"), "--image-map", OFFICIAL_MAP]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let report = run.report();
+    let suite = report["suites"].as_array().unwrap().iter().find(|s| s["name"] == "scale").expect("the scale suite ran");
+    assert_eq!(suite["verdict"], "pass", "{suite}");
+    let passed: Vec<&str> = suite["checks"].as_array().unwrap().iter().filter(|c| c["verdict"] == "pass").map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(passed.contains(&"3 to 5: one ensemble, every new member a voting follower of its leader in its epoch"), "{passed:?}");
+    assert!(passed.contains(&"5 to 3: /hello reads through every member (none serves an empty tree)"), "{passed:?}");
+    for metric in ["up.3_to_5.scale_ms", "up.3_to_5.zk-4.start_to_serving_ms", "down.5_to_3.scale_ms"] {
+        assert!(suite["metrics"][metric].as_f64().is_some(), "{metric}: {}", suite["metrics"]);
+    }
+    assert_clean(&run);
+}
+
 // ---- Beyond the walkthrough: a version upgrade, and an upgrade whose server cannot start.
 
 /// The walkthrough's image (Debian's ZooKeeper 3.8.0) rolled to 3.9.5 (the default --to-image of
@@ -372,6 +394,19 @@ fn upgrade_from_the_walkthroughs_3_8_to_3_9_5_and_back_passes() {
     for m in ["upgrade.rollout_ms", "downgrade.rollout_ms", "upgrade.zk-0.start_to_ready_ms", "downgrade.zk-2.start_to_ready_ms"] {
         assert!(metrics[m].as_f64().is_some_and(|v| v > 0.0), "{m}: {metrics}");
     }
+    assert_clean(&run);
+}
+
+/// The field failure: a single standalone server (`--servers=1`) scaled 1 to 3 starts two more
+/// ensembles of one, each serving an empty tree; the suite names them and returns to one replica.
+#[test]
+fn scale_fails_when_a_static_single_server_is_scaled_to_three() {
+    let _one = exclusive();
+    let run = zk_chaos(&["run", "--suite", "scale", "--manifest", &fixture("broken/static-one-server.yaml")]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("scale").join("\n");
+    assert!(failures.contains("zk-1 and zk-2 run standalone: each an ensemble of its own beside zk-0's"), "{failures}");
+    assert!(failures.contains("zk-1 serves an empty tree, not the ensemble's: /hello is gone"), "{failures}");
     assert_clean(&run);
 }
 

@@ -262,8 +262,21 @@ pub enum StatefulSetChange {
     Delete,
     /// Changes its pod template (a rolling update), then rolls it back.
     Template,
+    /// Changes its replicas (`kubectl scale`), then sets them back.
+    Replicas,
     /// Changes the server container's image (a rolling upgrade), then sets it back.
     Image,
+}
+
+/// The ordinal of a member named `<statefulset>-<ordinal>` (`zk-4` of `zk`), whether or not the
+/// StatefulSet has that many replicas now: a member scaled away is still asked about.
+pub fn ordinal_of(statefulset: &str, member: &str) -> Option<usize> {
+    member.strip_prefix(statefulset)?.strip_prefix('-')?.parse().ok()
+}
+
+/// The members of StatefulSet `name` with `replicas` replicas, in ordinal order.
+pub fn member_names(name: &str, replicas: usize) -> Vec<String> {
+    (0..replicas).map(|i| format!("{name}-{i}")).collect()
 }
 
 /// The JSON patch that sets the server container's image (`containers[0]`, the one container a
@@ -451,6 +464,14 @@ pub trait Platform: Send + Sync {
     /// Rolls back to the previous revision (`kubectl rollout undo`).
     async fn rollback(&self) -> anyhow::Result<()>;
 
+    /// Sets the StatefulSet's replicas, as `kubectl scale` does: new members are created in
+    /// ordinal order (each with its volumes), removed ones go from the highest ordinal down, their
+    /// volumes kept. Returns once the change was accepted; [`Platform::members`] names the new
+    /// members at once, and a wait sees them come and go.
+    async fn scale(&self, replicas: usize) -> anyhow::Result<()> {
+        anyhow::bail!("{} cannot change the StatefulSet's replicas (to {replicas})", self.kind())
+    }
+
     /// Nodes, cordons and evictions, where the platform has them.
     fn cluster(&self) -> Option<&dyn Cluster> {
         None
@@ -503,6 +524,16 @@ mod tests {
         for k in [PlatformKind::Kube, PlatformKind::Kind] {
             assert!(k.can(&[Capability::Nodes, Capability::Evictions]), "{k}");
         }
+    }
+
+    #[test]
+    fn ordinals_come_from_the_member_name() {
+        assert_eq!(ordinal_of("zk", "zk-4"), Some(4));
+        assert_eq!(ordinal_of("zk", "zk-0"), Some(0));
+        assert_eq!(ordinal_of("zk", "zkx-1"), None);
+        assert_eq!(ordinal_of("zk", "zk-"), None);
+        assert_eq!(ordinal_of("my-zk", "my-zk-2"), Some(2));
+        assert_eq!(member_names("zk", 2), ["zk-0", "zk-1"]);
     }
 
     #[test]

@@ -45,7 +45,10 @@ pub struct DockerPlatform {
     image: String,
     /// The partition helper's image ([`netfilter`]).
     netfilter_image: String,
-    host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
+    /// Each member's loopback ports; a member added by a scale-up gets its own then.
+    host_ports: std::sync::Mutex<BTreeMap<String, BTreeMap<u16, u16>>>,
+    /// The StatefulSet's replicas now ([`Platform::scale`]): the members are `0..replicas`.
+    replicas: std::sync::atomic::AtomicUsize,
     life: Arc<LifecycleLog>,
     state: Arc<Mutex<State>>,
     controller: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -74,28 +77,15 @@ impl DockerPlatform {
                 )));
             }
         }
-        let mut host_ports = BTreeMap::new();
-        {
-            // Stable loopback ports per member, like a Service in front of each pod: reserve
-            // them all, then release them for the containers to bind.
-            let mut held = Vec::new();
-            for m in manifest.member_names() {
-                let mut ports = BTreeMap::new();
-                for p in manifest.pod_template().ports {
-                    let l = std::net::TcpListener::bind("127.0.0.1:0").context("reserving a loopback port")?;
-                    ports.insert(p.container_port, l.local_addr().context("loopback port")?.port());
-                    held.push(l);
-                }
-                host_ports.insert(m, ports);
-            }
-        }
+        let host_ports = reserve_ports(&manifest, &manifest.member_names())?;
         let statefulset = manifest.statefulset_document().clone();
         Ok(DockerPlatform {
             identity: Identity { kind: PlatformKind::Docker, run_id: run_id.clone(), namespace: manifest.namespace().to_string() },
             network: run_id.clone(),
             image,
             netfilter_image: netfilter::image(),
-            host_ports,
+            host_ports: std::sync::Mutex::new(host_ports),
+            replicas: std::sync::atomic::AtomicUsize::new(manifest.replicas()),
             life: Arc::new(LifecycleLog::new()),
             state: Arc::new(Mutex::new(State { pods: BTreeMap::new(), statefulset, revisions: Vec::new() })),
             controller: std::sync::Mutex::new(None),
@@ -118,11 +108,11 @@ impl DockerPlatform {
             network: self.network.clone(),
             image: self.image.clone(),
             domain: format!("{}.{}.svc.cluster.local", self.manifest.service_name(), self.identity.namespace),
-            members: self.manifest.member_names(),
+            members: self.members(),
             objects: Arc::new(crate::manifest::resolve::Objects::of(&self.manifest)),
             manifest: Arc::new(self.manifest.clone()),
             namespace: self.identity.namespace.clone(),
-            host_ports: self.host_ports.clone(),
+            host_ports: self.host_ports.lock().expect("ports lock").clone(),
             ordered: self.manifest.ordered_ready(),
             ready_deadline: self.config.timeouts.member_ready,
             op_timeout: self.config.timeouts.operation,
@@ -199,6 +189,23 @@ impl DockerPlatform {
             _ => bail!("{member} has no running container ({}{})", s.phase, s.reason.map(|r| format!(": {r}")).unwrap_or_default()),
         }
     }
+}
+
+/// Stable loopback ports for each of `members`, like a Service in front of each pod: reserved
+/// together, then released for the containers to bind.
+fn reserve_ports(manifest: &Manifest, members: &[String]) -> Result<BTreeMap<String, BTreeMap<u16, u16>>> {
+    let mut host_ports = BTreeMap::new();
+    let mut held = Vec::new();
+    for m in members {
+        let mut ports = BTreeMap::new();
+        for p in manifest.pod_template().ports {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").context("reserving a loopback port")?;
+            ports.insert(p.container_port, l.local_addr().context("loopback port")?.port());
+            held.push(l);
+        }
+        host_ports.insert(m.clone(), ports);
+    }
+    Ok(host_ports)
 }
 
 /// What the StatefulSet controller's tasks work with.
@@ -306,6 +313,20 @@ impl Controller {
         self.life.poke();
     }
 
+    /// A scale-down: deletes every pod from the highest ordinal down to `replicas`, one at a time,
+    /// each gone before the next goes (as the StatefulSet controller does); their volumes stay.
+    async fn remove_pods_above(&self, replicas: usize) -> anyhow::Result<()> {
+        let mut doomed: Vec<(usize, String)> = {
+            let st = self.state.lock().await;
+            st.pods.keys().filter_map(|m| crate::platform::ordinal_of(self.manifest.name(), m).filter(|o| *o >= replicas).map(|o| (o, m.clone()))).collect()
+        };
+        doomed.sort();
+        for (_, member) in doomed.iter().rev() {
+            self.delete_pod(member).await;
+        }
+        Ok(())
+    }
+
     /// RollingUpdate: from the highest ordinal down, replace each pod not at the update
     /// revision, waiting for every pod to be Ready before taking the next one down.
     async fn rolling_update(&self) -> anyhow::Result<()> {
@@ -398,15 +419,19 @@ impl Platform for DockerPlatform {
         Ok(())
     }
 
+    fn members(&self) -> Vec<String> {
+        crate::platform::member_names(self.manifest.name(), self.replicas.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
-        let ordinal = self.members().iter().position(|m| m == member).with_context(|| format!("no member {member}"))?;
+        let ordinal = crate::platform::ordinal_of(self.manifest.name(), member).with_context(|| format!("no member {member}"))?;
         Ok(self.state.lock().await.pods.get(member).map(Pod::status).unwrap_or_else(|| MemberStatus::absent(member, ordinal)))
     }
 
     async fn client_addr(&self, member: &str) -> anyhow::Result<SocketAddr> {
         let port = self.manifest.pod_template().client_port();
-        let host = self.host_ports.get(member).and_then(|p| p.get(&port)).with_context(|| format!("no client port for {member}"))?;
-        Ok(SocketAddr::from(([127, 0, 0, 1], *host)))
+        let host = self.host_ports.lock().expect("ports lock").get(member).and_then(|p| p.get(&port)).copied().with_context(|| format!("no client port for {member}"))?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], host)))
     }
 
     async fn signal_container(&self, member: &str, signal: &str) -> anyhow::Result<String> {
@@ -524,7 +549,7 @@ impl Platform for DockerPlatform {
             let mut sts = st.statefulset.clone();
             json_patch::patch(&mut sts, &patch.0).context("applying the JSON patch to the StatefulSet")?;
             if sts.pointer("/spec/replicas") != st.statefulset.pointer("/spec/replicas") {
-                bail!("changing spec.replicas is not supported by the Docker platform");
+                bail!("a patch of spec.replicas: scale the StatefulSet instead (Platform::scale, as kubectl scale)");
             }
             template_of(&sts)?;
             let template = sts.pointer("/spec/template").cloned().unwrap_or_default();
@@ -549,6 +574,28 @@ impl Platform for DockerPlatform {
             let ctl = self.controller_ctx();
             self.control(async move { ctl.rolling_update().await });
         }
+        Ok(())
+    }
+
+    async fn scale(&self, replicas: usize) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        let was = self.replicas.load(Ordering::SeqCst);
+        if replicas == was {
+            return Ok(());
+        }
+        let new: Vec<String> =
+            crate::platform::member_names(self.manifest.name(), replicas).into_iter().filter(|m| !self.host_ports.lock().expect("ports lock").contains_key(m)).collect();
+        let ports = reserve_ports(&self.manifest, &new).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.host_ports.lock().expect("ports lock").extend(ports);
+        self.state.lock().await.statefulset["spec"]["replicas"] = Value::from(replicas);
+        self.replicas.store(replicas, Ordering::SeqCst);
+        let ctl = self.controller_ctx();
+        if replicas > was {
+            self.control(async move { ctl.create_pods().await });
+        } else {
+            self.control(async move { ctl.remove_pods_above(replicas).await });
+        }
+        self.life.poke();
         Ok(())
     }
 
@@ -632,9 +679,10 @@ impl Platform for DockerPlatform {
 
     fn keep_instructions(&self) -> String {
         let mut s = format!("The ensemble of run {} is still up (--keep).\n", self.identity.run_id);
+        let host_ports = self.host_ports.lock().expect("ports lock").clone();
         for m in self.members() {
             let port = self.manifest.pod_template().client_port();
-            if let Some(h) = self.host_ports.get(&m).and_then(|p| p.get(&port)) {
+            if let Some(h) = host_ports.get(&m).and_then(|p| p.get(&port)) {
                 s.push_str(&format!("  {m}: 127.0.0.1:{h}   (docker exec -it {}-{m} bash)\n", self.identity.run_id));
             }
         }
@@ -642,7 +690,7 @@ impl Platform for DockerPlatform {
             "  connect string: {}\n",
             self.members()
                 .iter()
-                .filter_map(|m| self.host_ports.get(m).and_then(|p| p.get(&self.manifest.pod_template().client_port())).map(|h| format!("127.0.0.1:{h}")))
+                .filter_map(|m| host_ports.get(m).and_then(|p| p.get(&self.manifest.pod_template().client_port())).map(|h| format!("127.0.0.1:{h}")))
                 .collect::<Vec<_>>()
                 .join(",")
         ));

@@ -255,6 +255,7 @@ pub fn change_refused(sts: &Value, change: Change) -> Option<String> {
         let what = match change {
             Change::Delete => "deleting and re-creating it",
             Change::Template => "changing its pod template",
+            Change::Replicas => "changing its replicas",
             Change::Image => "changing its server's image",
         };
         return Some(format!(
@@ -265,6 +266,11 @@ pub fn change_refused(sts: &Value, change: Change) -> Option<String> {
     if change == Change::Delete && sts.pointer("/spec/persistentVolumeClaimRetentionPolicy/whenDeleted").and_then(Value::as_str) == Some("Delete") {
         return Some(format!(
             "the adopted StatefulSet {name} has persistentVolumeClaimRetentionPolicy.whenDeleted Delete: deleting it would delete the members' volumes and their data"
+        ));
+    }
+    if change == Change::Replicas && sts.pointer("/spec/persistentVolumeClaimRetentionPolicy/whenScaled").and_then(Value::as_str) == Some("Delete") {
+        return Some(format!(
+            "the adopted StatefulSet {name} has persistentVolumeClaimRetentionPolicy.whenScaled Delete: scaling it down would delete the removed members' volumes and their data"
         ));
     }
     None
@@ -474,7 +480,7 @@ mod tests {
         sts["metadata"]["ownerReferences"][0]["controller"] = json!(true);
         sts["metadata"]["ownerReferences"][0]["kind"] = json!("ZookeeperCluster");
         assert_eq!(controller(&sts).as_deref(), Some("ZookeeperCluster/keeper"));
-        for change in [Change::Delete, Change::Template, Change::Image] {
+        for change in [Change::Delete, Change::Template, Change::Replicas, Change::Image] {
             let why = change_refused(&sts, change).expect("refused");
             assert!(why.contains("controlled by ZookeeperCluster/keeper (metadata.ownerReferences)"), "{why}");
         }
@@ -488,6 +494,9 @@ mod tests {
         assert_eq!(change_refused(&sts, Change::Template), None);
         sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] = json!("Retain");
         assert_eq!(change_refused(&sts, Change::Delete), None);
+        assert_eq!(change_refused(&sts, Change::Replicas), None, "whenScaled Retain keeps the removed members' volumes");
+        sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] = json!("Delete");
+        assert!(change_refused(&sts, Change::Replicas).is_some_and(|w| w.contains("whenScaled Delete")));
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub struct KubePlatform {
     /// The run certifies the ensemble it found running (`--adopt`): it applies nothing, deletes
     /// nothing of it, and re-creates the StatefulSet from the copy found if a fault deleted it.
     adopted: bool,
+    /// The StatefulSet's replicas as this run last set them ([`Platform::scale`]): the members are
+    /// `0..replicas`. The pod watch follows the manifest's members only: a member added by a
+    /// scale-up is read from the API server each time ([`Platform::watched_status`] falls back).
+    replicas: std::sync::atomic::AtomicUsize,
 }
 
 impl KubePlatform {
@@ -88,7 +92,9 @@ impl KubePlatform {
         let namespace = namespace.unwrap_or_else(|| run_id.clone());
         // The manifest's objects are applied in `namespace`: DNS names it baked for its own follow.
         let (manifest, moved) = manifest.moved_to_namespace(&namespace);
+        let replicas = std::sync::atomic::AtomicUsize::new(manifest.replicas());
         KubePlatform {
+            replicas,
             client,
             identity: Identity { kind: PlatformKind::Kube, run_id, namespace },
             context,
@@ -321,9 +327,9 @@ impl KubePlatform {
         failed_create_message(&list.items, member)
     }
 
-    /// The member's ordinal: its place in [`Platform::members`].
+    /// The member's ordinal, from its name: a member scaled away is still asked about.
     fn ordinal(&self, member: &str) -> anyhow::Result<usize> {
-        self.members().iter().position(|m| m == member).ok_or_else(|| anyhow!("no member {member}"))
+        crate::platform::ordinal_of(self.manifest.name(), member).ok_or_else(|| anyhow!("no member {member}"))
     }
 
     async fn statefulset_uid(&self) -> anyhow::Result<String> {

@@ -62,6 +62,10 @@ impl Platform for KubePlatform {
         Ok(())
     }
 
+    fn members(&self) -> Vec<String> {
+        crate::platform::member_names(self.manifest.name(), self.replicas.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     async fn status(&self, member: &str) -> anyhow::Result<MemberStatus> {
         let ordinal = self.ordinal(member)?;
         let pods = self.pods();
@@ -146,6 +150,19 @@ impl Platform for KubePlatform {
 
     async fn patch_statefulset(&self, patch: &json_patch::Patch) -> anyhow::Result<()> {
         self.statefulsets().patch(self.manifest.name(), &PatchParams::default(), &Patch::<()>::Json(patch.clone())).await?;
+        Ok(())
+    }
+
+    /// Through the StatefulSet's scale subresource, as `kubectl scale` does; the controller then
+    /// creates or removes the pods.
+    async fn scale(&self, replicas: usize) -> anyhow::Result<()> {
+        let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+        self.statefulsets()
+            .patch_scale(self.manifest.name(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("scaling StatefulSet {} to {replicas} replicas", self.manifest.name()))?;
+        self.replicas.store(replicas, std::sync::atomic::Ordering::SeqCst);
+        self.life.poke();
         Ok(())
     }
 

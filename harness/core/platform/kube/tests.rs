@@ -620,3 +620,48 @@ async fn a_cut_adds_the_helper_as_an_ephemeral_container_and_execs_into_it() {
     assert!(p.cut(&cut).await.is_err(), "the mock refuses the exec's upgrade");
     server.await.unwrap();
 }
+
+/// `kubectl scale`: a merge patch of the StatefulSet's scale subresource; the members follow at
+/// once, and a member scaled away is still asked about by name.
+#[tokio::test]
+async fn scale_patches_the_scale_subresource_and_the_members_follow() {
+    let (p, mut h) = platform();
+    assert_eq!(p.members(), ["zk-0", "zk-1", "zk-2"]);
+    let server = tokio::spawn(async move {
+        let scale =
+            |n: u64| json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "zk", "namespace": "ns"}, "spec": {"replicas": n}, "status": {"replicas": 3}});
+        let (sent, ct) = expect_typed(&mut h, Method::PATCH, "/apis/apps/v1/namespaces/ns/statefulsets/zk/scale?", 200, scale(5)).await;
+        assert_eq!(sent, json!({"spec": {"replicas": 5}}));
+        assert_eq!(ct, "application/merge-patch+json");
+        let (sent, _) = expect_typed(&mut h, Method::PATCH, "/apis/apps/v1/namespaces/ns/statefulsets/zk/scale?", 200, scale(3)).await;
+        assert_eq!(sent, json!({"spec": {"replicas": 3}}));
+        // zk-4 after the scale-down: its pod is gone (404), and it is reported absent.
+        expect(
+            &mut h,
+            Method::GET,
+            "/api/v1/namespaces/ns/pods/zk-4",
+            404,
+            json!({"kind": "Status", "code": 404, "reason": "NotFound", "status": "Failure", "message": "pods \"zk-4\" not found"}),
+        )
+        .await;
+        // A refused scale (an admission webhook, a quota) leaves the members as they were.
+        expect(
+            &mut h,
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/ns/statefulsets/zk/scale?",
+            403,
+            json!({"kind": "Status", "code": 403, "reason": "Forbidden", "status": "Failure", "message": "denied"}),
+        )
+        .await;
+    });
+    p.scale(5).await.unwrap();
+    assert_eq!(p.members(), ["zk-0", "zk-1", "zk-2", "zk-3", "zk-4"]);
+    p.scale(3).await.unwrap();
+    assert_eq!(p.members(), ["zk-0", "zk-1", "zk-2"]);
+    let gone = p.status("zk-4").await.unwrap();
+    assert!(!gone.exists && gone.ordinal == 4, "{gone:?}");
+    let refused = p.scale(1).await.unwrap_err();
+    assert!(format!("{refused:#}").contains("scaling StatefulSet zk to 1 replicas"), "{refused:#}");
+    assert_eq!(p.members().len(), 3);
+    server.await.unwrap();
+}
