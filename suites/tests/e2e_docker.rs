@@ -297,8 +297,10 @@ fn liveness_fails_when_the_probe_never_fails() {
 /// The fixed variant of the rolling update's field failure: readiness by the server's mode
 /// (`srvr`), the pods started in parallel. Every deletion is judged from what the servers said
 /// (the leader's mntr count), and the runner's samples and its Ready-but-not-serving metric are in
-/// the report. About 4.5 minutes on a loaded two-core machine.
+/// the report. About 4.5 minutes on a loaded two-core machine: in the nightly, not in `.ci/run`,
+/// where every certify's rolling-update passes on the walkthrough's readiness by the same judgement.
 #[test]
+#[ignore = "nightly (CI time, issue 32): cargo test --features e2e --test e2e_docker -- --ignored"]
 fn rolling_update_passes_with_readiness_by_the_servers_mode_judged_from_the_servers() {
     let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "rolling-update", "--manifest", &fixture("serving-readiness.yaml")]);
@@ -379,7 +381,10 @@ fn scale_passes_on_the_variant_whose_server_list_names_five() {
 
 /// The walkthrough's image (Debian's ZooKeeper 3.8.0) rolled to 3.9.5 (the default --to-image of
 /// its family) under the register workload, and back: every member reports 3.9.5, then 3.8.0.
+/// About 5.5 minutes: in the nightly; `.ci/run` runs the upgrade's negative control, which goes
+/// through the same roll up to the member that cannot start.
 #[test]
+#[ignore = "nightly (CI time, issue 32): cargo test --features e2e --test e2e_docker -- --ignored"]
 fn upgrade_from_the_walkthroughs_3_8_to_3_9_5_and_back_passes() {
     let _one = exclusive();
     common::upgrade_images();
