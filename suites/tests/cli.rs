@@ -141,10 +141,10 @@ fn suites_as_json_parses_and_describes_every_suite() {
     let names: Vec<&str> = suites.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition", "upgrade"]
+        ["manifest", "conformance", "integrity", "durability", "process-failure", "liveness", "rolling-update", "node-failure", "maintenance", "partition", "scale", "upgrade"]
     );
     for s in suites {
-        let beyond = s["name"] == "partition" || s["name"] == "upgrade";
+        let beyond = ["partition", "scale", "upgrade"].contains(&s["name"].as_str().unwrap());
         assert_eq!(s["in_walkthrough"], !beyond, "{s}");
         assert_eq!(s["sections"].as_array().unwrap().is_empty(), beyond, "{s}");
     }
