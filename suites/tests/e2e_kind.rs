@@ -218,11 +218,26 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
         ("zk-chaos job", job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back),
         ("--adopt", an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found),
     ];
+    // A developer may run some parts only: ZK_CHAOS_E2E_KIND_PARTS="reference deployments,--adopt".
+    let only = std::env::var("ZK_CHAOS_E2E_KIND_PARTS").ok();
     for (name, part) in parts {
+        if only.as_deref().is_some_and(|only| !only.split(',').any(|p| p.trim() == name)) {
+            eprintln!("e2e_kind: part {name:?} left out (ZK_CHAOS_E2E_KIND_PARTS={only:?})");
+            continue;
+        }
         let _t = common::Timed::new(format!("part: {name} on the shared kind cluster"));
         part(&shared);
     }
 }
+
+/// The one failure a reference's rolling-update may have on kind: its readiness probe asks `ruok`,
+/// which a restarted server answers before it serves, and the StatefulSet takes the next member
+/// down once the restarted one is Ready (the field failure of issue 33). On kind a restarted
+/// member of the official reference was Ready but not serving 13 s after its start, and the undo
+/// that followed took the leader down then: quorum lost, the workload unavailable 21.5 s. Whether
+/// a run hits that moment is a race, so the test takes either verdict; a failure must be that
+/// check alone, and is printed.
+const RUOK_QUORUM_LOSS: &str = "a majority of the others was serving whenever the rollout took a member down: quorum lost: the rollout took ";
 
 /// The official image configured by environment and the Bitnami chart's style, their images
 /// mapped to the look-alikes loaded into the cluster: the suites that judge each deployment from
@@ -233,11 +248,23 @@ fn the_reference_deployments_pass_the_suites_that_judge_them(shared: &Shared) {
         extra.extend(["--image-map", map]);
         let run = shared.run("manifest", &fixture(file), &extra);
         let report = run.report();
+        let mut quorum_lost = false;
         for suite in report["suites"].as_array().unwrap() {
+            if suite["name"] == "rolling-update" && suite["verdict"] == "fail" {
+                let failures = run.failures("rolling-update");
+                assert!(
+                    !failures.is_empty() && failures.iter().all(|f| f.contains(RUOK_QUORUM_LOSS)),
+                    "{file}: rolling-update on kind failed otherwise than by ruok readiness: {failures:#?}\n{}",
+                    run.output()
+                );
+                eprintln!("e2e_kind: {file}: rolling-update lost the serving quorum (ruok readiness): {failures:#?}");
+                quorum_lost = true;
+                continue;
+            }
             assert_eq!(suite["verdict"], "pass", "{file}: {} on kind: {}\n{}", suite["name"], cli::suite_checks(suite).join("\n"), run.output());
         }
         assert_eq!(report["suites"].as_array().unwrap().len(), 5, "{file}: {report}");
-        assert_eq!(run.code, 0, "{file}: {}", run.output());
+        assert_eq!(run.code, if quorum_lost { 1 } else { 0 }, "{file}: {}", run.output());
         let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in ")).unwrap_or_else(|| panic!("{file}: {:#?}", run.checks("liveness")));
         assert!(fault.contains("pid 1 of its container") && fault.contains("from kind node"), "{file}: {fault}");
         assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "{file}: the mapping is named in the report: {}", report["notes"]);
