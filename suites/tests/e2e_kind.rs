@@ -63,10 +63,7 @@ fn certify_on_kind_passes_every_suite_and_its_repeat_shares_the_cluster_that_ctr
     // one named failure is taken and printed, any other fails the test.
     let mut quorum_lost = false;
     for s in suites {
-        if s["name"] == "rolling-update" && s["verdict"] == "fail" {
-            let failures: Vec<String> = cli::suite_checks(s).into_iter().filter_map(|c| c.strip_prefix("fail ").map(String::from)).collect();
-            assert!(!failures.is_empty() && failures.iter().all(|f| f.contains(RUOK_QUORUM_LOSS)), "rolling-update on kind failed otherwise than by ruok readiness: {failures:#?}");
-            eprintln!("e2e_kind: the walkthrough's rolling-update lost the serving quorum (ruok readiness): {failures:#?}");
+        if lost_quorum_by_ruok("the walkthrough", s, "") {
             quorum_lost = true;
             continue;
         }
@@ -250,6 +247,21 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
 /// check alone, and is printed.
 const RUOK_QUORUM_LOSS: &str = "a majority of the others was serving whenever the rollout took a member down: quorum lost: the rollout took ";
 
+/// Whether `suite` is a rolling-update that failed by that race alone (printed, naming `what`); a
+/// rolling-update that failed any other way fails the test (with `context`, e.g. the run's output).
+fn lost_quorum_by_ruok(what: &str, suite: &Value, context: &str) -> bool {
+    if suite["name"] != "rolling-update" || suite["verdict"] != "fail" {
+        return false;
+    }
+    let failures = cli::suite_failures(suite);
+    assert!(
+        !failures.is_empty() && failures.iter().all(|f| f.contains(RUOK_QUORUM_LOSS)),
+        "{what}: rolling-update on kind failed otherwise than by ruok readiness: {failures:#?}\n{context}"
+    );
+    eprintln!("e2e_kind: {what}: rolling-update lost the serving quorum (ruok readiness): {failures:#?}");
+    true
+}
+
 /// The official image configured by environment and the Bitnami chart's style, their images
 /// mapped to the look-alikes loaded into the cluster: the suites that judge each deployment from
 /// its own source pass, liveness by stopping the server (its container's pid 1) from the node.
@@ -261,14 +273,7 @@ fn the_reference_deployments_pass_the_suites_that_judge_them(shared: &Shared) {
         let report = run.report();
         let mut quorum_lost = false;
         for suite in report["suites"].as_array().unwrap() {
-            if suite["name"] == "rolling-update" && suite["verdict"] == "fail" {
-                let failures = run.failures("rolling-update");
-                assert!(
-                    !failures.is_empty() && failures.iter().all(|f| f.contains(RUOK_QUORUM_LOSS)),
-                    "{file}: rolling-update on kind failed otherwise than by ruok readiness: {failures:#?}\n{}",
-                    run.output()
-                );
-                eprintln!("e2e_kind: {file}: rolling-update lost the serving quorum (ruok readiness): {failures:#?}");
+            if lost_quorum_by_ruok(file, suite, &run.output()) {
                 quorum_lost = true;
                 continue;
             }

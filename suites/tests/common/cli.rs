@@ -51,8 +51,13 @@ impl Run {
 
     /// The failed checks' messages of a suite.
     pub fn failures(&self, suite: &str) -> Vec<String> {
-        self.checks(suite).into_iter().filter_map(|c| c.strip_prefix("fail ").map(String::from)).collect()
+        suite_failures(&self.suite(suite))
     }
+}
+
+/// `name: message` of every failed check of a suite's report.
+pub fn suite_failures(suite: &Value) -> Vec<String> {
+    suite_checks(suite).into_iter().filter_map(|c| c.strip_prefix("fail ").map(String::from)).collect()
 }
 
 /// `verdict name: message` of every check of a suite's report.
