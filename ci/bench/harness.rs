@@ -74,6 +74,37 @@ fn overhead_row(name: &str, wall_ms: u64, recovery: f64, actual: f64, tail: &str
     );
 }
 
+/// The kazoo baseline's Python (ci/bench/setup.sh makes its venv once).
+fn kazoo_python() -> PathBuf {
+    let venv_python = root().join("ci/bench/.venv/bin/python");
+    let setup = Command::new("bash").arg(root().join("ci/bench/setup.sh")).status().expect("running ci/bench/setup.sh");
+    assert!(setup.success() && venv_python.exists(), "ci/bench/setup.sh could not make the kazoo venv");
+    venv_python
+}
+
+/// A Docker ensemble of the walkthrough's manifest for `body`, torn down on every path (also when
+/// `body` panics, whose panic then goes on); the run id.
+async fn on_the_walkthroughs_ensemble<F, Fut>(what: &str, body: F) -> String
+where
+    F: FnOnce(Arc<DockerPlatform>, Config) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let manifest = Manifest::load(&root().join("fixtures/zookeeper.yaml")).unwrap();
+    let config = Config::default();
+    let run_id = run::new_run_id("zk-chaos-bench");
+    let platform = Arc::new(DockerPlatform::connect(manifest, config.clone(), run_id.clone()).await.expect("docker platform"));
+    let outcome = tokio::spawn(body(platform.clone(), config)).await;
+    let teardown = platform.teardown().await;
+    if let Err(e) = outcome {
+        let _ = teardown;
+        std::panic::resume_unwind(e.into_panic());
+    }
+    if let Err(e) = teardown {
+        panic!("teardown of the {what} ensemble: {e:?}");
+    }
+    run_id
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -163,23 +194,9 @@ async fn throughput() -> String {
         value_size: env_or("ZK_CHAOS_BENCH_VALUE_SIZE", 32),
         rounds: env_or("ZK_CHAOS_BENCH_ROUNDS", 4),
     };
-    let venv_python = root().join("ci/bench/.venv/bin/python");
-    let setup = Command::new("bash").arg(root().join("ci/bench/setup.sh")).status().expect("running ci/bench/setup.sh");
-    assert!(setup.success() && venv_python.exists(), "ci/bench/setup.sh could not make the kazoo venv");
+    let venv_python = kazoo_python();
 
-    let manifest = Manifest::load(&root().join("fixtures/zookeeper.yaml")).unwrap();
-    let config = Config::default();
-    let run_id = run::new_run_id("zk-chaos-bench");
-    let platform = Arc::new(DockerPlatform::connect(manifest, config.clone(), run_id.clone()).await.expect("docker platform"));
-    let body = tokio::spawn(throughput_rounds(platform.clone(), config, params, venv_python));
-    let outcome = body.await;
-    let teardown = platform.teardown().await;
-    if let Err(e) = outcome {
-        let _ = teardown;
-        std::panic::resume_unwind(e.into_panic());
-    }
-    teardown.expect("teardown of the throughput ensemble");
-    run_id
+    on_the_walkthroughs_ensemble("throughput", |platform, config| throughput_rounds(platform, config, params, venv_python)).await
 }
 
 async fn throughput_rounds(p: Arc<DockerPlatform>, config: Config, params: Params, python: PathBuf) {
@@ -277,22 +294,8 @@ async fn throughput_rounds(p: Arc<DockerPlatform>, config: Config, params: Param
 async fn data_volume() -> String {
     let size = zk_chaos::workload::volume::DataSize::parse(&std::env::var("ZK_CHAOS_BENCH_DATA").unwrap_or_else(|_| "16MiB".into())).expect("ZK_CHAOS_BENCH_DATA");
     let rounds: u32 = env_or("ZK_CHAOS_BENCH_DATA_ROUNDS", 2);
-    let venv_python = root().join("ci/bench/.venv/bin/python");
-    let setup = Command::new("bash").arg(root().join("ci/bench/setup.sh")).status().expect("running ci/bench/setup.sh");
-    assert!(setup.success() && venv_python.exists(), "ci/bench/setup.sh could not make the kazoo venv");
-    let manifest = Manifest::load(&root().join("fixtures/zookeeper.yaml")).unwrap();
-    let config = Config::default();
-    let run_id = run::new_run_id("zk-chaos-bench");
-    let platform = Arc::new(DockerPlatform::connect(manifest, config.clone(), run_id.clone()).await.expect("docker platform"));
-    let body = tokio::spawn(data_volume_rounds(platform.clone(), config, size, rounds, venv_python));
-    let outcome = body.await;
-    let teardown = platform.teardown().await;
-    if let Err(e) = outcome {
-        let _ = teardown;
-        std::panic::resume_unwind(e.into_panic());
-    }
-    teardown.expect("teardown of the data-volume ensemble");
-    run_id
+    let venv_python = kazoo_python();
+    on_the_walkthroughs_ensemble("data-volume", |platform, config| data_volume_rounds(platform, config, size, rounds, venv_python)).await
 }
 
 async fn data_volume_rounds(p: Arc<DockerPlatform>, config: Config, size: zk_chaos::workload::volume::DataSize, rounds: u32, python: PathBuf) {
