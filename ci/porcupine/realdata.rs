@@ -124,7 +124,9 @@ fn porcupine_round(bin: &Path, dir: &Path, bench: &str, benchtime: u32, timeout:
     child.stdout.take().map(|mut s| s.read_to_string(&mut out));
     child.stderr.take().map(|mut s| s.read_to_string(&mut err));
     if !status.success() {
-        return Err(format!("{bench} failed ({status}): {}{}", out.trim(), err.trim()));
+        // Its first lines say why (a wrong verdict, a panic); a goroutine dump may follow.
+        let why: Vec<&str> = out.lines().chain(err.lines()).filter(|l| !l.trim().is_empty()).take(6).collect();
+        return Err(format!("{bench} failed ({status}): {}", why.join(" | ")));
     }
     ns_per_op(&out, bench).ok_or_else(|| format!("{bench} reported no ns/op: {}", out.trim()))
 }
