@@ -158,6 +158,20 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// A step that cannot apply on this platform or cluster (not a fault of the deployment): the step
+/// is recorded `skipped` with this reason, never passed, and the suite stops there as after a
+/// failed step; the runner reverts what its faults left.
+#[derive(Debug)]
+pub struct CannotApply(pub String);
+
+impl std::fmt::Display for CannotApply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CannotApply {}
+
 /// Whether a suite's error is [`Stopped`]: it ended at a check recorded as failed already.
 pub fn is_stopped(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Stopped>().is_some()
@@ -384,10 +398,14 @@ impl SuiteCtx {
         let duration_ms = took.as_millis() as u64;
         let (verdict, message) = match &result {
             Ok(evidence) => (Verdict::Pass, evidence.clone()),
-            Err(e) => (Verdict::Fail, format!("{e:#}")),
+            Err(e) => match e.chain().find_map(|c| c.downcast_ref::<CannotApply>()) {
+                Some(why) => (Verdict::Skipped, why.0.clone()),
+                None => (Verdict::Fail, format!("{e:#}")),
+            },
         };
         match verdict {
             Verdict::Pass => tracing::info!(suite = %self.name, "ok   {name}: {message}"),
+            Verdict::Skipped => tracing::info!(suite = %self.name, "skip {name}: {message}"),
             _ => tracing::warn!(suite = %self.name, "FAIL {name}: {message}"),
         }
         self.checks.push(CheckReport { name: name.to_string(), verdict, message, duration_ms });
@@ -463,6 +481,19 @@ impl SuiteCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_step_that_cannot_apply_is_skipped_with_its_reason_and_stops_the_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = SuiteCtx::new("scale", Arc::new(fake::FakePlatform::new()), Config::default(), dir.path().to_path_buf());
+        let skipped = ctx.step("3 to 5: every new member serving", async { Err(anyhow::Error::new(CannotApply("zk-4 cannot be scheduled".into())).context("waiting")) }).await;
+        assert!(is_stopped(&skipped.unwrap_err()));
+        let failed = ctx.step("another", async { Err(anyhow::anyhow!("zk-3 never served")) }).await;
+        assert!(is_stopped(&failed.unwrap_err()));
+        let checks = ctx.checks();
+        assert_eq!((checks[0].verdict, checks[0].message.as_str()), (Verdict::Skipped, "zk-4 cannot be scheduled"), "the reason alone, never a pass");
+        assert_eq!(checks[1].verdict, Verdict::Fail, "any other error fails");
+    }
 
     #[test]
     fn unknown_suites_are_bad_input_listing_the_known_ones() {
