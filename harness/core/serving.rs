@@ -7,8 +7,11 @@
 //! # Caveats
 //! A sample is one round of concurrent looks that start together and end within the per-look
 //! deadline; it is timed by when it started. Looks overlap (a slow member does not delay the next
-//! round), so samples can complete out of order: [`Sampler::samples`] sorts them.
+//! round), so samples can complete out of order: [`Sampler::samples`] sorts them. A sampler
+//! dropped before it is stopped (the run interrupted) saves what it has, where
+//! [`Sampler::save_on_drop`] says, with blocking writes inside `Drop`.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -237,6 +240,8 @@ pub fn largest_gap(samples: &[Sample]) -> i64 {
 pub struct Sampler {
     samples: Arc<Mutex<Vec<Sample>>>,
     task: tokio::task::JoinHandle<()>,
+    /// Where the samples are written should the sampler be dropped before it is stopped.
+    save_on_drop: Option<PathBuf>,
 }
 
 impl Sampler {
@@ -266,7 +271,14 @@ impl Sampler {
                 }
             }
         });
-        Sampler { samples, task }
+        Sampler { samples, task, save_on_drop: None }
+    }
+
+    /// Makes a drop before [`Sampler::stop`] (Ctrl-C drops the run's future) write the samples so
+    /// far into `path` as JSON lines; [`Sampler::stop`] leaves saving to its caller.
+    pub fn save_on_drop(mut self, path: PathBuf) -> Sampler {
+        self.save_on_drop = Some(path);
+        self
     }
 
     /// The samples so far, in time order.
@@ -282,8 +294,9 @@ impl Sampler {
     }
 
     /// Stops sampling (rounds still out are dropped) and returns every sample, in time order.
-    pub fn stop(self) -> Vec<Sample> {
+    pub fn stop(mut self) -> Vec<Sample> {
         self.task.abort();
+        self.save_on_drop = None;
         self.samples()
     }
 }
@@ -291,6 +304,13 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(path) = self.save_on_drop.take() {
+            let samples = self.samples();
+            match crate::report::save_json_lines(&path, &samples) {
+                Ok(()) => tracing::info!("{} serving samples saved in {} (stopped before the suite ended)", samples.len(), path.display()),
+                Err(e) => tracing::warn!("could not save the serving samples in {}: {e:#}", path.display()),
+            }
+        }
     }
 }
 
