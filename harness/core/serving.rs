@@ -169,7 +169,14 @@ pub fn serves(sample: &Sample, member: &str) -> bool {
     judge(sample).serving.iter().any(|m| m == member)
 }
 
-/// The longest stretch a member was Ready while not serving: (member, ms, from when). A stretch
+/// Whether `member` answers clients in this sample: it serves the ensemble ([`serves`]), or it runs
+/// standalone, answering from its own tree (a server left alone by a static config that was scaled
+/// up: the scale suite judges that it is not the ensemble's, but it is not refusing clients).
+fn answers_clients(sample: &Sample, member: &str) -> bool {
+    sample.members.iter().any(|r| r.member == member && matches!(r.said, Said::Serving { mode: Mode::Standalone, .. })) || serves(sample, member)
+}
+
+/// The longest stretch a member was Ready while not serving clients: (member, ms, from when). A stretch
 /// runs from the first sample that saw it until the first that did not (or the last sample).
 /// `None` when no sample saw any member Ready and not serving.
 pub fn ready_not_serving_max(samples: &[Sample]) -> Option<(String, i64, DateTime<Utc>)> {
@@ -185,7 +192,7 @@ pub fn ready_not_serving_max(samples: &[Sample]) -> Option<(String, i64, DateTim
         };
         for s in samples {
             let ready = s.members.iter().any(|r| r.member == name && r.ready);
-            match (ready && !serves(s, &name), since) {
+            match (ready && !answers_clients(s, &name), since) {
                 (true, None) => since = Some(s.at),
                 (false, Some(from)) => {
                     close(from, s.at, &mut best);
@@ -392,6 +399,8 @@ mod tests {
         assert_eq!(ready_not_serving_max(&[]), None);
         // A follower of an older epoch is Ready and answers, but does not serve the leader's.
         assert_eq!(ready_not_serving_max(&[sample(0, &["F0", "L1", "F"]), sample(300, &["F", "L2", "F"])]), Some(("zk-0".into(), 300, at(0))));
+        // A standalone server beside members that are not up answers clients from its own tree.
+        assert_eq!(ready_not_serving_max(&[sample(0, &["S", "d", "d"]), sample(300, &["S", "n", "n"])]), None);
     }
 
     #[test]
