@@ -15,6 +15,7 @@ pub mod liveness;
 pub mod maintenance;
 pub mod manifest;
 pub mod node_failure;
+pub mod overhead;
 pub mod partition;
 pub mod process;
 pub mod process_failure;
@@ -199,6 +200,8 @@ pub struct SuiteCtx {
     workload_unjudged: Option<String>,
     /// The runner's serving sampler, while it runs ([`crate::serving`]).
     serving: Option<crate::serving::SamplesReader>,
+    /// The metrics that are the recovery the suite measures ([`SuiteCtx::measures`]).
+    measured: Vec<String>,
 }
 
 /// A fault as an operation of the suite's history, beside the client's (`faults.jsonl`).
@@ -220,6 +223,7 @@ impl SuiteCtx {
             faults: Vec::new(),
             workload_unjudged: None,
             serving: None,
+            measured: Vec::new(),
             platform,
             config,
             run_dir,
@@ -425,6 +429,14 @@ impl SuiteCtx {
         self.metrics.insert(name.to_string(), value);
     }
 
+    /// Names a metric the suite will record as the deployment's recovery it measures (the time
+    /// from its fault to the ensemble whole again): the suite's report then gets the harness's
+    /// overhead, its wall time minus these ([`overhead`]). Named before the wait, so that a phase
+    /// that never finished leaves no overhead rather than a wrong one.
+    pub fn measures(&mut self, metric: impl Into<String>) {
+        self.measured.push(metric.into());
+    }
+
     /// A folder for this suite's files, created on demand; files in it are listed in the report.
     pub fn artifact_path(&mut self, file: &str) -> anyhow::Result<PathBuf> {
         let dir = self.run_dir.join(&self.name);
@@ -461,10 +473,15 @@ impl SuiteCtx {
                 tracing::warn!("could not save the suite's faults: {e:#}");
             }
         }
+        let duration_ms = started.elapsed().as_millis() as u64;
+        if let Some(o) = overhead::overhead(duration_ms as f64, &self.measured, &self.metrics) {
+            self.metric(overhead::OVERHEAD_MS, o.ms.round());
+            self.metric(overhead::OVERHEAD_PCT, (o.pct * 10.0).round() / 10.0);
+        }
         SuiteReport {
             verdict: SuiteReport::judge(&self.checks),
             name: self.name,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms,
             reason: None,
             checks: self.checks,
             metrics: self.metrics,

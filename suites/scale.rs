@@ -220,6 +220,9 @@ impl Suite for Scale {
             if to == from {
                 continue;
             }
+            // The recovery the suite measures: each scale, from the request to the ensemble whole
+            // at the new size (the `scale_ms` below); the rest of its wall time is the harness's.
+            ctx.measures(format!("{}.{from}_to_{to}.scale_ms", if to > from { "up" } else { "down" }));
             let (fault, scaled) = if is_return {
                 let fault = Fault::inject(ctx, &format!("scale the StatefulSet back to {start} replicas"));
                 (fault, ctx.revert(&Revert::Scale { to: start }).await.map(|()| super::ledger::Injected::Accepted))
