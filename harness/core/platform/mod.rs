@@ -15,8 +15,8 @@ use std::fmt;
 use std::net::SocketAddr;
 
 pub use commands::{
-    adopt, adopt_target, adopted_differences, build_image, clean_cluster, kind_cluster_name, kind_leftovers, kind_shared_dir, refuse_adopting, AdoptAsked, Cleaned,
-    DockerEngine, DockerLeftovers, KindCluster, KindConfig, KubeContext, KubeOptions, CORDONED_BY, KIND_BUILTIN_CONFIG,
+    adopt, adopt_target, adopted_differences, build_image, clean_cluster, kind_cluster_name, kind_leftovers, kind_shared_dir, refuse_adopting, AdoptAsked, Cleaned, DockerEngine,
+    DockerLeftovers, KindCluster, KindConfig, KubeContext, KubeOptions, CORDONED_BY, KIND_BUILTIN_CONFIG,
 };
 pub use open::{open, OpenOptions};
 
