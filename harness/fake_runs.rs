@@ -77,7 +77,8 @@ async fn run_on(suite: &dyn Suite, fake: FakePlatform) -> Ran {
     let p: Arc<dyn Platform> = fake.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut ctx = SuiteCtx::new(suite.name(), p, config(), dir.path().to_path_buf());
-    let outcome = crate::run::run_suite(suite, &mut ctx).await;
+    // Sampled as the runner samples it (without a data volume).
+    let (outcome, _) = crate::run::run_sampled(suite, &mut ctx, true, crate::run::sampled(suite), async |_| {}).await;
     Ran { fake, checks: ctx.checks().to_vec(), outcome }
 }
 

@@ -466,7 +466,7 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
             out.push(SuiteReport::skipped(suite.name(), "--fail-fast: an earlier suite failed"));
             continue;
         }
-        let started = Instant::now();
+        let mut started = Instant::now();
         let since = Utc::now();
         ordinal += 1;
         crate::progress::suite(ordinal, runnable, suite.name(), expected.get(suite.name()).copied());
@@ -487,6 +487,9 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
             let (report, loaded) = load_volume(&p.opts.config, platform.clone(), run_dir, size).await;
             out.push(report);
             volume = loaded.map_or(Volume::Failed, Volume::Written);
+            // The write is the data part's time (in its own report), not the suite's: the suite's
+            // wall time, and its harness overhead, start here.
+            started = Instant::now();
         }
         let mut ctx = SuiteCtx::new(suite.name(), platform.clone(), p.opts.config.clone(), run_dir.to_path_buf());
         if let Err(e) = refused {
@@ -503,20 +506,23 @@ async fn run_body(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path, out
         } else {
             true
         };
-        // With a volume, each restarted member's time to serve again (load + sync).
-        let watch = matches!(volume, Volume::Written(_)).then(|| crate::start_to_serving::Watch::start(platform.clone(), t.operation));
-        let outcome = if ready { run_suite(suite.as_ref(), &mut ctx).await } else { Ok(()) };
-        match &volume {
+        // With a volume, every suite is sampled until after its intact read: each restarted
+        // member's time to serve again (load + sync) comes from the same samples.
+        let written = matches!(volume, Volume::Written(_));
+        let sample = (ready && sampled(suite.as_ref())) || written;
+        let (outcome, samples) = run_sampled(suite.as_ref(), &mut ctx, ready, sample, async |ctx| match &volume {
             Volume::Written(loaded) => {
                 let members = platform.members();
                 let through = members.get(ordinal % members.len().max(1)).cloned().unwrap_or_default();
-                volume_intact(&mut ctx, loaded, &through).await;
-                let looks = watch.map(|w| w.stop()).unwrap_or_default();
-                let events: Vec<_> = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
-                record_start_to_serving(&mut ctx, &crate::start_to_serving::start_to_serving(&events, &looks));
+                volume_intact(ctx, loaded, &through).await;
             }
             Volume::Failed => ctx.skip(VOLUME_INTACT, format!("the data volume was not written (see the report's '{DATA}' part): there is nothing to compare")),
             Volume::Unwritten => {}
+        })
+        .await;
+        if written {
+            let events: Vec<_> = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
+            record_start_to_serving(&mut ctx, &crate::start_to_serving::start_to_serving(&events, &samples));
         }
         let mut report = ctx.finish(outcome, started);
         report.timeline = platform.lifecycle().into_iter().filter(|e| e.at >= since).collect();
@@ -669,16 +675,8 @@ pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::
         true => Some(Traffic::start(ctx).await?),
         false => None,
     };
-    // Serving quorum, not readiness: sampled for every suite that makes a fault, beside the workload.
-    let sampler = (suite.about().workload || suite.about().disruptive)
-        .then(|| crate::serving::Sampler::start(ctx.platform.clone(), crate::serving::LOOK_TIMEOUT.min(ctx.config.timeouts.operation)));
-    ctx.set_serving(sampler.as_ref().map(|s| s.reader()));
     let outcome = std::panic::AssertUnwindSafe(suite.run(ctx)).catch_unwind().await;
     ctx.revert_owed().await;
-    if let Some(sampler) = sampler {
-        ctx.set_serving(None);
-        record_serving(ctx, sampler.stop());
-    }
     let judged = match (traffic, ctx.take_workload_skip()) {
         (Some(traffic), Some(why)) => traffic.abandon(ctx, &why).await,
         (Some(traffic), None) => {
@@ -698,19 +696,63 @@ pub(crate) async fn run_suite(suite: &dyn Suite, ctx: &mut SuiteCtx) -> anyhow::
     }
 }
 
+/// Whether the runner samples the servers for `suite` ([`crate::serving`]): it makes a fault or
+/// runs the workload. (With a data volume every suite is sampled, for its start-to-serving times.)
+pub(crate) fn sampled(suite: &dyn Suite) -> bool {
+    suite.about().workload || suite.disruptive()
+}
+
+/// Runs `suite` (when `ready`; else only `after`), then `after` (the runner's own checks of the
+/// suite), under one serving sampler when `sample`: the suite judges quorum from it while it
+/// runs ([`SuiteCtx::serving_since`]); after `after` it is stopped, its samples saved and the
+/// Ready-but-not-serving time recorded ([`record_serving`]), and they are returned for the
+/// runner's other judgements (empty without a sampler). Dropped before that (Ctrl-C), the sampler
+/// saves its samples into the suite's folder itself.
+pub(crate) async fn run_sampled(
+    suite: &dyn Suite,
+    ctx: &mut SuiteCtx,
+    ready: bool,
+    sample: bool,
+    after: impl AsyncFnOnce(&mut SuiteCtx),
+) -> (anyhow::Result<()>, Vec<crate::serving::Sample>) {
+    let sampler = sample.then(|| start_sampler(ctx));
+    ctx.set_serving(sampler.as_ref().map(|s| s.reader()));
+    let outcome = if ready { run_suite(suite, ctx).await } else { Ok(()) };
+    ctx.set_serving(None);
+    after(ctx).await;
+    let samples = sampler.map(|s| s.stop()).unwrap_or_default();
+    if sample {
+        record_serving(ctx, &samples);
+    }
+    (outcome, samples)
+}
+
+/// Starts a suite's sampler, saving its samples on drop into the suite's folder.
+fn start_sampler(ctx: &mut SuiteCtx) -> crate::serving::Sampler {
+    use crate::serving;
+    let sampler = serving::Sampler::start(ctx.platform.clone(), serving::LOOK_TIMEOUT.min(ctx.config.timeouts.operation));
+    match ctx.artifact_path(serving::SAMPLES_FILE) {
+        Ok(path) => sampler.save_on_drop(path),
+        Err(e) => {
+            tracing::warn!("no folder for the serving samples of suite {}: {e:#}", ctx.name());
+            sampler
+        }
+    }
+}
+
 /// Saves a suite's serving samples beside its workload history and reports the longest time a
 /// member was Ready while not serving (`ready_not_serving_max_ms`), naming it on the timeline.
-fn record_serving(ctx: &mut SuiteCtx, samples: Vec<crate::serving::Sample>) {
+fn record_serving(ctx: &mut SuiteCtx, samples: &[crate::serving::Sample]) {
     use crate::serving;
-    match ctx.artifact_path(serving::SAMPLES_FILE).and_then(|path| crate::report::save_json_lines(&path, &samples)) {
-        Ok(()) => {}
-        Err(e) => tracing::warn!("could not save the serving samples: {e:#}"),
+    let path = ctx.run_dir.join(ctx.name()).join(serving::SAMPLES_FILE);
+    if let Err(e) = crate::report::save_json_lines(&path, samples) {
+        tracing::warn!("could not save the serving samples: {e:#}");
     }
     if samples.len() < 2 {
         return;
     }
-    ctx.metric("serving.largest_sample_gap_ms", serving::largest_gap(&samples) as f64);
-    match serving::ready_not_serving_max(&samples) {
+    ctx.metric("serving.largest_sample_gap_ms", serving::largest_gap(samples) as f64);
+    match serving::ready_not_serving_max(samples) {
         Some((member, ms, from)) => {
             ctx.metric("ready_not_serving_max_ms", ms as f64);
             ctx.mark_at(from, format!("{member} Ready but not serving for {ms} ms (the longest of any member)"));
@@ -921,6 +963,55 @@ mod tests {
         let changes: Vec<Call> =
             fake.calls().into_iter().filter(|c| matches!(c, Call::DeleteStatefulSet | Call::ApplyStatefulSet | Call::PatchStatefulSet | Call::Rollback)).collect();
         assert_eq!(changes, []);
+    }
+
+    /// Ctrl-C drops the run's future mid-suite: the runner's serving sampler, dropped with it,
+    /// still saves the suite's samples.
+    #[tokio::test]
+    async fn an_interrupted_suite_still_saves_its_serving_samples() {
+        use crate::suites::fake::FakePlatform;
+        use crate::suites::{About, Suite, SuiteCtx};
+
+        struct Hangs;
+        static ABOUT: About = About { name: "hangs", sections: &[], summary: "a fault suite that never ends", needs: &[], disruptive: true, workload: false };
+        #[async_trait::async_trait]
+        impl Suite for Hangs {
+            fn about(&self) -> &'static About {
+                &ABOUT
+            }
+            async fn run(&self, _ctx: &mut SuiteCtx) -> anyhow::Result<()> {
+                std::future::pending().await
+            }
+        }
+
+        let mut o = opts(PlatformKind::Kube, Path::new("fixtures/zookeeper.yaml"));
+        o.suites = vec!["integrity".into()];
+        let mut p = prepare(o).unwrap();
+        p.suites = vec![Box::new(Hangs)];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hangs").join(crate::serving::SAMPLES_FILE);
+        let (mut out, mut version) = (Vec::new(), None);
+        let body = run_body(&p, Arc::new(FakePlatform::new()), dir.path(), &mut out, &mut version);
+        // Interrupted 600 ms after the sampler made the suite's folder (or after 20 s: then
+        // nothing is saved and the test fails below).
+        let before_drop = tokio::select! {
+            _ = body => unreachable!("the suite never ends"),
+            saved = async {
+                for _ in 0..200 {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    if path.parent().is_some_and(|d| d.exists()) {
+                        break;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+                path.exists()
+            } => saved,
+        };
+        assert!(!before_drop, "the samples are saved when the sampler is dropped, not before");
+        assert!(out.is_empty(), "the interrupted suite has no report: {out:?}");
+        let saved = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(saved.lines().count() >= 2, "a few samples in 600 ms: {saved}");
+        assert!(saved.lines().all(|l| l.contains("\"members\":[{\"member\":\"zk-0\"")), "{saved}");
     }
 
     /// `--data`: the runner writes the volume before the first fault suite (not before the

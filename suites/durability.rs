@@ -85,7 +85,7 @@ impl Suite for Durability {
             verdicts::zxids_never_back(&zxid_before, &view)
         })
         .await;
-        ctx.check(&format!("/hello through {last} with its original cZxid"), faults::hello_intact(p.as_ref(), &last, hello.czxid, t.operation)).await;
+        ctx.check(&format!("/hello through {last} with its original cZxid"), faults::hello_intact_within(p.as_ref(), &last, hello.czxid, t.operation, t.ensemble_whole)).await;
         for m in &members {
             ctx.check(&format!("{m} mounts the same volume as before"), async { same_volumes(m, &volumes_before[m], &p.volumes(m).await?) }).await;
         }

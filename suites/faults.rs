@@ -112,6 +112,49 @@ pub async fn hello_intact(p: &dyn Platform, member: &str, czxid: i64, op_timeout
     super::verdicts::hello_intact(member, client::read_synced(&zk, HELLO).await?, czxid)
 }
 
+/// /hello through `member` after the ensemble was seen whole. A member that served a moment ago
+/// can stop again (a follower that missed the leader's sync limit on a loaded host goes back to
+/// syncing, and refuses sessions meanwhile); what survived is judged on what it serves, so a member
+/// that gives no session is asked again until `within` has passed, each refusal kept with what its
+/// `srvr` said then, and a read after a refusal says how long it waited. One that never gives a
+/// session fails naming every refusal; a wrong or missing /hello fails at once.
+pub async fn hello_intact_within(p: &dyn Platform, member: &str, czxid: i64, op_timeout: Duration, within: Duration) -> anyhow::Result<String> {
+    let start = Instant::now();
+    let mut refusals: Vec<String> = Vec::new();
+    loop {
+        let addr = p.client_addr(member).await?;
+        let read = match client::connect(addr, op_timeout).await {
+            Ok(zk) => client::read_synced(&zk, HELLO).await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(found) => {
+                let evidence = super::verdicts::hello_intact(member, found, czxid)?;
+                return Ok(match refusals.last() {
+                    None => evidence,
+                    Some(last) => format!(
+                        "{evidence}, read {} ms after the first try: {member} gave no session {} time(s) before (the last: {last})",
+                        start.elapsed().as_millis(),
+                        refusals.len()
+                    ),
+                });
+            }
+            Err(e) => {
+                let said = match client::fourlw::server_state(addr, op_timeout).await {
+                    Ok(Some(s)) => format!("srvr then: {:?} at zxid {:#x}", s.mode, s.zxid).to_lowercase(),
+                    Ok(None) => "srvr then: not serving".to_string(),
+                    Err(e) => format!("srvr then: no answer ({e:#})"),
+                };
+                refusals.push(format!("{e:#}; {said}"));
+            }
+        }
+        if start.elapsed() >= within {
+            anyhow::bail!("{member} gave no session to read /hello within {} s of the ensemble being whole; each try: {}", within.as_secs(), refusals.join(" | "));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// /hello through `member` just after it was seen Ready: first the ensemble must be whole by what
 /// the servers say (Ready is the readiness probe's word; a probe that asks `ruok` passes while the
 /// server still elects or syncs, and a member restarted with a new address can wait for its peers'

@@ -15,6 +15,7 @@ pub mod liveness;
 pub mod maintenance;
 pub mod manifest;
 pub mod node_failure;
+pub mod overhead;
 pub mod partition;
 pub mod process;
 pub mod process_failure;
@@ -158,6 +159,20 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// A step that cannot apply on this platform or cluster (not a fault of the deployment): the step
+/// is recorded `skipped` with this reason, never passed, and the suite stops there as after a
+/// failed step; the runner reverts what its faults left.
+#[derive(Debug)]
+pub struct CannotApply(pub String);
+
+impl std::fmt::Display for CannotApply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CannotApply {}
+
 /// Whether a suite's error is [`Stopped`]: it ended at a check recorded as failed already.
 pub fn is_stopped(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Stopped>().is_some()
@@ -185,6 +200,8 @@ pub struct SuiteCtx {
     workload_unjudged: Option<String>,
     /// The runner's serving sampler, while it runs ([`crate::serving`]).
     serving: Option<crate::serving::SamplesReader>,
+    /// The metrics that are the recovery the suite measures ([`SuiteCtx::measures`]).
+    measured: Vec<String>,
 }
 
 /// A fault as an operation of the suite's history, beside the client's (`faults.jsonl`).
@@ -206,6 +223,7 @@ impl SuiteCtx {
             faults: Vec::new(),
             workload_unjudged: None,
             serving: None,
+            measured: Vec::new(),
             platform,
             config,
             run_dir,
@@ -384,10 +402,14 @@ impl SuiteCtx {
         let duration_ms = took.as_millis() as u64;
         let (verdict, message) = match &result {
             Ok(evidence) => (Verdict::Pass, evidence.clone()),
-            Err(e) => (Verdict::Fail, format!("{e:#}")),
+            Err(e) => match e.chain().find_map(|c| c.downcast_ref::<CannotApply>()) {
+                Some(why) => (Verdict::Skipped, why.0.clone()),
+                None => (Verdict::Fail, format!("{e:#}")),
+            },
         };
         match verdict {
             Verdict::Pass => tracing::info!(suite = %self.name, "ok   {name}: {message}"),
+            Verdict::Skipped => tracing::info!(suite = %self.name, "skip {name}: {message}"),
             _ => tracing::warn!(suite = %self.name, "FAIL {name}: {message}"),
         }
         self.checks.push(CheckReport { name: name.to_string(), verdict, message, duration_ms });
@@ -405,6 +427,14 @@ impl SuiteCtx {
     pub fn metric(&mut self, name: &str, value: f64) {
         tracing::info!(suite = %self.name, "{name} = {value}");
         self.metrics.insert(name.to_string(), value);
+    }
+
+    /// Names a metric the suite will record as the deployment's recovery it measures (the time
+    /// from its fault to the ensemble whole again): the suite's report then gets the harness's
+    /// overhead, its wall time minus these ([`overhead`]). Named before the wait, so that a phase
+    /// that never finished leaves no overhead rather than a wrong one.
+    pub fn measures(&mut self, metric: impl Into<String>) {
+        self.measured.push(metric.into());
     }
 
     /// A folder for this suite's files, created on demand; files in it are listed in the report.
@@ -443,10 +473,15 @@ impl SuiteCtx {
                 tracing::warn!("could not save the suite's faults: {e:#}");
             }
         }
+        let duration_ms = started.elapsed().as_millis() as u64;
+        if let Some(o) = overhead::overhead(duration_ms as f64, &self.measured, &self.metrics) {
+            self.metric(overhead::OVERHEAD_MS, o.ms.round());
+            self.metric(overhead::OVERHEAD_PCT, (o.pct * 10.0).round() / 10.0);
+        }
         SuiteReport {
             verdict: SuiteReport::judge(&self.checks),
             name: self.name,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms,
             reason: None,
             checks: self.checks,
             metrics: self.metrics,
@@ -463,6 +498,19 @@ impl SuiteCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_step_that_cannot_apply_is_skipped_with_its_reason_and_stops_the_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = SuiteCtx::new("scale", Arc::new(fake::FakePlatform::new()), Config::default(), dir.path().to_path_buf());
+        let skipped = ctx.step("3 to 5: every new member serving", async { Err(anyhow::Error::new(CannotApply("zk-4 cannot be scheduled".into())).context("waiting")) }).await;
+        assert!(is_stopped(&skipped.unwrap_err()));
+        let failed = ctx.step("another", async { Err(anyhow::anyhow!("zk-3 never served")) }).await;
+        assert!(is_stopped(&failed.unwrap_err()));
+        let checks = ctx.checks();
+        assert_eq!((checks[0].verdict, checks[0].message.as_str()), (Verdict::Skipped, "zk-4 cannot be scheduled"), "the reason alone, never a pass");
+        assert_eq!(checks[1].verdict, Verdict::Fail, "any other error fails");
+    }
 
     #[test]
     fn unknown_suites_are_bad_input_listing_the_known_ones() {

@@ -220,6 +220,9 @@ impl Suite for Scale {
             if to == from {
                 continue;
             }
+            // The recovery the suite measures: each scale, from the request to the ensemble whole
+            // at the new size (the `scale_ms` below); the rest of its wall time is the harness's.
+            ctx.measures(format!("{}.{from}_to_{to}.scale_ms", if to > from { "up" } else { "down" }));
             let (fault, scaled) = if is_return {
                 let fault = Fault::inject(ctx, &format!("scale the StatefulSet back to {start} replicas"));
                 (fault, ctx.revert(&Revert::Scale { to: start }).await.map(|()| super::ledger::Injected::Accepted))
@@ -293,6 +296,23 @@ pub fn last_words(log: &str) -> Option<String> {
 /// wrong now, not "not yet".
 pub const CRASH_LOOP_RESTARTS: u32 = 3;
 
+/// A new member the scheduler has refused this long cannot be placed on this cluster (the
+/// scheduler tries again as nodes change; nothing changes them during the suite).
+pub const UNSCHEDULABLE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The scale-up cannot apply when a new member has been Pending as Unschedulable since `since`
+/// (for [`UNSCHEDULABLE_FOR`] or more): the cluster has no node the pod template's scheduling
+/// rules allow (required anti-affinity with fewer nodes than members, taints, resources). That
+/// is the cluster's size, not the deployment's failure: the step is skipped, quoting the scheduler.
+pub fn unschedulable(member: &str, reason: &str, pending_for: std::time::Duration, to: usize) -> Option<super::CannotApply> {
+    (reason.starts_with("Unschedulable") && pending_for >= UNSCHEDULABLE_FOR).then(|| {
+        super::CannotApply(format!(
+            "{member} cannot be scheduled on this cluster (Pending {} s, {reason}): {to} members need {to} nodes that the pod template's scheduling rules allow; scale to fewer replicas (`scale:` in the config) or on a larger cluster",
+            pending_for.as_secs()
+        ))
+    })
+}
+
 /// A scale-up from `from` to `to`: every new member serving (start-to-serving timed), then one
 /// ensemble by the servers' word, then the membership the ensemble reports. Returns the ensemble's
 /// leader and epoch after it; `None` when the new members serve but not as one ensemble.
@@ -304,6 +324,8 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
     // When each new member was first seen running (its start) and first serving.
     let started: Mutex<BTreeMap<String, DateTime<Utc>>> = Mutex::new(BTreeMap::new());
     let serving: Mutex<BTreeMap<String, DateTime<Utc>>> = Mutex::new(BTreeMap::new());
+    // When each new member was first seen Pending as Unschedulable.
+    let pending: Mutex<BTreeMap<String, std::time::Instant>> = Mutex::new(BTreeMap::new());
     let deadline = t.member_ready * (to - from) as u32 + t.ensemble_whole;
     let waited = ctx
         .step(&format!("{label}: every new member serving ({})", new.join(", ")), async {
@@ -319,6 +341,18 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
                     if matches!(m.server, Ok(Some(_))) {
                         serving.lock().expect("never poisoned").entry(m.status.name.clone()).or_insert(now);
                     }
+                    let mut pending = pending.lock().expect("never poisoned");
+                    match m.status.reason.as_deref().filter(|r| m.status.phase == "Pending" && r.starts_with("Unschedulable")) {
+                        Some(reason) => {
+                            let since = *pending.entry(m.status.name.clone()).or_insert_with(std::time::Instant::now);
+                            if let Some(cannot) = unschedulable(&m.status.name, reason, since.elapsed(), to) {
+                                return Err(anyhow::Error::new(cannot));
+                            }
+                        }
+                        None => {
+                            pending.remove(&m.status.name);
+                        }
+                    }
                 }
                 let done = serving.lock().expect("never poisoned").len() == new.len();
                 let looping = view.members.iter().find(|m| {
@@ -332,6 +366,7 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
             .await;
             match seen {
                 Ok(d) => Ok(d),
+                Err(e) if e.chain().any(|c| c.is::<super::CannotApply>()) => Err(e),
                 Err(e) => {
                     let serving = serving.lock().expect("never poisoned").clone();
                     let mut why = Vec::new();
@@ -543,6 +578,18 @@ mod tests {
         // A new leader elected in a later epoch is the same lineage.
         let re = view(vec![m("zk-0", Some(Follower), 0x3_0000_0000), m("zk-1", Some(Follower), 0x3_0000_0000), m("zk-4", Some(Leader), 0x3_0000_0000)]);
         assert!(one_ensemble(&re, &before(), &["zk-4".into()]).is_ok());
+    }
+
+    #[test]
+    fn a_member_the_scheduler_refuses_for_long_enough_cannot_apply() {
+        let why = "Unschedulable: 0/5 nodes are available: 1 node(s) had untolerated taint, 4 node(s) didn't match pod anti-affinity rules";
+        let cannot = unschedulable("zk-4", why, UNSCHEDULABLE_FOR, 5).expect("refused for the whole grace time");
+        assert!(
+            cannot.0.starts_with("zk-4 cannot be scheduled on this cluster (Pending 30 s, Unschedulable: 0/5 nodes") && cannot.0.contains("5 members need 5 nodes"),
+            "{cannot}"
+        );
+        assert!(unschedulable("zk-4", why, UNSCHEDULABLE_FOR / 2, 5).is_none(), "the scheduler may still place it");
+        assert!(unschedulable("zk-4", "CrashLoopBackOff", UNSCHEDULABLE_FOR * 2, 5).is_none(), "a member that runs and crashes is the deployment's failure");
     }
 
     #[test]

@@ -79,6 +79,10 @@ impl Suite for Upgrade {
         }
         let Some(first) = p.revisions().await?.last().cloned() else { bail!("the StatefulSet has no revision") };
 
+        // The recovery the suite measures: each roll, from the image change to the ensemble whole
+        // on the image (what a user waits for); the rest of its wall time is the harness's.
+        ctx.measures("upgrade.fault_to_whole_ms");
+        ctx.measures("downgrade.fault_to_whole_ms");
         let (up, set) = ctx.inject_as(&Action::SetImage { image: to.clone(), back_to: from.clone() }, &format!("upgrade: {from} to {to}")).await;
         if let Err(e) = set {
             return Err(ctx.fail("upgrade: the StatefulSet takes the new image", e));

@@ -7,8 +7,11 @@
 //! # Caveats
 //! A sample is one round of concurrent looks that start together and end within the per-look
 //! deadline; it is timed by when it started. Looks overlap (a slow member does not delay the next
-//! round), so samples can complete out of order: [`Sampler::samples`] sorts them.
+//! round), so samples can complete out of order: [`Sampler::samples`] sorts them. A sampler
+//! dropped before it is stopped (the run interrupted) saves what it has, where
+//! [`Sampler::save_on_drop`] says, with blocking writes inside `Drop`.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -169,7 +172,14 @@ pub fn serves(sample: &Sample, member: &str) -> bool {
     judge(sample).serving.iter().any(|m| m == member)
 }
 
-/// The longest stretch a member was Ready while not serving: (member, ms, from when). A stretch
+/// Whether `member` answers clients in this sample: it serves the ensemble ([`serves`]), or it runs
+/// standalone, answering from its own tree (a server left alone by a static config that was scaled
+/// up: the scale suite judges that it is not the ensemble's, but it is not refusing clients).
+fn answers_clients(sample: &Sample, member: &str) -> bool {
+    sample.members.iter().any(|r| r.member == member && matches!(r.said, Said::Serving { mode: Mode::Standalone, .. })) || serves(sample, member)
+}
+
+/// The longest stretch a member was Ready while not serving clients: (member, ms, from when). A stretch
 /// runs from the first sample that saw it until the first that did not (or the last sample).
 /// `None` when no sample saw any member Ready and not serving.
 pub fn ready_not_serving_max(samples: &[Sample]) -> Option<(String, i64, DateTime<Utc>)> {
@@ -185,7 +195,7 @@ pub fn ready_not_serving_max(samples: &[Sample]) -> Option<(String, i64, DateTim
         };
         for s in samples {
             let ready = s.members.iter().any(|r| r.member == name && r.ready);
-            match (ready && !serves(s, &name), since) {
+            match (ready && !answers_clients(s, &name), since) {
                 (true, None) => since = Some(s.at),
                 (false, Some(from)) => {
                     close(from, s.at, &mut best);
@@ -230,6 +240,8 @@ pub fn largest_gap(samples: &[Sample]) -> i64 {
 pub struct Sampler {
     samples: Arc<Mutex<Vec<Sample>>>,
     task: tokio::task::JoinHandle<()>,
+    /// Where the samples are written should the sampler be dropped before it is stopped.
+    save_on_drop: Option<PathBuf>,
 }
 
 impl Sampler {
@@ -259,7 +271,14 @@ impl Sampler {
                 }
             }
         });
-        Sampler { samples, task }
+        Sampler { samples, task, save_on_drop: None }
+    }
+
+    /// Makes a drop before [`Sampler::stop`] (Ctrl-C drops the run's future) write the samples so
+    /// far into `path` as JSON lines; [`Sampler::stop`] leaves saving to its caller.
+    pub fn save_on_drop(mut self, path: PathBuf) -> Sampler {
+        self.save_on_drop = Some(path);
+        self
     }
 
     /// The samples so far, in time order.
@@ -275,8 +294,9 @@ impl Sampler {
     }
 
     /// Stops sampling (rounds still out are dropped) and returns every sample, in time order.
-    pub fn stop(self) -> Vec<Sample> {
+    pub fn stop(mut self) -> Vec<Sample> {
         self.task.abort();
+        self.save_on_drop = None;
         self.samples()
     }
 }
@@ -284,6 +304,13 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(path) = self.save_on_drop.take() {
+            let samples = self.samples();
+            match crate::report::save_json_lines(&path, &samples) {
+                Ok(()) => tracing::info!("{} serving samples saved in {} (stopped before the suite ended)", samples.len(), path.display()),
+                Err(e) => tracing::warn!("could not save the serving samples in {}: {e:#}", path.display()),
+            }
+        }
     }
 }
 
@@ -392,6 +419,8 @@ mod tests {
         assert_eq!(ready_not_serving_max(&[]), None);
         // A follower of an older epoch is Ready and answers, but does not serve the leader's.
         assert_eq!(ready_not_serving_max(&[sample(0, &["F0", "L1", "F"]), sample(300, &["F", "L2", "F"])]), Some(("zk-0".into(), 300, at(0))));
+        // A standalone server beside members that are not up answers clients from its own tree.
+        assert_eq!(ready_not_serving_max(&[sample(0, &["S", "d", "d"]), sample(300, &["S", "n", "n"])]), None);
     }
 
     #[test]

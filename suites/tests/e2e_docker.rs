@@ -415,6 +415,21 @@ fn scale_fails_when_a_static_single_server_is_scaled_to_three() {
     assert_clean(&run);
 }
 
+/// The field failure's other half: the walkthrough's static three voters scaled to one replica
+/// (`kubectl scale --replicas=1`): one of three is no majority, zk-0 stops serving; the suite fails
+/// naming the lost quorum and the ledger scales back to three.
+#[test]
+fn scale_fails_when_three_voters_are_scaled_to_one() {
+    let _one = exclusive();
+    let run = zk_chaos(&["run", "--suite", "scale", "--config", &fixture("scale/below-majority.yaml")]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("scale").join("\n");
+    assert!(failures.contains("3 to 1: the remaining members serve as one ensemble: no quorum after scaling from 3 to 1: no remaining member serves"), "{failures}");
+    let checks = run.checks("scale").join("\n");
+    assert!(checks.contains("pass every fault the suite left was reverted: ") && checks.contains("back to 3 replicas"), "{checks}");
+    assert_clean(&run);
+}
+
 /// The negative control: an image whose server refuses its config (zk-chaos/zookeeper-broken:3.9.5,
 /// initLimit=ten). The roll stops at zk-2 (zk-0 and zk-1 stay on the first revision), quorum is
 /// kept, the suite fails quoting the pod's state and the server's own message, and the forced

@@ -283,10 +283,10 @@ impl KubePlatform {
     fn start_poller(&self) {
         let pods = self.pods();
         let events: Api<Event> = Api::namespaced(self.client.clone(), &self.identity.namespace);
-        let members = self.manifest.member_names();
+        let name = self.manifest.name().to_string();
         let selector = self.selector();
-        let pod_task = tokio::spawn(watch_pods(pods, selector, members.clone(), self.life.clone(), self.watched.clone()));
-        let event_task = tokio::spawn(watch_events(events, members, self.life.clone()));
+        let pod_task = tokio::spawn(watch_pods(pods, selector, name.clone(), self.life.clone(), self.watched.clone()));
+        let event_task = tokio::spawn(watch_events(events, name, self.life.clone()));
         // Each watcher is aborted itself: aborting a task that awaits them would leave them running.
         for old in std::mem::replace(&mut *self.poller.lock().expect("poller lock"), vec![pod_task, event_task]) {
             old.abort();

@@ -493,6 +493,8 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
     let began = chrono::Utc::now();
     let listed = json!({"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":"10"},"items":[pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")]});
     let restarted = json!({"type":"MODIFIED","object":pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z")});
+    // A member beyond the manifest's three replicas (the scale suite's zk-3): watched like the rest.
+    let added = json!({"type":"ADDED","object":pod_json("zk-3", "u3", true, 0, "2026-11-28T16:00:40Z")});
     let killing = json!({"type":"ADDED","object":{"apiVersion":"v1","kind":"Event",
         "metadata":{"name":"zk-0.187a","namespace":"ns","uid":"e1","resourceVersion":"12"},
         "involvedObject":{"kind":"Pod","name":"zk-0","namespace":"ns"},
@@ -513,7 +515,7 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
                 }
                 ("/api/v1/namespaces/ns/pods", true) => {
                     assert!(uri.contains("resourceVersion=10") && uri.contains("labelSelector=app%3Dzk"), "the watch starts where the list ended: {uri}");
-                    send.send_response(reply(format!("{restarted}\n")));
+                    send.send_response(reply(format!("{restarted}\n{added}\n")));
                 }
                 ("/api/v1/namespaces/ns/events", false) => {
                     send.send_response(reply(json!({"apiVersion":"v1","kind":"EventList","metadata":{"resourceVersion":"11"},"items":[]}).to_string()))
@@ -549,6 +551,9 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
     assert_eq!((zk0.exists, zk0.ready, zk0.restart_count), (true, false, 1), "the watched MODIFIED pod, not the listed one: {zk0:?}");
     let zk1 = p.watched_status("zk-1").await.unwrap();
     assert!(!zk1.exists, "the watch never saw zk-1, so there is none: {zk1:?}");
+    let zk3 = p.watched_status("zk-3").await.unwrap();
+    assert!(zk3.exists && zk3.ready, "a member added by scaling is watched too: {zk3:?}");
+    assert!(p.lifecycle().iter().any(|e| e.member == "zk-3" && e.kind == Ready), "{:?}", p.lifecycle());
     // Dated when they arrived: the kubelet's second-precision times (16:00:29, finishedAt 16:00:30)
     // are not used, so an event cannot land before the fault that caused it.
     for e in p.lifecycle() {

@@ -19,7 +19,10 @@ pub(super) const WATCH_SECONDS: u32 = 240;
 
 /// The pods' lifecycle: a list, then a watch from its resourceVersion; again from a new list when
 /// the watch fails (a resourceVersion too old, a dropped connection). Runs until aborted.
-pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<String>, life: Arc<LifecycleLog>, watched: Arc<Watched>) {
+/// A member is any pod of the StatefulSet `statefulset` named by an ordinal, not only those of the
+/// replicas it started with: the scale suite adds members and removes them.
+pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, statefulset: String, life: Arc<LifecycleLog>, watched: Arc<Watched>) {
+    let member = |name: &String| crate::platform::ordinal_of(&statefulset, name).is_some();
     let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
     let see = |seen: &mut BTreeMap<String, Snap>, member: &str, now: Option<Snap>| {
         for (kind, detail) in lifecycle::diff(seen.get(member), now.as_ref()) {
@@ -39,10 +42,12 @@ pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<St
                 continue;
             }
         };
-        let mine: BTreeMap<String, Pod> = list.items.into_iter().filter_map(|p| Some((p.metadata.name.clone().filter(|n| members.contains(n))?, p))).collect();
+        let mine: BTreeMap<String, Pod> = list.items.into_iter().filter_map(|p| Some((p.metadata.name.clone().filter(member)?, p))).collect();
         let listed: BTreeMap<String, Snap> = mine.iter().map(|(n, p)| (n.clone(), Snap::of(p))).collect();
         watched.listed(mine);
-        for m in &members {
+        // Every member seen before or listed now: one gone since is deleted in the lifecycle.
+        let names: std::collections::BTreeSet<String> = seen.keys().chain(listed.keys()).cloned().collect();
+        for m in &names {
             see(&mut seen, m, listed.get(m).cloned());
         }
         let mut version = list.metadata.resource_version.unwrap_or_default();
@@ -76,7 +81,7 @@ pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, members: Vec<St
                 if let Some(v) = &pod.metadata.resource_version {
                     version = v.clone();
                 }
-                let Some(name) = pod.metadata.name.clone().filter(|n| members.contains(n)) else { continue };
+                let Some(name) = pod.metadata.name.clone().filter(member) else { continue };
                 // A Deleted event of an older pod of the same name (already replaced) changes nothing.
                 let current = seen.get(&name).map(|s| s.uid.clone());
                 if gone && current.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
@@ -128,12 +133,12 @@ impl Watched {
 
 /// The kubelet's liveness Events (a count per Event: each repetition is one more failure). Those
 /// listed at the start are dated by the kubelet; those watched, when they arrived.
-pub(super) async fn watch_events(events: Api<Event>, members: Vec<String>, life: Arc<LifecycleLog>) {
+pub(super) async fn watch_events(events: Api<Event>, statefulset: String, life: Arc<LifecycleLog>) {
     let mut counts: BTreeMap<String, i32> = BTreeMap::new();
     let see = |counts: &mut BTreeMap<String, i32>, ev: &Event, arrived: Option<chrono::DateTime<chrono::Utc>>| {
         let Some(kind) = lifecycle::event_kind(ev) else { return };
         let member = ev.involved_object.name.clone().unwrap_or_default();
-        if !members.contains(&member) {
+        if crate::platform::ordinal_of(&statefulset, &member).is_none() {
             return;
         }
         let key = ev.metadata.uid.clone().or(ev.metadata.name.clone()).unwrap_or_default();
