@@ -4,6 +4,8 @@
 # no arrow runs back up:
 #  - no crate depends (normally, for its tests or its build) on a crate above it (cargo metadata);
 #  - no source file of a lower crate names a higher one (`zk_chaos_suites`, `zk_chaos::`);
+#  - the runner and the CLI (harness/run.rs, cli.rs, main.rs) name no platform's modules
+#    (`platform::kube::`, `platform::docker::`), only the platform layer's API;
 #  - no `#[path = ...]` attribute in harness/ or suites/: a module is where its name says.
 # Cargo itself refuses a cycle of normal dependencies; a dev-dependency cycle or a `#[path` that
 # pulls a folder into another crate it would not see.
@@ -43,10 +45,18 @@ if grep -rnE '\bzk_chaos::' suites --include='*.rs' --exclude-dir=tests >&2; the
   failed=1
 fi
 
+# The runner, the CLI and the command line open platforms and clean up through the platform
+# layer's own API (`platform::open`, `platform::KubeContext`, ...: harness/core/platform/commands.rs),
+# never a platform's modules; the Job (harness/job/) is Kubernetes by nature and may.
+if grep -nE '\bplatform::(kube|docker)\b|\bplatform::\{[^}]*\b(kube|docker)\b' harness/run.rs harness/cli.rs harness/main.rs >&2; then
+  say "the runner or the CLI names a platform's modules, in the lines above: use (or add) what harness/core/platform/commands.rs offers as platform::X"
+  failed=1
+fi
+
 if grep -rn '#\[path' harness suites >&2; then
   say "#[path] attributes, in the lines above: declare the module where its file is (mod x; for x.rs or x/mod.rs)"
   failed=1
 fi
 
-[ "$failed" = 0 ] && say "zk-chaos-core < zk-chaos-suites < zk-chaos, no #[path]"
+[ "$failed" = 0 ] && say "zk-chaos-core < zk-chaos-suites < zk-chaos, the runner names no platform's modules, no #[path]"
 exit "$failed"

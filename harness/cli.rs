@@ -6,8 +6,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::error::{exit, Error, Result};
-use crate::platform::docker::{engine, image};
-use crate::platform::PlatformKind;
+use crate::platform::{DockerEngine, PlatformKind};
 use crate::report::{RunReport, Verdict};
 use crate::run::Prepared;
 use crate::suites::{walkthrough, Suite};
@@ -104,8 +103,7 @@ pub struct InFlight {
 /// What a second interrupt prints before the process quits: what may be left, by run id and label,
 /// on which platform, and the exact `zk-chaos clean` command that removes it.
 pub fn abandon_message(f: &InFlight) -> String {
-    use crate::platform::kube::cluster::CORDONED_BY;
-    use crate::platform::RUN_LABEL;
+    use crate::platform::{CORDONED_BY, RUN_LABEL};
     let head = "zk-chaos: interrupted again: quitting now, before the cleanup finished.";
     let (Some(platform), Some(run)) = (f.platform, f.run_id.as_deref()) else {
         return format!("{head} No run had started: nothing was created.");
@@ -131,11 +129,11 @@ pub fn abandon_message(f: &InFlight) -> String {
             )
         }
         PlatformKind::Kind => {
-            let (cluster, first) = f.kind_cluster.clone().unwrap_or_else(|| (crate::platform::kube::kind::cluster_name(run), run.to_string()));
+            let (cluster, first) = f.kind_cluster.clone().unwrap_or_else(|| (crate::platform::kind_cluster_name(run), run.to_string()));
             format!(
                 "{head}\nRun {run} on kind may have left the kind cluster {cluster}, which holds everything the run created \
                  (and nodes' shared volumes in {}).\nRemove it with:\n  zk-chaos clean --run {first}",
-                crate::platform::kube::kind::shared_dir(&cluster).display()
+                crate::platform::kind_shared_dir(&cluster).display()
             )
         }
     }
@@ -251,7 +249,7 @@ pub fn exit_code(report: &RunReport) -> i32 {
 }
 
 /// On Docker and kind (which loads the image from the local engine), builds a missing fixture
-/// image (`zk-chaos/...`) once with the built-in build ([`image::build`]), which also builds the
+/// image (`zk-chaos/...`) once with the built-in build ([`crate::platform::build_image`]), which also builds the
 /// partition helper; so it does when only the helper is missing and a selected suite partitions.
 /// Any other missing image the platform reports, with what to do.
 pub async fn ensure_image(p: &Prepared) -> Result<()> {
@@ -261,10 +259,10 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
     let Some(image) = p.manifest.pod_template().image.filter(|i| i.starts_with("zk-chaos/")) else { return Ok(()) };
     let partitions = p.needs(crate::platform::Capability::Partitions);
     let helper = crate::platform::netfilter::image();
-    let docker = engine::connect().await?;
+    let docker = DockerEngine::connect().await?;
     let mut missing = Vec::new();
     for wanted in std::iter::once(&image).chain(partitions.then_some(&helper).filter(|h| h.starts_with("zk-chaos/"))) {
-        if docker.inspect_image(wanted).await.is_err() {
+        if !docker.has_image(wanted).await {
             missing.push(wanted.as_str());
         }
     }
@@ -273,7 +271,7 @@ pub async fn ensure_image(p: &Prepared) -> Result<()> {
     }
     let missing = missing.join(" and ");
     tracing::info!("missing: {missing}; building as `zk-chaos image build` does (once; later runs reuse it)");
-    match image::build(Some(&image), &engine::cli_env()).await? {
+    match crate::platform::build_image(Some(&image)).await? {
         0 => Ok(()),
         code => Err(Error::unavailable(format!(
             "building {missing} failed (exit {code}); see the build's output above, fix what it names and retry, \
@@ -293,9 +291,9 @@ pub async fn ensure_suite_images(p: &Prepared) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
     }
-    let docker = engine::connect().await?;
+    let docker = DockerEngine::connect().await?;
     for (image, suite) in wanted {
-        if docker.inspect_image(&image).await.is_err() {
+        if !docker.has_image(&image).await {
             return Err(Error::unavailable(format!(
                 "the suite {suite} runs the image {image}, which is not in the local Docker engine, and no registry can be reached to pull it: \
                  build it (bash ci/build-zookeeper-images.sh builds zk-chaos/zookeeper:3.9.5 and the references' images, bash ci/build-broken-image.sh \
@@ -308,7 +306,7 @@ pub async fn ensure_suite_images(p: &Prepared) -> Result<()> {
 
 /// `zk-chaos image build`: 0 built or up to date, 3 no Docker engine (or no bash), 1 the build failed.
 pub async fn build_image(name: Option<&str>) -> Result<i32> {
-    Ok(match image::build(name, &engine::cli_env()).await? {
+    Ok(match crate::platform::build_image(name).await? {
         0 => exit::PASSED,
         3 => exit::UNAVAILABLE,
         _ => exit::FAILED,
@@ -317,7 +315,7 @@ pub async fn build_image(name: Option<&str>) -> Result<i32> {
 
 /// `zk-chaos clean`: removes what killed runs left: containers, volumes and networks carrying
 /// the run label and `zk-chaos-*` kind clusters, and with `context` what runs left on that
-/// Kubernetes cluster (see [`crate::platform::kube::clean`]). Without `context` no cluster of the
+/// Kubernetes cluster (see [`crate::platform::clean_cluster`]). Without `context` no cluster of the
 /// user's kubeconfig is touched.
 ///
 /// Only runs that are over are removed (see [`crate::ownership`]): a run in progress on this
@@ -326,30 +324,29 @@ pub async fn build_image(name: Option<&str>) -> Result<i32> {
 /// everything, in progress or not.
 pub async fn clean(run: Option<&str>, force: bool, context: Option<&str>, kubeconfig: Option<&Path>) -> Result<i32> {
     use crate::ownership::{self, Ask, Judge};
-    use crate::platform::kube::clean::Cleaned;
-    use crate::platform::kube::kind::{self, KindCluster};
+    use crate::platform::{Cleaned, KindCluster, KubeContext};
     let runs_dir = ownership::runs_dir();
     let mut judge = Judge::new(Ask { run, force }, runs_dir.clone());
     let mut out = Cleaned::default();
     // The cluster first: its connection is checked before anything is removed anywhere.
     let client = match context {
-        Some(c) => Some(crate::platform::kube::connect::client(kubeconfig, Some(c)).await?.0),
+        Some(c) => Some(KubeContext::resolve(kubeconfig, Some(c))?.connect().await?),
         None => None,
     };
-    match engine::connect().await {
+    match DockerEngine::connect().await {
         Ok(docker) => {
-            let found = engine::find(&docker, run).await.map_err(Error::Other)?;
+            let found = docker.leftovers(run).await.map_err(Error::Other)?;
             for r in &found.runs {
                 if judge.removes(r, found.hosts.get(r).map(String::as_str), &mut out.left, &mut out.refused) {
-                    let one = engine::find(&docker, Some(r)).await.map_err(Error::Other)?;
+                    let one = docker.leftovers(Some(r)).await.map_err(Error::Other)?;
                     println!("removing {}", one.describe());
                     out.removed.push(r.clone());
-                    out.errors.extend(engine::remove_found(&docker, &one).await);
+                    out.errors.extend(docker.remove(&one).await);
                     ownership::forget(&runs_dir, r);
                 }
             }
             // A cluster is named after its session's first run, and locked under its own name.
-            for name in kind::leftovers(run).await.map_err(Error::Other)? {
+            for name in crate::platform::kind_leftovers(run).await.map_err(Error::Other)? {
                 // With --run, leftovers() found that run's cluster only: it is the one named.
                 let ask = Ask { run: run.map(|_| name.as_str()), force };
                 if !Judge::new(ask, runs_dir.clone()).removes(&name, None, &mut out.left, &mut out.refused) {
@@ -357,7 +354,7 @@ pub async fn clean(run: Option<&str>, force: bool, context: Option<&str>, kubeco
                 }
                 println!("deleting kind cluster {name}");
                 out.removed.push(name.clone());
-                let cluster = KindCluster { kubeconfig: std::env::temp_dir().join(format!("{name}.kubeconfig")), name: name.clone() };
+                let cluster = KindCluster::named(&name);
                 match cluster.delete().await {
                     Ok(()) => ownership::forget(&runs_dir, &name),
                     Err(e) => out.errors.push(format!("{e:#}")),
@@ -369,7 +366,7 @@ pub async fn clean(run: Option<&str>, force: bool, context: Option<&str>, kubeco
         Err(e) => return Err(e),
     }
     if let (Some(client), Some(context)) = (&client, context) {
-        let cleaned = crate::platform::kube::clean::clean(client, &mut judge, std::time::Duration::from_secs(120)).await;
+        let cleaned = crate::platform::clean_cluster(client, &mut judge, std::time::Duration::from_secs(120)).await;
         for line in &cleaned.removed {
             println!("{context}: {line}");
         }
@@ -426,7 +423,7 @@ mod tests {
         let msg = abandon_message(&kind);
         assert!(msg.contains("the kind cluster zk-chaos-101000-cd34"), "{msg}");
         assert!(msg.ends_with("\n  zk-chaos clean --run zk-chaos-20261201-101000-cd34"), "{msg}");
-        assert_eq!(crate::platform::kube::kind::cluster_name("zk-chaos-20261201-101000-cd34"), "zk-chaos-101000-cd34");
+        assert_eq!(crate::platform::kind_cluster_name("zk-chaos-20261201-101000-cd34"), "zk-chaos-101000-cd34");
 
         assert!(abandon_message(&InFlight::default()).contains("nothing was created"));
     }

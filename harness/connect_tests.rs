@@ -5,7 +5,7 @@ use crate::config::Config;
 
 #[tokio::test]
 async fn connect_refuses_disruptive_suites_on_a_context_it_did_not_create_before_contacting_it() {
-    use crate::platform::kube::connect::KubeOptions;
+    use crate::platform::KubeOptions;
     use crate::platform::PlatformKind;
     use crate::run::{self, RunOptions};
     let dir = tempfile::tempdir().unwrap();

@@ -397,7 +397,7 @@ fn main() -> ExitCode {
                     "{}",
                     match what {
                         Shown::Manifest => zk_chaos::manifest::REFERENCE,
-                        Shown::KindConfig => zk_chaos::platform::kube::kind::BUILTIN_CONFIG,
+                        Shown::KindConfig => zk_chaos::platform::KIND_BUILTIN_CONFIG,
                     }
                 );
                 Ok(exit::PASSED)
@@ -471,7 +471,7 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
         config,
         keep: args.keep,
         fail_fast: args.fail_fast,
-        kube: zk_chaos::platform::kube::connect::KubeOptions {
+        kube: zk_chaos::platform::KubeOptions {
             kubeconfig: args.kube.kubeconfig.clone(),
             context: args.kube.context.clone(),
             namespace: args.kube.namespace.clone(),
@@ -553,17 +553,18 @@ async fn run_command(args: CertifyArgs, suites: Vec<String>) -> Result<i32> {
 /// `--print`, else run on the cluster.
 async fn job_command(a: JobArgs) -> Result<i32> {
     use zk_chaos::job;
-    use zk_chaos::platform::kube::{connect, safety};
+    use zk_chaos::platform::KubeContext;
     let plan = job_plan(&a)?;
     if a.print {
         print!("{}", job::render(&job::documents(&plan))?);
         return Ok(exit::PASSED);
     }
-    let (kubeconfig, context) = connect::resolve(a.kubeconfig.as_deref(), a.context.as_deref())?;
+    let kube_context = KubeContext::resolve(a.kubeconfig.as_deref(), a.context.as_deref())?;
+    let context = kube_context.name.clone();
     let all = suites::all();
     let disruptive: Vec<&str> = all.iter().filter(|s| s.disruptive() && plan.suites.iter().any(|n| n == s.name())).map(|s| s.name()).collect();
-    safety::check(&disruptive, &context, false, a.allow_disruption.as_deref())?;
-    let client = connect::client_for(kubeconfig, &context).await?;
+    kube_context.check_disruption(&disruptive, a.allow_disruption.as_deref())?;
+    let client = kube_context.connect().await?;
     let interrupt = tokio_util::sync::CancellationToken::new();
     let (first, plan_for_quit, ctx) = (interrupt.clone(), plan.clone(), context.clone());
     let listener = tokio::spawn(async move {
@@ -649,15 +650,15 @@ fn junit_path_usable(path: &std::path::Path) -> Result<()> {
 
 /// What the command's first run puts at stake, for a second Ctrl-C's message ([`cli::InFlight`]).
 fn in_flight(p: &run::Prepared, first_id: &str) -> cli::InFlight {
-    use zk_chaos::platform::kube::{connect, kind};
+    use zk_chaos::platform::{kind_cluster_name, KubeContext};
     let k = &p.opts.kube;
     cli::InFlight {
         platform: Some(p.opts.platform),
         run_id: Some(first_id.to_string()),
-        kind_cluster: (p.opts.platform == PlatformKind::Kind).then(|| (kind::cluster_name(first_id), first_id.to_string())),
+        kind_cluster: (p.opts.platform == PlatformKind::Kind).then(|| (kind_cluster_name(first_id), first_id.to_string())),
         // The context the run will use: --context, else the kubeconfig's current one (read, not contacted).
         context: match p.opts.platform {
-            PlatformKind::Kube => k.context.clone().or_else(|| connect::resolve(k.kubeconfig.as_deref(), None).ok().map(|(_, name)| name)),
+            PlatformKind::Kube => k.context.clone().or_else(|| KubeContext::resolve(k.kubeconfig.as_deref(), None).ok().map(|c| c.name)),
             _ => None,
         },
         kubeconfig: k.kubeconfig.clone(),

@@ -37,7 +37,7 @@ pub struct RunOptions {
     pub keep: bool,
     pub fail_fast: bool,
     /// `--kubeconfig`, `--context`, `--namespace`, `--allow-disruption` (kube and kind).
-    pub kube: crate::platform::kube::connect::KubeOptions,
+    pub kube: crate::platform::KubeOptions,
 }
 
 /// A run whose input was checked: nothing has been created yet.
@@ -46,7 +46,7 @@ pub struct Prepared {
     pub manifest: Manifest,
     pub suites: Vec<Box<dyn Suite>>,
     /// On `--platform kind`: the cluster config (`--kind-config`, else the built-in one).
-    pub kind_config: Option<crate::platform::kube::kind::KindConfig>,
+    pub kind_config: Option<crate::platform::KindConfig>,
     /// Selected suites that do not run, by name, with why: `certify --adopt` without
     /// `--allow-disruption` for the context runs the read-only suites and reports the
     /// disruptive ones skipped with this reason.
@@ -107,15 +107,15 @@ pub async fn prepare_any(opts: RunOptions) -> Result<Prepared> {
 }
 
 /// `--adopt statefulset/NAME -n NS`: checks the flags that go with it, then reads the live
-/// StatefulSet and the objects around it ([`crate::platform::kube::adopt::find`]) into the run's
+/// StatefulSet and the objects around it ([`crate::platform::adopt`]) into the run's
 /// manifest. Contacts the cluster (reads only); creates nothing. Disruptive suites are refused
 /// before the cluster is contacted when named without `--allow-disruption` for the context, and
 /// withheld (reported skipped) when the run selected them by default (`certify`).
 pub async fn prepare_adopted(opts: RunOptions) -> Result<Prepared> {
-    use crate::platform::kube::{adopt, connect, safety};
+    use crate::platform::{AdoptAsked, KubeContext};
     let k = &opts.kube;
     let target = k.adopt.clone().unwrap_or_default();
-    let asked = adopt::Asked {
+    let asked = AdoptAsked {
         platform: opts.platform.as_str(),
         manifest: opts.manifest.is_some(),
         namespace: k.namespace.as_deref(),
@@ -125,18 +125,19 @@ pub async fn prepare_adopted(opts: RunOptions) -> Result<Prepared> {
         keep: opts.keep,
         data: opts.config.data.is_some(),
     };
-    if let Some(why) = adopt::refuse_combination(&asked) {
+    if let Some(why) = crate::platform::refuse_adopting(&asked) {
         return Err(Error::bad_input(why));
     }
-    let name = adopt::parse_target(&target).map_err(Error::bad_input)?;
+    let name = crate::platform::adopt_target(&target).map_err(Error::bad_input)?;
     let namespace = k.namespace.clone().unwrap_or_default();
     let selected = suites::select(&opts.suites)?;
-    let (kubeconfig, context) = connect::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
+    let kube_context = KubeContext::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
+    let context = kube_context.name.clone();
     let disruptive: Vec<&str> = selected.iter().filter(|s| s.disruptive() && s.platforms().contains(&PlatformKind::Kube)).map(|s| s.name()).collect();
     let mut withheld = BTreeMap::new();
     if !opts.suites.is_empty() {
-        safety::check(&disruptive, &context, false, k.allow_disruption.as_deref())?;
-    } else if safety::check(&disruptive, &context, false, k.allow_disruption.as_deref()).is_err() {
+        kube_context.check_disruption(&disruptive, k.allow_disruption.as_deref())?;
+    } else if kube_context.check_disruption(&disruptive, k.allow_disruption.as_deref()).is_err() {
         for d in &disruptive {
             withheld.insert(
                 d.to_string(),
@@ -144,10 +145,9 @@ pub async fn prepare_adopted(opts: RunOptions) -> Result<Prepared> {
             );
         }
     }
-    let client = connect::client_for(kubeconfig, &context).await?;
-    let found = adopt::find(&client, &namespace, &name, &context).await?;
+    let client = kube_context.connect().await?;
     let origin = format!("statefulset/{name} in namespace {namespace} on context {context} (adopted)");
-    let manifest = adopt::manifest(&found, &origin)?;
+    let manifest = crate::platform::adopt(&client, &namespace, &name, &context, &origin).await?;
     let mut p = with_manifest(opts, manifest)?;
     p.withheld = withheld;
     Ok(p)
@@ -166,8 +166,8 @@ fn with_manifest(opts: RunOptions, manifest: Manifest) -> Result<Prepared> {
         )));
     }
     let kind_config = match (opts.platform, &opts.kube.kind_config) {
-        (PlatformKind::Kind, Some(path)) => Some(crate::platform::kube::kind::KindConfig::load(path)?),
-        (PlatformKind::Kind, None) => Some(crate::platform::kube::kind::KindConfig::builtin()),
+        (PlatformKind::Kind, Some(path)) => Some(crate::platform::KindConfig::load(path)?),
+        (PlatformKind::Kind, None) => Some(crate::platform::KindConfig::builtin()),
         _ => None,
     };
     Ok(Prepared { opts, manifest, suites, kind_config, withheld: BTreeMap::new() })
@@ -184,7 +184,7 @@ pub fn new_run_id(prefix: &str) -> String {
 /// creates once: each of its runs (`--repeat N`) uses it in a namespace of its own, and it is
 /// deleted at the end (the last run's teardown, or [`close`] on every other path).
 pub struct Session {
-    pub kind: Option<crate::platform::kube::kind::KindCluster>,
+    pub kind: Option<crate::platform::KindCluster>,
     /// The locks of the session's runs (and cluster): `clean` leaves what they name alone.
     locks: std::sync::Mutex<RunLocks>,
 }
@@ -224,12 +224,12 @@ pub async fn open(p: &Prepared, first_run_id: &str, interrupt: impl Future<Outpu
     if p.opts.platform != PlatformKind::Kind {
         return Ok(session);
     }
-    use crate::platform::kube::kind::KindCluster;
+    use crate::platform::KindCluster;
     let mut images = p.manifest.images();
     if images.is_empty() {
         return Err(Error::bad_input(format!("{}: the container has no image", p.manifest.origin)));
     }
-    let config = p.kind_config.clone().unwrap_or_else(crate::platform::kube::kind::KindConfig::builtin);
+    let config = p.kind_config.clone().unwrap_or_else(crate::platform::KindConfig::builtin);
     // The partition helper only when a selected suite partitions: it is not needed otherwise.
     if p.needs(crate::platform::Capability::Partitions) {
         images.push(crate::platform::netfilter::image());
@@ -372,7 +372,7 @@ pub const FOUND_STATEFULSET: &str = "found-statefulset.json";
 
 /// After the suites of an adopting run: every member Ready and the ensemble whole (within the
 /// `ensemble_whole` deadline), and the StatefulSet's spec, labels and annotations as they were
-/// found ([`crate::platform::kube::adopt::differences`]).
+/// found ([`crate::platform::adopted_differences`]).
 async fn as_found(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path) -> SuiteReport {
     let t = &p.opts.config.timeouts;
     let started = Instant::now();
@@ -384,7 +384,7 @@ async fn as_found(p: &Prepared, platform: Arc<dyn Platform>, run_dir: &Path) -> 
         let cluster = platform.cluster().ok_or_else(|| anyhow::anyhow!("{} has no live StatefulSet to compare", platform.kind()))?;
         let now = cluster.live_statefulset().await?;
         let found = p.manifest.statefulset_document();
-        let changed = crate::platform::kube::adopt::differences(found, &now);
+        let changed = crate::platform::adopted_differences(found, &now);
         anyhow::ensure!(changed.is_empty(), "StatefulSet {} is not as found: {}", p.manifest.name(), changed.join("; "));
         Ok(format!(
             "StatefulSet {}: spec, labels and annotations as found (uid now {})",
@@ -1268,7 +1268,7 @@ mod tests {
         o.manifest = None;
         let p = prepare(o.clone()).unwrap();
         assert_eq!(p.manifest.origin, crate::manifest::REFERENCE_ORIGIN);
-        assert_eq!(p.kind_config.as_ref().map(|c| c.text.as_str()), Some(crate::platform::kube::kind::BUILTIN_CONFIG));
+        assert_eq!(p.kind_config.as_ref().map(|c| c.text.as_str()), Some(crate::platform::KIND_BUILTIN_CONFIG));
         o.kube.kind_config = Some(PathBuf::from("/nonexistent/cluster.yaml"));
         let err = prepare(o.clone()).err().expect("refused");
         assert_eq!(err.exit_code(), 2);

@@ -326,6 +326,9 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
     let serving: Mutex<BTreeMap<String, DateTime<Utc>>> = Mutex::new(BTreeMap::new());
     // When each new member was first seen Pending as Unschedulable.
     let pending: Mutex<BTreeMap<String, std::time::Instant>> = Mutex::new(BTreeMap::new());
+    // New members the scheduler refused for good: the wait goes on for the others, which must
+    // still serve (a crash loop beside an unschedulable member is the deployment's failure).
+    let refused: Mutex<BTreeMap<String, super::CannotApply>> = Mutex::new(BTreeMap::new());
     let deadline = t.member_ready * (to - from) as u32 + t.ensemble_whole;
     let waited = ctx
         .step(&format!("{label}: every new member serving ({})", new.join(", ")), async {
@@ -346,7 +349,7 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
                         Some(reason) => {
                             let since = *pending.entry(m.status.name.clone()).or_insert_with(std::time::Instant::now);
                             if let Some(cannot) = unschedulable(&m.status.name, reason, since.elapsed(), to) {
-                                return Err(anyhow::Error::new(cannot));
+                                refused.lock().expect("never poisoned").insert(m.status.name.clone(), cannot);
                             }
                         }
                         None => {
@@ -354,7 +357,7 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
                         }
                     }
                 }
-                let done = serving.lock().expect("never poisoned").len() == new.len();
+                let done = serving.lock().expect("never poisoned").len() + refused.lock().expect("never poisoned").len() >= new.len();
                 let looping = view.members.iter().find(|m| {
                     new.contains(&m.status.name) && m.status.restart_count >= CRASH_LOOP_RESTARTS && !serving.lock().expect("never poisoned").contains_key(&m.status.name)
                 });
@@ -364,9 +367,14 @@ async fn scale_up(ctx: &mut SuiteCtx, fault: &Fault, label: &str, from: usize, t
                 Ok(if done { Seen::Done(view.describe()) } else { Seen::NotYet(view.describe()) })
             })
             .await;
+            let refused = std::mem::take(&mut *refused.lock().expect("never poisoned"));
             match seen {
-                Ok(d) => Ok(d),
-                Err(e) if e.chain().any(|c| c.is::<super::CannotApply>()) => Err(e),
+                Ok(d) if refused.is_empty() => Ok(d),
+                // Every other new member serves: what is left is the cluster's size.
+                Ok(d) => Err(anyhow::Error::new(super::CannotApply(format!(
+                    "{}; the rest of the scale from {from} to {to} cannot be judged ({d})",
+                    refused.into_values().map(|c| c.0).collect::<Vec<_>>().join("; ")
+                )))),
                 Err(e) => {
                     let serving = serving.lock().expect("never poisoned").clone();
                     let mut why = Vec::new();

@@ -4,6 +4,7 @@
 //! implementation; Kubernetes (an existing cluster or a kind cluster) the second. What only a
 //! cluster of nodes can do (cordon, evict) is behind [`Platform::cluster`].
 
+mod commands;
 pub mod docker;
 pub mod kube;
 pub mod lifecycle_log;
@@ -13,6 +14,10 @@ mod open;
 use std::fmt;
 use std::net::SocketAddr;
 
+pub use commands::{
+    adopt, adopt_target, adopted_differences, build_image, clean_cluster, kind_cluster_name, kind_leftovers, kind_shared_dir, refuse_adopting, AdoptAsked, Cleaned, DockerEngine,
+    DockerLeftovers, KindCluster, KindConfig, KubeContext, KubeOptions, CORDONED_BY, KIND_BUILTIN_CONFIG,
+};
 pub use open::{open, OpenOptions};
 
 use async_trait::async_trait;

@@ -110,9 +110,12 @@ impl KindCluster {
 
     /// The cluster a run would create (nothing is created yet).
     pub fn planned(run_id: &str) -> KindCluster {
-        let name = cluster_name(run_id);
-        let kubeconfig = std::env::temp_dir().join(format!("{name}.kubeconfig"));
-        KindCluster { name, kubeconfig }
+        KindCluster::named(&cluster_name(run_id))
+    }
+
+    /// The cluster `name`, with its kubeconfig where [`KindCluster::planned`] puts it.
+    pub fn named(name: &str) -> KindCluster {
+        KindCluster { name: name.to_string(), kubeconfig: std::env::temp_dir().join(format!("{name}.kubeconfig")) }
     }
 
     /// Creates this planned cluster from `config` and loads `images` into it (in one `kind load`,
