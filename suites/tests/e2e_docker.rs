@@ -408,10 +408,7 @@ fn upgrade_from_the_walkthroughs_3_8_to_3_9_5_and_back_passes() {
 fn scale_fails_when_a_static_single_server_is_scaled_to_three() {
     let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "scale", "--manifest", &fixture("broken/static-one-server.yaml")]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("scale").join("\n");
-    assert!(failures.contains("zk-1 and zk-2 run standalone: each an ensemble of its own beside zk-0's"), "{failures}");
-    assert!(failures.contains("zk-1 serves an empty tree, not the ensemble's: /hello is gone"), "{failures}");
+    cli::assert_static_single_server_scaled_to_three_failed(&run);
     assert_clean(&run);
 }
 
@@ -422,11 +419,7 @@ fn scale_fails_when_a_static_single_server_is_scaled_to_three() {
 fn scale_fails_when_three_voters_are_scaled_to_one() {
     let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "scale", "--config", &fixture("scale/below-majority.yaml")]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("scale").join("\n");
-    assert!(failures.contains("3 to 1: the remaining members serve as one ensemble: no quorum after scaling from 3 to 1: no remaining member serves"), "{failures}");
-    let checks = run.checks("scale").join("\n");
-    assert!(checks.contains("pass every fault the suite left was reverted: ") && checks.contains("back to 3 replicas"), "{checks}");
+    cli::assert_three_voters_scaled_to_one_failed(&run);
     assert_clean(&run);
 }
 
@@ -439,20 +432,10 @@ fn an_upgrade_to_an_image_whose_server_cannot_start_stops_and_fails_naming_why()
     let _one = exclusive();
     common::upgrade_images();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    // A member not Ready for this long is where the roll stopped (a StatefulSet waits forever).
-    std::fs::write(&config, "timeouts:\n  member_ready: 75s\n").unwrap();
-    let run = zk_chaos(&["run", "--suite", "upgrade", "--to-image", "zk-chaos/zookeeper-broken:3.9.5", "--config", config.to_str().unwrap()]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("upgrade").join("\n");
-    assert!(failures.contains("the rollout stopped at zk-2: on revision"), "{failures}");
-    assert!(failures.contains("upgrade: the new image's server starts on every member: zk-2: ") && failures.contains("Invalid config, exiting abnormally"), "{failures}");
-    let checks = run.checks("upgrade").join("\n");
-    assert!(checks.contains("pass upgrade stopped: the StatefulSet did not go on past the member that is not Ready: stopped at zk-2; zk-0, zk-1 still on revision"), "{checks}");
-    assert!(checks.contains("pass upgrade stopped: quorum kept: "), "{checks}");
-    assert!(checks.contains("pass undo: the ensemble whole again on the first image"), "{checks}");
-    assert!(checks.contains("pass undo: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
-    eprintln!("upgrade control checks:\n{checks}\nmetrics: {}", run.suite("upgrade")["metrics"]);
+    let mut args = vec!["run".to_string(), "--suite".into(), "upgrade".into()];
+    args.extend(cli::upgrade_to_the_broken_image(dir.path()));
+    let run = zk_chaos(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cli::assert_upgrade_to_the_broken_image_failed(&run);
     assert_clean(&run);
 }
 

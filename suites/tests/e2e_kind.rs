@@ -218,7 +218,7 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
     common::upgrade_images();
     let mut images: Vec<&str> = REFERENCES.iter().map(|(_, map)| map.split_once('=').unwrap().1).collect();
     images.push(&job);
-    images.push(BROKEN_IMAGE);
+    images.push(cli::BROKEN_IMAGE);
     let shared = {
         let _t = common::Timed::new("part: the shared kind cluster created");
         Shared::create(&images)
@@ -243,37 +243,17 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
     }
 }
 
-/// The server image whose config the server refuses (`ci/build-broken-image.sh`).
-const BROKEN_IMAGE: &str = "zk-chaos/zookeeper-broken:3.9.5";
-
 /// Issue 33's field failures on a real cluster, as on Docker: an upgrade to an image whose server
 /// cannot start stops at zk-2 with the server's own words, quorum kept, and the forced rollback
 /// restores 3.8.0 (the image patch, the pod delete); a static single server scaled 1 to 3 (the
 /// scale subresource) gives two more ensembles of one; three voters scaled to one lose quorum.
 fn field_failure_controls_fail_naming_their_cause(shared: &Shared) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    // A member not Ready for this long is where the roll stopped (a StatefulSet waits forever).
-    std::fs::write(&config, "timeouts:\n  member_ready: 75s\n").unwrap();
-    let run = shared.run("upgrade", &fixture("zookeeper.yaml"), &["--to-image", BROKEN_IMAGE, "--config", &config.to_string_lossy()]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("upgrade").join("\n");
-    assert!(failures.contains("the rollout stopped at zk-2: on revision"), "{failures}");
-    assert!(failures.contains("upgrade: the new image's server starts on every member: zk-2: ") && failures.contains("Invalid config, exiting abnormally"), "{failures}");
-    let checks = run.checks("upgrade").join("\n");
-    assert!(checks.contains("pass upgrade stopped: quorum kept: "), "{checks}");
-    assert!(checks.contains("pass undo: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
-
-    let run = shared.run("scale", &fixture("broken/static-one-server.yaml"), &[]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("scale").join("\n");
-    assert!(failures.contains("zk-1 and zk-2 run standalone: each an ensemble of its own beside zk-0's"), "{failures}");
-    assert!(failures.contains("zk-1 serves an empty tree, not the ensemble's: /hello is gone"), "{failures}");
-
-    let run = shared.run("scale", &fixture("zookeeper.yaml"), &["--config", &fixture("scale/below-majority.yaml")]);
-    assert_eq!(run.code, 1, "{}", run.output());
-    let failures = run.failures("scale").join("\n");
-    assert!(failures.contains("no quorum after scaling from 3 to 1: no remaining member serves"), "{failures}");
+    let upgrade = cli::upgrade_to_the_broken_image(dir.path());
+    let extra: Vec<&str> = upgrade.iter().map(String::as_str).collect();
+    cli::assert_upgrade_to_the_broken_image_failed(&shared.run("upgrade", &fixture("zookeeper.yaml"), &extra));
+    cli::assert_static_single_server_scaled_to_three_failed(&shared.run("scale", &fixture("broken/static-one-server.yaml"), &[]));
+    cli::assert_three_voters_scaled_to_one_failed(&shared.run("scale", &fixture("zookeeper.yaml"), &["--config", &fixture("scale/below-majority.yaml")]));
 }
 
 /// The one failure a reference's rolling-update may have on kind: its readiness probe asks `ruok`,

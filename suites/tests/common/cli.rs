@@ -94,6 +94,51 @@ pub fn assert_partition_failed_standalone(run: &Run) {
     assert!(failures.contains("operations fail together"), "the failing part is named: {failures}");
 }
 
+/// The server image whose config the server refuses (`ci/build-broken-image.sh`).
+pub const BROKEN_IMAGE: &str = "zk-chaos/zookeeper-broken:3.9.5";
+
+/// The upgrade control's arguments after `--suite upgrade`: `--to-image` the broken image, with a run
+/// configuration written into `dir` under which a member not Ready for 75 s is where the roll
+/// stopped (a StatefulSet waits forever).
+pub fn upgrade_to_the_broken_image(dir: &Path) -> Vec<String> {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, "timeouts:\n  member_ready: 75s\n").unwrap();
+    ["--to-image", BROKEN_IMAGE, "--config", &config.to_string_lossy()].iter().map(|s| s.to_string()).collect()
+}
+
+/// The upgrade control failing: the roll stops at zk-2 with the server's own words, zk-0 and zk-1
+/// stay on their revision, quorum kept; the forced rollback makes the ensemble whole on 3.8.0.
+pub fn assert_upgrade_to_the_broken_image_failed(run: &Run) {
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("upgrade").join("\n");
+    assert!(failures.contains("the rollout stopped at zk-2: on revision"), "{failures}");
+    assert!(failures.contains("upgrade: the new image's server starts on every member: zk-2: ") && failures.contains("Invalid config, exiting abnormally"), "{failures}");
+    let checks = run.checks("upgrade").join("\n");
+    assert!(checks.contains("pass upgrade stopped: the StatefulSet did not go on past the member that is not Ready: stopped at zk-2; zk-0, zk-1 still on revision"), "{checks}");
+    assert!(checks.contains("pass upgrade stopped: quorum kept: "), "{checks}");
+    assert!(checks.contains("pass undo: the ensemble whole again on the first image"), "{checks}");
+    assert!(checks.contains("pass undo: every member reports its first version again (srvr): zk-0 3.8.0"), "{checks}");
+    eprintln!("upgrade control checks:\n{checks}\nmetrics: {}", run.suite("upgrade")["metrics"]);
+}
+
+/// `broken/static-one-server.yaml` scaled 1 to 3 failing: two more ensembles of one, an empty tree.
+pub fn assert_static_single_server_scaled_to_three_failed(run: &Run) {
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("scale").join("\n");
+    assert!(failures.contains("zk-1 and zk-2 run standalone: each an ensemble of its own beside zk-0's"), "{failures}");
+    assert!(failures.contains("zk-1 serves an empty tree, not the ensemble's: /hello is gone"), "{failures}");
+}
+
+/// The walkthrough scaled 3 to 1 (`scale/below-majority.yaml`) failing: no quorum, named; the
+/// ledger scales back to three.
+pub fn assert_three_voters_scaled_to_one_failed(run: &Run) {
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("scale").join("\n");
+    assert!(failures.contains("3 to 1: the remaining members serve as one ensemble: no quorum after scaling from 3 to 1: no remaining member serves"), "{failures}");
+    let checks = run.checks("scale").join("\n");
+    assert!(checks.contains("pass every fault the suite left was reverted: ") && checks.contains("back to 3 replicas"), "{checks}");
+}
+
 pub fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
