@@ -255,7 +255,7 @@ async fn node_failure_passes_on_the_reference_and_fails_when_the_anti_affinity_s
 #[tokio::test]
 async fn maintenance_passes_on_the_reference() {
     let ran = run(&maintenance::Maintenance, fixture("zookeeper.yaml")).await;
-    ran.passed(15);
+    ran.passed(16);
     assert!(ran.fake.calls().iter().filter(|c| matches!(c, Call::Evict(m) if m == "zk-2")).count() > 2, "the third drain was refused, then accepted");
     assert_eq!(ran.fake.status("zk-1").await.unwrap().node.as_deref(), Some("w0"), "zk-1 moved to the first node once it was uncordoned");
     let nodes = ran.fake.nodes().await.unwrap();

@@ -26,7 +26,9 @@ use super::faults;
 use super::ledger::{Action, Injected, Revert};
 use super::verdicts::{self, describe_member};
 use super::{walkthrough, About, Suite, SuiteCtx};
+use crate::ensemble::EnsembleView;
 use crate::platform::{BudgetStatus, Capability, Cluster, EvictionOutcome, MemberStatus, Platform};
+use crate::serving::Sample;
 use crate::wait::{self, Seen};
 
 /// How long the budget must keep refusing the third eviction.
@@ -182,8 +184,21 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
     ctx.revert(&Revert::Uncordon { node: homes[0].clone() }).await?;
     let back = async { member_until(&p, m1, t.member_ready, "Running and Ready", |s| s.running && s.ready).await.map(|s| describe_member(&s)) };
     ctx.step(&format!("{m1} Ready once {} is schedulable again", homes[0]), back).await?;
-    ctx.check(&format!("eviction of {m2} accepted once {m1} is back"), evict_accepted(p.as_ref(), m2, t.member_ready)).await;
-    ctx.check("/hello intact after the drains", faults::hello_intact(p.as_ref(), m0, czxid, t.operation)).await;
+    // The budget counts Ready members; a readiness probe that asks `ruok` makes m1 Ready before
+    // it serves. The servers are looked at just before each eviction attempt: the look before the
+    // accepted one is what the ensemble was when the budget let m2 go.
+    let mut before_accepted = None;
+    let evicted = ctx.check(&format!("eviction of {m2} accepted once {m1} is back"), evict_accepted_looking(p.as_ref(), m2, t.member_ready, &mut before_accepted)).await;
+    let let_go = format!("a majority of the others was serving when the budget let {m2} go");
+    match before_accepted {
+        Some(look) => {
+            ctx.check(&let_go, async { majority_of_others_serving(&look, m2) }).await;
+        }
+        None if evicted => ctx.skip(&let_go, format!("the platform gave no look at the servers just before the eviction of {m2}")),
+        None => ctx.skip(&let_go, format!("{m2} was not evicted")),
+    };
+    // The data, once the ensemble serves again (how long it did not is judged above).
+    ctx.check("/hello intact after the drains", faults::hello_intact_within(p.as_ref(), m0, czxid, t.operation, t.ensemble_whole)).await;
     Ok(())
 }
 
@@ -254,6 +269,49 @@ pub async fn evict_accepted(p: &dyn Platform, m: &str, deadline: Duration) -> an
     }
 }
 
+/// As [`evict_accepted`], looking at the servers just before each attempt: `before_accepted`
+/// holds the look before the attempt that was accepted (`None` when that look got no answer).
+async fn evict_accepted_looking(p: &dyn Platform, m: &str, deadline: Duration, before_accepted: &mut Option<Sample>) -> anyhow::Result<String> {
+    let start = Instant::now();
+    let mut refusals = 0;
+    loop {
+        let at = chrono::Utc::now();
+        let look = EnsembleView::observe(p, crate::serving::LOOK_TIMEOUT).await.ok().map(|v| Sample::from_view(at, &v));
+        match eviction(p, m).await? {
+            EvictionOutcome::Accepted => {
+                *before_accepted = look;
+                return Ok(format!("201 after {refusals} refusal(s), {} ms", start.elapsed().as_millis()));
+            }
+            EvictionOutcome::RefusedByBudget { message } => {
+                refusals += 1;
+                if start.elapsed() >= deadline {
+                    bail!("the budget still refused the eviction of {m} after {refusals} attempts: {message}");
+                }
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Whether, in `look`, a majority of the members other than `m` served with one leader: what a
+/// budget that lets `m` go must leave. Judged as rolling-update judges a rollout's deletions.
+pub fn majority_of_others_serving(look: &Sample, m: &str) -> anyhow::Result<String> {
+    let n = look.members.len();
+    let majority = n / 2 + 1;
+    let j = crate::serving::judge(look);
+    let others = if j.leader.is_none() { 0 } else { j.counted.saturating_sub(usize::from(j.serving.iter().any(|s| s == m))) };
+    let at = look.at.format("%H:%M:%S%.3f");
+    if others < majority {
+        bail!(
+            "quorum lost: the budget let {m} go (the servers as looked at just before, {at}) while only {others} of the other {} members served with a leader, fewer than a majority of {majority} of {n}: {} (judged from {})",
+            n - 1,
+            look.describe(),
+            j.from
+        );
+    }
+    Ok(format!("{others} of the other {} members served with a leader at {at}, just before the eviction: {} (judged from {})", n - 1, look.describe(), j.from))
+}
+
 /// Every eviction attempt of `m` during the window is a budget refusal, `m` keeps running, and
 /// `/hello` reads through `reader` each time.
 pub async fn refused_throughout(p: &Arc<dyn Platform>, m: &str, reader: &str, czxid: i64, op: Duration) -> anyhow::Result<String> {
@@ -276,6 +334,26 @@ mod tests {
     use crate::platform::kube::mock::{budget_refusal, eviction_accepted, expect, expect_typed, node, platform};
     use http::Method;
     use serde_json::json;
+
+    /// The budget lets zk-2 go once zk-1 is Ready: with a readiness probe that asks `ruok`, zk-1
+    /// may be Ready while it still syncs, and zk-2 leads: the drain leaves zk-0 alone serving.
+    #[test]
+    fn the_budget_letting_a_member_go_is_judged_by_what_the_others_serve() {
+        use crate::serving::testing::sample;
+        let ok = majority_of_others_serving(&sample(0, &["F", "F", "L2"]), "zk-2").unwrap();
+        assert!(ok.starts_with("2 of the other 2 members served with a leader at "), "{ok}");
+        let err = majority_of_others_serving(&sample(0, &["F", "N", "L1"]), "zk-2").unwrap_err().to_string();
+        assert!(err.starts_with("quorum lost: the budget let zk-2 go (the servers as looked at just before, "), "{err}");
+        assert!(
+            err.contains(
+                "while only 1 of the other 2 members served with a leader, fewer than a majority of 2 of 3: zk-0 follower epoch 1 ready; zk-1 not serving ready; zk-2 leader"
+            ),
+            "{err}"
+        );
+        // A follower the drained member does not lead still counts; no leader at all counts none.
+        assert!(majority_of_others_serving(&sample(0, &["L2", "F", "F"]), "zk-2").is_ok(), "zk-2 a follower: zk-0 leads zk-1");
+        assert!(majority_of_others_serving(&sample(0, &["N", "N", "N"]), "zk-2").unwrap_err().to_string().contains("only 0 of the other 2"));
+    }
 
     use crate::ledger::Ledger;
 

@@ -74,7 +74,7 @@ fn certify_on_kind_passes_every_suite_and_its_repeat_shares_the_cluster_that_ctr
     assert_eq!(first["verdict"], if quorum_lost { "fail" } else { "pass" }, "{}", run.log());
     // Section 15 in full on movable volumes: nothing of it skipped, the refusal a real 429.
     let maintenance = checks(&first, "maintenance");
-    assert!(maintenance.iter().all(|c| c.starts_with("pass ")), "{maintenance:#?}");
+    assert!(maintenance.iter().all(|c| c.starts_with("pass ") || c.contains(RUOK_QUORUM_LOSS_DRAINED)), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("Ready again on another node")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("Pending: anti-affinity") && c.contains("Pending")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("refused by the budget") && c.contains("429 DisruptionBudget")), "{maintenance:#?}");
@@ -265,18 +265,31 @@ fn field_failure_controls_fail_naming_their_cause(shared: &Shared) {
 /// check alone, and is printed.
 const RUOK_QUORUM_LOSS: &str = "a majority of the others was serving whenever the rollout took a member down: quorum lost: the rollout took ";
 
-/// Whether `suite` is a rolling-update that failed by that race alone (printed, naming `what`); a
-/// rolling-update that failed any other way fails the test (with `context`, e.g. the run's output).
+/// The same race in maintenance: the budget counts Ready members, so once zk-1 is Ready by `ruok`
+/// it lets zk-2 go while zk-1 may still sync (seen on kind with the official reference: the read
+/// of /hello after the drains lost its session). The check that judges it, and the data read
+/// after it (which waits for the ensemble to serve again), must name it; nothing else may fail.
+const RUOK_QUORUM_LOSS_DRAINED: &str = "a majority of the others was serving when the budget let zk-2 go: quorum lost: the budget let zk-2 go ";
+
+/// Whether `suite` is a rolling-update or maintenance that failed by that race alone (printed,
+/// naming `what`); one that failed any other way fails the test (with `context`, e.g. the run's
+/// output).
 fn lost_quorum_by_ruok(what: &str, suite: &Value, context: &str) -> bool {
-    if suite["name"] != "rolling-update" || suite["verdict"] != "fail" {
+    let race = match suite["name"].as_str() {
+        Some("rolling-update") => RUOK_QUORUM_LOSS,
+        Some("maintenance") => RUOK_QUORUM_LOSS_DRAINED,
+        _ => return false,
+    };
+    if suite["verdict"] != "fail" {
         return false;
     }
     let failures = cli::suite_failures(suite);
     assert!(
-        !failures.is_empty() && failures.iter().all(|f| f.contains(RUOK_QUORUM_LOSS)),
-        "{what}: rolling-update on kind failed otherwise than by ruok readiness: {failures:#?}\n{context}"
+        !failures.is_empty() && failures.iter().all(|f| f.contains(race)),
+        "{what}: {} on kind failed otherwise than by ruok readiness: {failures:#?}\n{context}",
+        suite["name"]
     );
-    eprintln!("e2e_kind: {what}: rolling-update lost the serving quorum (ruok readiness): {failures:#?}");
+    eprintln!("e2e_kind: {what}: {} lost the serving quorum (ruok readiness): {failures:#?}", suite["name"]);
     true
 }
 
