@@ -321,14 +321,21 @@ fn rolling_update_passes_with_readiness_by_the_servers_mode_judged_from_the_serv
 
 /// The field failure itself (fixtures/broken/ruok-ready-while-syncing.yaml): readiness by `ruok`,
 /// a restarted member that takes a 256 MiB snapshot from its leader, and the next member taken down
-/// while it syncs. The quorum check fails naming the member and what each server said.
+/// while it syncs, in the update or in its undo. The quorum check fails naming the member and what
+/// each server said.
 #[test]
 fn rolling_update_fails_when_ready_by_ruok_runs_ahead_of_a_snapshot_sync() {
     let _one = exclusive();
     let run = zk_chaos(&["run", "--suite", "rolling-update", "--data", "256MiB", "--manifest", &fixture("broken/ruok-ready-while-syncing.yaml")]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("rolling-update").join("\n");
-    assert!(failures.contains("update: a majority of the others was serving whenever the rollout took a member down: quorum lost: the rollout took zk-"), "{failures}");
+    // Which rollout hits a member's sync, the update or its undo, is a race (CI saw the undo's).
+    assert!(
+        ["update", "undo"]
+            .iter()
+            .any(|r| failures.contains(format!("{r}: a majority of the others was serving whenever the rollout took a member down: quorum lost: the rollout took zk-").as_str())),
+        "{failures}"
+    );
     assert!(failures.contains(" not serving ready") && failures.contains(" (judged from "), "{failures}");
     assert_clean(&run);
 }
