@@ -251,35 +251,31 @@ async fn eviction(p: &dyn Platform, m: &str) -> anyhow::Result<EvictionOutcome> 
 
 /// Evicts `m`, retrying while the budget refuses (it may lag what the suite already saw).
 pub async fn evict_accepted(p: &dyn Platform, m: &str, deadline: Duration) -> anyhow::Result<String> {
-    let start = Instant::now();
-    let mut refusals = 0;
-    loop {
-        match eviction(p, m).await? {
-            EvictionOutcome::Accepted => {
-                return Ok(format!("201 after {refusals} refusal(s), {} ms", start.elapsed().as_millis()));
-            }
-            EvictionOutcome::RefusedByBudget { message } => {
-                refusals += 1;
-                if start.elapsed() >= deadline {
-                    bail!("the budget still refused the eviction of {m} after {refusals} attempts: {message}");
-                }
-            }
-        }
-        tokio::time::sleep(RETRY).await;
-    }
+    evict_until_accepted(p, m, deadline, None).await
 }
 
 /// As [`evict_accepted`], looking at the servers just before each attempt: `before_accepted`
 /// holds the look before the attempt that was accepted (`None` when that look got no answer).
 async fn evict_accepted_looking(p: &dyn Platform, m: &str, deadline: Duration, before_accepted: &mut Option<Sample>) -> anyhow::Result<String> {
+    evict_until_accepted(p, m, deadline, Some(before_accepted)).await
+}
+
+async fn evict_until_accepted(p: &dyn Platform, m: &str, deadline: Duration, mut before_accepted: Option<&mut Option<Sample>>) -> anyhow::Result<String> {
     let start = Instant::now();
     let mut refusals = 0;
     loop {
-        let at = chrono::Utc::now();
-        let look = EnsembleView::observe(p, crate::serving::LOOK_TIMEOUT).await.ok().map(|v| Sample::from_view(at, &v));
+        let look = match before_accepted {
+            Some(_) => {
+                let at = chrono::Utc::now();
+                EnsembleView::observe(p, crate::serving::LOOK_TIMEOUT).await.ok().map(|v| Sample::from_view(at, &v))
+            }
+            None => None,
+        };
         match eviction(p, m).await? {
             EvictionOutcome::Accepted => {
-                *before_accepted = look;
+                if let Some(slot) = before_accepted.as_deref_mut() {
+                    *slot = look;
+                }
                 return Ok(format!("201 after {refusals} refusal(s), {} ms", start.elapsed().as_millis()));
             }
             EvictionOutcome::RefusedByBudget { message } => {
