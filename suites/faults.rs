@@ -107,9 +107,14 @@ pub async fn write_hello(p: &dyn Platform, member: &str, op_timeout: Duration) -
 
 /// `/hello` still reads `world` through `member` (after a sync), with the cZxid it was created with.
 pub async fn hello_intact(p: &dyn Platform, member: &str, czxid: i64, op_timeout: Duration) -> anyhow::Result<String> {
+    super::verdicts::hello_intact(member, read_hello(p, member, op_timeout).await?, czxid)
+}
+
+/// /hello through a session with `member` alone, after a `sync`.
+async fn read_hello(p: &dyn Platform, member: &str, op_timeout: Duration) -> anyhow::Result<Option<(Vec<u8>, ZnodeStat)>> {
     let addr = p.client_addr(member).await?;
     let zk = client::connect(addr, op_timeout).await.with_context(|| format!("connecting to {member}"))?;
-    super::verdicts::hello_intact(member, client::read_synced(&zk, HELLO).await?, czxid)
+    client::read_synced(&zk, HELLO).await
 }
 
 /// /hello through `member` after the ensemble was seen whole. A member that served a moment ago
@@ -122,12 +127,7 @@ pub async fn hello_intact_within(p: &dyn Platform, member: &str, czxid: i64, op_
     let start = Instant::now();
     let mut refusals: Vec<String> = Vec::new();
     loop {
-        let addr = p.client_addr(member).await?;
-        let read = match client::connect(addr, op_timeout).await {
-            Ok(zk) => client::read_synced(&zk, HELLO).await,
-            Err(e) => Err(e),
-        };
-        match read {
+        match read_hello(p, member, op_timeout).await {
             Ok(found) => {
                 let evidence = super::verdicts::hello_intact(member, found, czxid)?;
                 return Ok(match refusals.last() {
@@ -140,7 +140,7 @@ pub async fn hello_intact_within(p: &dyn Platform, member: &str, czxid: i64, op_
                 });
             }
             Err(e) => {
-                let said = match client::fourlw::server_state(addr, op_timeout).await {
+                let said = match client::fourlw::server_state(p.client_addr(member).await?, op_timeout).await {
                     Ok(Some(s)) => format!("srvr then: {:?} at zxid {:#x}", s.mode, s.zxid).to_lowercase(),
                     Ok(None) => "srvr then: not serving".to_string(),
                     Err(e) => format!("srvr then: no answer ({e:#})"),

@@ -188,7 +188,7 @@ async fn steps(ctx: &mut SuiteCtx, cluster: &dyn Cluster, [m0, m1, m2]: [&String
     // it serves. The servers are looked at just before each eviction attempt: the look before the
     // accepted one is what the ensemble was when the budget let m2 go.
     let mut before_accepted = None;
-    let evicted = ctx.check(&format!("eviction of {m2} accepted once {m1} is back"), evict_accepted_looking(p.as_ref(), m2, t.member_ready, &mut before_accepted)).await;
+    let evicted = ctx.check(&format!("eviction of {m2} accepted once {m1} is back"), evict_until_accepted(p.as_ref(), m2, t.member_ready, Some(&mut before_accepted))).await;
     let let_go = format!("a majority of the others was serving when the budget let {m2} go");
     match before_accepted {
         Some(look) => {
@@ -254,12 +254,9 @@ pub async fn evict_accepted(p: &dyn Platform, m: &str, deadline: Duration) -> an
     evict_until_accepted(p, m, deadline, None).await
 }
 
-/// As [`evict_accepted`], looking at the servers just before each attempt: `before_accepted`
-/// holds the look before the attempt that was accepted (`None` when that look got no answer).
-async fn evict_accepted_looking(p: &dyn Platform, m: &str, deadline: Duration, before_accepted: &mut Option<Sample>) -> anyhow::Result<String> {
-    evict_until_accepted(p, m, deadline, Some(before_accepted)).await
-}
-
+/// Evicts `m` as [`evict_accepted`] does; with `before_accepted`, looking at the servers just
+/// before each attempt, and keeping there the look before the attempt that was accepted (`None`
+/// when the platform gave none).
 async fn evict_until_accepted(p: &dyn Platform, m: &str, deadline: Duration, mut before_accepted: Option<&mut Option<Sample>>) -> anyhow::Result<String> {
     let start = Instant::now();
     let mut refusals = 0;
@@ -294,8 +291,7 @@ async fn evict_until_accepted(p: &dyn Platform, m: &str, deadline: Duration, mut
 pub fn majority_of_others_serving(look: &Sample, m: &str) -> anyhow::Result<String> {
     let n = look.members.len();
     let majority = n / 2 + 1;
-    let j = crate::serving::judge(look);
-    let others = if j.leader.is_none() { 0 } else { j.counted.saturating_sub(usize::from(j.serving.iter().any(|s| s == m))) };
+    let (others, j) = crate::serving::others_serving(look, m);
     let at = look.at.format("%H:%M:%S%.3f");
     if others < majority {
         bail!(

@@ -290,8 +290,7 @@ fn quorum_kept_serving(samples: &[Sample], events: &[LifecycleEvent], members: &
             .or_else(|| before.iter().rev().find(|s| reading(s).is_some_and(|r| r.running)))
             .or(before.last())
             .ok_or_else(|| anyhow!("{m} was taken down at {} before any sample of the servers", hms(ev.at)))?;
-        let j = serving::judge(moment);
-        let others = if j.leader.is_none() { 0 } else { j.counted.saturating_sub(usize::from(j.serving.iter().any(|s| s == m))) };
+        let (others, j) = serving::others_serving(moment, m);
         if others < majority {
             bail!(
                 "quorum lost: the rollout took {m} down at {} (the servers as sampled at {}) while only {others} of the other {} members served with a leader, fewer than a majority of {majority} of {n}: {} (judged from {})",

@@ -167,6 +167,14 @@ pub fn judge(sample: &Sample) -> Judgement {
     Judgement { quorum: counted >= majority, leader: Some(leader.member.clone()), serving, counted, from }
 }
 
+/// How many members other than `member` serve with a leader in this sample (0 without one), and
+/// the judgement it rests on: what is left serving when `member` is taken down.
+pub fn others_serving(sample: &Sample, member: &str) -> (usize, Judgement) {
+    let j = judge(sample);
+    let others = if j.leader.is_none() { 0 } else { j.counted.saturating_sub(usize::from(j.serving.iter().any(|s| s == member))) };
+    (others, j)
+}
+
 /// Whether `member` serves in this sample (leader, follower of the one leader, or standalone).
 pub fn serves(sample: &Sample, member: &str) -> bool {
     judge(sample).serving.iter().any(|m| m == member)
