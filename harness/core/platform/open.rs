@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::docker::DockerPlatform;
 use super::kube::connect::KubeOptions;
 use super::kube::kind::KindCluster;
-use super::kube::{connect, kind, safety, KubePlatform};
+use super::kube::{connect, kind, KubePlatform};
 use super::{Platform, PlatformKind};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -51,11 +51,12 @@ pub async fn open(kind: PlatformKind, o: OpenOptions) -> Result<Arc<dyn Platform
         }
         PlatformKind::Kube => {
             let k = &o.kube;
-            let (kubeconfig, context) = connect::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
+            let kube_context = super::KubeContext::resolve(k.kubeconfig.as_deref(), k.context.as_deref())?;
             // Refused before the cluster is even contacted.
             let disruptive: Vec<&str> = o.disruptive.iter().map(String::as_str).collect();
-            safety::check(&disruptive, &context, false, k.allow_disruption.as_deref())?;
-            let client = connect::client_for(kubeconfig, &context).await?;
+            kube_context.check_disruption(&disruptive, k.allow_disruption.as_deref())?;
+            let context = kube_context.name.clone();
+            let client = kube_context.connect().await?;
             let kp = KubePlatform::new(client, context, o.manifest, o.config, o.run_id, k.namespace.clone());
             Ok(Arc::new(if k.adopt.is_some() { kp.adopting() } else { kp.with_storage_class(k.storage_class.clone()) }))
         }
