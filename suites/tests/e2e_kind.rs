@@ -1,16 +1,18 @@
 //! End-to-end on real kind clusters: the `zk-chaos` binary certifies the reference deployment with
 //! `--platform kind` (a cluster of its own, created and deleted by the command, its repeat on the
-//! same cluster interrupted), and the negative controls fail their suites on one shared cluster,
-//! each run in a namespace of its own through `--platform kube`; so does the partition suite,
-//! passing on the reference deployment and failing on the standalone one; so do issue 33's field
-//! failures (an upgrade to an image whose server cannot start, a static config scaled 1 to 3 and
-//! 3 to 1); and `zk-chaos job` runs
-//! the certification as a Job inside a cluster of its own and copies its results back.
+//! same cluster interrupted); on one shared cluster, each run in a namespace of its own through
+//! `--platform kube`, the negative controls fail their suites, the partition suite passes on the
+//! reference deployment and fails on the standalone one, issue 33's field failures fail naming
+//! their cause (an upgrade to an image whose server cannot start, a static config scaled 1 to 3 and
+//! 3 to 1), the official and Bitnami references pass the suites that judge them, `zk-chaos job`
+//! runs the certification as a Job inside the cluster and copies its results back, and `--adopt`
+//! leaves an ensemble as found. The shared cluster's runs that cordon nodes go one at a time; the
+//! others two at a time.
 //!
 //! Needs the Docker engine (`ci/start-docker.sh`), the kind CLI and node image (`ci/build-kind.sh`)
 //! and the fixture and partition helper images (`ci/build-image.sh`); the job test builds zk-chaos's own
-//! image (`ci/build-job-image.sh`, from this binary). One cluster at a time: two
-//! would not fit two cores.
+//! image (`ci/build-job-image.sh`, from this binary). One cluster at a time: two clusters would
+//! not fit two cores.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -209,7 +211,11 @@ const PER_DEPLOYMENT: [&str; 8] = ["--suite", "conformance", "--suite", "integri
 
 /// One cluster for the negative controls, the reference deployments, `zk-chaos job` and
 /// `--adopt` (a cluster of its own for each took 1.5-2 minutes more, and two at once do not fit
-/// the machine).
+/// the machine). The runs that cordon nodes go first, one at a time, on a cluster nobody else
+/// uses: section 15 counts on four workers and nothing else moving. The rest go two at a time
+/// (each run in a namespace of its own; anti-affinity keeps apart only a run's own members): most
+/// of a run is waiting on probes and restarts, and one after another they took 38 minutes of a CI
+/// run's 58.
 #[test]
 fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_found_on_one_kind_cluster() {
     let _one = exclusive();
@@ -223,36 +229,116 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
         let _t = common::Timed::new("part: the shared kind cluster created");
         Shared::create(&images)
     };
-    type Part = (&'static str, fn(&Shared));
-    let parts: [Part; 5] = [
-        ("negative controls", negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped),
-        ("field failures", field_failure_controls_fail_naming_their_cause),
-        ("reference deployments", the_reference_deployments_pass_the_suites_that_judge_them),
-        ("zk-chaos job", job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back),
-        ("--adopt", an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found),
-    ];
     // A developer may run some parts only: ZK_CHAOS_E2E_KIND_PARTS="reference deployments,--adopt".
     let only = std::env::var("ZK_CHAOS_E2E_KIND_PARTS").ok();
-    for (name, part) in parts {
-        if only.as_deref().is_some_and(|only| !only.split(',').any(|p| p.trim() == name)) {
-            eprintln!("e2e_kind: part {name:?} left out (ZK_CHAOS_E2E_KIND_PARTS={only:?})");
-            continue;
+    let chosen = |tasks: &[Task]| -> Vec<Task> {
+        let (kept, left): (Vec<Task>, Vec<Task>) = tasks.iter().copied().partition(|t| only.as_deref().is_none_or(|only| only.split(',').any(|p| p.trim() == t.part)));
+        for t in left {
+            eprintln!("e2e_kind: {:?} left out (part {:?} not in ZK_CHAOS_E2E_KIND_PARTS={only:?})", t.name, t.part);
         }
-        let _t = common::Timed::new(format!("part: {name} on the shared kind cluster"));
-        part(&shared);
+        kept
+    };
+    {
+        let _t = common::Timed::new("part: the runs that cordon nodes, one at a time");
+        for task in chosen(&CORDONING) {
+            task.run(&shared);
+        }
     }
+    let _t = common::Timed::new("part: the other runs, two at a time");
+    lanes(&shared, chosen(&SIDE_BY_SIDE), 2);
+}
+
+/// One run (or a few that belong together) on the shared cluster: the part it belongs to (for
+/// ZK_CHAOS_E2E_KIND_PARTS), its name in the time table.
+#[derive(Clone, Copy)]
+struct Task {
+    part: &'static str,
+    name: &'static str,
+    run: fn(&Shared),
+}
+
+impl Task {
+    fn run(&self, shared: &Shared) {
+        let _t = common::Timed::new(format!("{}: {}", self.part, self.name));
+        eprintln!("e2e_kind: {}: {} starts", self.part, self.name);
+        (self.run)(shared);
+    }
+}
+
+const fn task(part: &'static str, name: &'static str, run: fn(&Shared)) -> Task {
+    Task { part, name, run }
+}
+
+const CONTROLS: &str = "negative controls";
+
+/// Section 15 on the cluster: each run cordons and drains nodes, so none runs beside another.
+const CORDONING: [Task; 3] = [
+    task(CONTROLS, "maintenance without a budget", maintenance_fails_without_a_budget),
+    task(CONTROLS, "maintenance on node-pinned volumes", maintenance_on_node_pinned_volumes_is_skipped_naming_why),
+    task(CONTROLS, "maintenance interrupted and killed", maintenance_interrupted_uncordons_and_killed_is_cleaned),
+];
+
+/// The runs that may share the cluster, longest first (so the two lanes end together).
+const SIDE_BY_SIDE: [Task; 14] = [
+    task("reference deployments", "official.yaml", |s| reference_passes_the_suites_that_judge_it(s, REFERENCES[0])),
+    task("reference deployments", "bitnami.yaml", |s| reference_passes_the_suites_that_judge_it(s, REFERENCES[1])),
+    task("field failures", "upgrade to the broken image", upgrade_to_the_broken_image_fails),
+    task("--adopt", "adopted ensemble", an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found),
+    task("field failures", "walkthrough scaled 3 to 1", three_voters_scaled_to_one_fail),
+    task("zk-chaos job", "job and its Ctrl-C", job_certifies_the_reference_from_inside_the_cluster_and_its_results_come_back),
+    task(CONTROLS, "durability without a volume", durability_fails_without_a_volume),
+    task(CONTROLS, "partition passes", |s| cli::assert_partition_passed(&s.run("partition", &fixture("zookeeper.yaml"), &[]))),
+    task(CONTROLS, "partition standalone", |s| cli::assert_partition_failed_standalone(&s.run("partition", &fixture("broken/no-replication.yaml"), &[]))),
+    task(CONTROLS, "process-failure without exit", process_failure_fails_when_the_container_outlives_java),
+    task(CONTROLS, "anti-affinity selecting nothing", node_failure_fails_when_anti_affinity_selects_nothing),
+    task(CONTROLS, "budget allowing two", manifest_fails_a_live_budget_allowing_two),
+    task("field failures", "static single server scaled 1 to 3", static_single_server_scaled_to_three_fails),
+    task(CONTROLS, "a missing service account", deploy_failure_names_the_controllers_event),
+];
+
+/// Runs `tasks` on `width` threads, each taking the next task when its last ends; after a task
+/// fails no new one starts, and the first failure fails the test once the running ones end.
+fn lanes(shared: &Shared, tasks: Vec<Task>, width: usize) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let queue = Mutex::new(std::collections::VecDeque::from(tasks));
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for lane in 0..width {
+            let (queue, failed) = (&queue, &failed);
+            std::thread::Builder::new()
+                .name(format!("e2e_kind lane {lane}"))
+                .spawn_scoped(scope, move || {
+                    while !failed.load(Ordering::SeqCst) {
+                        let Some(task) = queue.lock().unwrap().pop_front() else { break };
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run(shared)));
+                        if let Err(panic) = result {
+                            failed.store(true, Ordering::SeqCst);
+                            std::panic::resume_unwind(panic);
+                        }
+                    }
+                })
+                .expect("a lane's thread");
+        }
+    });
 }
 
 /// Issue 33's field failures on a real cluster, as on Docker: an upgrade to an image whose server
 /// cannot start stops at zk-2 with the server's own words, quorum kept, and the forced rollback
-/// restores 3.8.0 (the image patch, the pod delete); a static single server scaled 1 to 3 (the
-/// scale subresource) gives two more ensembles of one; three voters scaled to one lose quorum.
-fn field_failure_controls_fail_naming_their_cause(shared: &Shared) {
+/// restores 3.8.0 (the image patch, the pod delete).
+fn upgrade_to_the_broken_image_fails(shared: &Shared) {
     let dir = tempfile::tempdir().unwrap();
     let upgrade = cli::upgrade_to_the_broken_image(dir.path());
     let extra: Vec<&str> = upgrade.iter().map(String::as_str).collect();
     cli::assert_upgrade_to_the_broken_image_failed(&shared.run("upgrade", &fixture("zookeeper.yaml"), &extra));
+}
+
+/// A static single server scaled 1 to 3 (the scale subresource) gives two more ensembles of one.
+fn static_single_server_scaled_to_three_fails(shared: &Shared) {
     cli::assert_static_single_server_scaled_to_three_failed(&shared.run("scale", &fixture("broken/static-one-server.yaml"), &[]));
+}
+
+/// Three voters scaled to one lose quorum.
+fn three_voters_scaled_to_one_fail(shared: &Shared) {
     cli::assert_three_voters_scaled_to_one_failed(&shared.run("scale", &fixture("zookeeper.yaml"), &["--config", &fixture("scale/below-majority.yaml")]));
 }
 
@@ -293,66 +379,70 @@ fn lost_quorum_by_ruok(what: &str, suite: &Value, context: &str) -> bool {
     true
 }
 
-/// The official image configured by environment and the Bitnami chart's style, their images
-/// mapped to the look-alikes loaded into the cluster: the suites that judge each deployment from
-/// its own source pass, liveness by stopping the server (its container's pid 1) from the node.
-fn the_reference_deployments_pass_the_suites_that_judge_them(shared: &Shared) {
-    for (file, map) in REFERENCES {
-        let mut extra = PER_DEPLOYMENT.to_vec();
-        extra.extend(["--image-map", map]);
-        let run = shared.run("manifest", &fixture(file), &extra);
-        let report = run.report();
-        let mut quorum_lost = false;
-        for suite in report["suites"].as_array().unwrap() {
-            if lost_quorum_by_ruok(file, suite, &run.output()) {
-                quorum_lost = true;
-                continue;
-            }
-            assert_eq!(suite["verdict"], "pass", "{file}: {} on kind: {}\n{}", suite["name"], cli::suite_checks(suite).join("\n"), run.output());
+/// The official image configured by environment or the Bitnami chart's style, its image mapped
+/// to the look-alike loaded into the cluster: the suites that judge each deployment from its own
+/// source pass, liveness by stopping the server (its container's pid 1) from the node.
+fn reference_passes_the_suites_that_judge_it(shared: &Shared, (file, map): (&str, &str)) {
+    let mut extra = PER_DEPLOYMENT.to_vec();
+    extra.extend(["--image-map", map]);
+    let run = shared.run("manifest", &fixture(file), &extra);
+    let report = run.report();
+    let mut quorum_lost = false;
+    for suite in report["suites"].as_array().unwrap() {
+        if lost_quorum_by_ruok(file, suite, &run.output()) {
+            quorum_lost = true;
+            continue;
         }
-        assert_eq!(report["suites"].as_array().unwrap().len(), 5, "{file}: {report}");
-        assert_eq!(run.code, if quorum_lost { 1 } else { 0 }, "{file}: {}", run.output());
-        let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in ")).unwrap_or_else(|| panic!("{file}: {:#?}", run.checks("liveness")));
-        assert!(fault.contains("pid 1 of its container") && fault.contains("from kind node"), "{file}: {fault}");
-        assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "{file}: the mapping is named in the report: {}", report["notes"]);
+        assert_eq!(suite["verdict"], "pass", "{file}: {} on kind: {}\n{}", suite["name"], cli::suite_checks(suite).join("\n"), run.output());
     }
+    assert_eq!(report["suites"].as_array().unwrap().len(), 5, "{file}: {report}");
+    assert_eq!(run.code, if quorum_lost { 1 } else { 0 }, "{file}: {}", run.output());
+    let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in ")).unwrap_or_else(|| panic!("{file}: {:#?}", run.checks("liveness")));
+    assert!(fault.contains("pid 1 of its container") && fault.contains("from kind node"), "{file}: {fault}");
+    assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "{file}: the mapping is named in the report: {}", report["notes"]);
 }
 
-fn negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_skipped(shared: &Shared) {
-    let movable = ["--storage-class", kind::SHARED_STORAGE_CLASS];
+/// Volumes that move with their member (kind's shared StorageClass), so section 15 runs in full.
+const MOVABLE: [&str; 2] = ["--storage-class", kind::SHARED_STORAGE_CLASS];
 
-    // No budget: the suite says so, and the third drain goes through.
-    let run = shared.run("maintenance", &fixture("broken/no-pdb.yaml"), &movable);
+/// No budget: the suite says so, and the third drain goes through.
+fn maintenance_fails_without_a_budget(shared: &Shared) {
+    let run = shared.run("maintenance", &fixture("broken/no-pdb.yaml"), &MOVABLE);
     assert_eq!(run.code, 1, "{}", run.output());
     let checks = run.checks("maintenance").join("\n");
     assert!(checks.contains("fail the budget allows one disruption: ") && checks.contains("has no PodDisruptionBudget"), "{checks}");
     assert!(checks.contains("accepted with another member already down: the drain took a majority of the servers"), "{checks}");
+}
 
-    // An anti-affinity rule that selects no pod keeps nothing apart.
+/// An anti-affinity rule that selects no pod keeps nothing apart.
+fn node_failure_fails_when_anti_affinity_selects_nothing(shared: &Shared) {
     let run = shared.run("node-failure", &fixture("broken/anti-affinity-selects-nothing.yaml"), &[]);
     assert_eq!(run.code, 1, "{}", run.output());
     let checks = run.checks("node-failure").join("\n");
     assert!(checks.contains("fail the live StatefulSet requires podAntiAffinity on kubernetes.io/hostname: no required podAntiAffinity term"), "{checks}");
+}
 
-    // Two of the Docker controls, on the cluster.
-    let run = shared.run("durability", &fixture("broken/no-volume.yaml"), &movable);
+/// One of the Docker controls, on the cluster: no volume, the data gone with the StatefulSet.
+fn durability_fails_without_a_volume(shared: &Shared) {
+    let run = shared.run("durability", &fixture("broken/no-volume.yaml"), &MOVABLE);
     assert_eq!(run.code, 1, "{}", run.output());
     let checks = run.checks("durability").join("\n");
     assert!(checks.contains("fail the members had persistent volumes: the members have no persistent volume"), "{checks}");
     assert!(checks.contains("fail /hello through zk-2"), "{checks}");
     assert!(checks.contains("fail workload: no acknowledged write lost, reads monotonic: ") && checks.contains(" lost acknowledged writes: "), "{checks}");
+}
+
+/// Another Docker control, on the cluster: a container that outlives java is never restarted.
+fn process_failure_fails_when_the_container_outlives_java(shared: &Shared) {
     let run = shared.run("process-failure", &fixture("broken/no-exit.yaml"), &[]);
     assert_eq!(run.code, 1, "{}", run.output());
     let checks = run.checks("process-failure").join("\n");
     assert!(checks.contains("the container did not exit when java died"), "{checks}");
+}
 
-    // Partitions from an ephemeral container in each pod: the reference deployment passes, every
-    // member standalone fails with the failing part of the register history named.
-    cli::assert_partition_passed(&shared.run("partition", &fixture("zookeeper.yaml"), &[]));
-    cli::assert_partition_failed_standalone(&shared.run("partition", &fixture("broken/no-replication.yaml"), &[]));
-
-    // Node-pinned volumes (kind's default StorageClass): zk-0 cannot move; the rest of section 15
-    // is skipped with its reason, never passed.
+/// Node-pinned volumes (kind's default StorageClass): zk-0 cannot move; the rest of section 15 is
+/// skipped with its reason, never passed.
+fn maintenance_on_node_pinned_volumes_is_skipped_naming_why(shared: &Shared) {
     let run = shared.run("maintenance", &fixture("zookeeper.yaml"), &["--storage-class", "standard"]);
     assert_eq!(run.code, 0, "{}", run.output());
     let checks = run.checks("maintenance");
@@ -360,16 +450,20 @@ fn negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_s
     assert!(checks.iter().any(|c| c.starts_with("skipped the rest of \"Surviving maintenance\"") && c.contains("node-pinned volumes")), "{checks:#?}");
     let summary = std::fs::read_to_string(run.results.path().join("latest/summary.txt")).unwrap();
     assert!(summary.contains("(1 skipped)") && summary.contains("SKIPPED the rest of \"Surviving maintenance\""), "{summary}");
+}
 
-    // The manifest suite judges the live objects: a budget that allows two of three down fails.
+/// The manifest suite judges the live objects: a budget that allows two of three down fails.
+fn manifest_fails_a_live_budget_allowing_two(shared: &Shared) {
     let run = shared.run("manifest", &fixture("broken/pdb-allows-two.yaml"), &[]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("manifest");
     assert_eq!(failures.len(), 1, "{failures:#?}");
     assert!(failures[0].starts_with("live objects: ") && failures[0].contains("PodDisruptionBudget zk-pdb allows 2 of 3 members to be down at once"), "{failures:#?}");
+}
 
-    // Pods the StatefulSet controller cannot create (a service account that does not exist): the
-    // deploy failure says why, from the controller's FailedCreate event, not only "zk-0 absent".
+/// Pods the StatefulSet controller cannot create (a service account that does not exist): the
+/// deploy failure says why, from the controller's FailedCreate event, not only "zk-0 absent".
+fn deploy_failure_names_the_controllers_event(shared: &Shared) {
     let dir = tempfile::tempdir().unwrap();
     let reference = std::fs::read_to_string(fixture("zookeeper.yaml")).unwrap();
     let missing = reference.replacen("    spec:\n      affinity:", "    spec:\n      serviceAccountName: zk-chaos-missing\n      affinity:", 1);
@@ -387,10 +481,14 @@ fn negative_controls_fail_their_suites_and_node_pinned_volumes_are_reported_as_s
             && deploy.contains("serviceaccount \"zk-chaos-missing\" not found"),
         "{deploy}"
     );
+}
 
-    // Ctrl-C in the middle of section 15, just after the first cordon: the run stops, uncordons
-    // the node and removes its namespace.
-    let args = shared.args("maintenance", &fixture("zookeeper.yaml"), &movable);
+/// Ctrl-C in the middle of section 15, just after the first cordon: the run stops, uncordons the
+/// node and removes its namespace. Killed outright after the first cordon: the node stays
+/// cordoned, named by the run, and the namespace stays; `zk-chaos clean --context` with the run's
+/// id removes both.
+fn maintenance_interrupted_uncordons_and_killed_is_cleaned(shared: &Shared) {
+    let args = shared.args("maintenance", &fixture("zookeeper.yaml"), &MOVABLE);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut run = Background::start(&args);
     let id = run.next_run_id(300);

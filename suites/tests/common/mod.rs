@@ -6,7 +6,7 @@ pub mod cli;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 /// Starts the Docker engine with `ci/start-docker.sh` (once per test binary; the script leaves an
@@ -67,21 +67,44 @@ impl Drop for Timed {
     }
 }
 
-/// The engine started and the test alone with `lock`, timed from then on under the test's name
-/// (libtest names the test's thread after it); both end when the value is dropped.
+/// The engine started and the test holding its share of a lock (alone with a `Mutex`; alone or
+/// beside others with an `RwLock`), timed from then on under the test's name (libtest names the
+/// test's thread after it); both end when the value is dropped.
 #[allow(dead_code)]
 pub struct Exclusive {
     // Dropped in order: the time is recorded before the next test may start.
     _timed: Timed,
-    _guard: MutexGuard<'static, ()>,
+    _guard: Box<dyn std::any::Any>,
 }
 
 #[allow(dead_code)]
+impl Exclusive {
+    fn held(guard: Box<dyn std::any::Any>) -> Exclusive {
+        let name = std::thread::current().name().unwrap_or("a test").to_string();
+        Exclusive { _timed: Timed::new(name), _guard: guard }
+    }
+}
+
+/// Alone with `lock` (a test that panicked while holding it does not stop the others).
+#[allow(dead_code)]
 pub fn exclusive(lock: &'static Mutex<()>) -> Exclusive {
     start_docker();
-    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-    let name = std::thread::current().name().unwrap_or("a test").to_string();
-    Exclusive { _timed: Timed::new(name), _guard: guard }
+    Exclusive::held(Box::new(lock.lock().unwrap_or_else(|p| p.into_inner())))
+}
+
+/// Alone with `lock`: no test holds it beside (a waiting one keeps new ones from starting).
+#[allow(dead_code)]
+pub fn alone(lock: &'static RwLock<()>) -> Exclusive {
+    start_docker();
+    Exclusive::held(Box::new(lock.write().unwrap_or_else(|p| p.into_inner())))
+}
+
+/// Beside the other tests that hold `lock` beside (as many as libtest runs at once: one a core),
+/// never beside one that holds it alone.
+#[allow(dead_code)]
+pub fn beside(lock: &'static RwLock<()>) -> Exclusive {
+    start_docker();
+    Exclusive::held(Box::new(lock.read().unwrap_or_else(|p| p.into_inner())))
 }
 
 /// Builds the upgrade suite's images when missing or out of date: the walkthrough's scripts on
