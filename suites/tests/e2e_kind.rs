@@ -3,8 +3,8 @@
 //! same cluster interrupted); on one shared cluster, each run in a namespace of its own through
 //! `--platform kube`, the negative controls fail their suites, the partition suite passes on the
 //! reference deployment and fails on the standalone one, issue 33's field failures fail naming
-//! their cause (an upgrade to an image whose server cannot start, a static config scaled 1 to 3 and
-//! 3 to 1), the official and Bitnami references pass the suites that judge them, `zk-chaos job`
+//! their cause (an upgrade to an image whose server cannot start, a static config scaled 1 to 3
+//! and 3 to 1), the official and Bitnami references pass the suites that judge them, `zk-chaos job`
 //! runs the certification as a Job inside the cluster and copies its results back, and `--adopt`
 //! leaves an ensemble as found. The shared cluster's runs that cordon nodes go one at a time; the
 //! others two at a time.
@@ -63,11 +63,11 @@ fn certify_on_kind_passes_every_suite_and_its_repeat_shares_the_cluster_that_ctr
     let suites = first["suites"].as_array().unwrap();
     assert_eq!(suites.len(), 9, "{first}");
     // The walkthrough's readiness asks `ruok` too: it passed 2 of 2 runs on kind, but the window in
-    // which both references lost the serving quorum is open to it as well (RUOK_QUORUM_LOSS); that
+    // which both references lost the serving quorum is open to it as well (cli::RUOK_QUORUM_LOSS); that
     // one named failure is taken and printed, any other fails the test.
     let mut quorum_lost = false;
     for s in suites {
-        if lost_quorum_by_ruok("the walkthrough", s, "") {
+        if cli::lost_quorum_by_ruok("the walkthrough", s, "") {
             quorum_lost = true;
             continue;
         }
@@ -76,7 +76,7 @@ fn certify_on_kind_passes_every_suite_and_its_repeat_shares_the_cluster_that_ctr
     assert_eq!(first["verdict"], if quorum_lost { "fail" } else { "pass" }, "{}", run.log());
     // Section 15 in full on movable volumes: nothing of it skipped, the refusal a real 429.
     let maintenance = checks(&first, "maintenance");
-    assert!(maintenance.iter().all(|c| c.starts_with("pass ") || c.contains(RUOK_QUORUM_LOSS_DRAINED)), "{maintenance:#?}");
+    assert!(maintenance.iter().all(|c| c.starts_with("pass ") || c.contains(cli::RUOK_QUORUM_LOSS_DRAINED)), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("Ready again on another node")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("Pending: anti-affinity") && c.contains("Pending")), "{maintenance:#?}");
     assert!(maintenance.iter().any(|c| c.contains("refused by the budget") && c.contains("429 DisruptionBudget")), "{maintenance:#?}");
@@ -279,9 +279,10 @@ const CORDONING: [Task; 3] = [
 ];
 
 /// The runs that may share the cluster, longest first (so the two lanes end together).
-const SIDE_BY_SIDE: [Task; 14] = [
+const SIDE_BY_SIDE: [Task; 15] = [
     task("reference deployments", "official.yaml", |s| reference_passes_the_suites_that_judge_it(s, REFERENCES[0])),
     task("reference deployments", "bitnami.yaml", |s| reference_passes_the_suites_that_judge_it(s, REFERENCES[1])),
+    task("reference deployments", "official-serving-readiness.yaml (the fix)", the_fixed_official_reference_passes_every_suite_that_judges_it),
     task("field failures", "upgrade to the broken image", upgrade_to_the_broken_image_fails),
     task("--adopt", "adopted ensemble", an_adopted_ensemble_is_certified_where_it_runs_and_left_as_found),
     task("field failures", "walkthrough scaled 3 to 1", three_voters_scaled_to_one_fail),
@@ -342,43 +343,6 @@ fn three_voters_scaled_to_one_fail(shared: &Shared) {
     cli::assert_three_voters_scaled_to_one_failed(&shared.run("scale", &fixture("zookeeper.yaml"), &["--config", &fixture("scale/below-majority.yaml")]));
 }
 
-/// The one failure a reference's rolling-update may have on kind: its readiness probe asks `ruok`,
-/// which a restarted server answers before it serves, and the StatefulSet takes the next member
-/// down once the restarted one is Ready (the field failure of issue 33). On kind a restarted
-/// member of the official reference was Ready but not serving 13 s after its start, and the undo
-/// that followed took the leader down then: quorum lost, the workload unavailable 21.5 s. Whether
-/// a run hits that moment is a race, so the test takes either verdict; a failure must be that
-/// check alone, and is printed.
-const RUOK_QUORUM_LOSS: &str = "a majority of the others was serving whenever the rollout took a member down: quorum lost: the rollout took ";
-
-/// The same race in maintenance: the budget counts Ready members, so once zk-1 is Ready by `ruok`
-/// it lets zk-2 go while zk-1 may still sync (seen on kind with the official reference: the read
-/// of /hello after the drains lost its session). The check that judges it, and the data read
-/// after it (which waits for the ensemble to serve again), must name it; nothing else may fail.
-const RUOK_QUORUM_LOSS_DRAINED: &str = "a majority of the others was serving when the budget let zk-2 go: quorum lost: the budget let zk-2 go ";
-
-/// Whether `suite` is a rolling-update or maintenance that failed by that race alone (printed,
-/// naming `what`); one that failed any other way fails the test (with `context`, e.g. the run's
-/// output).
-fn lost_quorum_by_ruok(what: &str, suite: &Value, context: &str) -> bool {
-    let race = match suite["name"].as_str() {
-        Some("rolling-update") => RUOK_QUORUM_LOSS,
-        Some("maintenance") => RUOK_QUORUM_LOSS_DRAINED,
-        _ => return false,
-    };
-    if suite["verdict"] != "fail" {
-        return false;
-    }
-    let failures = cli::suite_failures(suite);
-    assert!(
-        !failures.is_empty() && failures.iter().all(|f| f.contains(race)),
-        "{what}: {} on kind failed otherwise than by ruok readiness: {failures:#?}\n{context}",
-        suite["name"]
-    );
-    eprintln!("e2e_kind: {what}: {} lost the serving quorum (ruok readiness): {failures:#?}", suite["name"]);
-    true
-}
-
 /// The official image configured by environment or the Bitnami chart's style, its image mapped
 /// to the look-alike loaded into the cluster: the suites that judge each deployment from its own
 /// source pass, liveness by stopping the server (its container's pid 1) from the node.
@@ -389,7 +353,7 @@ fn reference_passes_the_suites_that_judge_it(shared: &Shared, (file, map): (&str
     let report = run.report();
     let mut quorum_lost = false;
     for suite in report["suites"].as_array().unwrap() {
-        if lost_quorum_by_ruok(file, suite, &run.output()) {
+        if cli::lost_quorum_by_ruok(file, suite, &run.output()) {
             quorum_lost = true;
             continue;
         }
@@ -400,6 +364,26 @@ fn reference_passes_the_suites_that_judge_it(shared: &Shared, (file, map): (&str
     let fault = run.checks("liveness").into_iter().find(|c| c.starts_with("pass kill -STOP java in ")).unwrap_or_else(|| panic!("{file}: {:#?}", run.checks("liveness")));
     assert!(fault.contains("pid 1 of its container") && fault.contains("from kind node"), "{file}: {fault}");
     assert!(report["notes"].to_string().contains("runs as zk-chaos/zookeeper-"), "{file}: the mapping is named in the report: {}", report["notes"]);
+}
+
+/// The fix of the references' race (`fixtures/official-serving-readiness.yaml`: Ready only when
+/// `srvr` says it leads or follows, the pods started in parallel): every suite that judges the
+/// deployment passes, the rolling update and its undo each with a serving majority at every
+/// deletion.
+fn the_fixed_official_reference_passes_every_suite_that_judges_it(shared: &Shared) {
+    let mut extra = PER_DEPLOYMENT.to_vec();
+    extra.extend(["--image-map", OFFICIAL_MAP]);
+    let run = shared.run("manifest", &fixture("official-serving-readiness.yaml"), &extra);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let report = run.report();
+    assert_eq!(report["suites"].as_array().unwrap().len(), 5, "{report}");
+    for suite in report["suites"].as_array().unwrap() {
+        assert_eq!(suite["verdict"], "pass", "{}: {}", suite["name"], cli::suite_checks(suite).join("\n"));
+    }
+    let checks = run.checks("rolling-update").join("\n");
+    for rollout in ["update", "undo"] {
+        assert!(checks.contains(&format!("pass {rollout}: a majority of the others was serving whenever the rollout took a member down: ")), "{checks}");
+    }
 }
 
 /// Volumes that move with their member (kind's shared StorageClass), so section 15 runs in full.
