@@ -1466,7 +1466,10 @@ mod tests {
         let took = start.elapsed();
         assert!(matches!(&v, Verdict::Unknown { reason } if reason.contains("/r/k1") && !reason.contains("/r/k0")), "{}", v.describe());
         assert!(took >= budget * 9 / 10, "the hard key had the rest of the budget: {took:?}");
-        assert!(took < budget * 3 / 2, "no key had more than what was left: {took:?}");
+        // An upper bound only bounds the overrun past the deadline (a key given a budget of its
+        // own would take no longer here); that is a_search_out_of_budget_returns_at_its_deadline's
+        // subject. A CI run with two kind ensembles beside it saw 1009 ms for this 600 ms budget.
+        assert!(took < budget + OVERRUN_ON_A_LOADED_MACHINE, "no key had more than what was left: {took:?}");
         // The other way round: the hard key first has half, the easy key is still decided.
         let mut history = hard(30).history();
         for mut op in easy.history().ops {
@@ -1478,8 +1481,12 @@ mod tests {
         let v = check(&history, budget);
         assert!(matches!(&v, Verdict::Unknown { reason } if reason.contains("/r/k0") && !reason.contains("/r/k1")), "{}", v.describe());
         let took = start.elapsed();
-        assert!(took >= budget * 4 / 10 && took < budget * 3 / 2, "{took:?}");
+        assert!(took >= budget * 4 / 10 && took < budget + OVERRUN_ON_A_LOADED_MACHINE, "{took:?}");
     }
+
+    /// How far past its deadline a search may return in these tests: a debug build on two cores
+    /// shared with end-to-end runs (CI) is descheduled for hundreds of milliseconds at a time.
+    const OVERRUN_ON_A_LOADED_MACHINE: Duration = Duration::from_millis(1000);
 
     // Survivors of the mutation test explained (cargo mutants, 2026-12-06). These change only how
     // fast the search is or how memory is freed, never a verdict, so no unit test can see them;
