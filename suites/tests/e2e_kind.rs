@@ -343,13 +343,18 @@ fn three_voters_scaled_to_one_fail(shared: &Shared) {
     cli::assert_three_voters_scaled_to_one_failed(&shared.run("scale", &fixture("zookeeper.yaml"), &["--config", &fixture("scale/below-majority.yaml")]));
 }
 
+/// The manifest suite and [`PER_DEPLOYMENT`] on the fixture `file`, its image mapped by `map`.
+fn per_deployment(shared: &Shared, file: &str, map: &str) -> Run {
+    let mut extra = PER_DEPLOYMENT.to_vec();
+    extra.extend(["--image-map", map]);
+    shared.run("manifest", &fixture(file), &extra)
+}
+
 /// The official image configured by environment or the Bitnami chart's style, its image mapped
 /// to the look-alike loaded into the cluster: the suites that judge each deployment from its own
 /// source pass, liveness by stopping the server (its container's pid 1) from the node.
 fn reference_passes_the_suites_that_judge_it(shared: &Shared, (file, map): (&str, &str)) {
-    let mut extra = PER_DEPLOYMENT.to_vec();
-    extra.extend(["--image-map", map]);
-    let run = shared.run("manifest", &fixture(file), &extra);
+    let run = per_deployment(shared, file, map);
     let report = run.report();
     let mut quorum_lost = false;
     for suite in report["suites"].as_array().unwrap() {
@@ -371,9 +376,7 @@ fn reference_passes_the_suites_that_judge_it(shared: &Shared, (file, map): (&str
 /// deployment passes, the rolling update and its undo each with a serving majority at every
 /// deletion.
 fn the_fixed_official_reference_passes_every_suite_that_judges_it(shared: &Shared) {
-    let mut extra = PER_DEPLOYMENT.to_vec();
-    extra.extend(["--image-map", OFFICIAL_MAP]);
-    let run = shared.run("manifest", &fixture("official-serving-readiness.yaml"), &extra);
+    let run = per_deployment(shared, "official-serving-readiness.yaml", OFFICIAL_MAP);
     assert_eq!(run.code, 0, "{}", run.output());
     let report = run.report();
     assert_eq!(report["suites"].as_array().unwrap().len(), 5, "{report}");
