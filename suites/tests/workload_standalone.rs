@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use zk_chaos::client::fourlw;
 use zk_chaos::config::{Config, WorkloadConfig};
-use zk_chaos::ensemble::EnsembleView;
+use zk_chaos::ensemble::{self, EnsembleView};
 use zk_chaos::manifest::Manifest;
 use zk_chaos::platform::docker::{engine, DockerPlatform};
 use zk_chaos::platform::{LifecycleKind, Platform};
@@ -52,6 +52,10 @@ async fn scenario(p: Arc<DockerPlatform>, config: Config) {
     let op = config.timeouts.operation;
     let started = Instant::now();
     p.deploy().await.expect("deploy");
+    // Ready is not serving: the walkthrough's probe asks `ruok`, answered while the members still
+    // elect. A run waits for every member to serve before its suites; so does this test (its
+    // workload's first session timed out in CI, started on Ready under load).
+    ensemble::wait_serving(p.as_ref(), config.timeouts.ensemble_whole, op).await.expect("every member serving");
     eprintln!("ensemble up in {:.1}s", started.elapsed().as_secs_f64());
     let mut addrs = Vec::new();
     for m in p.members() {
