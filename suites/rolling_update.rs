@@ -563,6 +563,28 @@ mod tests {
         );
     }
 
+    /// The same failure as kind showed it (the walkthrough, `ruok` readiness, a 256 MiB volume): the
+    /// leader zk-0's `mntr` already counts zk-2, which receives its snapshot and says it is not
+    /// serving, and the rollout takes zk-1 down. Taking the leader's count over zk-2's own word
+    /// passed such a rollout while the ensemble lost every znode.
+    #[test]
+    fn the_leaders_count_does_not_stand_for_a_follower_that_says_it_is_not_serving() {
+        use LifecycleKind::*;
+        let samples = [
+            sample(0, &["L2", "F", "F"]),
+            sample(1200, &["L1", "F", "d"]),
+            sample(2000, &["L2", "F", "N"]), // Ready by ruok; the leader forwards to it while it syncs
+            sample(2200, &["L2", "F", "N"]),
+            sample(2600, &["L1", "d", "N"]),
+        ];
+        let events = [ev_ms(1000, "zk-2", Deleted), ev_ms(1900, "zk-2", Ready), ev_ms(2300, "zk-1", Deleted)];
+        let err = quorum_kept_serving(&samples, &events, &members()).unwrap_err().to_string();
+        assert!(err.starts_with("quorum lost: the rollout took zk-1 down at "), "{err}");
+        assert!(err.contains(&format!("(the servers as sampled at {})", hms(serving::testing::at(2200)))), "{err}");
+        assert!(err.contains("only 1 of the other 2 members served with a leader") && err.contains("zk-2 not serving ready"), "{err}");
+        assert!(err.contains("(judged from zk-0's mntr: 2 synced followers, but its followers in epoch 1 by their own srvr: zk-1 (the leader counts"), "{err}");
+    }
+
     /// With `mntr` hidden, followers in the leader's epoch stand for its count and the evidence
     /// says so; a follower stuck in an older epoch is not counted.
     #[test]

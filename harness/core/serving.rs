@@ -126,10 +126,14 @@ pub struct Judgement {
 }
 
 /// Serving quorum in one sample of `n` members: one leader (or a standalone server alone) that a
-/// majority counts as theirs. The leader's count of synced followers (`mntr`) decides when the
-/// leader gives it; where its whitelist hides `mntr`, the members that say they follow in the
-/// leader's epoch stand for it (a follower says it serves only once the leader has synced it),
-/// and `from` says so.
+/// majority counts as theirs. A follower counts when it says so itself: it follows in the
+/// leader's epoch (a follower says it serves only once the leader has synced it, UPTODATE). The
+/// leader's `mntr` count bounds that from above where the leader gives it (a member that still
+/// says it follows but the leader dropped is not counted), and is never taken over a follower's
+/// own word: ZooKeeper counts a follower in `zk_synced_followers` from the start of its sync,
+/// before the snapshot is sent (LearnerHandler.syncFollower calls startForwarding first), so a
+/// member that is still receiving a large snapshot, and says it is not serving, is in the count.
+/// Where the whitelist hides `mntr` the followers' word alone decides, and `from` says so.
 pub fn judge(sample: &Sample) -> Judgement {
     let n = sample.members.len();
     let majority = n / 2 + 1;
@@ -157,6 +161,14 @@ pub fn judge(sample: &Sample) -> Judgement {
     let mut serving = vec![leader.member.clone()];
     serving.extend(followers.iter().cloned());
     let (counted, from) = match &leader.said {
+        Said::Serving { synced_followers: Some(synced), .. } if *synced as usize > followers.len() => (
+            serving.len(),
+            format!(
+                "{}'s mntr: {synced} synced followers, but its followers in epoch {leader_epoch} by their own srvr: {} (the leader counts a follower from the start of its sync)",
+                leader.member,
+                if followers.is_empty() { "none".to_string() } else { followers.join(", ") }
+            ),
+        ),
         Said::Serving { synced_followers: Some(synced), .. } => (1 + *synced as usize, format!("{}'s mntr: {synced} synced followers", leader.member)),
         Said::Serving { mntr_hidden: true, .. } => (
             serving.len(),
@@ -388,6 +400,20 @@ mod tests {
         assert!(judge(&sample(0, &["N", "L1", "F"])).quorum, "a leader and one synced follower of three");
     }
 
+    /// The field failure's moment (kind, the walkthrough's `ruok` readiness, a 256 MiB data volume):
+    /// the leader already counts zk-2, which is still receiving its snapshot and says it is not
+    /// serving. zk-2 is not counted, so taking zk-0 down leaves one other serving, not two.
+    #[test]
+    fn a_follower_that_says_it_is_not_serving_is_not_counted_though_the_leaders_mntr_counts_it() {
+        let j = judge(&sample(0, &["F", "L2", "N"]));
+        assert!(j.quorum && j.counted == 2 && j.serving == ["zk-1", "zk-0"], "{j:?}");
+        assert_eq!(j.from, "zk-1's mntr: 2 synced followers, but its followers in epoch 1 by their own srvr: zk-0 (the leader counts a follower from the start of its sync)");
+        assert_eq!(others_serving(&sample(0, &["F", "L2", "N"]), "zk-0").0, 1);
+        // Nor one that gives no answer: what it would say is not known.
+        let silent = Sample { at: at(0), members: vec![reading("zk-0", "F"), reading("zk-1", "L2"), Reading { member: "zk-2".into(), running: true, ready: true, said: Said::Down { why: "timed out".into() } }] };
+        assert_eq!(judge(&silent).counted, 2);
+    }
+
     #[test]
     fn with_mntr_hidden_followers_in_the_leaders_epoch_stand_for_the_count_and_it_says_so() {
         let j = judge(&sample(0, &["F", "L-", "N"]));
@@ -406,7 +432,8 @@ mod tests {
         assert!(judge(&sample(0, &["S"])).quorum);
         assert!(!judge(&sample(0, &["N"])).quorum);
         assert!(!judge(&sample(0, &["S", "S", "S"])).quorum, "three standalones are no ensemble");
-        assert!(judge(&sample(0, &["F", "F", "L4", "D", "D"])).quorum, "1 + 4 synced of 5, though two look down now");
+        let five = judge(&sample(0, &["F", "F", "L4", "D", "D"]));
+        assert!(five.quorum && five.counted == 3, "the leader and the two that say they follow, of 5: {five:?}");
         assert!(!judge(&sample(0, &["F", "L-", "D", "D", "N"])).quorum, "2 of 5 by srvr");
     }
 
