@@ -8,7 +8,7 @@
 #   ZK_CHAOS_DATA=64MiB bash ci/kind-nightly.sh             # the data volume's size (--data; default 256MiB)
 #
 # The deployment: ZK_CHAOS_DEPLOYMENT names a reference deployment in fixtures/ (zookeeper, the
-# walkthrough's, by default; official; bitnami). Where a registry answers, its images are the ones
+# walkthrough's, by default; official; bitnami; their variants, e.g. bitnami-serving-readiness). Where a registry answers, its images are the ones
 # it names (the official `zookeeper` image, Bitnami's); offline they are mapped to the look-alikes
 # of ci/build-zookeeper-images.sh, as fixtures/images.txt lists under the fixture's name.
 #
@@ -45,7 +45,7 @@ log() { printf 'kind-nightly: %s\n' "$*" >&2; }
 mkdir -p "$results"
 deployment=${ZK_CHAOS_DEPLOYMENT:-zookeeper}
 manifest=fixtures/$deployment.yaml
-[ -f "$manifest" ] || { log "ZK_CHAOS_DEPLOYMENT=$deployment: there is no $manifest (zookeeper, official or bitnami)"; exit 2; }
+[ -f "$manifest" ] || { log "ZK_CHAOS_DEPLOYMENT=$deployment: there is no $manifest (zookeeper, official, bitnami, or a variant such as official-serving-readiness)"; exit 2; }
 # The large data volume (issue 33) is the nightly's: .ci/run writes 8MiB (e2e_docker's certify).
 data=${ZK_CHAOS_DATA:-256MiB}
 certify_args=(certify --platform kind --results "$results" --keep --data "$data")
@@ -83,7 +83,9 @@ else
     certify_args+=(--kind-config "$config" --storage-class zk-chaos-shared)
   fi
   # No registry: the deployment's images are mapped to the look-alikes built here.
-  maps=$(awk -v f="# $manifest" '/^# fixtures\// { on = ($0 == f); next } on && /=/ && !/^#/ { print }' fixtures/images.txt)
+  # shellcheck source=ci/lib/image-maps.sh
+  . ci/lib/image-maps.sh
+  maps=$(image_maps "$manifest")
   if [ -n "$maps" ]; then
     log "building the ZooKeeper images the mapping of $manifest names"
     bash ci/build-zookeeper-images.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline lint of what CI and users apply:
-#  - the reference deployments fixtures/{zookeeper,official,bitnami}.yaml and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
+#  - the deployments fixtures/*.yaml (references and their variants) and fixtures/broken/*.yaml against the Kubernetes OpenAPI schemas
 #    of a fixed version, strictly (unknown fields are errors): kubernetes-validate --strict;
+#  - every fixtures/*.yaml that names an image not built here has its map in fixtures/images.txt (ci/lib/image-maps.sh);
 #  - fixtures/kind/cluster.yaml: the kind.x-k8s.io/v1alpha4 Cluster fields (a small check below);
 #  - .github/workflows with zizmor --offline, and against SchemaStore's GitHub workflow schema
 #    (check-jsonschema --builtin-schema vendor.github-workflows: the copy check-jsonschema ships);
@@ -39,6 +40,17 @@ log "kubernetes-validate --strict (Kubernetes $K8S_VERSION): fixtures/*.yaml fix
 if ! "$venv/bin/kubernetes-validate" --strict --kubernetes-version "$K8S_VERSION" fixtures/*.yaml fixtures/broken/*.yaml; then
   failed=1
 fi
+
+log "image maps: every fixtures/*.yaml naming an image not built here is mapped in fixtures/images.txt (as ci/kind-nightly.sh reads it)"
+# shellcheck source=ci/lib/image-maps.sh
+. ci/lib/image-maps.sh
+for manifest in fixtures/*.yaml; do
+  upstream=$(sed -n 's/^ *image: *"\{0,1\}\([^" ]*\)"\{0,1\} *$/\1/p' "$manifest" | grep -v '^zk-chaos/' | sort -u || true)
+  if [ -n "$upstream" ] && [ -z "$(image_maps "$manifest")" ]; then
+    log "$manifest names $(echo "$upstream" | tr '\n' ' ')but no line of fixtures/images.txt serves it: add it to a '# fixtures/...' line"
+    failed=1
+  fi
+done
 
 log "kind config: fixtures/kind/cluster.yaml (kind.x-k8s.io/v1alpha4)"
 if ! "$venv/bin/python" - fixtures/kind/cluster.yaml <<'PY'
