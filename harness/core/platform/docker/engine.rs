@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use bollard::container::{ListContainersOptions, LogOutput, LogsOptions, RemoveContainerOptions};
+use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::network::ListNetworksOptions;
-use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions};
 use bollard::Docker;
 use futures::StreamExt;
 
@@ -106,7 +105,7 @@ pub async fn exec(docker: &Docker, container: &str, argv: &[&str], timeout: Dura
 
 /// The container's log (stdout and stderr interleaved), the last `tail` lines if given.
 pub async fn logs(docker: &Docker, container: &str, tail: Option<usize>) -> anyhow::Result<String> {
-    let opts = LogsOptions::<String> { stdout: true, stderr: true, tail: tail.map_or("all".to_string(), |n| n.to_string()), ..Default::default() };
+    let opts = LogsOptions { stdout: true, stderr: true, tail: tail.map_or("all".to_string(), |n| n.to_string()), ..Default::default() };
     let mut stream = docker.logs(container, Some(opts));
     let mut out = String::new();
     while let Some(chunk) = stream.next().await {
@@ -157,19 +156,19 @@ pub async fn find(docker: &Docker, run: Option<&str>) -> anyhow::Result<Leftover
             }
         }
     };
-    let containers = docker.list_containers(Some(ListContainersOptions { all: true, filters: label_filter(run), ..Default::default() })).await.context("listing containers")?;
+    let containers = docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(label_filter(run)), ..Default::default() })).await.context("listing containers")?;
     let mut ids = Vec::new();
     for c in containers {
         note(c.labels.as_ref());
         ids.push(c.id.unwrap_or_default());
     }
-    let volumes = docker.list_volumes(Some(ListVolumesOptions { filters: label_filter(run) })).await.context("listing volumes")?;
+    let volumes = docker.list_volumes(Some(ListVolumesOptions { filters: Some(label_filter(run)) })).await.context("listing volumes")?;
     let mut vols = Vec::new();
     for v in volumes.volumes.unwrap_or_default() {
         note(Some(&v.labels));
         vols.push(v.name);
     }
-    let networks = docker.list_networks(Some(ListNetworksOptions { filters: label_filter(run) })).await.context("listing networks")?;
+    let networks = docker.list_networks(Some(ListNetworksOptions { filters: Some(label_filter(run)) })).await.context("listing networks")?;
     let mut nets = Vec::new();
     for n in networks {
         note(n.labels.as_ref());

@@ -148,7 +148,7 @@ impl DockerPlatform {
     /// Runs `script` in the partition helper in `member`'s network namespace (with CAP_NET_ADMIN
     /// when `admin`), within the operation timeout: its exit code and output.
     async fn in_network_of(&self, member: &str, script: String, admin: bool) -> anyhow::Result<(i64, String)> {
-        use bollard::container::Config as ContainerConfig;
+        use bollard::models::ContainerCreateBody as ContainerConfig;
         use bollard::models::HostConfig;
         use std::sync::atomic::{AtomicU64, Ordering};
         static HELPERS: AtomicU64 = AtomicU64::new(0);
@@ -441,7 +441,7 @@ impl Platform for DockerPlatform {
             Ok(id) => id,
             Err(e) => return Ok(format!("not sent: {e:#}")),
         };
-        let options = bollard::container::KillContainerOptions { signal: format!("SIG{signal}") };
+        let options = bollard::query_parameters::KillContainerOptions { signal: format!("SIG{signal}") };
         match self.docker.kill_container(&id, Some(options)).await {
             Ok(()) => Ok(format!("through the Docker engine to container {}", &id[..12.min(id.len())])),
             // 409: the container stopped between the status and the kill (a liveness restart).
@@ -478,7 +478,7 @@ impl Platform for DockerPlatform {
         let c = self.docker.inspect_container(&id, None).await.with_context(|| format!("inspecting {member}"))?;
         let mut out = Vec::new();
         for m in c.mounts.unwrap_or_default() {
-            let Some(name) = m.name.filter(|_| m.typ == Some(bollard::models::MountPointTypeEnum::VOLUME)) else { continue };
+            let Some(name) = m.name.filter(|_| m.typ.as_deref() == Some("volume")) else { continue };
             let v = self.docker.inspect_volume(&name).await.with_context(|| format!("inspecting volume {name}"))?;
             if v.labels.get(RUN_LABEL).map(String::as_str) != Some(self.identity.run_id.as_str()) {
                 continue; // an anonymous volume of the image, not a claim

@@ -14,10 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, WaitContainerOptions};
-use bollard::models::{EndpointSettings, HostConfig, Mount, MountTypeEnum, MountVolumeOptions, PortBinding};
-use bollard::network::CreateNetworkOptions;
-use bollard::volume::CreateVolumeOptions;
+use bollard::models::{ContainerCreateBody as Config, NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions, WaitContainerOptions};
+use bollard::models::{EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions, PortBinding};
 use bollard::Docker;
 use chrono::Utc;
 use futures::StreamExt;
@@ -263,7 +262,7 @@ impl Worker {
 
     /// The Docker config of a container of this pod, or why a kubelet would not create it
     /// (CreateContainerConfigError: a missing key, a root user under runAsNonRoot).
-    async fn config_of(&self, c: &Container) -> Result<Config<String>, String> {
+    async fn config_of(&self, c: &Container) -> Result<Config, String> {
         let env = resolve::env(&c.env_vars, &c.env_from, &self.spec.objects, &self.spec.facts)?;
         let image = c.image.clone().unwrap_or_else(|| self.spec.image.clone());
         if c.security.run_as_non_root {
@@ -289,10 +288,10 @@ impl Worker {
         };
         let created = self
             .docker
-            .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
+            .create_container(Some(CreateContainerOptions { name: Some(name.clone()), ..Default::default() }), config)
             .await
             .with_context(|| format!("creating container {name}"))?;
-        self.docker.start_container(&created.id, None::<StartContainerOptions<String>>).await.with_context(|| format!("starting {name}"))?;
+        self.docker.start_container(&created.id, None::<StartContainerOptions>).await.with_context(|| format!("starting {name}"))?;
         let short: String = created.id.chars().take(12).collect();
         self.set(|s| {
             s.running = true;
@@ -312,7 +311,7 @@ impl Worker {
                 Err(e) => Some(format!("{e:#}")),
             };
             if let Some(why) = failed {
-                let _ = self.docker.stop_container(&created.id, Some(StopContainerOptions { t: spec.template.termination_grace.as_secs() as i64 })).await;
+                let _ = self.docker.stop_container(&created.id, Some(StopContainerOptions { t: Some(i32::try_from(spec.template.termination_grace.as_secs()).unwrap_or(i32::MAX)), ..Default::default() })).await;
                 anyhow::bail!("FailedPostStartHook: {why}");
             }
         }
@@ -395,8 +394,8 @@ impl Worker {
                     tracing::info!(member = spec.member, "preStop hook failed: {e:#}");
                 }
             }
-            let t = grace.saturating_sub(from.elapsed()).as_secs() as i64;
-            let _ = self.docker.stop_container(id, Some(StopContainerOptions { t })).await;
+            let t = i32::try_from(grace.saturating_sub(from.elapsed()).as_secs()).unwrap_or(i32::MAX);
+            let _ = self.docker.stop_container(id, Some(StopContainerOptions { t: Some(t), ..Default::default() })).await;
         }
         ended
     }
@@ -440,7 +439,7 @@ impl Worker {
                 labels.insert(CLAIM_LABEL.into(), format!("{}-{}", m.volume, spec.member));
                 labels.insert(UID_LABEL.into(), new_uid(&name));
             }
-            self.docker.create_volume(CreateVolumeOptions { name: name.clone(), labels, ..Default::default() }).await.with_context(|| format!("creating volume {name}"))?;
+            self.docker.create_volume(VolumeCreateRequest { name: Some(name.clone()), labels: Some(labels), ..Default::default() }).await.with_context(|| format!("creating volume {name}"))?;
             created.insert(name);
         }
         let entries = staging(spec, &all, &created).map_err(|why| anyhow::anyhow!("CreateContainerConfigError: {why}"))?;
@@ -486,7 +485,7 @@ impl Worker {
             .map(|n| Mount {
                 target: Some(format!("{STAGE}/{n}")),
                 source: Some(n.clone()),
-                typ: Some(MountTypeEnum::VOLUME),
+                typ: Some(MountType::VOLUME),
                 volume_options: Some(MountVolumeOptions { no_copy: Some(true), ..Default::default() }),
                 ..Default::default()
             })
@@ -500,12 +499,12 @@ impl Worker {
             host_config: Some(HostConfig { mounts: Some(mounts), network_mode: Some("none".into()), ..Default::default() }),
             ..Default::default()
         };
-        let c = self.docker.create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config).await.with_context(|| format!("creating {name}"))?;
+        let c = self.docker.create_container(Some(CreateContainerOptions { name: Some(name.clone()), ..Default::default() }), config).await.with_context(|| format!("creating {name}"))?;
         let archive = tar::archive(entries).map_err(|e| anyhow::anyhow!(e))?;
-        let options = bollard::container::UploadToContainerOptions { path: STAGE.to_string(), no_overwrite_dir_non_dir: "true".to_string() };
+        let options = UploadToContainerOptions { path: STAGE.to_string(), no_overwrite_dir_non_dir: Some("true".to_string()), ..Default::default() };
         let uploaded = self
             .docker
-            .upload_to_container(&c.id, Some(options), archive.into())
+            .upload_to_container(&c.id, Some(options), bollard::body_full(archive.into()))
             .await
             .with_context(|| format!("writing the pod's configMap, secret and subPath files through {name}"));
         let _ = self.docker.remove_container(&c.id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
@@ -532,7 +531,7 @@ impl Worker {
     async fn remove_empty_dirs(&self) {
         let t = &self.spec.template;
         for m in t.mounts.iter().chain(t.init_containers.iter().flat_map(|c| c.mounts.iter())).filter(|m| m.kind != VolumeKind::Claim) {
-            let _ = self.docker.remove_volume(&self.spec.volume_name(&m.volume, m.kind), None).await;
+            let _ = self.docker.remove_volume(&self.spec.volume_name(&m.volume, m.kind), None::<bollard::query_parameters::RemoveVolumeOptions>).await;
         }
     }
 }
@@ -542,9 +541,9 @@ impl Worker {
 fn docker_mount(spec: &PodSpec, m: &PodMount, mountpoint: Option<&str>) -> Mount {
     let volume = spec.volume_name(&m.volume, m.kind);
     let (source, typ, volume_options) = match (&m.sub_path, mountpoint) {
-        (Some(sub), Some(dir)) => (format!("{}/{sub}", dir.trim_end_matches('/')), MountTypeEnum::BIND, None),
+        (Some(sub), Some(dir)) => (format!("{}/{sub}", dir.trim_end_matches('/')), MountType::BIND, None),
         // A PersistentVolume starts empty: do not copy the image's directory into it.
-        _ => (volume, MountTypeEnum::VOLUME, Some(MountVolumeOptions { no_copy: Some(true), ..Default::default() })),
+        _ => (volume, MountType::VOLUME, Some(MountVolumeOptions { no_copy: Some(true), ..Default::default() })),
     };
     Mount { target: Some(m.path.clone()), source: Some(source), typ: Some(typ), read_only: Some(m.read_only), volume_options, ..Default::default() }
 }
@@ -631,7 +630,7 @@ fn non_root_user(image: &str, user: &str) -> Result<(), String> {
 
 /// The container a kubelet would create for `c` (the main container or an init container) of
 /// the pod, with its resolved environment and its mounts. Only the main container publishes ports.
-pub fn container_config(spec: &PodSpec, c: &Container, env: &[(String, String)], mounts: Vec<Mount>) -> Config<String> {
+pub fn container_config(spec: &PodSpec, c: &Container, env: &[(String, String)], mounts: Vec<Mount>) -> Config {
     let t = &spec.template;
     let main = c.name == t.container_name;
     let sc = &c.security;
@@ -644,7 +643,7 @@ pub fn container_config(spec: &PodSpec, c: &Container, env: &[(String, String)],
     let host_ports = if main { spec.host_ports.clone() } else { BTreeMap::new() };
     let port_bindings: HashMap<String, Option<Vec<PortBinding>>> =
         host_ports.iter().map(|(c, h)| (format!("{c}/tcp"), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(h.to_string()) }]))).collect();
-    let exposed: HashMap<String, HashMap<(), ()>> = host_ports.keys().map(|c| (format!("{c}/tcp"), HashMap::new())).collect();
+    let exposed: Vec<String> = host_ports.keys().map(|c| format!("{c}/tcp")).collect();
     let mut labels = run_labels(&spec.run_id);
     labels.insert("zk-chaos.member".to_string(), spec.member.clone());
     labels.insert("zk-chaos.revision".to_string(), spec.revision.clone());
@@ -690,8 +689,8 @@ pub fn container_config(spec: &PodSpec, c: &Container, env: &[(String, String)],
             dns_options: Some(DNS_OPTIONS.iter().map(|o| o.to_string()).collect()),
             ..Default::default()
         }),
-        networking_config: Some(bollard::container::NetworkingConfig {
-            endpoints_config: HashMap::from([(spec.network.clone(), EndpointSettings { aliases: Some(spec.aliases.clone()), ..Default::default() })]),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(spec.network.clone(), EndpointSettings { aliases: Some(spec.aliases.clone()), ..Default::default() })])),
         }),
         ..Default::default()
     }
@@ -711,10 +710,15 @@ pub fn dns_aliases(member: &str, service: &str, namespace: &str, governed: bool)
     vec![format!("{short}.{namespace}.svc.cluster.local"), format!("{short}.{namespace}.svc"), format!("{short}.{namespace}"), short]
 }
 
-/// Creates the run's network (the headless Service's DNS lives on it).
+/// Creates the run's network (the headless Service's DNS lives on it). An engine refuses a name it
+/// has from API 1.44 on; before that (Docker 20.10 speaks 1.41) it would make a second network of
+/// that name, so a name in use is refused here first, as bollard 0.18's `check_duplicate` did.
 pub async fn create_network(docker: &Docker, name: &str, run_id: &str) -> anyhow::Result<()> {
+    if docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok() {
+        anyhow::bail!("creating network {name}: the engine has a network of that name already");
+    }
     docker
-        .create_network(CreateNetworkOptions { name: name.to_string(), check_duplicate: true, driver: "bridge".to_string(), labels: run_labels(run_id), ..Default::default() })
+        .create_network(NetworkCreateRequest { name: name.to_string(), driver: Some("bridge".to_string()), labels: Some(run_labels(run_id)), ..Default::default() })
         .await
         .with_context(|| format!("creating network {name}"))?;
     Ok(())
@@ -722,11 +726,11 @@ pub async fn create_network(docker: &Docker, name: &str, run_id: &str) -> anyhow
 
 /// Creates a helper container `name`, runs it to its end and removes it: its exit code and the
 /// last 50 lines of its output. The container is removed on every path, a failed start included.
-pub async fn run_to_end(docker: &Docker, name: &str, config: Config<String>) -> anyhow::Result<(i64, String)> {
+pub async fn run_to_end(docker: &Docker, name: &str, config: Config) -> anyhow::Result<(i64, String)> {
     let _ = docker.remove_container(name, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
-    let c = docker.create_container(Some(CreateContainerOptions { name: name.to_string(), platform: None }), config).await.with_context(|| format!("creating {name}"))?;
+    let c = docker.create_container(Some(CreateContainerOptions { name: Some(name.to_string()), ..Default::default() }), config).await.with_context(|| format!("creating {name}"))?;
     let ran = async {
-        docker.start_container(&c.id, None::<StartContainerOptions<String>>).await.with_context(|| format!("starting {name}"))?;
+        docker.start_container(&c.id, None::<StartContainerOptions>).await.with_context(|| format!("starting {name}"))?;
         let code = wait_exit(docker, &c.id).await?;
         anyhow::Ok((code, engine::logs(docker, &c.id, Some(50)).await.unwrap_or_default()))
     }
@@ -961,7 +965,7 @@ mod tests {
     }
 
     /// The main container's config as the worker makes it, subPath volumes at `/var/lib/docker/volumes/NAME/_data`.
-    fn config(s: &PodSpec) -> Config<String> {
+    fn config(s: &PodSpec) -> Config {
         let main = main_container(&s.template);
         let env = resolve::env(&main.env_vars, &main.env_from, &s.objects, &s.facts).unwrap();
         let mounts = main.mounts.iter().map(|m| docker_mount(s, m, Some(&format!("/var/lib/docker/volumes/{}/_data", s.volume_name(&m.volume, m.kind))))).collect();
@@ -987,7 +991,7 @@ mod tests {
         assert_eq!(m.volume_options.as_ref().unwrap().no_copy, Some(true), "a PV starts empty");
         let b = &hc.port_bindings.unwrap()["2181/tcp"].clone().unwrap()[0];
         assert_eq!((b.host_ip.as_deref(), b.host_port.as_deref()), (Some("127.0.0.1"), Some("40001")));
-        let aliases = c.networking_config.unwrap().endpoints_config["zk-chaos-t"].aliases.clone().unwrap();
+        let aliases = c.networking_config.unwrap().endpoints_config.unwrap()["zk-chaos-t"].aliases.clone().unwrap();
         assert_eq!(
             aliases,
             ["zk-1.zk-hs.default.svc.cluster.local", "zk-1.zk-hs.default.svc", "zk-1.zk-hs.default", "zk-1.zk-hs"],
@@ -1030,12 +1034,12 @@ mod tests {
         let mounts = hc.mounts.unwrap();
         let by_target = |t: &str| mounts.iter().find(|m| m.target.as_deref() == Some(t)).unwrap_or_else(|| panic!("no mount at {t}: {mounts:?}")).clone();
         let script = by_target("/scripts/setup.sh");
-        assert_eq!(script.typ, Some(MountTypeEnum::BIND));
+        assert_eq!(script.typ, Some(MountType::BIND));
         assert_eq!(script.source.as_deref(), Some("/var/lib/docker/volumes/zk-chaos-t-zookeeper-2-scripts-config/_data/setup.sh"));
         assert_eq!(script.read_only, Some(true), "configMap volumes are read-only");
         let conf = by_target("/opt/bitnami/zookeeper/conf");
         assert_eq!(conf.source.as_deref(), Some("/var/lib/docker/volumes/zk-chaos-t-zookeeper-2-empty-dir-emptydir/_data/app-conf-dir"));
-        assert_eq!(by_target("/bitnami/zookeeper").typ, Some(MountTypeEnum::VOLUME));
+        assert_eq!(by_target("/bitnami/zookeeper").typ, Some(MountType::VOLUME));
 
         let all: Vec<&PodMount> = s.template.mounts.iter().chain(s.template.init_containers.iter().flat_map(|c| c.mounts.iter())).collect();
         let created = all.iter().map(|m| s.volume_name(&m.volume, m.kind)).collect();
