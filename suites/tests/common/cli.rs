@@ -175,6 +175,22 @@ pub fn lost_quorum_by_ruok(what: &str, suite: &Value, context: &str) -> bool {
     true
 }
 
+/// The rolling update's field failure: `ruok` readiness, members that start empty and take the
+/// snapshot of a data volume of this size from their leader (run with `--data`).
+pub const RUOK_READY_WHILE_SYNCING: &str = "broken/ruok-ready-while-syncing.yaml";
+pub const RUOK_READY_WHILE_SYNCING_DATA: &str = "256MiB";
+
+/// That control failing, on Docker and on kind: the next member taken down while a restarted one,
+/// Ready by `ruok`, was not serving, in the update or in its undo (which rollout hits a member's
+/// sync is a race; CI saw the undo's), named with what each server said and what it was judged
+/// from.
+pub fn assert_ruok_ready_while_syncing_failed(run: &Run) {
+    assert_eq!(run.code, 1, "{}", run.output());
+    let failures = run.failures("rolling-update").join("\n");
+    assert!(["update", "undo"].iter().any(|r| failures.contains(&format!("{r}: {RUOK_QUORUM_LOSS}zk-"))), "{failures}");
+    assert!(failures.contains(" not serving ready") && failures.contains(" (judged from "), "{failures}");
+}
+
 pub fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
