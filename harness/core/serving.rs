@@ -410,7 +410,10 @@ mod tests {
         assert_eq!(j.from, "zk-1's mntr: 2 synced followers, but its followers in epoch 1 by their own srvr: zk-0 (the leader counts a follower from the start of its sync)");
         assert_eq!(others_serving(&sample(0, &["F", "L2", "N"]), "zk-0").0, 1);
         // Nor one that gives no answer: what it would say is not known.
-        let silent = Sample { at: at(0), members: vec![reading("zk-0", "F"), reading("zk-1", "L2"), Reading { member: "zk-2".into(), running: true, ready: true, said: Said::Down { why: "timed out".into() } }] };
+        let silent = Sample {
+            at: at(0),
+            members: vec![reading("zk-0", "F"), reading("zk-1", "L2"), Reading { member: "zk-2".into(), running: true, ready: true, said: Said::Down { why: "timed out".into() } }],
+        };
         assert_eq!(judge(&silent).counted, 2);
     }
 

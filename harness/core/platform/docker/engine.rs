@@ -156,7 +156,8 @@ pub async fn find(docker: &Docker, run: Option<&str>) -> anyhow::Result<Leftover
             }
         }
     };
-    let containers = docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(label_filter(run)), ..Default::default() })).await.context("listing containers")?;
+    let containers =
+        docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(label_filter(run)), ..Default::default() })).await.context("listing containers")?;
     let mut ids = Vec::new();
     for c in containers {
         note(c.labels.as_ref());

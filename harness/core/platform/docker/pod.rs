@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bollard::models::{ContainerCreateBody as Config, NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions, WaitContainerOptions};
 use bollard::models::{EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions, PortBinding};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions, WaitContainerOptions};
 use bollard::Docker;
 use chrono::Utc;
 use futures::StreamExt;
@@ -311,7 +311,13 @@ impl Worker {
                 Err(e) => Some(format!("{e:#}")),
             };
             if let Some(why) = failed {
-                let _ = self.docker.stop_container(&created.id, Some(StopContainerOptions { t: Some(i32::try_from(spec.template.termination_grace.as_secs()).unwrap_or(i32::MAX)), ..Default::default() })).await;
+                let _ = self
+                    .docker
+                    .stop_container(
+                        &created.id,
+                        Some(StopContainerOptions { t: Some(i32::try_from(spec.template.termination_grace.as_secs()).unwrap_or(i32::MAX)), ..Default::default() }),
+                    )
+                    .await;
                 anyhow::bail!("FailedPostStartHook: {why}");
             }
         }
@@ -439,7 +445,10 @@ impl Worker {
                 labels.insert(CLAIM_LABEL.into(), format!("{}-{}", m.volume, spec.member));
                 labels.insert(UID_LABEL.into(), new_uid(&name));
             }
-            self.docker.create_volume(VolumeCreateRequest { name: Some(name.clone()), labels: Some(labels), ..Default::default() }).await.with_context(|| format!("creating volume {name}"))?;
+            self.docker
+                .create_volume(VolumeCreateRequest { name: Some(name.clone()), labels: Some(labels), ..Default::default() })
+                .await
+                .with_context(|| format!("creating volume {name}"))?;
             created.insert(name);
         }
         let entries = staging(spec, &all, &created).map_err(|why| anyhow::anyhow!("CreateContainerConfigError: {why}"))?;
@@ -499,7 +508,11 @@ impl Worker {
             host_config: Some(HostConfig { mounts: Some(mounts), network_mode: Some("none".into()), ..Default::default() }),
             ..Default::default()
         };
-        let c = self.docker.create_container(Some(CreateContainerOptions { name: Some(name.clone()), ..Default::default() }), config).await.with_context(|| format!("creating {name}"))?;
+        let c = self
+            .docker
+            .create_container(Some(CreateContainerOptions { name: Some(name.clone()), ..Default::default() }), config)
+            .await
+            .with_context(|| format!("creating {name}"))?;
         let archive = tar::archive(entries).map_err(|e| anyhow::anyhow!(e))?;
         let options = UploadToContainerOptions { path: STAGE.to_string(), no_overwrite_dir_non_dir: Some("true".to_string()), ..Default::default() };
         let uploaded = self
@@ -728,7 +741,8 @@ pub async fn create_network(docker: &Docker, name: &str, run_id: &str) -> anyhow
 /// last 50 lines of its output. The container is removed on every path, a failed start included.
 pub async fn run_to_end(docker: &Docker, name: &str, config: Config) -> anyhow::Result<(i64, String)> {
     let _ = docker.remove_container(name, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
-    let c = docker.create_container(Some(CreateContainerOptions { name: Some(name.to_string()), ..Default::default() }), config).await.with_context(|| format!("creating {name}"))?;
+    let c =
+        docker.create_container(Some(CreateContainerOptions { name: Some(name.to_string()), ..Default::default() }), config).await.with_context(|| format!("creating {name}"))?;
     let ran = async {
         docker.start_container(&c.id, None::<StartContainerOptions>).await.with_context(|| format!("starting {name}"))?;
         let code = wait_exit(docker, &c.id).await?;
