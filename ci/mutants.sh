@@ -25,5 +25,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec cargo mutants --workspace --test-workspace=true \
   -f verdicts.rs -f rolling_update.rs -f durability.rs -f node_failure.rs -f ensemble.rs -f checker.rs \
   -f linearizability.rs -f guarantees.rs -f serving.rs \
-  --exclude-re 'impl Suite for|rollout|sampled|EnsembleView::observe|wait_whole|read_final_state|read_once|Sampler|SamplesReader|from_view|serving::testing' \
+  --exclude-re 'impl Suite for|rollout|sampled|EnsembleView::observe|wait_whole|read_final_state|read_once|Sampler|SamplesReader|from_view|testing::' \
   "$@" -- --lib

@@ -28,8 +28,12 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(150);
 /// How long one look at one member may take: short, so a member hanging while it shuts down costs
 /// its own reading, never the next round.
 pub const LOOK_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Rounds that may be out at once (on Kubernetes each look is a port-forwarded exchange: bounded).
-const IN_FLIGHT: usize = 4;
+/// Rounds that may be out at once: enough that a member which holds every look for the whole
+/// [`LOOK_TIMEOUT`] (a Docker container being stopped accepts on its published port and never
+/// answers) does not hold back the next round. With 4, rounds stopped starting for up to 1.05 s
+/// beside such a member (certify --data 64MiB on Docker, CI load). Bounded all the same: on
+/// Kubernetes each look is a port-forwarded exchange.
+const IN_FLIGHT: usize = (LOOK_TIMEOUT.as_millis() / SAMPLE_EVERY.as_millis()) as usize + 1;
 /// The file, in a suite's folder, that holds its samples.
 pub const SAMPLES_FILE: &str = "serving-samples.jsonl";
 

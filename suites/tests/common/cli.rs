@@ -189,6 +189,7 @@ pub fn assert_ruok_ready_while_syncing_failed(run: &Run) {
     let failures = run.failures("rolling-update").join("\n");
     assert!(["update", "undo"].iter().any(|r| failures.contains(&format!("{r}: {RUOK_QUORUM_LOSS}zk-"))), "{failures}");
     assert!(failures.contains(" not serving ready") && failures.contains(" (judged from "), "{failures}");
+    eprintln!("ruok-ready-while-syncing failed as it should:\n{failures}");
 }
 
 pub fn tail(s: &str, lines: usize) -> String {
