@@ -229,10 +229,12 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
         let _t = common::Timed::new("part: the shared kind cluster created");
         Shared::create(&images)
     };
-    // A developer may run some parts only: ZK_CHAOS_E2E_KIND_PARTS="reference deployments,--adopt".
+    // A developer may run some parts or runs only, by part or by name:
+    // ZK_CHAOS_E2E_KIND_PARTS="reference deployments,--adopt,budget allowing two".
     let only = std::env::var("ZK_CHAOS_E2E_KIND_PARTS").ok();
     let chosen = |tasks: &[Task]| -> Vec<Task> {
-        let (kept, left): (Vec<Task>, Vec<Task>) = tasks.iter().copied().partition(|t| only.as_deref().is_none_or(|only| only.split(',').any(|p| p.trim() == t.part)));
+        let (kept, left): (Vec<Task>, Vec<Task>) =
+            tasks.iter().copied().partition(|t| only.as_deref().is_none_or(|only| only.split(',').any(|p| p.trim() == t.part || p.trim() == t.name)));
         for t in left {
             eprintln!("e2e_kind: {:?} left out (part {:?} not in ZK_CHAOS_E2E_KIND_PARTS={only:?})", t.name, t.part);
         }
@@ -248,8 +250,8 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
     lanes(&shared, chosen(&SIDE_BY_SIDE), 2);
 }
 
-/// One run (or a few that belong together) on the shared cluster: the part it belongs to (for
-/// ZK_CHAOS_E2E_KIND_PARTS), its name in the time table.
+/// One run (or a few that belong together) on the shared cluster: the part it belongs to and its
+/// name in the time table (either picks it in ZK_CHAOS_E2E_KIND_PARTS).
 #[derive(Clone, Copy)]
 struct Task {
     part: &'static str,

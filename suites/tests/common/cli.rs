@@ -180,15 +180,18 @@ pub fn lost_quorum_by_ruok(what: &str, suite: &Value, context: &str) -> bool {
 pub const RUOK_READY_WHILE_SYNCING: &str = "broken/ruok-ready-while-syncing.yaml";
 pub const RUOK_READY_WHILE_SYNCING_DATA: &str = "256MiB";
 
-/// That control failing, on Docker and on kind: the next member taken down while a restarted one,
-/// Ready by `ruok`, was not serving, in the update or in its undo (which rollout hits a member's
-/// sync is a race; CI saw the undo's), named with what each server said and what it was judged
-/// from.
+/// That control failing, on Docker and on kind: the next member taken down while a restarted one
+/// was not serving, in the update or in its undo (which rollout hits a member's sync is a race;
+/// CI saw the undo's), named with what each server said and what it was judged from. What the
+/// syncing member said at the moment judged varies: "not serving", or no answer within the look's
+/// timeout while 256 MiB arrive (kind), and Ready or not yet (the moment is the last sample in
+/// which the member taken down served, on Docker up to seconds before its container stopped).
 pub fn assert_ruok_ready_while_syncing_failed(run: &Run) {
     assert_eq!(run.code, 1, "{}", run.output());
     let failures = run.failures("rolling-update").join("\n");
     assert!(["update", "undo"].iter().any(|r| failures.contains(&format!("{r}: {RUOK_QUORUM_LOSS}zk-"))), "{failures}");
-    assert!(failures.contains(" not serving ready") && failures.contains(" (judged from "), "{failures}");
+    assert!(failures.contains(" (judged from "), "{failures}");
+    assert!(failures.contains(" not serving ready") || failures.contains(" not serving not-ready") || failures.contains(" no answer ("), "no member not serving named: {failures}");
     eprintln!("ruok-ready-while-syncing failed as it should:\n{failures}");
 }
 
