@@ -165,15 +165,19 @@ pub fn judge(sample: &Sample) -> Judgement {
     let mut serving = vec![leader.member.clone()];
     serving.extend(followers.iter().cloned());
     let (counted, from) = match &leader.said {
-        Said::Serving { synced_followers: Some(synced), .. } if *synced as usize > followers.len() => (
-            serving.len(),
-            format!(
-                "{}'s mntr: {synced} synced followers, but its followers in epoch {leader_epoch} by their own srvr: {} (the leader counts a follower from the start of its sync)",
-                leader.member,
-                if followers.is_empty() { "none".to_string() } else { followers.join(", ") }
-            ),
-        ),
-        Said::Serving { synced_followers: Some(synced), .. } => (1 + *synced as usize, format!("{}'s mntr: {synced} synced followers", leader.member)),
+        // The count bounds the followers' own word from above, never stands for it.
+        Said::Serving { synced_followers: Some(synced), .. } => {
+            let from = if *synced as usize > followers.len() {
+                let named = if followers.is_empty() { "none".to_string() } else { followers.join(", ") };
+                format!(
+                    "{}'s mntr: {synced} synced followers, but its followers in epoch {leader_epoch} by their own srvr: {named} (the leader counts a follower from the start of its sync)",
+                    leader.member
+                )
+            } else {
+                format!("{}'s mntr: {synced} synced followers", leader.member)
+            };
+            (1 + (*synced as usize).min(followers.len()), from)
+        }
         Said::Serving { mntr_hidden: true, .. } => (
             serving.len(),
             format!("srvr only: {}'s whitelist hides mntr, so the members that say they follow in epoch {leader_epoch} stand for its synced followers", leader.member),

@@ -236,7 +236,7 @@ fn negative_controls_fail_references_pass_the_job_certifies_and_adopt_leaves_as_
         let (kept, left): (Vec<Task>, Vec<Task>) =
             tasks.iter().copied().partition(|t| only.as_deref().is_none_or(|only| only.split(',').any(|p| p.trim() == t.part || p.trim() == t.name)));
         for t in left {
-            eprintln!("e2e_kind: {:?} left out (part {:?} not in ZK_CHAOS_E2E_KIND_PARTS={only:?})", t.name, t.part);
+            eprintln!("e2e_kind: {:?} left out (neither it nor its part {:?} is in ZK_CHAOS_E2E_KIND_PARTS={only:?})", t.name, t.part);
         }
         kept
     };

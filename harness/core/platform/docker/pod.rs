@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bollard::models::{ContainerCreateBody as Config, NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest};
 use bollard::models::{EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions, PortBinding};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions, WaitContainerOptions};
+use bollard::query_parameters::{
+    CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions, WaitContainerOptions,
+};
 use bollard::Docker;
 use chrono::Utc;
 use futures::StreamExt;
@@ -311,13 +313,7 @@ impl Worker {
                 Err(e) => Some(format!("{e:#}")),
             };
             if let Some(why) = failed {
-                let _ = self
-                    .docker
-                    .stop_container(
-                        &created.id,
-                        Some(StopContainerOptions { t: Some(i32::try_from(spec.template.termination_grace.as_secs()).unwrap_or(i32::MAX)), ..Default::default() }),
-                    )
-                    .await;
+                let _ = self.docker.stop_container(&created.id, Some(stop_within(spec.template.termination_grace))).await;
                 anyhow::bail!("FailedPostStartHook: {why}");
             }
         }
@@ -400,8 +396,7 @@ impl Worker {
                     tracing::info!(member = spec.member, "preStop hook failed: {e:#}");
                 }
             }
-            let t = i32::try_from(grace.saturating_sub(from.elapsed()).as_secs()).unwrap_or(i32::MAX);
-            let _ = self.docker.stop_container(id, Some(StopContainerOptions { t: Some(t), ..Default::default() })).await;
+            let _ = self.docker.stop_container(id, Some(stop_within(grace.saturating_sub(from.elapsed())))).await;
         }
         ended
     }
@@ -544,7 +539,7 @@ impl Worker {
     async fn remove_empty_dirs(&self) {
         let t = &self.spec.template;
         for m in t.mounts.iter().chain(t.init_containers.iter().flat_map(|c| c.mounts.iter())).filter(|m| m.kind != VolumeKind::Claim) {
-            let _ = self.docker.remove_volume(&self.spec.volume_name(&m.volume, m.kind), None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+            let _ = self.docker.remove_volume(&self.spec.volume_name(&m.volume, m.kind), None::<RemoveVolumeOptions>).await;
         }
     }
 }
@@ -639,6 +634,11 @@ fn non_root_user(image: &str, user: &str) -> Result<(), String> {
         uid if uid.parse::<u32>().is_err() => Err(format!("container has runAsNonRoot and image {image} has non-numeric user ({uid}), cannot verify user is non-root")),
         _ => Ok(()),
     }
+}
+
+/// Docker's stop: SIGTERM, then SIGKILL after `grace` (whole seconds, as the engine takes them).
+fn stop_within(grace: Duration) -> StopContainerOptions {
+    StopContainerOptions { t: Some(i32::try_from(grace.as_secs()).unwrap_or(i32::MAX)), ..Default::default() }
 }
 
 /// The container a kubelet would create for `c` (the main container or an init container) of
