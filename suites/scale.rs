@@ -9,8 +9,7 @@
 //! # Caveats
 //! A deployment with dynamic reconfiguration is judged the same way: the suite does not yet send
 //! `reconfig` itself, so such a deployment passes only if its members join by their own
-//! configuration. On Kubernetes the pod watch follows the manifest's members only: a member added
-//! by a scale-up has no lifecycle events, its status is read from the API server each time.
+//! configuration.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -80,8 +80,8 @@ pub struct KubePlatform {
     /// nothing of it, and re-creates the StatefulSet from the copy found if a fault deleted it.
     adopted: bool,
     /// The StatefulSet's replicas as this run last set them ([`Platform::scale`]): the members are
-    /// `0..replicas`. The pod watch follows the manifest's members only: a member added by a
-    /// scale-up is read from the API server each time ([`Platform::watched_status`] falls back).
+    /// `0..replicas`. The pod watch follows every pod of the StatefulSet named by an ordinal, so a
+    /// member added by a scale-up is watched like the others.
     replicas: std::sync::atomic::AtomicUsize,
 }
 

@@ -477,6 +477,12 @@ async fn status_of_an_absent_pod_and_volumes_by_claim_and_pv_uid() {
     server.await.unwrap();
 }
 
+/// `object` at the API server's resourceVersion `version` (every object a watch delivers has one).
+fn versioned(mut object: Value, version: &str) -> Value {
+    object["metadata"]["resourceVersion"] = json!(version);
+    object
+}
+
 fn pod_json(name: &str, uid: &str, ready: bool, restarts: i32, started: &str) -> Value {
     json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":"ns","uid":uid,"labels":{"app":"zk"}},
         "spec":{"containers":[{"name":"kubernetes-zookeeper"}],"nodeName":"w1"},
@@ -492,9 +498,9 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
     let (p, mut h) = platform();
     let began = chrono::Utc::now();
     let listed = json!({"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":"10"},"items":[pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")]});
-    let restarted = json!({"type":"MODIFIED","object":pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z")});
+    let restarted = json!({"type":"MODIFIED","object":versioned(pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z"), "12")});
     // A member beyond the manifest's three replicas (the scale suite's zk-3): watched like the rest.
-    let added = json!({"type":"ADDED","object":pod_json("zk-3", "u3", true, 0, "2026-11-28T16:00:40Z")});
+    let added = json!({"type":"ADDED","object":versioned(pod_json("zk-3", "u3", true, 0, "2026-11-28T16:00:40Z"), "13")});
     let killing = json!({"type":"ADDED","object":{"apiVersion":"v1","kind":"Event",
         "metadata":{"name":"zk-0.187a","namespace":"ns","uid":"e1","resourceVersion":"12"},
         "involvedObject":{"kind":"Pod","name":"zk-0","namespace":"ns"},
@@ -559,6 +565,72 @@ async fn the_watchers_turn_pod_changes_and_kubelet_events_into_lifecycle_events_
     for e in p.lifecycle() {
         assert!(e.at >= began, "{e:?} dated before the test began");
     }
+    p.stop_background().await;
+    server.abort();
+}
+
+/// A pod watch that fails: the watched pods say nothing (a wait then asks the API server) until
+/// the watcher, after its backoff, resumes the watch where the list ended, with no new list, and
+/// delivers again.
+#[tokio::test]
+async fn a_failed_pod_watch_says_nothing_until_the_watcher_resumes_it() {
+    let (p, mut h) = platform();
+    let listed = json!({"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":"10"},"items":[pod_json("zk-0", "u0", true, 0, "2026-11-28T16:00:00Z")]});
+    let restarted = json!({"type":"MODIFIED","object":versioned(pod_json("zk-0", "u0", false, 1, "2026-11-28T16:00:31Z"), "12")});
+    let failure = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"etcd leader changed","reason":"InternalError","code":500});
+    let (failed, failed_seen) = tokio::sync::oneshot::channel::<()>();
+    let (resume, resume_asked) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (mut failed, mut resume_asked) = (Some(failed), Some(resume_asked));
+        let mut pod_watches = 0;
+        let mut held = Vec::new();
+        while let Some((req, send)) = h.next_request().await {
+            let uri = req.uri().to_string();
+            let reply = |status: u16, body: String| Response::builder().status(status).body(Body::from(body.into_bytes())).unwrap();
+            match (req.uri().path(), uri.contains("watch=true")) {
+                ("/api/v1/namespaces/ns/pods", false) => {
+                    assert_eq!(pod_watches, 0, "listed again after the failure, not resumed: {uri}");
+                    send.send_response(reply(200, listed.to_string()));
+                }
+                ("/api/v1/namespaces/ns/pods", true) => {
+                    pod_watches += 1;
+                    match pod_watches {
+                        1 => {
+                            send.send_response(reply(500, failure.to_string()));
+                            failed.take().unwrap().send(()).unwrap();
+                        }
+                        2 => {
+                            assert!(uri.contains("resourceVersion=10"), "resumed where the list ended: {uri}");
+                            resume_asked.take().unwrap().await.unwrap();
+                            send.send_response(reply(200, format!("{restarted}\n")));
+                        }
+                        _ => {
+                            assert!(uri.contains("resourceVersion=12"), "resumed after the last change: {uri}");
+                            held.push(send);
+                        }
+                    }
+                }
+                ("/api/v1/namespaces/ns/events", false) => {
+                    send.send_response(reply(200, json!({"apiVersion":"v1","kind":"EventList","metadata":{"resourceVersion":"11"},"items":[]}).to_string()))
+                }
+                ("/api/v1/namespaces/ns/events", true) => held.push(send),
+                other => panic!("unexpected request {other:?}: {uri}"),
+            }
+        }
+    });
+    p.start_poller();
+    failed_seen.await.unwrap();
+    let said = |want: Option<bool>| {
+        let p = &p;
+        crate::wait::until("the watched zk-0", Duration::from_secs(5), None, move || async move {
+            let restarted = p.watched.pod("zk-0").map(|pod| pod.and_then(|pod| pod.status?.container_statuses?.first().map(|c| c.restart_count)) == Some(1));
+            Ok(if restarted == want { crate::wait::Seen::Done(()) } else { crate::wait::Seen::NotYet(format!("{restarted:?}")) })
+        })
+    };
+    said(None).await.expect("the failed watch leaves the watched pods saying nothing");
+    resume.send(()).unwrap();
+    said(Some(true)).await.expect("the resumed watch's change, over the listed pods");
+    assert!(p.lifecycle().iter().any(|e| e.member == "zk-0" && e.kind == crate::platform::LifecycleKind::Restarted), "{:?}", p.lifecycle());
     p.stop_background().await;
     server.abort();
 }

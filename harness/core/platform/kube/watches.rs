@@ -1,13 +1,17 @@
-//! The watches behind the lifecycle log and the members' status: the pods' (a list, then a watch,
-//! again from a list when it fails) and the kubelet's liveness Events.
+//! The watches behind the lifecycle log and the members' status: the pods' and the kubelet's
+//! liveness Events, each through kube's runtime watcher (a list, then a watch from its
+//! resourceVersion, resumed where it stopped, listed again when the version is gone; errors retried
+//! with its default backoff). The client does not retry a 429 itself (`connect.rs`): a throttled
+//! list or watch is an error of the stream, retried after the backoff's delay.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::api::Api;
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
 
 use super::lifecycle::Snap;
 use crate::platform::lifecycle_log::LifecycleLog;
@@ -17,12 +21,15 @@ use super::*;
 /// How long one watch request lasts before it is renewed (the server ends it then).
 pub(super) const WATCH_SECONDS: u32 = 240;
 
-/// The pods' lifecycle: a list, then a watch from its resourceVersion; again from a new list when
-/// the watch fails (a resourceVersion too old, a dropped connection). Runs until aborted.
+/// The pods' lifecycle, from the watcher's events. Runs until aborted.
 /// A member is any pod of the StatefulSet `statefulset` named by an ordinal, not only those of the
 /// replicas it started with: the scale suite adds members and removes them.
+///
+/// [`Watched`] is live from the first complete list. When the stream fails it says nothing until
+/// the watcher delivers again: a new list (after a resourceVersion too old), or the changes since
+/// the last one it delivered (the watch resumed), applied to the pods as they were.
 pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, statefulset: String, life: Arc<LifecycleLog>, watched: Arc<Watched>) {
-    let member = |name: &String| crate::platform::ordinal_of(&statefulset, name).is_some();
+    let member = |pod: &Pod| pod.metadata.name.clone().filter(|n| crate::platform::ordinal_of(&statefulset, n).is_some());
     let mut seen: BTreeMap<String, Snap> = BTreeMap::new();
     let see = |seen: &mut BTreeMap<String, Snap>, member: &str, now: Option<Snap>| {
         for (kind, detail) in lifecycle::diff(seen.get(member), now.as_ref()) {
@@ -33,67 +40,68 @@ pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, statefulset: St
             None => seen.remove(member),
         };
     };
-    loop {
-        let list = match pods.list(&ListParams::default().labels(&selector)).await {
-            Ok(l) => l,
+    // The members' pods as last delivered, what `watched` shows while the stream is live.
+    let mut current: BTreeMap<String, Pod> = BTreeMap::new();
+    // Between the watcher's Init and InitDone: the pods of a list under way.
+    let mut listing: Option<BTreeMap<String, Pod>> = None;
+    let mut live = false;
+    let config = watcher::Config::default().labels(&selector).timeout(WATCH_SECONDS);
+    let stream = watcher(pods, config).default_backoff();
+    futures::pin_mut!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
             Err(e) => {
-                tracing::debug!("listing pods: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
+                tracing::debug!("pod watch: {e}");
+                if live {
+                    watched.lost();
+                    live = false;
+                }
             }
-        };
-        let mine: BTreeMap<String, Pod> = list.items.into_iter().filter_map(|p| Some((p.metadata.name.clone().filter(member)?, p))).collect();
-        let listed: BTreeMap<String, Snap> = mine.iter().map(|(n, p)| (n.clone(), Snap::of(p))).collect();
-        watched.listed(mine);
-        // Every member seen before or listed now: one gone since is deleted in the lifecycle.
-        let names: std::collections::BTreeSet<String> = seen.keys().chain(listed.keys()).cloned().collect();
-        for m in &names {
-            see(&mut seen, m, listed.get(m).cloned());
-        }
-        let mut version = list.metadata.resource_version.unwrap_or_default();
-        'watching: loop {
-            let wp = WatchParams::default().labels(&selector).timeout(WATCH_SECONDS).disable_bookmarks();
-            let stream = match pods.watch(&wp, &version).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!("watching pods: {e}");
-                    break 'watching;
+            Ok(watcher::Event::Init) => listing = Some(BTreeMap::new()),
+            Ok(watcher::Event::InitApply(pod)) => {
+                if let (Some(list), Some(name)) = (listing.as_mut(), member(&pod)) {
+                    list.insert(name, pod);
                 }
-            };
-            futures::pin_mut!(stream);
-            while let Some(ev) = stream.next().await {
-                let (pod, gone) = match ev {
-                    Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => (p, false),
-                    Ok(WatchEvent::Deleted(p)) => (p, true),
-                    Ok(WatchEvent::Bookmark(b)) => {
-                        version = b.metadata.resource_version;
-                        continue;
-                    }
-                    Ok(WatchEvent::Error(e)) => {
-                        tracing::debug!("pod watch: {e}");
-                        break 'watching;
-                    }
-                    Err(e) => {
-                        tracing::debug!("pod watch: {e}");
-                        break 'watching;
-                    }
+            }
+            Ok(watcher::Event::InitDone) => {
+                current = listing.take().unwrap_or_default();
+                let listed: BTreeMap<String, Snap> = current.iter().map(|(n, p)| (n.clone(), Snap::of(p))).collect();
+                watched.listed(current.clone());
+                live = true;
+                // Every member seen before or listed now: one gone since is deleted in the lifecycle.
+                let names: std::collections::BTreeSet<String> = seen.keys().chain(listed.keys()).cloned().collect();
+                for m in &names {
+                    see(&mut seen, m, listed.get(m).cloned());
+                }
+            }
+            Ok(change @ (watcher::Event::Apply(_) | watcher::Event::Delete(_))) => {
+                let (pod, gone) = match change {
+                    watcher::Event::Delete(p) => (p, true),
+                    watcher::Event::Apply(p) => (p, false),
+                    _ => unreachable!("matched above"),
                 };
-                if let Some(v) = &pod.metadata.resource_version {
-                    version = v.clone();
-                }
-                let Some(name) = pod.metadata.name.clone().filter(member) else { continue };
+                let Some(name) = member(&pod) else { continue };
                 // A Deleted event of an older pod of the same name (already replaced) changes nothing.
-                let current = seen.get(&name).map(|s| s.uid.clone());
-                if gone && current.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
+                let uid = seen.get(&name).map(|s| s.uid.clone());
+                if gone && uid.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
                     continue;
+                }
+                if !live {
+                    // The watch resumed after a failure: the pods as they were, then what changed since.
+                    watched.listed(current.clone());
+                    live = true;
                 }
                 // The pod first, then its lifecycle events: they wake the waits, which read it.
                 let snap = if gone { None } else { Some(Snap::of(&pod)) };
+                if gone {
+                    current.remove(&name);
+                } else {
+                    current.insert(name.clone(), pod.clone());
+                }
                 watched.changed(&name, if gone { None } else { Some(pod) });
                 see(&mut seen, &name, snap);
             }
         }
-        watched.lost();
     }
 }
 
@@ -132,7 +140,8 @@ impl Watched {
 }
 
 /// The kubelet's liveness Events (a count per Event: each repetition is one more failure). Those
-/// listed at the start are dated by the kubelet; those watched, when they arrived.
+/// listed (at the start, or again after the watch lost its resourceVersion) are dated by the
+/// kubelet; those watched, when they arrived. Runs until aborted.
 pub(super) async fn watch_events(events: Api<Event>, statefulset: String, life: Arc<LifecycleLog>) {
     let mut counts: BTreeMap<String, i32> = BTreeMap::new();
     let see = |counts: &mut BTreeMap<String, i32>, ev: &Event, arrived: Option<chrono::DateTime<chrono::Utc>>| {
@@ -150,48 +159,14 @@ pub(super) async fn watch_events(events: Api<Event>, statefulset: String, life: 
             life.record_at(at, &member, kind, ev.message.clone().unwrap_or_default());
         }
     };
-    loop {
-        let list = match events.list(&ListParams::default()).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::debug!("listing events: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        for ev in &list.items {
-            see(&mut counts, ev, None);
-        }
-        let mut version = list.metadata.resource_version.unwrap_or_default();
-        'watching: loop {
-            let wp = WatchParams::default().timeout(WATCH_SECONDS).disable_bookmarks();
-            let stream = match events.watch(&wp, &version).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!("watching events: {e}");
-                    break 'watching;
-                }
-            };
-            futures::pin_mut!(stream);
-            while let Some(ev) = stream.next().await {
-                match ev {
-                    Ok(WatchEvent::Added(e)) | Ok(WatchEvent::Modified(e)) => {
-                        if let Some(v) = &e.metadata.resource_version {
-                            version = v.clone();
-                        }
-                        see(&mut counts, &e, Some(chrono::Utc::now()));
-                    }
-                    Ok(WatchEvent::Deleted(_)) | Ok(WatchEvent::Bookmark(_)) => {}
-                    Ok(WatchEvent::Error(e)) => {
-                        tracing::debug!("event watch: {e}");
-                        break 'watching;
-                    }
-                    Err(e) => {
-                        tracing::debug!("event watch: {e}");
-                        break 'watching;
-                    }
-                }
-            }
+    let stream = watcher(events, watcher::Config::default().timeout(WATCH_SECONDS)).default_backoff();
+    futures::pin_mut!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(watcher::Event::InitApply(e)) => see(&mut counts, &e, None),
+            Ok(watcher::Event::Apply(e)) => see(&mut counts, &e, Some(chrono::Utc::now())),
+            Ok(watcher::Event::Init | watcher::Event::InitDone | watcher::Event::Delete(_)) => {}
+            Err(e) => tracing::debug!("event watch: {e}"),
         }
     }
 }
