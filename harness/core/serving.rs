@@ -467,6 +467,8 @@ mod tests {
         assert_eq!(ready_not_serving_max(&[sample(0, &["F0", "L1", "F"]), sample(300, &["F", "L2", "F"])]), Some(("zk-0".into(), 300, at(0))));
         // A standalone server beside members that are not up answers clients from its own tree.
         assert_eq!(ready_not_serving_max(&[sample(0, &["S", "d", "d"]), sample(300, &["S", "n", "n"])]), None);
+        // Two stretches as long: the first member's is named.
+        assert_eq!(ready_not_serving_max(&[sample(0, &["N", "L1", "N"]), sample(300, &["F", "L2", "F"])]), Some(("zk-0".into(), 300, at(0))));
     }
 
     #[test]
@@ -478,9 +480,24 @@ mod tests {
         assert_eq!(largest_gap(&[]), 0);
     }
 
+    /// The rounds out at once cover a look that holds for the whole [`LOOK_TIMEOUT`] with one round
+    /// to spare, and no more than that: a round starts every [`SAMPLE_EVERY`] while the oldest still
+    /// waits.
+    #[test]
+    fn the_rounds_in_flight_cover_one_looks_timeout_and_one_more() {
+        let covered = |rounds: usize| SAMPLE_EVERY * rounds as u32;
+        assert!(covered(IN_FLIGHT - 1) >= LOOK_TIMEOUT, "{IN_FLIGHT} rounds: the next would wait for a look still out");
+        assert!(covered(IN_FLIGHT - 2) < LOOK_TIMEOUT, "{IN_FLIGHT} rounds: more than a look's timeout needs");
+    }
+
     #[test]
     fn a_sample_describes_every_member_in_order() {
         let s = sample(0, &["F", "L2", "n", "D"]);
         assert_eq!(s.describe(), "zk-0 follower epoch 1 ready; zk-1 leader epoch 1 (2 synced) ready; zk-2 not serving not-ready; zk-3 not running ready");
+        // A member whose container runs but whose server gave no answer says why; a leader whose
+        // whitelist hides mntr says that instead of a count.
+        let mut s = sample(0, &["L-", "F", "D"]);
+        s.members[2].running = true;
+        assert_eq!(s.describe(), "zk-0 leader epoch 1 (mntr hidden) ready; zk-1 follower epoch 1 ready; zk-2 no answer (connection refused) ready");
     }
 }
