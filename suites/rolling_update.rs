@@ -585,6 +585,31 @@ mod tests {
         assert!(err.contains("(judged from zk-0's mntr: 2 synced followers, but its followers in epoch 1 by their own srvr: zk-1 (the leader counts"), "{err}");
     }
 
+    /// A member that served in no sample before its deletion is judged at the last sample in
+    /// which it still ran, not at a later one where its container had already stopped; times are
+    /// the wall clock's, to the millisecond.
+    #[test]
+    fn a_member_that_never_served_is_judged_where_it_last_ran() {
+        use LifecycleKind::*;
+        let samples = [sample(0, &["L2", "F", "N"]), sample(500, &["N", "N", "D"])];
+        let events = [ev_ms(1000, "zk-2", Deleted)];
+        let ok = quorum_kept_serving(&samples, &events, &members()).unwrap();
+        assert!(ok.starts_with("took zk-2 at 08:00:01.000 (2 others serving)"), "{ok}");
+        assert_eq!(hms(serving::testing::at(1234)), "08:00:01.234");
+    }
+
+    /// Of five members a majority is three: taking zk-4 down while two others serve loses the
+    /// quorum, while three others serving keep it.
+    #[test]
+    fn of_five_members_three_others_must_serve() {
+        use LifecycleKind::*;
+        let five: Vec<String> = (0..5).map(|i| format!("zk-{i}")).collect();
+        let events = [ev_ms(1000, "zk-4", Deleted)];
+        let err = quorum_kept_serving(&[sample(0, &["L2", "F", "F", "N", "F"])], &events, &five).unwrap_err().to_string();
+        assert!(err.contains("only 2 of the other 4 members served with a leader, fewer than a majority of 3 of 5"), "{err}");
+        assert!(quorum_kept_serving(&[sample(0, &["L3", "F", "F", "F", "F"])], &events, &five).is_ok());
+    }
+
     /// With `mntr` hidden, followers in the leader's epoch stand for its count and the evidence
     /// says so; a follower stuck in an older epoch is not counted.
     #[test]

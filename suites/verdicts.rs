@@ -354,6 +354,20 @@ mod tests {
         // No failure after the fault: the fault did not cause the kill.
         let events = vec![ev(-4_000, "zk-0", LifecycleKind::LivenessFailed)];
         assert!(killed_by_liveness(&events, "zk-0", at(0), &kill, 1, Duration::from_secs(10)).is_err());
+        // A run of failures before the fault longer than needed: only as many as complete the
+        // threshold count, the newest first; the failure at the fault itself is one after it.
+        let events = vec![
+            ev(-25_000, "zk-0", LifecycleKind::LivenessFailed),
+            ev(-15_000, "zk-0", LifecycleKind::LivenessFailed),
+            ev(-5_000, "zk-0", LifecycleKind::LivenessFailed),
+            ev(0, "zk-0", LifecycleKind::LivenessFailed),
+        ];
+        let kill = ev(1, "zk-0", LifecycleKind::LivenessKilled);
+        let ok = killed_by_liveness(&events, "zk-0", at(0), &kill, 3, Duration::from_secs(10)).unwrap();
+        assert!(ok.starts_with("3 liveness failures in a row, 2 of them in the probe runs just before the fault"), "{ok}");
+        // The failure at the fault is counted once: with one before it, two of three.
+        let events = vec![ev(-5_000, "zk-0", LifecycleKind::LivenessFailed), ev(0, "zk-0", LifecycleKind::LivenessFailed)];
+        assert!(killed_by_liveness(&events, "zk-0", at(0), &kill, 3, Duration::from_secs(10)).is_err());
     }
 
     #[test]

@@ -285,6 +285,11 @@ mod tests {
         let mut lagging = v.clone();
         lagging.members[1] = member("zk-1", Some(Mode::Leader), Some(1), true);
         assert!(lagging.whole().unwrap_err().contains("1 synced followers of 2"));
+        // A leader whose mntr gave no count, though its whitelist allows it: the count is not
+        // known, so the ensemble is not judged whole.
+        let mut no_count = v.clone();
+        no_count.members[1] = member("zk-1", Some(Mode::Leader), None, true);
+        assert!(no_count.whole().unwrap_err().contains("leader zk-1 has ? synced followers of 2"), "{:?}", no_count.whole());
 
         let mut down = v.clone();
         down.members[2] = member("zk-2", None, None, false);

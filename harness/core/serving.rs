@@ -417,6 +417,8 @@ mod tests {
         assert!(j.quorum && j.counted == 2 && j.serving == ["zk-1", "zk-0"], "{j:?}");
         assert_eq!(j.from, "zk-1's mntr: 2 synced followers, but its followers in epoch 1 by their own srvr: zk-0 (the leader counts a follower from the start of its sync)");
         assert_eq!(others_serving(&sample(0, &["F", "L2", "N"]), "zk-0").0, 1);
+        // Taking down the member that does not serve leaves both that do.
+        assert_eq!(others_serving(&sample(0, &["F", "L2", "N"]), "zk-2").0, 2);
         // Nor one that gives no answer: what it would say is not known.
         let silent = Sample {
             at: at(0),
