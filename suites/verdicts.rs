@@ -351,7 +351,9 @@ mod tests {
         // One period and a half or more before: not of the same run.
         let events = vec![ev(-9_000, "zk-0", LifecycleKind::LivenessFailed), ev(6_000, "zk-0", LifecycleKind::LivenessFailed), ev(16_000, "zk-0", LifecycleKind::LivenessFailed)];
         assert!(killed_by_liveness(&events, "zk-0", at(0), &kill, 3, Duration::from_secs(10)).is_err());
-        // No failure after the fault: the fault did not cause the kill.
+        // No failure after the fault: the fault did not cause the kill. (The verdict's
+        // `failures > 0` says so outright; as `>= 0` the mutation test's survivor changes nothing,
+        // since failures before the fault are counted only from the first one after it.)
         let events = vec![ev(-4_000, "zk-0", LifecycleKind::LivenessFailed)];
         assert!(killed_by_liveness(&events, "zk-0", at(0), &kill, 1, Duration::from_secs(10)).is_err());
         // A run of failures before the fault longer than needed: only as many as complete the
