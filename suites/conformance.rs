@@ -75,9 +75,9 @@ impl Suite for Conformance {
         // read from every member at once, judged member by member below. The time it takes is what
         // deriving the facts costs.
         let derive_start = Instant::now();
-        let mut reads = futures::future::join_all(members.iter().map(|m| server_config::read(p, m))).await.into_iter();
+        let reads = futures::future::join_all(members.iter().map(|m| server_config::read(p, m))).await;
         let deriving = derive_start.elapsed();
-        for (ordinal, m) in members.iter().enumerate() {
+        for ((ordinal, m), read) in members.iter().enumerate().zip(reads) {
             let fqdn = manifest.fqdn(m, &ns);
             ctx.check(&format!("{m}: hostname {m}, FQDN {fqdn}"), async {
                 let short = p.exec(m, &["hostname"]).await?.into_stdout("hostname")?;
@@ -88,7 +88,7 @@ impl Suite for Conformance {
             })
             .await;
 
-            let read = reads.next().expect("one read a member").map_err(|e| format!("{e:#}"));
+            let read = read.map_err(|e| format!("{e:#}"));
             let running = || read.as_ref().map(|(_, c)| c).map_err(|e| anyhow!("{e}"));
             if let Ok((server, _)) = &read {
                 servers.insert(m.clone(), server.clone());

@@ -653,7 +653,10 @@ fn watched_pods_say_nothing_until_listed_and_after_the_watch_is_lost() {
     assert!(w.pod("zk-0").unwrap().is_none(), "deleted");
     assert_eq!(w.pod("zk-1").unwrap().unwrap().metadata.uid.as_deref(), Some("u1"));
     w.lost();
-    assert!(w.pod("zk-1").is_none(), "a lost watch says nothing until the next list");
+    assert!(w.pod("zk-1").is_none(), "a lost watch says nothing until it delivers again");
+    w.changed("zk-2", Some(pod("zk-2", "u2")));
+    assert_eq!(w.pod("zk-1").unwrap().unwrap().metadata.uid.as_deref(), Some("u1"), "the resumed watch's change, over the pods kept");
+    assert_eq!(w.pod("zk-2").unwrap().unwrap().metadata.uid.as_deref(), Some("u2"));
 }
 
 /// A cut on Kubernetes: the pod has no helper, so one is added through the ephemeralcontainers

@@ -40,102 +40,98 @@ pub(super) async fn watch_pods(pods: Api<Pod>, selector: String, statefulset: St
             None => seen.remove(member),
         };
     };
-    // The members' pods as last delivered, what `watched` shows while the stream is live.
-    let mut current: BTreeMap<String, Pod> = BTreeMap::new();
     // Between the watcher's Init and InitDone: the pods of a list under way.
     let mut listing: Option<BTreeMap<String, Pod>> = None;
-    let mut live = false;
     let config = watcher::Config::default().labels(&selector).timeout(WATCH_SECONDS);
     let stream = watcher(pods, config).default_backoff();
     futures::pin_mut!(stream);
     while let Some(event) = stream.next().await {
-        match event {
+        let (pod, gone) = match event {
             Err(e) => {
                 tracing::debug!("pod watch: {e}");
-                if live {
-                    watched.lost();
-                    live = false;
-                }
+                watched.lost();
+                continue;
             }
-            Ok(watcher::Event::Init) => listing = Some(BTreeMap::new()),
+            Ok(watcher::Event::Init) => {
+                listing = Some(BTreeMap::new());
+                continue;
+            }
             Ok(watcher::Event::InitApply(pod)) => {
                 if let (Some(list), Some(name)) = (listing.as_mut(), member(&pod)) {
                     list.insert(name, pod);
                 }
+                continue;
             }
             Ok(watcher::Event::InitDone) => {
-                current = listing.take().unwrap_or_default();
-                let listed: BTreeMap<String, Snap> = current.iter().map(|(n, p)| (n.clone(), Snap::of(p))).collect();
-                watched.listed(current.clone());
-                live = true;
+                let listed_pods = listing.take().unwrap_or_default();
+                let listed: BTreeMap<String, Snap> = listed_pods.iter().map(|(n, p)| (n.clone(), Snap::of(p))).collect();
+                watched.listed(listed_pods);
                 // Every member seen before or listed now: one gone since is deleted in the lifecycle.
                 let names: std::collections::BTreeSet<String> = seen.keys().chain(listed.keys()).cloned().collect();
                 for m in &names {
                     see(&mut seen, m, listed.get(m).cloned());
                 }
+                continue;
             }
-            Ok(change @ (watcher::Event::Apply(_) | watcher::Event::Delete(_))) => {
-                let (pod, gone) = match change {
-                    watcher::Event::Delete(p) => (p, true),
-                    watcher::Event::Apply(p) => (p, false),
-                    _ => unreachable!("matched above"),
-                };
-                let Some(name) = member(&pod) else { continue };
-                // A Deleted event of an older pod of the same name (already replaced) changes nothing.
-                let uid = seen.get(&name).map(|s| s.uid.clone());
-                if gone && uid.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
-                    continue;
-                }
-                if !live {
-                    // The watch resumed after a failure: the pods as they were, then what changed since.
-                    watched.listed(current.clone());
-                    live = true;
-                }
-                // The pod first, then its lifecycle events: they wake the waits, which read it.
-                let snap = if gone { None } else { Some(Snap::of(&pod)) };
-                if gone {
-                    current.remove(&name);
-                } else {
-                    current.insert(name.clone(), pod.clone());
-                }
-                watched.changed(&name, if gone { None } else { Some(pod) });
-                see(&mut seen, &name, snap);
-            }
+            Ok(watcher::Event::Apply(pod)) => (pod, false),
+            Ok(watcher::Event::Delete(pod)) => (pod, true),
+        };
+        let Some(name) = member(&pod) else { continue };
+        // A Deleted event of an older pod of the same name (already replaced) changes nothing.
+        let uid = seen.get(&name).map(|s| s.uid.clone());
+        if gone && uid.is_some_and(|uid| Some(uid) != pod.metadata.uid) {
+            continue;
         }
+        // The pod first, then its lifecycle events: they wake the waits, which read it.
+        let snap = if gone { None } else { Some(Snap::of(&pod)) };
+        watched.changed(&name, if gone { None } else { Some(pod) });
+        see(&mut seen, &name, snap);
     }
 }
 
-/// The members' pods as the pod watch last delivered them: live from its first list until the
-/// watch fails, stale (`None`) from then until the next list. A status read from here costs no
-/// request and lags the API server by the watch's delivery (milliseconds on kind), where a GET
-/// costs a round trip each time: the repeated looks of a wait read here.
+/// The members' pods as the pod watch last delivered them: live from its first list, stale from
+/// a failure of the watch until it delivers again (a new list, or a change from the resumed
+/// watch, applied to the pods it kept). A status read from here costs no request and lags the API
+/// server by the watch's delivery (milliseconds on kind), where a GET costs a round trip each
+/// time: the repeated looks of a wait read here.
 #[derive(Default)]
 pub struct Watched {
-    pods: Mutex<Option<BTreeMap<String, Pod>>>,
+    state: Mutex<WatchedState>,
+}
+
+#[derive(Default)]
+struct WatchedState {
+    /// `None` until the first list.
+    pods: Option<BTreeMap<String, Pod>>,
+    live: bool,
 }
 
 impl Watched {
     pub(super) fn listed(&self, pods: BTreeMap<String, Pod>) {
-        *self.pods.lock().expect("watched lock") = Some(pods);
+        *self.state.lock().expect("watched lock") = WatchedState { pods: Some(pods), live: true };
     }
 
+    /// A change the watch delivered: once a list is there, the pods are live again with it.
     pub(super) fn changed(&self, member: &str, pod: Option<Pod>) {
-        if let Some(map) = self.pods.lock().expect("watched lock").as_mut() {
+        let mut state = self.state.lock().expect("watched lock");
+        if let Some(map) = state.pods.as_mut() {
             match pod {
                 Some(p) => map.insert(member.to_string(), p),
                 None => map.remove(member),
             };
+            state.live = true;
         }
     }
 
     pub(super) fn lost(&self) {
-        *self.pods.lock().expect("watched lock") = None;
+        self.state.lock().expect("watched lock").live = false;
     }
 
     /// `None`: the watch is not live, so nothing can be said from here. `Some(None)`: the watch
     /// says there is no such pod.
     pub fn pod(&self, member: &str) -> Option<Option<Pod>> {
-        self.pods.lock().expect("watched lock").as_ref().map(|m| m.get(member).cloned())
+        let state = self.state.lock().expect("watched lock");
+        state.pods.as_ref().filter(|_| state.live).map(|m| m.get(member).cloned())
     }
 }
 
